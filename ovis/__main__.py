@@ -1,0 +1,5 @@
+"""``python -m ovis`` is the ``ovis`` command."""
+
+from ovis.cli.main import entrypoint
+
+entrypoint()

@@ -1,0 +1,1 @@
+"""analyze layer of ovis (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""boot layer of ovis (see DESIGN.md)."""

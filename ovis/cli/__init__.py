@@ -1,0 +1,1 @@
+"""cli layer of ovis (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""linux layer of ovis (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""logs layer of ovis (see DESIGN.md)."""

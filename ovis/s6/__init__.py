@@ -1,0 +1,1 @@
+"""s6 layer of ovis (see DESIGN.md)."""

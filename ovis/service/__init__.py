@@ -1,0 +1,1 @@
+"""service layer of ovis (see DESIGN.md)."""

@@ -1,0 +1,114 @@
+"""The one service model both source formats compile into.
+
+A 66 frontend file and an anopa service directory describe the same things
+with different words; the parsers translate them into :class:`Service`, and
+everything downstream (graph, compiler, engine, status) only ever sees this
+model.  ``lines`` remembers where each key came from, so that errors found
+later (a missing dependency, a cycle) can still name the file, line and key.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Names must be safe as a single path component and as an argv word.
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:+@-]*$")
+MAX_NAME = 200
+
+
+def is_valid_name(name: str) -> bool:
+    """True when *name* is usable as a service name and file name.
+
+    ``@`` marks instances (``getty@tty1``), so it may appear once at most and
+    a name may end with it only as a template (``getty@``).
+    """
+    return bool(NAME_RE.match(name)) and len(name) <= MAX_NAME and name.count("@") <= 1
+
+
+def split_instance(name: str) -> tuple[str, str | None]:
+    """``getty@tty1`` -> (``getty@``, ``tty1``); ``foo`` -> (``foo``, None)."""
+    if "@" in name:
+        base, inst = name.split("@", 1)
+        return base + "@", inst
+    return name, None
+
+
+class Kind(enum.Enum):
+    LONGRUN = "longrun"
+    ONESHOT = "oneshot"
+
+
+class ProgramKind(enum.Enum):
+    EXECLINE = "execline"  # body of an execline script; ovis adds the shebang and prelude
+    VERBATIM = "verbatim"  # a complete script text with its own shebang
+    FILE = "file"  # an existing file copied as is (anopa run/start/stop)
+
+
+@dataclass(frozen=True)
+class Program:
+    """What to execute to start or stop a service."""
+
+    kind: ProgramKind
+    text: str = ""
+    path: Path | None = None  # for ProgramKind.FILE
+    runas: str | None = None  # user, uid:gid, :gid or uid:
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    """An s6-log logger for the service's output."""
+
+    destination: Path | None = None  # None: LOGDIR/NAME
+    backup: int = 3
+    maxsize: int = 1_000_000
+    timestamp: str = "tai"  # tai | iso | none
+    runas: str | None = None
+    program: Program | None = None  # anopa log/run given verbatim
+
+
+@dataclass
+class Service:
+    """One service, whatever format it was written in."""
+
+    name: str
+    kind: Kind
+    source: Path
+    description: str = ""
+    version: str | None = None
+    depends: tuple[str, ...] = ()  # hard: must be up+ready first, failure blocks
+    wants: tuple[str, ...] = ()  # soft: started too, failure does not block
+    after: tuple[str, ...] = ()  # ordering only
+    before: tuple[str, ...] = ()  # ordering only
+    requiredby: tuple[str, ...] = ()  # others that hard-depend on this one
+    start: Program | None = None
+    stop: Program | None = None
+    notify: int | None = None  # notification-fd
+    timeout_start: int | None = None  # ms the engine waits for up/ready; 0 = forever
+    timeout_stop: int | None = None  # ms the engine waits for down; also s6 timeout-kill
+    timeout_kill: int | None = None  # s6 timeout-kill, ms
+    timeout_finish: int | None = None  # s6 timeout-finish, ms
+    down_signal: str | None = None
+    max_death: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    logger: LoggerSpec | None = None
+    down: bool = False  # "normally down": tree start leaves it alone
+    earlier: bool = False  # started by stage 1 as soon as s6-svscan runs
+    essential: bool = False  # anopa: its failure fails the whole transaction
+    user: tuple[str, ...] = ()
+    extra_files: dict[str, Path] = field(default_factory=dict)  # anopa files copied verbatim
+    lines: dict[str, tuple[Path, int]] = field(default_factory=dict)
+
+    def where(self, key: str) -> tuple[Path, int]:
+        """File and line that defined *key* (falls back to the source, line 1)."""
+        return self.lines.get(key, (self.source, 1))
+
+    @property
+    def has_readiness(self) -> bool:
+        return self.kind is Kind.LONGRUN and self.notify is not None
+
+
+DEFAULT_TIMEOUT_START_MS = 60_000
+DEFAULT_TIMEOUT_STOP_MS = 10_000
