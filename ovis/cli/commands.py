@@ -1,0 +1,267 @@
+"""Handlers of the service-manager verbs: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable
+
+from ovis.engine.manager import Manager, Outcome, read_env_file
+from ovis.engine.transaction import Action
+from ovis.errors import EXIT_FAILED, EXIT_OK, ConfigError, OvisError, UsageError
+from ovis.paths import Paths
+
+Register = Callable[..., argparse.ArgumentParser]
+
+
+def paths_of(args: argparse.Namespace) -> Paths:
+    return Paths.resolve(skel=args.skel, services=args.services, trees=args.trees,
+                         live=args.live, logdir=args.logdir)
+
+
+def manager_of(args: argparse.Namespace) -> Manager:
+    from ovis.cli.output import TerminalReporter
+
+    quiet = args.json or args.verbosity <= 0
+    return Manager(paths_of(args), TerminalReporter(quiet=quiet))
+
+
+def default_tree(paths: Paths) -> str:
+    return read_env_file(paths.skel / "init.conf").get("TREE") or "boot"
+
+
+def outcome_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "action": o.action.value,
+        "elapsed": round(o.elapsed, 6),
+        "ok": not o.failed,
+        "services": [
+            {"name": n, "ok": r.ok, "already": r.already,
+             "reason": r.reason.value if r.reason else None, "exit": r.exit,
+             "detail": r.detail, "elapsed": round(r.elapsed, 6)}
+            for n, r in sorted(o.results.items())
+        ],
+    }
+
+
+def finish(args: argparse.Namespace, *outcomes: Outcome) -> int:
+    """Print the summary (or JSON) of transactions; exit 1 when anything failed."""
+    failed = sorted({n for o in outcomes for n in o.failed})
+    if args.json:
+        data = [outcome_json(o) for o in outcomes]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
+    elif args.verbosity > 0:
+        from ovis.cli.output import duration
+
+        for o in outcomes:
+            changed = sum(1 for r in o.results.values() if r.ok and not r.already)
+            verb = "started" if o.action is Action.START else "stopped"
+            msg = f"ovis: {verb} {changed} service{'s' if changed != 1 else ''} in {duration(o.elapsed)}"
+            if o.failed:
+                msg += f"; {len(o.failed)} failed: {', '.join(o.failed)}"
+            print(msg, file=sys.stderr if o.failed else sys.stdout)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# Verbs ----------------------------------------------------------------------
+def cmd_start(args: argparse.Namespace) -> int:
+    return finish(args, manager_of(args).start(args.names))
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    if not args.names and not args.all:
+        raise UsageError("stop: name at least one service, or --all")
+    return finish(args, manager_of(args).stop(args.names, everything=args.all))
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    stopped, started = manager_of(args).restart(args.names)
+    return finish(args, stopped, started)
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    sent = manager_of(args).send_letters(args.names, "h")
+    if args.json:
+        print(json.dumps({"reloaded": sent}))
+    elif args.verbosity > 0:
+        for n in sent:
+            print(f"ovis: {n}: sent SIGHUP")
+    return EXIT_OK
+
+
+SIGNAL_LETTERS = {
+    "ALRM": "a", "ABRT": "b", "QUIT": "q", "HUP": "h", "KILL": "k", "TERM": "t", "INT": "i",
+    "USR1": "1", "USR2": "2", "WINCH": "y", "STOP": "p", "CONT": "c",
+}
+
+
+def cmd_signal(args: argparse.Namespace) -> int:
+    sig = args.signal.upper()
+    sig = sig[3:] if sig.startswith("SIG") else sig
+    if sig.isdigit():
+        import signal as _signal
+
+        try:
+            sig = _signal.Signals(int(sig)).name[3:]
+        except ValueError:
+            sig = "?"
+    letter = SIGNAL_LETTERS.get(sig)
+    if letter is None:
+        raise UsageError(f"signal: unsupported signal {args.signal!r} "
+                         f"(one of {', '.join(sorted(SIGNAL_LETTERS))})")
+    sent = manager_of(args).send_letters(args.names, letter)
+    if args.json:
+        print(json.dumps({"signal": "SIG" + sig, "sent": sent}))
+    elif args.verbosity > 0:
+        for n in sent:
+            print(f"ovis: {n}: sent SIG{sig}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ovis.cli.output import status_table, use_colour
+    from ovis.engine.status import collect
+
+    m = manager_of(args)
+    live = m.live_services()
+    defined: dict[str, Any] = {}
+    if args.names:
+        for n in args.names:
+            if n not in live:
+                defined[n] = m.repo.load(n)
+    else:
+        for n in m.repo.names():
+            if n not in live:
+                try:
+                    defined[n] = m.repo.load(n)
+                except ConfigError as e:
+                    print(f"ovis: warning: {e}", file=sys.stderr)
+    items = collect(m.paths, defined, live, args.names or None)
+    if args.json:
+        print(json.dumps(items, indent=1))
+    else:
+        print(status_table(items, use_colour(sys.stdout)))
+    if args.names and any(it["state"] != "up" for it in items):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    m = manager_of(args)
+    tree = args.tree or default_tree(m.paths)
+    done = m.enable(args.names, tree)
+    if args.json:
+        print(json.dumps({"tree": tree, "enabled": done}))
+    elif args.verbosity > 0:
+        for n in args.names:
+            print(f"ovis: {n}: {'enabled in' if n in done else 'already enabled in'} tree {tree}")
+    return EXIT_OK
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    m = manager_of(args)
+    tree = args.tree or default_tree(m.paths)
+    done = m.disable(args.names, tree)
+    if args.json:
+        print(json.dumps({"tree": tree, "disabled": done}))
+    elif args.verbosity > 0:
+        for n in args.names:
+            print(f"ovis: {n}: {'disabled in' if n in done else 'was not enabled in'} tree {tree}")
+    return EXIT_OK
+
+
+def cmd_tree(args: argparse.Namespace) -> int:
+    m = manager_of(args)
+    tree = args.tree or default_tree(m.paths)
+    if args.action == "start":
+        return finish(args, m.tree_start(tree))
+    return finish(args, m.tree_stop(tree, force=args.force))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ovis.engine.graph import Graph
+
+    m = manager_of(args)
+    errors: list[str] = []
+    checked: dict[str, Any] = {}
+    targets = args.targets or m.repo.names()
+    for t in targets:
+        try:
+            if "/" in t or os.path.exists(t) and not m.repo.locate(t):
+                svc = m.repo.load_path(Path(t))
+                checked[svc.name] = svc
+            else:
+                checked.update(m.repo.closure([t]))
+        except OvisError as e:
+            errors.append(str(e))
+    if not errors:
+        try:
+            Graph.build(checked).check_acyclic()
+        except OvisError as e:
+            errors.append(str(e))
+    if args.json:
+        print(json.dumps({"ok": not errors, "checked": sorted(checked), "errors": errors}))
+    else:
+        for e in errors:
+            print(f"ovis: error: {e}", file=sys.stderr)
+        if not errors and args.verbosity > 0:
+            print(f"ovis: {len(checked)} definition{'s' if len(checked) != 1 else ''} ok")
+    return 2 if errors else EXIT_OK
+
+
+def cmd_scandir(args: argparse.Namespace) -> int:
+    from ovis.cli import scandir
+
+    return scandir.run(args, paths_of(args))
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from ovis.cli import logview
+
+    return logview.run(args, manager_of(args))
+
+
+def register(cmd: Register) -> None:
+    p = cmd("start", cmd_start, "start services and what they need; wait until up+ready",
+            epilog="examples:\n  ovis start nginx\n  ovis --json start getty@tty1")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("stop", cmd_stop, "stop services and, first, whatever depends on them",
+            epilog="examples:\n  ovis stop nginx\n  ovis stop --all")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("-a", "--all", action="store_true", help="stop every service in LIVE")
+    p = cmd("restart", cmd_restart, "stop then start services (and their dependents)")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("signal", cmd_signal, "send a signal to longruns",
+            epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)")
+    p.add_argument("signal", metavar="SIG")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("status", cmd_status, "show services: a table, or with --json a list of objects",
+            epilog="With names, exit status 1 when any of them is not up.\n"
+                   "JSON fields: name type state ready pid since exit reason (+ description,\n"
+                   "wanted, detail, source, compiled, timings)")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    for verb, fn, what in (("enable", cmd_enable, "add services to a tree"),
+                           ("disable", cmd_disable, "remove services from a tree")):
+        p = cmd(verb, fn, what)
+        p.add_argument("-t", "--tree", metavar="TREE", help="tree (default: init.conf TREE)")
+        p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("tree", cmd_tree, "bring a whole tree up or down")
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("tree", nargs="?", metavar="TREE", help="default: init.conf TREE")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="stop: a dependent that fails to stop does not hold back its dependencies")
+    p = cmd("check", cmd_check, "parse and validate definitions; change nothing",
+            epilog="With no argument, every definition in the search path is checked.")
+    p.add_argument("targets", nargs="*", metavar="NAME|PATH")
+    p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir")
+    p.add_argument("action", choices=["start", "stop"])
+    p = cmd("log", cmd_log, "show a service's log, timestamps as local time")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="last N lines (20)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

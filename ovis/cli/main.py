@@ -1,0 +1,96 @@
+"""The ``ovis`` command: argument parsing and the one error handler.
+
+Only this package prints and exits.  Library errors carry their exit status
+(0 success, 1 a service failed or is not in the asked state, 2 usage or
+configuration error); :func:`entrypoint` turns them into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from ovis import __version__
+from ovis.errors import OvisError
+
+EXIT_CODES = """\
+exit status:
+  0  success
+  1  a service failed, or is not in the asked state
+  2  usage or configuration error (the message names file, line and key;
+     nothing was changed)
+"""
+
+GLOBAL_HELP = """\
+ovis compiles service definitions (66 frontend files or anopa service
+directories) into s6 service directories, starts and stops them in
+dependency order, in parallel, and boots a machine or a container as PID 1.
+After a command returns no ovis process is left: s6 supervises.
+"""
+
+
+def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    d = argparse.SUPPRESS if suppress else None
+    g = p.add_argument_group("paths and output (also accepted after the command)")
+    g.add_argument("--live", metavar="DIR", default=d,
+                   help="live state directory (default /run/ovis, $OVIS_LIVE)")
+    g.add_argument("--services", metavar="DIRS", default=d,
+                   help="':'-separated definition search path "
+                        "(default /etc/ovis/service:/usr/lib/ovis/service, $OVIS_SERVICES)")
+    g.add_argument("--skel", metavar="DIR", default=d,
+                   help="skeleton directory (default /etc/ovis, $OVIS_SKEL)")
+    g.add_argument("--trees", metavar="DIR", default=d,
+                   help="trees directory (default /etc/ovis/tree, $OVIS_TREES)")
+    g.add_argument("--logdir", metavar="DIR", default=d,
+                   help="service log directory (default /var/log/ovis, $OVIS_LOGDIR)")
+    g.add_argument("-v", "--verbosity", metavar="N", type=int,
+                   default=argparse.SUPPRESS if suppress else 1, help="verbosity (0 quiet)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                   help="machine-readable output: nothing but JSON on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ovis.cli import commands
+
+    parser = argparse.ArgumentParser(
+        prog="ovis", description=GLOBAL_HELP, epilog=EXIT_CODES + "\nsee docs/ for one page per command",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ovis {__version__}")
+    _add_globals(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    _add_globals(common, suppress=True)
+
+    def cmd(name: str, handler: Callable[[argparse.Namespace], int], summary: str,
+            description: str = "", epilog: str = "") -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=summary, parents=[common],
+                           description=description or summary,
+                           epilog=(epilog + "\n\n" if epilog else "") + EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=handler)
+        return p
+
+    commands.register(cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+def entrypoint() -> None:
+    try:
+        code = main()
+    except OvisError as e:
+        print(f"ovis: error: {e}", file=sys.stderr)
+        code = e.exit_status
+    except KeyboardInterrupt:
+        print("ovis: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    sys.exit(code)

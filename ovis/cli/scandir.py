@@ -1,0 +1,57 @@
+"""``ovis scandir start|stop``: the s6-svscan of LIVE/scandir, outside of a boot."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from ovis.engine.manager import DEFAULT_PATH, Manager, read_env_file
+from ovis.errors import StateError
+from ovis.paths import Paths
+
+#: s6-svscan sizes its tables with -c (default 500, and it refuses more).
+MIN_MAX_SERVICES = 1000
+
+
+def svscan_argv(paths: Paths) -> list[str]:
+    try:
+        count = sum(1 for e in os.listdir(paths.servicedirs) if not e.startswith("."))
+    except OSError:
+        count = 0
+    # Each logged service is two supervisors; leave room for services added later.
+    cap = min(90000, max(MIN_MAX_SERVICES, 4 * count + 100))
+    return ["s6-svscan", "-c", str(cap), "-t", "0", str(paths.scandir)]
+
+
+def svscan_env(paths: Paths) -> dict[str, str]:
+    """s6-svscan's environment is every service's: keep it clean and explicit."""
+    env = read_env_file(paths.live / "environment")
+    env.setdefault("PATH", os.environ.get("PATH", DEFAULT_PATH))
+    env.update(paths.as_env())
+    return env
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    from ovis.s6.control import svscan_running, svscan_send
+
+    if args.action == "start":
+        if svscan_running(paths.scandir):
+            raise StateError(f"an s6-svscan already runs on {paths.scandir}")
+        paths.scandir.mkdir(parents=True, exist_ok=True)
+        paths.servicedirs.mkdir(parents=True, exist_ok=True)
+        argv = svscan_argv(paths)
+        os.execvpe(argv[0], argv, svscan_env(paths))
+    if not svscan_running(paths.scandir):
+        raise StateError(f"no s6-svscan is running on {paths.scandir}")
+    from ovis.cli.commands import manager_of
+
+    manager: Manager = manager_of(args)
+    manager.stop([], everything=True, force=True)
+    svscan_send(paths.scandir, "t")
+    deadline = time.monotonic() + 10
+    while svscan_running(paths.scandir) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if svscan_running(paths.scandir):
+        raise StateError(f"s6-svscan on {paths.scandir} did not exit")
+    return 0

@@ -1,0 +1,277 @@
+"""High-level operations behind the ``ovis`` verbs.
+
+Each operation loads and validates everything first (raising
+:class:`ConfigError` before touching LIVE), then takes the LIVE lock, writes
+servicedirs, runs the transaction and records state.  Nothing here prints:
+progress goes to a :class:`Reporter` supplied by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from ovis.engine import state as statefile
+from ovis.engine.graph import Graph
+from ovis.engine.runner import run
+from ovis.engine.transaction import Action, Plan, Reason, Result
+from ovis.errors import ConfigError, StateError, UnknownService
+from ovis.paths import Paths
+from ovis.service.compiler import Compiler, compiled_services
+from ovis.service.model import Kind, Service
+from ovis.service.repository import Repository
+
+DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
+
+
+class Reporter(Protocol):
+    def progress(self, name: str, action: Action, result: Result) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class NullReporter:
+    def progress(self, name: str, action: Action, result: Result) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    action: Action
+    results: dict[str, Result] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted(n for n, r in self.results.items() if not r.ok)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, blank lines ignored)."""
+    env: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return env
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        env[k.strip()] = v.strip()
+    return env
+
+
+class Manager:
+    def __init__(self, paths: Paths, reporter: Reporter | None = None) -> None:
+        self.paths = paths
+        self.reporter: Reporter = reporter or NullReporter()
+        self.repo = Repository(paths.services)
+        self.compiler = Compiler(paths)
+
+    # Environment --------------------------------------------------------
+    def base_env(self) -> dict[str, str]:
+        """What oneshots run with: the boot environment, never the caller's."""
+        env = read_env_file(self.paths.live / "environment")
+        env.setdefault("PATH", DEFAULT_PATH)
+        env.update(self.paths.as_env())
+        return env
+
+    # Loading ---------------------------------------------------------------
+    def load(self, names: Iterable[str]) -> dict[str, Service]:
+        services = self.repo.closure(names)
+        Graph.build(services).check_acyclic()
+        return services
+
+    def live_services(self) -> dict[str, Service]:
+        return compiled_services(self.paths)
+
+    def _require_svscan(self) -> None:
+        from ovis.s6.control import svscan_running
+
+        if not svscan_running(self.paths.scandir):
+            raise StateError(f"no s6-svscan is running on {self.paths.scandir} "
+                             "(start one with: ovis scandir start)")
+
+    # Transactions ------------------------------------------------------------
+    def start(self, names: Iterable[str], *, skip_down: bool = False) -> Outcome:
+        """Start *names* and what they need; wait for up+ready or failure.
+
+        With *skip_down* (tree start), services flagged ``down`` are left
+        alone unless something started needs them.
+        """
+        names = list(dict.fromkeys(names))
+        services = self.load(names)
+        if skip_down:
+            needed = self._needed_by(services, [n for n in names if not services[n].down])
+            services = {n: s for n, s in services.items() if n in needed}
+        with statefile.Lock(self.paths, self.reporter.message):
+            self._require_svscan()
+            self._compile_and_link(services)
+            return self._transact(services, set(services), Action.START)
+
+    def _needed_by(self, services: dict[str, Service], roots: list[str]) -> set[str]:
+        out: set[str] = set()
+        stack = list(roots)
+        while stack:
+            n = stack.pop()
+            if n in out or n not in services:
+                continue
+            out.add(n)
+            stack.extend(services[n].depends)
+            stack.extend(services[n].wants)
+        return out
+
+    def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
+        new_links = False
+        for svc in services.values():
+            self.compiler.compile(svc, down=down and not svc.earlier)
+            if svc.kind is Kind.LONGRUN:
+                new_links |= self.compiler.link(svc.name)
+        if new_links:
+            from ovis.s6.control import svscan_running, svscan_send
+
+            if svscan_running(self.paths.scandir):
+                svscan_send(self.paths.scandir, "a")
+        return new_links
+
+    def stop(self, names: Iterable[str], *, everything: bool = False,
+             force: bool = False) -> Outcome:
+        """Stop *names* and, first, whatever hard-depends on them."""
+        with statefile.Lock(self.paths, self.reporter.message):
+            live = self.live_services()
+            names = list(dict.fromkeys(names))
+            for n in names:
+                if n not in live:
+                    if self.repo.locate(n) is None:
+                        raise UnknownService(n)
+            graph = Graph.build(live)
+            targets = set(live) if everything else graph.hard_dependents_closure(
+                [n for n in names if n in live])
+            return self._transact(live, targets, Action.STOP, force=force)
+
+    def _oneshot_up(self, services: dict[str, Service]) -> dict[str, bool]:
+        out = {}
+        for n, s in services.items():
+            if s.kind is Kind.ONESHOT:
+                st = statefile.load(self.paths, n)
+                out[n] = st is not None and st.state == "up"
+        return out
+
+    def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
+                  force: bool = False) -> Outcome:
+        from ovis.engine.s6backend import S6Backend
+
+        graph = Graph.build(services)
+        plan = Plan.make(graph, targets, action, force=force)
+        backend = S6Backend(self.paths, services, self.base_env(), self._oneshot_up(services))
+        t0 = time.monotonic()
+
+        def report(name: str, res: Result) -> None:
+            self._record(services[name], action, res)
+            self.reporter.progress(name, action, res)
+
+        results = run(plan, backend, report)
+        return Outcome(action, results, time.monotonic() - t0)
+
+    def _record(self, svc: Service, action: Action, res: Result) -> None:
+        st = statefile.load(self.paths, svc.name) or statefile.ServiceState(svc.name)
+        if res.already and st.wanted == ("up" if action is Action.START else "down"):
+            return
+        st.wanted = "up" if action is Action.START else "down"
+        timings = dict(st.timings)
+        if action is Action.START:
+            if not res.already:
+                timings["start_begun"] = res.wall_begun or time.time()
+                timings["start_ended"] = res.wall_ended or time.time()
+            st.state = "up" if res.ok else "failed"
+            if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
+                st.state = "failed"
+        else:
+            if not res.already:
+                timings["stop_begun"] = res.wall_begun or time.time()
+                timings["stop_ended"] = res.wall_ended or time.time()
+            st.state = "down" if res.ok else "failed"
+        st.reason = None if (res.ok and action is Action.START) else (
+            res.reason.value if res.reason else "stopped")
+        st.exit = res.exit
+        st.detail = res.detail
+        if not res.already or st.since is None:
+            st.since = res.wall_ended or time.time()
+        st.timings = timings
+        statefile.save(self.paths, st)
+
+    # Simple verbs -----------------------------------------------------------
+    def send_letters(self, names: Iterable[str], letters: str) -> list[str]:
+        """Send s6 control letters to longruns (reload, signal); returns who got them."""
+        from ovis.s6 import control
+
+        live = self.live_services()
+        sent = []
+        for n in names:
+            if n not in live:
+                if self.repo.locate(n) is None:
+                    raise UnknownService(n)
+                raise StateError(f"{n}: not started (nothing compiled in {self.paths.live})")
+            if live[n].kind is not Kind.LONGRUN:
+                raise ConfigError(f"{n}: is a oneshot: it has no process to signal")
+            control.send(self.paths.servicedir(n), letters)
+            sent.append(n)
+        return sent
+
+    def restart(self, names: Iterable[str]) -> tuple[Outcome, Outcome]:
+        names = list(names)
+        stopped = self.stop(names)
+        started = self.start([n for n in stopped.results] if stopped.results else names)
+        return stopped, started
+
+    # Trees -------------------------------------------------------------------
+    def tree_dir(self, tree: str) -> Path:
+        if not tree or "/" in tree or tree.startswith("."):
+            raise ConfigError(f"invalid tree name: {tree!r}")
+        return self.paths.trees / tree
+
+    def tree_members(self, tree: str) -> list[str]:
+        d = self.tree_dir(tree)
+        try:
+            return sorted(e for e in os.listdir(d) if not e.startswith(".") and (d / e).is_file())
+        except FileNotFoundError:
+            return []
+
+    def enable(self, names: Iterable[str], tree: str) -> list[str]:
+        names = list(names)
+        self.load(names)  # unknown names, bad definitions: error before any change
+        d = self.tree_dir(tree)
+        d.mkdir(parents=True, exist_ok=True)
+        done = []
+        for n in names:
+            p = d / n
+            if not p.exists():
+                p.touch()
+                done.append(n)
+        return done
+
+    def disable(self, names: Iterable[str], tree: str) -> list[str]:
+        d = self.tree_dir(tree)
+        done = []
+        for n in names:
+            p = d / n
+            if p.exists():
+                p.unlink()
+                done.append(n)
+            elif self.repo.locate(n) is None and n not in self.live_services():
+                raise UnknownService(n)
+        return done
+
+    def tree_start(self, tree: str) -> Outcome:
+        return self.start(self.tree_members(tree), skip_down=True)
+
+    def tree_stop(self, tree: str, *, force: bool = False) -> Outcome:
+        members = [n for n in self.tree_members(tree) if n in self.live_services()]
+        return self.stop(members, force=force)

@@ -1,0 +1,127 @@
+"""Drive a :class:`Plan` with real work, in parallel, from one thread.
+
+Every running transition is a :class:`Job` exposing one file descriptor (an
+s6 event fifo, a pidfd) and an optional deadline; a single ``selectors`` loop
+waits on all of them at once.  No threads, no busy polling: the loop wakes
+only when s6 or the kernel has something to say, or a deadline passes.
+"""
+
+from __future__ import annotations
+
+import selectors
+import time
+from typing import Callable, Protocol
+
+from ovis.engine.transaction import Action, Plan, Result
+
+
+class Job(Protocol):
+    deadline: float | None  # monotonic; None = no timeout
+
+    def fileno(self) -> int | None: ...
+
+    def on_readable(self, now: float) -> Result | None: ...
+
+    def on_timeout(self, now: float) -> Result | None:
+        """Called at the deadline: a final result, or None after moving the deadline."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    def begin(self, name: str, action: Action, now: float) -> "Job | Result": ...
+
+    def finish(self) -> None:
+        """Called once when the transaction is over (reap helpers, close fds)."""
+        ...
+
+
+Report = Callable[[str, Result], None]
+
+
+class Runner:
+    def __init__(self, plan: Plan, backend: Backend, report: Report,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.plan = plan
+        self.backend = backend
+        self.report = report
+        self.clock = clock
+        self.sel = selectors.DefaultSelector()
+        self.jobs: dict[str, Job] = {}
+        self.begun: dict[str, tuple[float, float]] = {}  # name -> (monotonic, wall)
+
+    def run(self) -> dict[str, Result]:
+        """Run the plan to completion; ``report`` is called once per settled service."""
+        plan = self.plan
+        try:
+            while not plan.done:
+                self._begin_runnable()
+                if plan.done:
+                    break
+                if not self.jobs:  # nothing running, nothing runnable: impossible on a DAG
+                    raise RuntimeError("transaction stalled: " + ", ".join(sorted(plan.pending)))
+                now = self.clock()
+                deadlines = [j.deadline for j in self.jobs.values() if j.deadline is not None]
+                wait = max(0.0, min(deadlines) - now) if deadlines else None
+                events = self.sel.select(wait)
+                now = self.clock()
+                for key, _ in events:
+                    job = self.jobs.get(key.data)
+                    if job is not None:
+                        res = job.on_readable(now)
+                        if res is not None:
+                            self._settle(key.data, res, now)
+                for name, job in list(self.jobs.items()):
+                    if job.deadline is not None and job.deadline <= now:
+                        res = job.on_timeout(now)
+                        if res is not None:
+                            self._settle(name, res, now)
+        finally:
+            for job in self.jobs.values():
+                job.close()
+            self.sel.close()
+            self.backend.finish()
+        return plan.results
+
+    def _begin_runnable(self) -> None:
+        # Beginning a job may settle it at once (already up, no script...),
+        # which can make more services runnable: loop until nothing new begins.
+        while names := self.plan.runnable():
+            for name in names:
+                now = self.clock()
+                self.plan.begin(name)
+                self.begun[name] = (now, time.time())
+                started = self.backend.begin(name, self.plan.action, now)
+                if isinstance(started, Result):
+                    self._settle(name, started, now)
+                    continue
+                self.jobs[name] = started
+                fd = started.fileno()
+                if fd is not None:
+                    self.sel.register(fd, selectors.EVENT_READ, name)
+
+    def _settle(self, name: str, res: Result, now: float) -> None:
+        job = self.jobs.pop(name, None)
+        if job is not None:
+            fd = job.fileno()
+            if fd is not None:
+                try:
+                    self.sel.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+            job.close()
+        wall_now = time.time()
+        mono, wall = self.begun.pop(name, (now, wall_now))
+        if res.begun is None:
+            res.begun, res.wall_begun = mono, wall
+        if res.ended is None:
+            res.ended, res.wall_ended = now, wall_now
+        self.report(name, res)
+        for n, r in self.plan.complete(name, res):
+            self.report(n, r)
+
+
+def run(plan: Plan, backend: Backend, report: Report,
+        clock: Callable[[], float] = time.monotonic) -> dict[str, Result]:
+    return Runner(plan, backend, report, clock).run()

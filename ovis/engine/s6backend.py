@@ -1,0 +1,253 @@
+"""The real side-effect boundary of the engine: s6 for longruns, fork for oneshots.
+
+Longruns speak s6's on-disk protocol directly (subscribe to ``event/``, write
+``U``/``D`` to ``supervise/control``, read ``supervise/status``): no
+``s6-svc`` process per transition.  Oneshots are run by ovis itself, in a
+new session, with a clean environment (the boot environment plus what the
+definition gives, never the caller's), their output piped into an ``s6-log``
+writing the service's log directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Mapping
+
+from ovis.engine.transaction import Action, Reason, Result
+from ovis.errors import NotSupervised, StateError
+from ovis.paths import Paths
+from ovis.s6 import control, events
+from ovis.s6.status import SupervisorStatus, read_status
+from ovis.service import compiler
+from ovis.service.model import DEFAULT_TIMEOUT_START_MS, DEFAULT_TIMEOUT_STOP_MS, Kind, Service
+
+ONESHOT_KILL_GRACE = 2.0
+#: How long past timeout-kill a stop may take before ovis calls it timed out.
+STOP_MARGIN = 1.0
+
+
+def _deadline(now: float, ms: int | None, default_ms: int) -> float | None:
+    v = default_ms if ms is None else ms
+    return None if v == 0 else now + v / 1000.0
+
+
+def failure_from_status(st: SupervisorStatus | None) -> Result:
+    if st is not None and st.signal is not None:
+        name = _signame(st.signal)
+        return Result(False, Reason.SIGNALLED, exit=st.signal, detail=f"killed by {name}")
+    code = st.exit_code if st is not None else None
+    return Result(False, Reason.EXITED, exit=code, detail=f"exited {code}")
+
+
+def _signame(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return str(num)
+
+
+class LongrunJob:
+    """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
+
+    def __init__(self, svc: Service, servicedir: Path, action: Action, now: float) -> None:
+        self.svc = svc
+        self.dir = servicedir
+        self.action = action
+        self.want_ready = svc.notify is not None
+        if action is Action.START:
+            self.wanted = "ready" if self.want_ready else "up"
+        else:
+            self.wanted = "finished"
+        if action is Action.START:
+            self.deadline = _deadline(now, svc.timeout_start, DEFAULT_TIMEOUT_START_MS)
+        else:
+            stop_ms = svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS
+            self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
+        self.sub = events.subscribe(servicedir)
+        self.tracker: events.Tracker | None = None
+        self.result: Result | None = None
+        self._send()
+
+    def _send(self) -> None:
+        """Send the command; a supervisor not there yet will announce itself with 's'."""
+        before = read_status(self.dir)
+        try:
+            # Sent even when already there: U/D also fix the down file, so a
+            # restarted supervisor keeps the state ovis was asked for.
+            control.send(self.dir, "U" if self.action is Action.START else "D")
+        except NotSupervised:
+            if self.action is Action.STOP:
+                self.result = Result(True, already=True)
+            return
+        if before is not None and events.Tracker(before).satisfies(self.wanted):
+            self.result = Result(True, already=True)
+            return
+        self.tracker = events.Tracker(read_status(self.dir))
+        self.result = self._check()
+
+    def _check(self) -> Result | None:
+        t = self.tracker
+        assert t is not None
+        if self.action is Action.START:
+            if t.satisfies(self.wanted):
+                return Result(True)
+            if t.permanent_failure:
+                return failure_from_status(read_status(self.dir))
+            if t.supervisor_gone:
+                return Result(False, Reason.SUPERVISOR_GONE, detail="s6-supervise exited")
+        else:
+            if t.satisfies(self.wanted):
+                return Result(True)
+            if t.supervisor_gone:
+                return Result(True)
+        return None
+
+    def fileno(self) -> int | None:
+        return self.sub.fileno()
+
+    def on_readable(self, now: float) -> Result | None:
+        letters = self.sub.read()
+        if self.result is not None:
+            return self.result
+        if self.tracker is None:
+            if "s" in letters or control.is_supervised(self.dir):
+                self._send()
+            return self.result
+        self.tracker.feed(letters)
+        self.result = self._check()
+        return self.result
+
+    def on_timeout(self, now: float) -> Result | None:
+        if self.action is Action.START:
+            # Do not leave a half-started service behind: bring it down.
+            try:
+                control.send(self.dir, "D")
+            except NotSupervised:
+                pass
+            what = "ready" if self.want_ready else "up"
+            return Result(False, Reason.TIMED_OUT, detail=f"not {what} in time")
+        return Result(False, Reason.TIMED_OUT, detail="still not down")
+
+    def close(self) -> None:
+        self.sub.close()
+
+
+class OneshotJob:
+    """Run a oneshot's start or stop script as a child, its output into s6-log."""
+
+    def __init__(self, svc: Service, servicedir: Path, script: Path, action: Action,
+                 env: Mapping[str, str], logdir: Path | None, now: float,
+                 loggers: list[subprocess.Popen[bytes]]) -> None:
+        self.svc = svc
+        ms = svc.timeout_start if action is Action.START else svc.timeout_stop
+        self.deadline = _deadline(now, ms, DEFAULT_TIMEOUT_START_MS if action is Action.START
+                                  else DEFAULT_TIMEOUT_STOP_MS)
+        self.killed = False
+        self.pidfd: int | None = None
+        out_r, out_w = os.pipe()
+        try:
+            if logdir is not None:
+                loggers.append(subprocess.Popen(
+                    ["s6-log", "--", "t", "n3", "s1000000", str(logdir)],
+                    stdin=out_r, stdout=subprocess.DEVNULL, env=dict(env),
+                    start_new_session=True))
+                stdout: int = out_w
+            else:
+                stdout = subprocess.DEVNULL
+            self.proc = subprocess.Popen([str(script)], cwd=servicedir, env=dict(env),
+                                         stdin=subprocess.DEVNULL, stdout=stdout,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            os.close(out_r)
+            os.close(out_w)
+        self.pidfd = os.pidfd_open(self.proc.pid)
+
+    def fileno(self) -> int | None:
+        return self.pidfd
+
+    def on_readable(self, now: float) -> Result | None:
+        code = self.proc.poll()
+        if code is None:
+            return None
+        if self.killed:
+            return Result(False, Reason.TIMED_OUT, detail="script killed after timeout")
+        if code == 0:
+            return Result(True)
+        if code < 0:
+            return Result(False, Reason.SIGNALLED, exit=-code, detail=f"killed by {_signame(-code)}")
+        if code in (126, 127):
+            return Result(False, Reason.EXEC_FAILED, exit=code, detail=f"exited {code}")
+        return Result(False, Reason.EXITED, exit=code, detail=f"exited {code}")
+
+    def on_timeout(self, now: float) -> Result | None:
+        sig = signal.SIGKILL if self.killed else signal.SIGTERM
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        if not self.killed:
+            self.killed = True
+            self.deadline = now + ONESHOT_KILL_GRACE
+            return None
+        self.deadline = None
+        return None
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.proc.poll() is None:  # transaction aborted: do not leave it running
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+class S6Backend:
+    """Begins jobs for the runner; knows where things are under LIVE."""
+
+    def __init__(self, paths: Paths, services: Mapping[str, Service],
+                 base_env: Mapping[str, str], oneshot_up: Mapping[str, bool]) -> None:
+        self.paths = paths
+        self.services = services
+        self.base_env = dict(base_env)
+        self.oneshot_up = oneshot_up
+        self.loggers: list[subprocess.Popen[bytes]] = []
+
+    def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
+        svc = self.services[name]
+        sdir = self.paths.servicedir(name)
+        if svc.kind is Kind.LONGRUN:
+            try:
+                job = LongrunJob(svc, sdir, action, now)
+            except (OSError, StateError) as e:
+                return Result(False, Reason.NOT_SUPERVISED, detail=str(e))
+            if job.result is not None:
+                job.close()
+                return job.result
+            return job
+        is_up = self.oneshot_up.get(name, False)
+        if (action is Action.START) == is_up:
+            return Result(True, already=True)
+        script = sdir / ("start" if action is Action.START else "stop")
+        if not script.exists():
+            return Result(True)
+        logdir = compiler.log_destination(svc, self.paths)
+        try:
+            return OneshotJob(svc, sdir, script, action, self.base_env, logdir, now, self.loggers)
+        except OSError as e:
+            return Result(False, Reason.EXEC_FAILED, detail=str(e))
+
+    def finish(self) -> None:
+        # Loggers exit on EOF once the scripts (and whatever they left behind)
+        # close their output; give them a moment so logs are complete on return.
+        for p in self.loggers:
+            try:
+                p.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        self.loggers.clear()

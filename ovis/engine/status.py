@@ -1,0 +1,95 @@
+"""What ``ovis status`` reports about a service.
+
+s6's ``supervise/status`` says what the process is doing now; ovis's state
+file says what was asked and why the last transition failed.  Combining the
+two answers both "is it up?" and "why not?", e.g. a longrun that s6 stopped
+restarting (finish exited 125 after too many deaths) is *failed*, not merely
+down, because ovis was asked to keep it up.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+from ovis.engine import state as statefile
+from ovis.paths import Paths
+from ovis.service.model import Kind, Service
+
+FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
+
+
+def _sig(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return str(num)
+
+
+def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
+    st = statefile.load(paths, svc.name)
+    out: dict[str, Any] = {
+        "name": svc.name,
+        "type": svc.kind.value,
+        "state": "down",
+        "ready": False,
+        "pid": None,
+        "since": None,
+        "exit": None,
+        "reason": "never-started",
+        "description": svc.description,
+        "wanted": st.wanted if st else None,
+        "detail": st.detail if st else "",
+        "source": str(svc.source),
+        "compiled": compiled,
+        "timings": st.timings if st else {},
+    }
+    if svc.kind is Kind.ONESHOT:
+        if st is not None:
+            out.update(state=st.state, ready=st.state == "up", since=st.since, exit=st.exit,
+                       reason=None if st.state == "up" else st.reason)
+        return out
+    from ovis.s6.status import read_status
+
+    sup = read_status(paths.servicedir(svc.name)) if compiled else None
+    if sup is not None and sup.up:
+        out.update(state="up", pid=sup.pid, since=sup.stamp, reason=None,
+                   ready=sup.ready if svc.notify is not None else True)
+        if svc.notify is not None:
+            out["ready_since"] = sup.ready_stamp if sup.ready else None
+        return out
+    if st is not None and st.state == "failed":
+        out.update(state="failed", reason=st.reason, exit=st.exit, since=st.since)
+        if sup is not None and st.reason in ("exited", "signalled"):
+            out["exit"] = sup.signal if sup.signal is not None else sup.exit_code
+        return out
+    if sup is not None and st is not None and st.wanted == "up":
+        # Asked to be up, yet down: crashed (and maybe given up on by s6).
+        reason = "signalled" if sup.signal is not None else "exited"
+        code = sup.signal if sup.signal is not None else sup.exit_code
+        out.update(state="failed", reason=reason, exit=code, since=sup.stamp,
+                   detail=(f"killed by {_sig(code)}" if reason == "signalled" and code
+                           else f"exited {code}") + ("" if sup.want_up else ", not restarted"))
+        return out
+    if st is not None and st.wanted == "down":
+        out.update(reason=st.reason or "stopped", since=st.since,
+                   exit=(sup.signal if sup and sup.signal is not None
+                         else (sup.exit_code if sup else st.exit)))
+    return out
+
+
+def collect(paths: Paths, defined: dict[str, Service], live: dict[str, Service],
+            names: list[str] | None) -> list[dict[str, Any]]:
+    """Status of *names*, or of everything defined or compiled."""
+    wanted = names if names else sorted(set(defined) | set(live))
+    out = []
+    for n in wanted:
+        svc = live.get(n) or defined[n]
+        # Prefer the live model (what is really running); fall back to the definition.
+        out.append(service_status(paths, svc, n in live))
+    return out
+
+
+def log_path(paths: Paths, name: str) -> Path:
+    return paths.logdir_of(name) / "current"

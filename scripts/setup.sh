@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what ovis needs on a Debian machine, then ovis itself (editable).
+#   bash scripts/setup.sh          run-time needs: s6, execline, unshare
+#   bash scripts/setup.sh --test   plus the test dependencies
+# Idempotent: installs only what is missing.  Needs root for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+need=()
+command -v s6-svscan >/dev/null 2>&1 || need+=(s6)
+command -v execlineb >/dev/null 2>&1 || need+=(execline)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Debian's own python3 refuses pip installs outside a venv (PEP 668); ovis has
+# no run-time dependencies, so installing it next to the system packages is safe.
+export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+if [ $want_test = 1 ]; then
+    python3 -m pip install -q -e ".[test]"
+else
+    python3 -m pip install -q -e .
+fi
