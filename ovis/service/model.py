@@ -67,6 +67,15 @@ class LoggerSpec:
     timestamp: str = "tai"  # tai | iso | none
     runas: str | None = None
     program: Program | None = None  # anopa log/run given verbatim
+    # Added for the parsers: a logger is a supervised process too, so the
+    # same s6 knobs as on Service apply to it (66 [Logger] Timeout*, anopa
+    # log/notification-fd, log/timeout-kill ...).  Same meanings as on Service.
+    notify: int | None = None
+    timeout_start: int | None = None
+    timeout_stop: int | None = None
+    timeout_kill: int | None = None
+    timeout_finish: int | None = None
+    extra_files: dict[str, Path] = field(default_factory=dict, hash=False)  # anopa log/ files copied verbatim
 
 
 @dataclass
@@ -99,11 +108,24 @@ class Service:
     essential: bool = False  # anopa: its failure fails the whole transaction
     user: tuple[str, ...] = ()
     extra_files: dict[str, Path] = field(default_factory=dict)  # anopa files copied verbatim
+    # lines/keys are keyed by model field name ("depends", "notify", "start" ...),
+    # plus "FIELD/NAME" for each name of a dependency list ("depends/dbus") and
+    # "env/KEY" for each variable.
     lines: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    # anopa `gets-ready`: readiness is signalled by another program (aa-setready),
+    # not through a notification fd.  Recorded so later layers can honour it.
+    gets_ready: bool = False
+    # For each ``lines`` key, the key as the user wrote it (``@depends``,
+    # ``Depends``, ``needs/foo``), so later errors can quote the source exactly.
+    keys: dict[str, str] = field(default_factory=dict)
 
     def where(self, key: str) -> tuple[Path, int]:
         """File and line that defined *key* (falls back to the source, line 1)."""
         return self.lines.get(key, (self.source, 1))
+
+    def key_as_written(self, key: str) -> str:
+        """How *key* (a ``lines`` key) was spelled in the source file."""
+        return self.keys.get(key, key)
 
     @property
     def has_readiness(self) -> bool:
