@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Time from "start everything" to "all up", ovis against raw s6-svscan.
+
+For each shape (N trivial longruns side by side, and a chain of 100 where
+each needs the previous one) and each system, measured side by side in one
+run on the same machine:
+
+* raw s6: ``s6-svscan`` started on a scandir of the very servicedirs ovis
+  compiled (copied, ``down`` files removed); the clock stops when every
+  ``supervise/status`` shows a pid.  No dependency order: a lower bound.
+* ovis cold: empty LIVE; ``ovis scandir start`` then ``ovis start`` of all
+  services (compile, link, supervisors spawned, started in order); the clock
+  stops when ``ovis start`` returns, i.e. when ovis has seen every service up.
+* ovis warm: the same, with supervisors already running (``ovis stop --all``
+  first): the cost of the engine and the s6 protocol alone.
+
+Usage: python3 bench/boot.py [--repeat 3] [--sizes 10,100,1000] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ovis.s6.control import svscan_running, svscan_send  # noqa: E402
+from ovis.s6.status import read_status  # noqa: E402
+
+#: LIVE lives on a tmpfs in real use (/run): measure there, not on a disk.
+TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+DEF = """\
+[Main]
+Type = classic
+Description = "trivial"
+Options = ( !log )
+{deps}
+[Start]
+Execute = ( sleep 100000 )
+"""
+
+
+def make_defs(root: Path, n: int, chain: bool) -> list[str]:
+    d = root / "services"
+    d.mkdir(parents=True)
+    names = [f"svc{i:04d}" for i in range(n)]
+    for i, name in enumerate(names):
+        deps = f"Depends = ( {names[i - 1]} )" if chain and i else ""
+        (d / name).write_text(DEF.format(deps=deps))
+    return names
+
+
+def env_for(root: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"], "PYTHONPATH": str(REPO),
+        "OVIS_LIVE": str(root / "live"), "OVIS_SERVICES": str(root / "services"),
+        "OVIS_TREES": str(root / "trees"), "OVIS_LOGDIR": str(root / "log"),
+        "OVIS_SKEL": str(root / "skel"),
+    }
+
+
+def ovis(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "ovis", "-v", "0", *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def wait_svscan(scandir: Path) -> None:
+    while not svscan_running(scandir):
+        time.sleep(0.002)
+
+
+def stop_svscan(proc: subprocess.Popen[bytes], scandir: Path) -> None:
+    try:
+        svscan_send(scandir, "t")
+    except Exception:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def ovis_run(n: int, chain: bool) -> tuple[float, float, Path]:
+    """(cold, warm) seconds; leaves compiled servicedirs in the returned dir."""
+    root = Path(tempfile.mkdtemp(prefix="ovis-bench-", dir=TMPFS))
+    names = make_defs(root, n, chain)
+    env = env_for(root)
+    scandir = root / "live" / "scandir"
+    t0 = time.perf_counter()
+    svscan = subprocess.Popen([sys.executable, "-m", "ovis", "scandir", "start"], env=env,
+                              start_new_session=True)
+    wait_svscan(scandir)
+    ovis(env, "start", *names)
+    cold = time.perf_counter() - t0
+    ovis(env, "stop", "--all")
+    t0 = time.perf_counter()
+    ovis(env, "start", *names)
+    warm = time.perf_counter() - t0
+    stop_svscan(svscan, scandir)
+    return cold, warm, root
+
+
+def raw_run(compiled: Path, n: int) -> float:
+    root = Path(tempfile.mkdtemp(prefix="raw-bench-", dir=TMPFS))
+    scandir = root / "scandir"
+    scandir.mkdir()
+    dirs = []
+    for e in sorted(os.listdir(compiled / "live" / "sv")):
+        if e.startswith("."):
+            continue
+        dst = scandir / e
+        shutil.copytree(compiled / "live" / "sv" / e, dst,
+                        ignore=shutil.ignore_patterns("supervise", "event", "down", "ovis.json"))
+        dirs.append(dst)
+    t0 = time.perf_counter()
+    svscan = subprocess.Popen(["s6-svscan", "-c", str(max(1000, 4 * n)), "-t", "0", str(scandir)],
+                              start_new_session=True)
+    pending = list(dirs)
+    while pending:
+        pending = [d for d in pending if not _up(d)]
+        if pending:
+            time.sleep(0.001)
+    elapsed = time.perf_counter() - t0
+    stop_svscan(svscan, scandir)
+    shutil.rmtree(root, ignore_errors=True)
+    return elapsed
+
+
+def _up(d: Path) -> bool:
+    try:
+        st = read_status(d)
+    except Exception:
+        return False
+    return st is not None and st.up
+
+
+def measure(n: int, chain: bool, repeat: int) -> dict[str, float]:
+    colds, warms, raws = [], [], []
+    for _ in range(repeat):
+        cold, warm, root = ovis_run(n, chain)
+        raws.append(raw_run(root, n))
+        colds.append(cold)
+        warms.append(warm)
+        shutil.rmtree(root, ignore_errors=True)
+    return {"raw": statistics.median(raws), "cold": statistics.median(colds),
+            "warm": statistics.median(warms)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="10,100,1000")
+    ap.add_argument("--chain", type=int, default=100)
+    ap.add_argument("--write", metavar="FILE", help="replace the table in this markdown file")
+    args = ap.parse_args()
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",") if x]:
+        rows.append((f"{n} wide", measure(n, False, args.repeat)))
+    if args.chain:
+        rows.append((f"chain of {args.chain}", measure(args.chain, True, args.repeat)))
+    lines = [
+        "| shape | raw s6-svscan | ovis cold | ovis warm | cold / raw |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        lines.append(f"| {label} | {r['raw']:.3f} s | {r['cold']:.3f} s | {r['warm']:.3f} s "
+                     f"| {r['cold'] / r['raw']:.2f}x |")
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        path = Path(args.write)
+        text = path.read_text() if path.exists() else ""
+        start, end = "<!-- bench/boot.py start -->", "<!-- bench/boot.py end -->"
+        block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
+                 f"median of {args.repeat} runs:\n\n{table}\n{end}")
+        if start in text and end in text:
+            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+        else:
+            text = text + "\n" + block + "\n"
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
