@@ -1,0 +1,194 @@
+"""Processes seen through /proc: the stage-4 "kill everything" step.
+
+Signals go to each PID in turn rather than through kill(-1, sig) so that we
+can spare what anopa's ``aa-kill -s`` spares: processes whose argv[0]
+starts with '@' (a root-on-network daemon, a logger that must see the end).
+Kernel threads and PID 1 are always spared; so are we.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Callable
+
+Log = Callable[[str], None] | None
+
+PF_KTHREAD = 0x00200000  # include/linux/sched.h
+
+
+def list_pids() -> list[int]:
+    """Every PID visible in /proc (our PID namespace when /proc is ours)."""
+    return sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after ``comm`` (which may hold ')' and spaces).
+
+    Index 0 is the state letter, index 6 the flags.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    end = raw.rfind(b")")
+    if end < 0:
+        return None
+    return raw[end + 2 :].decode("ascii", "replace").split()
+
+
+def _cmdline_head(pid: int) -> bytes | None:
+    """The first bytes of /proc/PID/cmdline, None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read(64)
+    except OSError:
+        return None
+
+
+def is_kernel_thread(pid: int) -> bool:
+    """True for kernel threads: PF_KTHREAD in stat; empty cmdline if stat is unreadable.
+
+    The flag is authoritative; an empty cmdline alone also matches zombies
+    and processes that wiped their argv.
+    """
+    fields = _stat_fields(pid)
+    if fields is not None and len(fields) > 6:
+        try:
+            return bool(int(fields[6]) & PF_KTHREAD)
+        except ValueError:
+            pass
+    return _cmdline_head(pid) == b""
+
+
+def _killable(pid: int, me: int, skip_self: bool, skip_at_argv0: bool) -> bool:
+    """Whether stage 4 should signal (and wait for) ``pid``."""
+    if pid == 1 or (skip_self and pid == me):
+        return False
+    fields = _stat_fields(pid)
+    if fields is None:
+        return False  # gone
+    if fields[0] in ("Z", "X", "x"):
+        return False  # dead already: nothing to signal, only to reap
+    try:
+        if int(fields[6]) & PF_KTHREAD:
+            return False
+    except (IndexError, ValueError):
+        pass
+    head = _cmdline_head(pid)
+    if head == b"":
+        head = _settled_cmdline(pid)
+    if head is None:
+        return False
+    if head == b"" and not _has_exe(pid):
+        return False
+    if skip_at_argv0 and head.startswith(b"@"):
+        return False
+    return True
+
+
+def _settled_cmdline(pid: int, tries: int = 10) -> bytes | None:
+    """Re-read an empty cmdline for a few milliseconds.
+
+    A process in the middle of execve(2) shows an empty cmdline (observed:
+    the parent's CLOEXEC pipe is already closed, the new argv not yet set
+    up), so a fresh '@' process would look anonymous for a moment.
+    """
+    head: bytes | None = b""
+    for _ in range(tries):
+        time.sleep(0.001)
+        head = _cmdline_head(pid)
+        if head != b"":
+            break
+    return head
+
+
+def _has_exe(pid: int) -> bool:
+    try:
+        os.readlink(f"/proc/{pid}/exe")
+        return True
+    except OSError:
+        return False
+
+
+def killable_pids(*, skip_self: bool = True, skip_at_argv0: bool = True) -> list[int]:
+    """PIDs that kill_all would signal right now."""
+    me = os.getpid()
+    return [p for p in list_pids() if _killable(p, me, skip_self, skip_at_argv0)]
+
+
+def kill_all(sig: int, *, skip_self: bool = True, skip_at_argv0: bool = True) -> int:
+    """Send ``sig`` to every killable process; return how many were signalled.
+
+    A process that exits between listing and kill is simply not counted.
+    """
+    count = 0
+    for pid in killable_pids(skip_self=skip_self, skip_at_argv0=skip_at_argv0):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            continue
+        count += 1
+    return count
+
+
+def reap_children() -> int:
+    """Reap every exited child without blocking; return how many.
+
+    At stage 4 we are PID 1: every orphan becomes our child, and unreaped
+    zombies would keep their PIDs (harmless here, but noisy).
+    """
+    n = 0
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return n
+        if pid == 0:
+            return n
+        n += 1
+
+
+def wait_all_gone(timeout: float, *, poll: float = 0.05, skip_at_argv0: bool = True) -> bool:
+    """Wait until no killable process remains; True if that happened in time.
+
+    Reaps our own children meanwhile (waitpid(-1, WNOHANG)): note that this
+    steals the exit status of any child a caller still meant to wait for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        reap_children()
+        if not killable_pids(skip_at_argv0=skip_at_argv0):
+            reap_children()  # those that just turned zombie (dead, hence not killable)
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+
+
+def terminate_all(grace: float, log: Log = None, *, kill_wait: float = 1.0, skip_at_argv0: bool = True) -> bool:
+    """TERM (+CONT, so stopped processes see it), wait up to ``grace``, then KILL.
+
+    Returns True when nothing killable is left (callers such as aa-stage4
+    drop to a shell otherwise).  SIGKILL is re-sent while waiting, which
+    catches children forked between our listing and the first KILL.
+    """
+    say = log or (lambda _msg: None)
+    n = kill_all(signal.SIGTERM, skip_at_argv0=skip_at_argv0)
+    kill_all(signal.SIGCONT, skip_at_argv0=skip_at_argv0)
+    say(f"sent SIGTERM to {n} processes")
+    if wait_all_gone(grace, skip_at_argv0=skip_at_argv0):
+        return True
+    deadline = time.monotonic() + kill_wait
+    n = kill_all(signal.SIGKILL, skip_at_argv0=skip_at_argv0)
+    say(f"sent SIGKILL to {n} processes")
+    while True:
+        if wait_all_gone(0.05, skip_at_argv0=skip_at_argv0):
+            return True
+        if time.monotonic() >= deadline:
+            left = killable_pids(skip_at_argv0=skip_at_argv0)
+            say(f"processes still alive: {' '.join(map(str, left))}")
+            return False
+        kill_all(signal.SIGKILL, skip_at_argv0=skip_at_argv0)

@@ -1,0 +1,86 @@
+"""Run Python snippets inside fresh Linux namespaces (unshare(1)) for the tests.
+
+Every snippet runs as PID 1 of a new PID namespace with its own mount
+namespace and /proc (``unshare --pid --fork --mount-proc --kill-child``):
+whatever it mounts vanishes with the namespace, and whatever it starts is
+killed by the kernel when it exits, even if the test times out (unshare's
+--kill-child makes the namespace init die with unshare).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NS_ARGS = ["--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child"]
+
+
+@lru_cache(maxsize=None)
+def namespace_problem() -> str | None:
+    """Why namespace tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "needs root (CAP_SYS_ADMIN for unshare/mount, CAP_SYS_BOOT for reboot(2))"
+    if shutil.which("unshare") is None:
+        return "needs unshare(1) from util-linux"
+    # The tests run as real root and need no user namespace; this is the probe
+    # that matters (CAP_SYS_ADMIN, namespaces enabled, not blocked by seccomp).
+    probes = (
+        (["unshare", "--mount", "--pid", "--fork", "true"], "mount+PID namespaces (CAP_SYS_ADMIN, CLONE_NEWNS|CLONE_NEWPID)"),
+    )
+    for cmd, what in probes:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"needs {what}: {' '.join(cmd)}: {e}"
+        if r.returncode != 0:
+            return f"needs {what}: {' '.join(cmd)} failed: {r.stderr.strip()}"
+    return None
+
+
+def require_root() -> None:
+    """Skip (printing the reason) unless we are root; for host-wide syscalls such as swapon."""
+    if os.geteuid() != 0:
+        _skip("needs root (CAP_SYS_ADMIN)")
+
+
+def _skip(problem: str) -> None:
+    print(f"SKIP: {problem}", file=sys.stderr)
+    if os.environ.get("OVIS_REQUIRE_NS") == "1":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+def require_namespaces() -> None:
+    """Skip (printing the reason) unless root namespaces work.
+
+    OVIS_REQUIRE_NS=1 turns the skip into a failure (CI on a root runner).
+    """
+    problem = namespace_problem()
+    if problem is None:
+        return
+    _skip(problem)
+
+
+def run_ns(code: str, *, timeout: float = 20, extra_args: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) with this checkout's ovis importable, as PID 1 of new namespaces."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    cmd = ["unshare", *NS_ARGS, *(extra_args or []), sys.executable, "-c", textwrap.dedent(code)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_ns_json(code: str, **kw: object) -> dict:
+    """Run ``code``, which must print one JSON object as its last stdout line."""
+    r = run_ns(code, **kw)  # type: ignore[arg-type]
+    assert r.returncode == 0, f"rc={r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    lines = r.stdout.strip().splitlines()
+    assert lines, f"no output\nstderr:\n{r.stderr}"
+    return json.loads(lines[-1])
