@@ -161,14 +161,17 @@ def _remount_flags(entry: MountEntry) -> int:
     return flags
 
 
-def remount_ro(entry: MountEntry) -> None:
+def remount_ro(entry: MountEntry, superblock: bool = True) -> None:
     """Remount the filesystem (superblock) read-only: what makes it clean on disk.
 
-    Not MS_BIND: a read-only bind mount would leave the filesystem writable
-    through its other mounts.  Per-mount flags are repeated because a remount
-    sets them all.
+    Not MS_BIND by default: a read-only bind mount would leave the filesystem
+    writable through its other mounts.  Per-mount flags are repeated because a
+    remount sets them all.  ``superblock=False`` makes only this mount
+    read-only: what a PID/mount namespace must do, since the superblock is
+    shared with the host and its other namespaces.
     """
-    sc.mount(None, entry.target, None, _remount_flags(entry), None)
+    flags = _remount_flags(entry) | (0 if superblock else sc.MS_BIND)
+    sc.mount(None, entry.target, None, flags, None)
 
 
 def umount_all(
@@ -177,6 +180,7 @@ def umount_all(
     lazy: bool = False,
     log: Log = None,
     only_under: str | None = None,
+    superblock: bool = True,
 ) -> list[str]:
     """Unmount every filesystem, deepest and latest first; return what is left.
 
@@ -192,6 +196,8 @@ def umount_all(
       detached (MNT_DETACH) as a last resort, like aa-terminate -l.
     - ``only_under`` restricts everything to that mount point and below
       (tests, and ``aa-terminate`` run against a chroot).
+    - ``superblock=False`` makes read-only remounts per mount (MS_BIND), for
+      a shutdown inside a namespace that shares filesystems with its host.
 
     Returns the mount points in scope that are still mounted (innermost first).
     """
@@ -238,7 +244,7 @@ def umount_all(
             continue
         reason = failures.get(entry.target)
         try:
-            remount_ro(entry)
+            remount_ro(entry, superblock)
             say(f"remounted read-only {entry.target}" + (f" (unmount failed: {os.strerror(reason.errno or 0)})" if reason else ""))
         except OSError as e:
             say(f"cannot remount read-only {entry.target}: {os.strerror(e.errno or 0)}")
@@ -253,7 +259,7 @@ def umount_all(
             root = None
         if root is not None and not root.fully_read_only:
             try:
-                remount_ro(root)
+                remount_ro(root, superblock)
                 say("remounted read-only /")
             except OSError as e:
                 say(f"cannot remount / read-only: {os.strerror(e.errno or 0)}")

@@ -1,0 +1,125 @@
+"""Decode ``supervise/status``, the 35-byte state file of s6-supervise.
+
+s6-supervise rewrites the file atomically (``status.new`` + rename) on every
+state change, so reading it never needs a lock and never needs s6-svstat.
+Layout (big-endian, s6 2.11 ``s6_svstatus_pack``)::
+
+    0  12  stamp       tain: last up/down change
+    12 12  readystamp  tain: readiness reached, or service fully down
+    24  8  pid         0 = no process; pid of ./finish while finishing
+    32  2  wstat       waitpid() status of the last ./run death
+    34  1  flags       1 paused, 2 finishing, 4 want up, 8 ready
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from ovis.errors import ProtocolError
+from ovis.s6.tai import tain_to_unix
+
+STATUS_SIZE = 35
+_FORMAT = struct.Struct(">QIQIQHB")
+assert _FORMAT.size == STATUS_SIZE
+
+FLAG_PAUSED = 0x01
+FLAG_FINISHING = 0x02
+FLAG_WANTUP = 0x04
+FLAG_READY = 0x08
+
+
+@dataclass(frozen=True)
+class SupervisorStatus:
+    """One snapshot of a supervisor's view of its service.
+
+    Times are Unix time stamps.  ``ready_flag`` is s6's raw ready bit, which
+    is also set for a service that is fully down ("down and ready"); use
+    :attr:`ready` for "up and has notified readiness".
+    """
+
+    stamp: float
+    ready_stamp: float
+    pid: int
+    wstat: int
+    paused: bool
+    finishing: bool
+    want_up: bool
+    ready_flag: bool
+
+    @property
+    def up(self) -> bool:
+        """./run is alive (while ./finish runs, ``pid`` is finish's)."""
+        return self.pid != 0 and not self.finishing
+
+    @property
+    def ready(self) -> bool:
+        return self.up and self.ready_flag
+
+    @property
+    def exit_code(self) -> int | None:
+        """Exit code of the last ./run, if it is down and exited normally."""
+        if self.up or not os.WIFEXITED(self.wstat):
+            return None
+        return os.WEXITSTATUS(self.wstat)
+
+    @property
+    def signal(self) -> int | None:
+        """Signal that killed the last ./run, if it is down and was killed."""
+        if self.up or not os.WIFSIGNALED(self.wstat):
+            return None
+        return os.WTERMSIG(self.wstat)
+
+
+def decode_status(data: bytes) -> SupervisorStatus:
+    """Decode the raw bytes of a status file; ``ProtocolError`` if not 35 bytes."""
+    if len(data) != STATUS_SIZE:
+        raise ProtocolError(
+            f"s6 status record must be {STATUS_SIZE} bytes, got {len(data)}"
+        )
+    sec, nano, rsec, rnano, pid, wstat, flags = _FORMAT.unpack(data)
+    return SupervisorStatus(
+        stamp=tain_to_unix(sec, nano),
+        ready_stamp=tain_to_unix(rsec, rnano),
+        pid=pid,
+        wstat=wstat,
+        paused=bool(flags & FLAG_PAUSED),
+        finishing=bool(flags & FLAG_FINISHING),
+        want_up=bool(flags & FLAG_WANTUP),
+        ready_flag=bool(flags & FLAG_READY),
+    )
+
+
+def read_status(servicedir: Path) -> SupervisorStatus | None:
+    """Read ``servicedir/supervise/status``; ``None`` if it does not exist.
+
+    A missing file means no supervisor ever ran on this servicedir.  An
+    existing file says nothing about whether one runs *now*: use
+    :func:`ovis.s6.control.is_supervised` for that.
+    """
+    path = Path(servicedir) / "supervise" / "status"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        # Read one byte more than expected so an oversized file is noticed.
+        chunks: list[bytes] = []
+        size = 0
+        while size <= STATUS_SIZE:
+            chunk = os.read(fd, STATUS_SIZE + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    try:
+        return decode_status(b"".join(chunks))
+    except ProtocolError as e:
+        raise ProtocolError(f"{path}: {e}") from None
