@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from ovis.engine.manager import Manager, Outcome, read_env_file
@@ -17,7 +18,19 @@ Register = Callable[..., argparse.ArgumentParser]
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
-    return Paths.resolve(skel=args.skel, services=args.services, trees=args.trees,
+    """Options, else the environment, else what the boot recorded, else defaults.
+
+    On a machine booted by ``ovis boot`` the OVIS_* variables of the boot
+    environment (LIVE/environment) apply to a user's ``ovis`` too, so that
+    ``ovis status`` in a login shell sees what the stages set up.
+    """
+    env = dict(os.environ)
+    live = args.live or env.get("OVIS_LIVE") or Paths.resolve({}).live
+    boot_env = read_env_file(Path(live) / "environment")
+    for k, v in boot_env.items():
+        if k.startswith("OVIS_") and k not in env:
+            env[k] = v
+    return Paths.resolve(env, skel=args.skel, services=args.services, trees=args.trees,
                          live=args.live, logdir=args.logdir)
 
 
@@ -73,7 +86,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     if not args.names and not args.all:
         raise UsageError("stop: name at least one service, or --all")
-    return finish(args, manager_of(args).stop(args.names, everything=args.all))
+    return finish(args, manager_of(args).stop(args.names, everything=args.all, force=args.force))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -233,6 +246,8 @@ def register(cmd: Register) -> None:
             epilog="examples:\n  ovis stop nginx\n  ovis stop --all")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("-a", "--all", action="store_true", help="stop every service in LIVE")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="a dependent that fails to stop does not hold back what it needs")
     p = cmd("restart", cmd_restart, "stop then start services (and their dependents)")
     p.add_argument("names", nargs="+", metavar="NAME")
     p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')")

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     commands.register(cmd)
+    from ovis.cli import bootcmds
+
+    bootcmds.register(cmd)
     return parser
 
 

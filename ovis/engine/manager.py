@@ -270,7 +270,51 @@ class Manager:
         return done
 
     def tree_start(self, tree: str) -> Outcome:
-        return self.start(self.tree_members(tree), skip_down=True)
+        """Start a tree; a member whose definition is broken fails alone.
+
+        At boot one bad file must not keep the whole machine down: it is
+        reported (and recorded) as ``invalid-definition``, the rest starts.
+        """
+        good, bad = self._load_members(self.tree_members(tree))
+        outcome = self.start(good, skip_down=True) if good else Outcome(Action.START)
+        for name, err in bad.items():
+            res = Result(False, Reason.INVALID_DEFINITION, detail=str(err))
+            res.wall_begun = res.wall_ended = time.time()
+            st = statefile.ServiceState(name, state="failed", wanted="up",
+                                        reason=res.reason.value if res.reason else None,
+                                        detail=res.detail, since=res.wall_ended)
+            self._save_state(st)
+            self.reporter.progress(name, Action.START, res)
+            outcome.results[name] = res
+        return outcome
+
+    def _load_members(self, members: list[str]) -> tuple[list[str], dict[str, Exception]]:
+        good: list[str] = []
+        bad: dict[str, Exception] = {}
+        for n in members:
+            try:
+                self.load([n])
+                good.append(n)
+            except ConfigError as e:
+                bad[n] = e
+        return good, bad
+
+    def _save_state(self, st: statefile.ServiceState) -> None:
+        with statefile.Lock(self.paths, self.reporter.message):
+            statefile.save(self.paths, st)
+
+    def init_tree(self, tree: str) -> list[str]:
+        """Stage 1: compile a tree's ``earlier`` services up, before s6-svscan runs.
+
+        They are linked without a ``down`` file, so s6-svscan starts them the
+        moment it starts; the rest of the tree waits for stage 2.  Returns
+        the problems met (broken definitions are left to stage 2 to report).
+        """
+        good, bad = self._load_members(self.tree_members(tree))
+        early = {n: s for n, s in self.load(good).items() if s.earlier} if good else {}
+        with statefile.Lock(self.paths, self.reporter.message):
+            self._compile_and_link(early, down=False)
+        return [str(e) for e in bad.values()]
 
     def tree_stop(self, tree: str, *, force: bool = False) -> Outcome:
         members = [n for n in self.tree_members(tree) if n in self.live_services()]

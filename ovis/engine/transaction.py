@@ -34,6 +34,7 @@ class Reason(str, enum.Enum):
     NEVER_STARTED = "never-started"
     NOT_SUPERVISED = "not-supervised"
     SUPERVISOR_GONE = "supervisor-gone"
+    INVALID_DEFINITION = "invalid-definition"  # could not be loaded at all
 
 
 @dataclass

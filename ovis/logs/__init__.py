@@ -1,1 +1,1 @@
-"""logs layer of ovis (see DESIGN.md)."""
+"""Logs: the catch-all logger, TAI64N stamps, moving boot logs (aa-mvlog)."""

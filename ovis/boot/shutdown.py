@@ -1,0 +1,255 @@
+"""Stages 3 and 4: stop the services, then kill, unmount and reboot.
+
+Stage 3 (``ovis poweroff|reboot|halt``) records the request in
+``LIVE/shutdown`` (the first request wins, so a container's SIGTERM and its
+command ending at the same time cannot fight), runs ``RCSHUTDOWN`` while
+supervision still works (services stop in reverse dependency order), then
+tells s6-svscan to leave (``b``: without waiting for anything) so it execs
+its ``finish`` script: stage 4, ``ovis stage4``, now PID 1.
+
+Stage 4 kills every remaining process (TERM, then KILL after GRACETIME),
+syncs, turns swap off, unmounts every filesystem (read-only remount for what
+cannot be unmounted), runs ``RCSHUTDOWNFINAL`` and calls reboot(2) — or, in
+container mode, exits with the container command's exit code.
+
+The action travels in a file because s6-svscan 2.11 runs ``finish`` without
+arguments and ``s6-svscanctl`` has no halt/reboot/poweroff letters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ovis import atomic
+from ovis.errors import StateError
+
+ACTIONS = ("poweroff", "reboot", "halt")
+HALTCODES = {"poweroff": "p", "reboot": "r", "halt": "h"}
+SIGTERM_EXIT = 143  # 128 + SIGTERM: "terminated", as shells report it
+
+
+def boot_info(live: Path) -> dict[str, Any]:
+    try:
+        with open(live / "boot.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        raise StateError(f"{live} was not set up by `ovis boot` (no {live}/boot.json)") from None
+
+
+def halt_file(skel: Path) -> Path:
+    return skel / "container" / str(os.getuid()) / "halt"
+
+
+def write_halt_file(skel: Path, code: int, action: str = "poweroff") -> None:
+    """66's container halt file: ``EXITCODE=`` and ``HALTCODE=`` lines."""
+    p = halt_file(skel)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(p, f"EXITCODE={code}\nHALTCODE={HALTCODES.get(action, 'p')}\n")
+
+
+def read_request(live: Path) -> dict[str, Any] | None:
+    try:
+        with open(live / "shutdown") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
+                     force: bool = False) -> bool:
+    """Record the request; False when another shutdown already claimed it."""
+    if action not in ACTIONS:
+        raise ValueError(action)
+    data = json.dumps({"action": action, "exitcode": exitcode, "force": force,
+                       "requested": time.time(), "by": os.getpid()})
+    tmp = live / f".shutdown.{os.getpid()}"
+    atomic.write_text(tmp, data + "\n")
+    try:
+        os.link(tmp, live / "shutdown")  # atomic and exclusive: the first request wins
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def shutdown(live: Path, action: str, *, exitcode: int | None = None,
+             force: bool = False) -> bool:
+    """Stage 3 entry point (``ovis poweroff`` & co.).
+
+    Returns False when a shutdown was already in progress.  The stop of the
+    services runs in a detached session so that it survives the death of
+    whoever asked (a login shell whose sshd is being stopped...).
+    """
+    info = boot_info(live)
+    if not request_shutdown(live, action, exitcode=exitcode, force=force):
+        return False
+    if info.get("container"):
+        code = exitcode if exitcode is not None else 0
+        try:
+            write_halt_file(Path(info["skel"]), code, action)
+        except OSError:
+            pass
+    argv = [sys.executable, "-m", "ovis", "--live", str(live), "stage3"]
+    pid = os.fork()
+    if pid == 0:  # detach: new session, no tie to the caller's terminal
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, argv)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    return True
+
+
+def _console_fd(info: dict[str, Any]) -> int | None:
+    fd = info.get("console_fd")
+    if fd is not None:
+        try:
+            os.fstat(fd)
+            return int(fd)
+        except OSError:
+            pass
+    if info.get("namespace"):
+        return None
+    try:
+        return os.open("/dev/console", os.O_WRONLY | os.O_NOCTTY)
+    except OSError:
+        return None
+
+
+def say(fd: int | None, text: str) -> None:
+    line = (text + "\n").encode()
+    for target in {fd, 1} - {None}:
+        try:
+            os.write(target, line)  # type: ignore[arg-type]
+        except OSError:
+            pass
+
+
+def run_stage3(live: Path) -> int:
+    """Run RCSHUTDOWN (unless forced), then make s6-svscan exit into stage 4."""
+    from ovis.s6.control import svscan_send
+
+    from ovis.engine.manager import read_env_file
+
+    info = boot_info(live)
+    req = read_request(live) or {}
+    console = _console_fd(info)
+    # The boot environment, not the one of whoever asked for the shutdown.
+    env = read_env_file(live / "environment") or dict(os.environ)
+    say(console, f"ovis: stage 3: preparing {req.get('action', 'reboot')}...")
+    code = 0
+    if not req.get("force"):
+        rc = info.get("rcshutdown")
+        try:
+            code = subprocess.run([rc, os.path.join(info["skel"], "init.conf")],
+                                  stdin=subprocess.DEVNULL, env=env).returncode
+        except OSError as e:
+            say(console, f"ovis: warning: cannot run {rc}: {e}")
+            code = 126
+        if code != 0:
+            say(console, f"ovis: warning: {rc} exited {code}; shutting down anyway")
+    try:
+        svscan_send(live / "scandir", "b")
+    except OSError as e:
+        say(console, f"ovis: fatal: cannot reach s6-svscan: {e}")
+        return 1
+    return code
+
+
+def stage4(live: Path, crashed: bool = False) -> NoReturn:
+    """PID 1's last words: kill, sync, swapoff, unmount, final hook, reboot(2)."""
+    from ovis.linux import procs, swap
+    from ovis.linux.mounts import umount_all
+
+    os.chdir("/")  # s6-svscan ran in the scandir: do not keep LIVE busy
+    try:
+        info = boot_info(live)
+    except StateError:
+        info = {}
+    console = _console_fd(info)
+    # s6-svscan's stdout was the catch-all fifo, whose reader is about to die.
+    target = console if console is not None else os.open("/dev/null", os.O_WRONLY)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    req = read_request(live) or {}
+    action = req.get("action") or "reboot"
+    container = bool(info.get("container"))
+    namespace = bool(info.get("namespace"))
+    grace = int(info.get("gracetime", 3000)) / 1000.0
+    final = info.get("rcshutdownfinal")
+    exitcode = req.get("exitcode")
+    if container and exitcode is None:
+        exitcode = _halt_exitcode(Path(info.get("skel", "/etc/ovis")))
+    t0 = time.monotonic()
+    if crashed:
+        say(None, "ovis: s6-svscan crashed: shutting down")
+    say(None, f"ovis: stage 4: sending all processes the TERM signal ({grace:g} s grace)...")
+    try:
+        clean = procs.terminate_all(grace, log=lambda m: say(None, f"ovis: {m}"))
+        if not clean:
+            say(None, "ovis: warning: some processes survived SIGKILL")
+    except Exception as e:  # noqa: BLE001 - never stop halfway at stage 4
+        say(None, f"ovis: warning: killing processes: {e}")
+    os.sync()
+    if not container:
+        if not namespace:  # swap is not namespaced: only a real machine turns it off
+            _guard(lambda: swap.swapoff_all(log=lambda m: say(None, f"ovis: {m}")), "swapoff")
+        log = lambda m: say(None, f"ovis: {m}")  # noqa: E731
+        # /proc last: the mount table is read from it.
+        _guard(lambda: umount_all(keep=("/proc",), log=log, superblock=not namespace),
+               "unmount")
+        _guard(lambda: _umount_proc(log), "unmount /proc")
+        os.sync()
+    if final and os.access(final, os.X_OK):
+        _guard(lambda: subprocess.run([final], stdin=subprocess.DEVNULL, timeout=30), final)
+    say(None, f"ovis: stage 4 done in {time.monotonic() - t0:.3f} s: {action}")
+    if container:
+        os._exit(int(exitcode or 0) & 0xFF)
+    from ovis.linux.power import reboot_system
+
+    try:
+        reboot_system(action)
+    except OSError as e:
+        say(None, f"ovis: fatal: reboot(2) failed: {e}")
+    from ovis.boot.rescue import rescue
+
+    while True:  # PID 1 must not return: the kernel would panic
+        rescue("could not reboot")
+        time.sleep(5)
+
+
+def _umount_proc(log: Any) -> None:
+    from ovis.linux import syscalls as sc
+
+    try:
+        sc.umount2("/proc", sc.MNT_DETACH)
+        log("unmounted /proc")
+    except OSError as e:
+        log(f"cannot unmount /proc: {e.strerror}")
+
+
+def _guard(fn: Any, what: str) -> None:
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        say(None, f"ovis: warning: {what}: {e}")
+
+
+def _halt_exitcode(skel: Path) -> int:
+    try:
+        for line in halt_file(skel).read_text().splitlines():
+            if line.startswith("EXITCODE="):
+                return int(line.split("=", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return 0

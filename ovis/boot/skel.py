@@ -1,0 +1,58 @@
+"""The default skeleton (init.conf, rc.*, environment/) shipped with ovis.
+
+``ovis skel install DIR`` writes it, filling in the absolute command that
+runs this very ovis (``@OVIS@``), the skeleton directory (``@SKEL@``) and a
+PATH that finds both the system tools and ovis (``@PATH@``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from ovis import atomic
+
+FILES = ("init.conf", "rc.init", "rc.init.container", "rc.shutdown", "rc.shutdown.final",
+         "environment/00-ovis")
+EXECUTABLE = {"rc.init", "rc.init.container", "rc.shutdown", "rc.shutdown.final"}
+BASE_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
+
+
+def ovis_command() -> str:
+    """How a script runs this ovis: the installed console script, else ``python -m ovis``."""
+    script = Path(sys.executable).parent / "ovis"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m ovis"
+
+
+def boot_path() -> str:
+    extra = str(Path(sys.executable).parent)
+    parts = BASE_PATH.split(":")
+    return BASE_PATH if extra in parts else f"{BASE_PATH}:{extra}"
+
+
+def template(name: str) -> str:
+    return (Path(__file__).resolve().parent.parent / "skel" / name).read_text()
+
+
+def install(dest: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write the skeleton into *dest*; existing files are kept unless *overwrite*."""
+    written = []
+    for name in FILES:
+        target = dest / name
+        if target.exists() and not overwrite:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = (template(name).replace("@OVIS@", ovis_command()).replace("@SKEL@", str(dest))
+                .replace("@PATH@", boot_path()))
+        atomic.write_text(target, text, 0o755 if name in EXECUTABLE else 0o644)
+        written.append(target)
+    return written
+
+
+def has_sulogin() -> bool:
+    return shutil.which("sulogin") is not None

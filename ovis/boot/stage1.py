@@ -1,0 +1,381 @@
+"""Stage 1: ``ovis boot`` as PID 1, following 66's ``boot`` step by step.
+
+In order: banner, environment importation (init.conf < SKEL/environment <
+-e DIR < kernel command line), chdir /, umask, new session, optional
+devtmpfs, stdin from /dev/null, a tmpfs on LIVE's first component, the live
+scandir with its catch-all logger and ``.s6-svscan`` control scripts, the
+early services of TREE, the fifo trick, the stage-2 child (blocked until the
+catch-all logger reads its fifo), and finally exec into ``s6-svscan``.
+
+PID 1 must never die: every failing step prints what went wrong and opens
+a rescue shell on the console; when the shell exits, the boot carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from ovis import atomic
+from ovis.boot import config
+from ovis.boot.rescue import configure as configure_rescue
+from ovis.boot.rescue import rescue
+
+CATCHALL = "catch-all"
+#: In a namespace or container, PID 1 keeps its original stdout here for
+#: stage 2, the catch-all logger (container mode) and stage 4's messages.
+CONSOLE_FD = 19
+DEFAULT_BANNER = "[Starts stage1 process ...]"
+
+
+@dataclass
+class BootOptions:
+    skel: Path = Path("/etc/ovis")
+    log_user: str = "root"
+    envdir: Path | None = None
+    dev: Path | None = None
+    banner: str = DEFAULT_BANNER
+    remount: bool = False
+    colour: bool = False
+    command: list[str] = field(default_factory=list)
+
+
+def in_namespace() -> bool:
+    """True when this PID 1 is not the machine's: no kernel threads in sight.
+
+    On a real machine (or VM) kthreadd is PID 2; in a PID namespace (tests,
+    ``ovis demo``, containers) the kernel's threads are invisible.
+    """
+    try:
+        with open("/proc/2/stat") as f:
+            return "(kthreadd)" not in f.read(64)
+    except OSError:
+        return True
+
+
+def ovis_argv() -> list[str]:
+    """How the stage scripts written here run this same ovis."""
+    return [sys.executable, "-m", "ovis"]
+
+
+def _say(text: str) -> None:
+    try:
+        os.write(1, (text + "\n").encode())
+    except OSError:
+        pass
+
+
+class Stage1:
+    def __init__(self, opts: BootOptions, original_env: dict[str, str]) -> None:
+        self.opts = opts
+        self.original_env = original_env
+        self.t0 = time.time()
+        self.namespace = in_namespace()
+        self.cmdline = Path(original_env.get("OVIS_CMDLINE") or "/proc/cmdline")
+
+    def fail(self, what: str) -> None:
+        rescue(what, env=dict(os.environ))
+
+    # The sequence ------------------------------------------------------------
+    def run(self) -> NoReturn:
+        configure_rescue(self.original_env)
+        skel = self.opts.skel
+        if not skel.is_absolute():
+            self.fail(f"skeleton directory must be an absolute path: {skel}")
+            skel = Path("/etc/ovis")
+        if self.opts.envdir is not None and not self.opts.envdir.is_absolute():
+            self.fail(f"environment directory must be an absolute path: {self.opts.envdir}")
+            self.opts.envdir = None
+        env, errors = config.load(skel, self.opts.envdir, self.cmdline)
+        cfg, verrors = config.validate(env, skel)
+        self.cfg = cfg
+        if self.namespace:
+            self._keep_console()
+        if not cfg.container:
+            self._banner()
+        self._set_environment(cfg)
+        for e in errors + verrors:
+            self.fail(f"init.conf: {e}")
+        self._step("chdir /", lambda: os.chdir("/"))
+        os.umask(cfg.umask)
+        try:
+            os.setsid()
+        except OSError:
+            pass  # already a session leader (PID 1 of a fresh namespace)
+        if self.opts.dev is not None:
+            self._step(f"mount devtmpfs on {self.opts.dev}", self._devtmpfs)
+        self._step("stdin from /dev/null", self._stdin_null)
+        self._step(f"tmpfs on {self._live_top()}", self._mount_live)
+        while not self._step("create the live directory", self._make_live):
+            pass
+        self._step(f"early services of tree {cfg.tree}", self._early_services)
+        notif = self._fifo_trick() if cfg.catchlog else None
+        self._fork_stage2(notif)
+        self._exec_svscan(notif)
+
+    def _step(self, what: str, fn: "callable[[], object]") -> bool:  # type: ignore[valid-type]
+        try:
+            fn()
+            return True
+        except Exception as e:  # noqa: BLE001 - PID 1 reports everything and goes on
+            self.fail(f"{what}: {e}")
+            return False
+
+    # Steps -------------------------------------------------------------------
+    def _keep_console(self) -> None:
+        try:
+            os.dup2(1, CONSOLE_FD)
+            os.set_inheritable(CONSOLE_FD, True)
+        except OSError:
+            pass
+
+    def _banner(self) -> None:
+        text = (self.opts.banner + "\n").encode()
+        try:
+            if self.namespace:
+                raise OSError
+            fd = os.open("/dev/console", os.O_WRONLY | os.O_NOCTTY)
+            os.write(fd, text)
+            os.close(fd)
+        except OSError:
+            _say(self.opts.banner)
+
+    def _set_environment(self, cfg: config.BootConfig) -> None:
+        """The merged environment, and nothing of the kernel's, for everything."""
+        env = dict(cfg.env)
+        env["PATH"] = cfg.path
+        env.setdefault("OVIS_LIVE", str(cfg.live))
+        env["OVIS_SKEL"] = str(cfg.skel)
+        env["OVIS_INITCONF"] = str(cfg.skel / "init.conf")
+        os.environ.clear()
+        os.environ.update(env)
+
+    def _devtmpfs(self) -> None:
+        from ovis.linux import syscalls as sc
+
+        dev = str(self.opts.dev)
+        os.makedirs(dev, exist_ok=True)
+        sc.mount("dev", dev, "devtmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, None)
+        fd = os.open(os.path.join(dev, "console"), os.O_RDWR | os.O_NOCTTY)
+        for target in (1, 2):
+            os.dup2(fd, target)
+        os.close(fd)
+
+    def _stdin_null(self) -> None:
+        fd = os.open("/dev/null", os.O_RDONLY)
+        if fd != 0:
+            os.dup2(fd, 0)
+            os.close(fd)
+
+    def _live_top(self) -> str:
+        parts = Path(self.cfg.live).parts
+        return "/" + parts[1] if len(parts) > 1 else "/"
+
+    def _mount_live(self) -> None:
+        from ovis.linux import syscalls as sc
+        from ovis.linux.mounts import is_mountpoint
+
+        top = self._live_top()
+        os.makedirs(top, exist_ok=True)
+        flags = sc.MS_NODEV | sc.MS_NOSUID
+        if is_mountpoint(top):
+            if not self.opts.remount:
+                return
+            sc.umount2(top, sc.MNT_DETACH)
+        sc.mount("tmpfs", top, "tmpfs", flags, "mode=0755")
+
+    def _make_live(self) -> None:
+        cfg = self.cfg
+        live = cfg.live
+        scandir = live / "scandir"
+        for d in (live, scandir, live / "sv", live / "state", live / "log"):
+            d.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(live / "environment",
+                          "".join(f"{k}={v}\n" for k, v in sorted(os.environ.items())
+                                  if "\n" not in v))
+        info = {
+            "stage1_start": self.t0, "skel": str(cfg.skel), "live": str(live),
+            "tree": cfg.tree, "rcshutdown": str(cfg.rcshutdown),
+            "rcshutdownfinal": str(cfg.rcshutdownfinal), "container": cfg.container,
+            "gracetime": cfg.gracetime, "catchlog": cfg.catchlog, "namespace": self.namespace,
+            "console_fd": CONSOLE_FD if self.namespace else None, "verbosity": cfg.verbosity,
+            "command": self.opts.command,
+        }
+        atomic.write_text(live / "boot.json", json.dumps(info, indent=1) + "\n")
+        self._svscan_scripts(scandir / ".s6-svscan")
+        if cfg.catchlog:
+            self._catchall(scandir / CATCHALL, live / "log" / CATCHALL)
+        if cfg.container:
+            self._halt_file(0)
+
+    def _svscan_scripts(self, d: Path) -> None:
+        d.mkdir(parents=True, exist_ok=True)
+        ovis = " ".join(shlex.quote(a) for a in ovis_argv())
+        container = self.cfg.container
+        scripts = {
+            "finish": f"exec {ovis} stage4",
+            "crash": f"exec {ovis} stage4 --crash",
+            # ctrl-alt-del (SIGINT to PID 1) reboots; SIGUSR1/SIGPWR power off;
+            # SIGUSR2 halts; SIGTERM stops a container (what runtimes send).
+            "SIGINT": f"exec {ovis} reboot",
+            "SIGUSR1": f"exec {ovis} poweroff",
+            "SIGPWR": f"exec {ovis} poweroff",
+            "SIGUSR2": f"exec {ovis} halt",
+            "SIGTERM": f"exec {ovis} halt --exit-code 143" if container else "exit 0",
+            "SIGQUIT": "exit 0",
+            "SIGHUP": "exit 0",
+            "SIGWINCH": "exit 0",
+        }
+        for name, body in scripts.items():
+            atomic.write_text(d / name, f"#!/bin/sh\n{body}\n", 0o755)
+
+    def _catchall(self, sdir: Path, logdir: Path) -> None:
+        from ovis.service import execline
+
+        sdir.mkdir(parents=True, exist_ok=True)
+        logdir.mkdir(parents=True, exist_ok=True)
+        user = self.opts.log_user
+        if user and user != "root":
+            import pwd
+
+            pw = pwd.getpwnam(user)
+            os.chown(logdir, pw.pw_uid, pw.pw_gid)
+        fifo = sdir / "fifo"
+        if not fifo.exists():
+            os.mkfifo(fifo, 0o600)
+        echo = self.cfg.container and self.namespace
+        lines = [execline.shebang().rstrip("\n"),
+                 f"fdmove 1 {CONSOLE_FD}" if echo else "redirfd -w 1 /dev/null",
+                 "redirfd -rnb 0 fifo"]
+        if user and user != "root":
+            lines.append(f"s6-setuidgid {execline.quote(user)}")
+        lines.append(f"s6-log -bd3 -- {'1 ' if echo else ''}t {execline.quote(str(logdir))}")
+        atomic.write_text(sdir / "run", "\n".join(lines) + "\n", 0o755)
+        atomic.write_text(sdir / "notification-fd", "3\n")
+
+    def _halt_file(self, code: int) -> None:
+        from ovis.boot.shutdown import write_halt_file
+
+        try:
+            write_halt_file(self.cfg.skel, code)
+        except OSError as e:
+            _say(f"ovis: warning: cannot write the container halt file: {e}")
+
+    def _early_services(self) -> None:
+        from ovis.engine.manager import Manager
+        from ovis.paths import Paths
+
+        paths = Paths.resolve(dict(os.environ))
+        errors = Manager(paths).init_tree(self.cfg.tree)
+        for e in errors:
+            _say(f"ovis: warning: tree {self.cfg.tree}: {e}")
+
+    def _fifo_trick(self) -> None:
+        """stdout/stderr into the catch-all fifo before its reader even exists.
+
+        Opening the reading end first (non-blocking) lets the writing end open
+        without blocking; the reader is then closed again.  Stage 2 reopens the
+        fifo itself, blocking until the logger really reads.
+        """
+        fifo = self.cfg.live / "scandir" / CATCHALL / "fifo"
+        try:
+            rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            wfd = os.open(fifo, os.O_WRONLY)
+            os.dup2(wfd, 1)
+            os.close(wfd)
+            os.close(rfd)
+        except OSError as e:
+            self.fail(f"the fifo trick on {fifo}: {e}")
+        return None
+
+    def _fork_stage2(self, notif: int | None) -> None:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._stage2_child()
+            finally:
+                os._exit(111)
+        if self.cfg.catchlog:
+            try:
+                os.dup2(1, 2)
+            except OSError:
+                pass
+
+    def _stage2_child(self) -> None:
+        cfg = self.cfg
+        os.setsid()
+        if cfg.catchlog:
+            fifo = cfg.live / "scandir" / CATCHALL / "fifo"
+            fd = os.open(fifo, os.O_WRONLY)  # blocks until the catch-all logger reads
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+        else:
+            self._wait_svscan()
+        initconf = str(cfg.skel / "init.conf")
+        if cfg.container:
+            script = cfg.rcinit_container
+            try:
+                os.execv(str(script), [str(script), *self.opts.command])
+            except OSError as e:
+                _say(f"ovis: fatal: cannot run {script}: {e}")
+                from ovis.boot.shutdown import request_shutdown
+
+                request_shutdown(cfg.live, "halt", exitcode=126)
+                os._exit(126)
+        import subprocess
+
+        try:
+            keep = (CONSOLE_FD,) if self.namespace else ()
+            code = subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
+        except OSError as e:
+            code, why = 126, f"cannot run {cfg.rcinit}: {e}"
+        else:
+            why = f"{cfg.rcinit} exited {code}" if code >= 0 else \
+                f"{cfg.rcinit} killed by signal {-code}"
+        if code != 0:
+            _say(f"rc.init: fatal: {why}; see the log at {cfg.live}/log/{CATCHALL}/current")
+            self._rescue_on_console(why)
+        os._exit(0)
+
+    def _rescue_on_console(self, why: str) -> None:
+        if self.namespace:
+            try:
+                os.dup2(CONSOLE_FD, 1)
+                os.dup2(CONSOLE_FD, 2)
+            except OSError:
+                pass
+        rescue(why, env=dict(os.environ))
+
+    def _wait_svscan(self) -> None:
+        from ovis.s6.control import svscan_running
+
+        scandir = self.cfg.live / "scandir"
+        deadline = time.monotonic() + 30
+        while not svscan_running(scandir) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _exec_svscan(self, notif: int | None) -> NoReturn:
+        cfg = self.cfg
+        from ovis.cli.scandir import svscan_argv
+        from ovis.paths import Paths
+
+        paths = Paths.resolve(dict(os.environ))
+        argv = svscan_argv(paths)
+        argv[argv.index("-t") + 1] = str(cfg.rescan)
+        while True:
+            try:
+                os.execvp(argv[0], argv)
+            except OSError as e:
+                self.fail(f"cannot exec {argv[0]}: {e}")
+                time.sleep(1)
+
+
+def boot(opts: BootOptions) -> NoReturn:
+    Stage1(opts, dict(os.environ)).run()

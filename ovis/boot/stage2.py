@@ -1,0 +1,84 @@
+"""Stage 2 (the default rc.init): start TREE, say "system ready", keep the boot log.
+
+Progress goes both to stdout (the catch-all logger, i.e. the boot log) and
+to the console, so that the person watching the screen sees the boot too.
+A failed service only earns a warning: the machine stays up and ``ovis
+status`` says which service failed and why.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ovis.boot.shutdown import _console_fd, boot_info
+from ovis.engine.manager import Manager, Outcome
+from ovis.paths import Paths
+
+
+class Tee:
+    """A text stream writing to stdout and to the console (when distinct)."""
+
+    def __init__(self, console: int | None) -> None:
+        self.fds = [1] + ([console] if console is not None and console != 1 else [])
+
+    def write(self, text: str) -> int:
+        for fd in self.fds:
+            try:
+                os.write(fd, text.encode())
+            except OSError:
+                pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def save_boot_log(paths: Paths, live: Path) -> Path | None:
+    """Rotate the catch-all log and move the finished file to LOGDIR/boot (aa-mvlog)."""
+    from ovis.boot.stage1 import CATCHALL
+    from ovis.logs.mvlog import mvlog
+    from ovis.s6.control import send
+
+    logdir = live / "log" / CATCHALL
+    before = set(os.listdir(logdir)) if logdir.is_dir() else set()
+    send(live / "scandir" / CATCHALL, "a")  # SIGALRM: s6-log rotates current now
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        new = [n for n in os.listdir(logdir) if n.startswith("@") and n.endswith(".s")
+               and n not in before]
+        if new:
+            return mvlog(logdir / sorted(new)[-1], paths.logdir / "boot")
+        time.sleep(0.02)
+    return None
+
+
+def run(paths: Paths) -> int:
+    from ovis.cli.output import TerminalReporter
+
+    live = paths.live
+    info = boot_info(live)
+    out = Tee(_console_fd(info))
+    tree = os.environ.get("TREE") or info.get("tree") or "boot"
+    out.write(f"ovis: stage 2: starting tree {tree}...\n")
+    manager = Manager(paths, TerminalReporter(stream=out, err=out))  # type: ignore[arg-type]
+    outcome: Outcome = manager.tree_start(tree)
+    up = sum(1 for r in outcome.results.values() if r.ok)
+    elapsed = time.time() - float(info.get("stage1_start", time.time()))
+    if outcome.failed:
+        out.write(f"ovis: warning: {len(outcome.failed)} service(s) failed: "
+                  f"{', '.join(outcome.failed)} (see: ovis status)\n")
+    out.write(f"ovis: system ready in {elapsed:.3f} s: tree {tree}, {up} service(s) up"
+              f"{', ' + str(len(outcome.failed)) + ' failed' if outcome.failed else ''}\n")
+    if not info.get("container") and info.get("catchlog"):
+        try:
+            saved = save_boot_log(paths, live)
+            if saved is not None:
+                out.write(f"ovis: boot log saved as {saved}\n")
+        except Exception as e:  # noqa: BLE001 - a log problem must not fail the boot
+            out.write(f"ovis: warning: could not save the boot log: {e}\n")
+    return 1 if outcome.failed else 0

@@ -1,0 +1,126 @@
+"""Handlers of the boot verbs: boot, skel, poweroff/reboot/halt, the stage entries, demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ovis.errors import EXIT_FAILED, EXIT_OK, StateError, UsageError
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    from ovis.boot.stage1 import BootOptions, boot
+
+    if os.geteuid() != 0:
+        raise StateError("boot: must be run as root (it is meant to be PID 1)")
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    opts = BootOptions(skel=Path(args.boot_skel), log_user=args.log_user,
+                       envdir=Path(args.environment) if args.environment else None,
+                       dev=Path(args.dev) if args.dev else None, banner=args.banner,
+                       remount=args.remount, colour=args.colour, command=cmd)
+    boot(opts)
+
+
+def cmd_skel(args: argparse.Namespace) -> int:
+    from ovis.boot.skel import install
+
+    dest = Path(args.dir).absolute()
+    written = install(dest, overwrite=args.force)
+    if args.verbosity > 0:
+        for p in written:
+            print(f"ovis: wrote {p}")
+        if not written:
+            print(f"ovis: {dest}: every skeleton file exists already (--force to overwrite)")
+    return EXIT_OK
+
+
+def _live(args: argparse.Namespace) -> Path:
+    from ovis.cli.commands import paths_of
+
+    return paths_of(args).live
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from ovis.boot.shutdown import shutdown
+
+    started = shutdown(_live(args), args.command_name, exitcode=args.exit_code, force=args.force)
+    if not started:
+        if args.verbosity > 0:
+            print("ovis: a shutdown is already in progress", file=sys.stderr)
+        return EXIT_FAILED
+    if args.verbosity > 0:
+        print(f"ovis: {args.command_name} requested")
+    return EXIT_OK
+
+
+def cmd_stage2(args: argparse.Namespace) -> int:
+    from ovis.boot import stage2
+    from ovis.cli.commands import paths_of
+
+    return stage2.run(paths_of(args))
+
+
+def cmd_stage3(args: argparse.Namespace) -> int:
+    from ovis.boot.shutdown import run_stage3
+
+    return run_stage3(_live(args))
+
+
+def cmd_stage4(args: argparse.Namespace) -> int:
+    from ovis.boot.shutdown import stage4
+
+    stage4(_live(args), crashed=args.crash)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ovis.boot import demo
+
+    return demo.run(verbose=args.verbosity > 0)
+
+
+def register(cmd) -> None:  # type: ignore[no-untyped-def]
+    p = cmd("boot", cmd_boot, "stage 1 as PID 1: prepare, fork stage 2, exec s6-svscan",
+            description="Meant to be run as PID 1 (66's boot). Performs the early preparation, "
+                        "forks stage 2 (rc.init, or rc.init.container with CMD) and execs into "
+                        "s6-svscan. Never exits: any failing step opens a rescue shell.",
+            epilog="examples:\n  init=/usr/bin/ovis boot            (kernel command line)\n"
+                   "  ovis boot -s /etc/ovis -- nginx -g 'daemon off;'   (container, CONTAINER=1)")
+    p.add_argument("-z", dest="colour", action="store_true", help="use colours")
+    p.add_argument("-m", dest="remount", action="store_true",
+                   help="unmount and remount the tmpfs on LIVE's first component")
+    p.add_argument("-s", dest="boot_skel", metavar="SKEL", default="/etc/ovis",
+                   help="skeleton directory (absolute; default /etc/ovis)")
+    p.add_argument("-l", dest="log_user", metavar="LOG_USER", default="root",
+                   help="user of the catch-all logger (default root)")
+    p.add_argument("-e", dest="environment", metavar="DIR",
+                   help="extra environment directory (absolute), over SKEL/environment")
+    p.add_argument("-d", dest="dev", metavar="DEV", help="mount a devtmpfs on DEV")
+    p.add_argument("-b", dest="banner", metavar="BANNER", default="[Starts stage1 process ...]",
+                   help="banner printed on the console")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARG...",
+                   help="container command (CONTAINER=1)")
+    p = cmd("skel", cmd_skel, "write the default skeleton (init.conf, rc.*, environment/)")
+    p.add_argument("action", choices=["install"])
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    for name, what in (("poweroff", "power off"), ("reboot", "reboot"), ("halt", "halt")):
+        p = cmd(name, cmd_power, f"stop every service in order, then {what} (stages 3 and 4)",
+                epilog="Returns once the shutdown is under way; exit status 1 when another\n"
+                       "shutdown was already in progress.")
+        p.set_defaults(command_name=name)
+        p.add_argument("-f", "--force", action="store_true",
+                       help="skip the ordered service stop (rc.shutdown)")
+        p.add_argument("--exit-code", type=int, metavar="N",
+                       help="container mode: the exit status of PID 1")
+    cmd("stage2", cmd_stage2, "(internal) the default rc.init: start TREE, say system ready")
+    cmd("stage3", cmd_stage3, "(internal) run rc.shutdown, then make s6-svscan exit")
+    p = cmd("stage4", cmd_stage4, "(internal) .s6-svscan/finish: kill, unmount, reboot(2)")
+    p.add_argument("--crash", action="store_true")
+    cmd("demo", cmd_demo, "boot the bundled example system as PID 1 in a namespace, then power off")
+
+
+__all__ = ["register", "UsageError"]

@@ -1,0 +1,47 @@
+"""Move a finished log file into a log directory (anopa's aa-mvlog).
+
+The file is named after the TAI64N label that starts its first line, and
+``DIR/current`` becomes a symlink to it, so ``DIR/current`` is always the
+latest boot's log and older boots stay beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ovis.errors import StateError
+
+LABEL_LEN = 25  # '@' + 24 hex digits
+
+
+def mvlog(logfile: Path, destdir: Path) -> Path:
+    """Copy *logfile* into *destdir* as ``@<label>``, point ``current`` at it, remove it."""
+    try:
+        st = os.stat(logfile)
+    except OSError as e:
+        raise StateError(f"cannot stat {logfile}: {e.strerror}") from None
+    if not os.path.isfile(logfile):
+        raise StateError(f"{logfile}: not a file")
+    with open(logfile, "rb") as f:
+        head = f.read(LABEL_LEN)
+    name = head.decode("ascii", errors="replace")
+    if len(head) != LABEL_LEN or not name.startswith("@") or "/" in name or "\0" in name:
+        raise StateError(f"invalid new name read from {logfile}")
+    destdir.mkdir(parents=True, exist_ok=True)
+    target = destdir / name
+    tmp = destdir / f".{name}.tmp"
+    shutil.copyfile(logfile, tmp)
+    os.chmod(tmp, st.st_mode & 0o7777)
+    os.rename(tmp, target)
+    link = destdir / "current"
+    tmp_link = destdir / ".current.tmp"
+    try:
+        os.unlink(tmp_link)
+    except FileNotFoundError:
+        pass
+    os.symlink(name, tmp_link)
+    os.rename(tmp_link, link)
+    os.unlink(logfile)
+    return target
