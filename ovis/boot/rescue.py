@@ -33,8 +33,17 @@ def command() -> list[str]:
     return ["sh", "-i"]
 
 
+#: Where stage 1 keeps the original console in a namespace (see stage1.CONSOLE_FD).
+KEPT_CONSOLE = 19
+
+
 def console_fds() -> tuple[int, int]:
-    """(read, write) fds on /dev/console, or on stdin/stdout when there is none."""
+    """(read, write) fds on the console: the one kept by stage 1, /dev/console, or stdio."""
+    try:
+        os.fstat(KEPT_CONSOLE)
+        return 0, KEPT_CONSOLE
+    except OSError:
+        pass
     try:
         fd = os.open("/dev/console", os.O_RDWR | os.O_NOCTTY)
         return fd, fd

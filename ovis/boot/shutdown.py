@@ -111,13 +111,24 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
 
 
 def _console_fd(info: dict[str, Any]) -> int | None:
+    """The console: inherited from stage 1, reopened through PID 1, or /dev/console.
+
+    In a namespace PID 1 (s6-svscan, then stage 4) keeps the console it was
+    started with as ``console_fd``; any process of the namespace can reopen
+    it as ``/proc/1/fd/N``.
+    """
     fd = info.get("console_fd")
     if fd is not None:
-        try:
-            os.fstat(fd)
-            return int(fd)
+        if os.getpid() == 1:
+            try:
+                os.fstat(fd)
+                return int(fd)
+            except OSError:
+                return None
+        try:  # any other fd number here may be something else: go through PID 1
+            return os.open(f"/proc/1/fd/{fd}", os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
         except OSError:
-            pass
+            return None
     if info.get("namespace"):
         return None
     try:
@@ -151,8 +162,10 @@ def run_stage3(live: Path) -> int:
     if not req.get("force"):
         rc = info.get("rcshutdown")
         try:
+            out = console if console is not None else None
             code = subprocess.run([rc, os.path.join(info["skel"], "init.conf")],
-                                  stdin=subprocess.DEVNULL, env=env).returncode
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                  env=env).returncode
         except OSError as e:
             say(console, f"ovis: warning: cannot run {rc}: {e}")
             code = 126

@@ -30,7 +30,7 @@ from ovis.boot.rescue import rescue
 CATCHALL = "catch-all"
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
-CONSOLE_FD = 19
+CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
 DEFAULT_BANNER = "[Starts stage1 process ...]"
 
 
@@ -129,9 +129,15 @@ class Stage1:
 
     # Steps -------------------------------------------------------------------
     def _keep_console(self) -> None:
+        import fcntl
+
         try:
             os.dup2(1, CONSOLE_FD)
             os.set_inheritable(CONSOLE_FD, True)
+            # Others reopen it through /proc/1/fd: with O_APPEND on every
+            # description, nobody overwrites anybody when it is a plain file.
+            fl = fcntl.fcntl(CONSOLE_FD, fcntl.F_GETFL)
+            fcntl.fcntl(CONSOLE_FD, fcntl.F_SETFL, fl | os.O_APPEND)
         except OSError:
             pass
 

@@ -1,0 +1,189 @@
+"""ovis boot as a real PID 1 in PID+mount namespaces: stages 1 to 4, container mode, rescue."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.bootsys import BootedSystem, booted  # noqa: F401
+
+DAEMON = """\
+[Main]
+Type = classic
+Description = "{name}"
+{extra}
+[Start]
+Execute = ( {run} )
+"""
+ONESHOT = """\
+[Main]
+Type = oneshot
+Description = "{name}"
+{extra}
+[Start]
+Execute = ( {start} )
+"""
+
+
+def test_hardware_boot_to_ready_then_poweroff_ends_with_sigint(booted: BootedSystem) -> None:
+    booted.write("prep", ONESHOT.format(name="prep", extra="", start="echo prepared"))
+    booted.write("web", DAEMON.format(name="web", extra="Depends = ( prep )\nNotify = 3",
+                                      run="if { fdmove 1 3 echo } fdclose 3 sleep 1000"))
+    booted.boot()
+    console = booted.console_text()
+    assert "[Starts stage1 process ...]" in console
+    assert "system ready in" in console and "2 service(s) up" in console
+    st = json.loads(booted.ovis("--json", "status").stdout)
+    assert {s["name"]: s["state"] for s in st} == {"prep": "up", "web": "up"}
+    # PID 1 is s6-svscan, not Python.
+    assert open(f"/proc/{booted.pid1}/comm").read().strip() == "s6-svscan"
+    r = booted.ovis("poweroff")
+    assert r.returncode == 0, r.stderr
+    code = booted.wait_exit()
+    assert code == -signal.SIGINT  # unshare dies of the signal that killed its child
+    console = booted.console_text()
+    assert "stage 4 done" in console and "poweroff" in console
+    assert console.index("stopped") < console.index("stage 4")
+    assert booted.namespace_pids() == []
+
+
+def test_reboot_ends_with_sighup(booted: BootedSystem) -> None:
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    booted.ovis("reboot")
+    assert booted.wait_exit() == -signal.SIGHUP
+
+
+@pytest.mark.parametrize("exitcode", [0, 3, 130])
+def test_container_exits_with_the_commands_code(booted: BootedSystem, exitcode: int) -> None:
+    booted.set_conf(CONTAINER="1")
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000"))
+    marker = booted.root / "ran"
+    booted.boot("sh", "-c", f"ovis status > {marker}; exit {exitcode}", wait_ready=False)
+    assert booted.wait_exit() == exitcode, booted.console_text()
+    assert "svc" in marker.read_text() and "up" in marker.read_text()
+    halt = (booted.skel / "container" / "0" / "halt").read_text()
+    assert f"EXITCODE={exitcode}\n" in halt
+
+
+def test_container_sigterm_shuts_down_cleanly(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1")
+    stopped = booted.root / "stopped"
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000")
+                 + f"\n[Stop]\nExecute = ( redirfd -w 1 {stopped} echo stopped )\n")
+    booted.boot("sleep", "1000", wait_ready=False)
+    assert booted.wait_console("system ready")
+    assert booted.pid1 is not None
+    import os
+
+    os.kill(booted.pid1, signal.SIGTERM)
+    assert booted.wait_exit() == 143, booted.console_text()
+    assert stopped.read_text() == "stopped\n"  # services were stopped, not just killed
+    assert "EXITCODE=143" in (booted.skel / "container" / "0" / "halt").read_text()
+
+
+def test_term_ignoring_process_is_killed_after_grace(booted: BootedSystem) -> None:
+    booted.set_conf(GRACETIME="1000")
+    # A oneshot leaving behind a process that ignores SIGTERM.
+    booted.write("stray", ONESHOT.format(
+        name="stray", extra="",
+        start="background { sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
+    booted.boot()
+    t0 = time.monotonic()
+    booted.ovis("poweroff")
+    assert booted.wait_exit() == -signal.SIGINT
+    elapsed = time.monotonic() - t0
+    assert 1.0 <= elapsed <= 1.0 + 1.0 + 0.5, elapsed  # grace + 1 s (+ the nsenter'd ovis)
+    assert "sent SIGKILL" in booted.console_text()
+    assert booted.namespace_pids() == []
+
+
+def test_broken_init_conf_reaches_rescue_and_boots_on(booted: BootedSystem) -> None:
+    booted.set_conf(UMASK="99x")
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    assert booted.rescue_marker.read_text() == "rescue\n"
+    conf = booted.skel / "init.conf"
+    line = next(i for i, l in enumerate(conf.read_text().splitlines(), 1) if l.startswith("UMASK="))
+    assert f"{conf}:{line}: UMASK: must be an octal umask" in booted.console_text()
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
+def test_bad_value_on_the_kernel_command_line_is_reported_there(booted: BootedSystem) -> None:
+    booted.cmdline.write_text("ro CONTAINER=yes\n")
+    booted.boot()
+    assert f"{booted.cmdline}:1: CONTAINER: must be 0 or 1" in booted.console_text()
+    assert booted.rescue_marker.exists()
+
+
+def test_failing_rc_init_reaches_rescue_and_stays_up(booted: BootedSystem) -> None:
+    (booted.skel / "rc.init").write_text("#!/bin/sh\necho rc.init is broken\nexit 4\n")
+    booted.boot(wait_ready=False)
+    deadline = time.monotonic() + 10
+    while not booted.rescue_marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert booted.rescue_marker.read_text() == "rescue\n"
+    assert booted.proc is not None and booted.proc.poll() is None  # PID 1 still there
+    log = (booted.live() / "log" / "catch-all" / "current").read_text()
+    assert "rc.init is broken" in log and "exited 4" in log
+
+
+def test_environment_precedence_and_no_kernel_env_leak(booted: BootedSystem) -> None:
+    # K1 at all four levels, K2 at three, K3 at two, K4 at one.
+    booted.set_conf(K1="initconf", K2="initconf", K3="initconf", K4="initconf")
+    (booted.skel / "environment" / "zz").write_text("K1=skelenv\nK2=skelenv\nK3=skelenv\n")
+    edir = booted.root / "edir"
+    edir.mkdir()
+    (edir / "vars").write_text("K1=edir\nK2=edir\n")
+    booted.cmdline.write_text("ro quiet K1=cmdline root=/dev/vda\n")
+    out = booted.root / "env.out"
+    booted.write("show", ONESHOT.format(name="show", extra="", start=f"redirfd -w 1 {out} env"))
+    booted.boot(args=("-e", str(edir)), extra_env={"KERNEL_LEAK": "1"})
+    env = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert (env["K1"], env["K2"], env["K3"], env["K4"]) == ("cmdline", "edir", "skelenv", "initconf")
+    assert env["root"] == "/dev/vda"  # every key=value word of the command line
+    assert "KERNEL_LEAK" not in env
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
+def test_catch_all_log_holds_stage2_and_is_saved(booted: BootedSystem) -> None:
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    saved = booted.logdir / "boot" / "current"
+    assert booted.wait_console("boot log saved")
+    text = saved.read_text()
+    assert "stage 2: starting tree boot" in text and "system ready" in text
+    assert text.startswith("@4000")
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
+def test_earlier_service_runs_before_stage2(booted: BootedSystem) -> None:
+    order = booted.root / "order"
+    booted.write("early", DAEMON.format(
+        name="early", extra="Flags = ( earlier )",
+        run=f"foreground {{ redirfd -a 1 {order} echo early }} sleep 1000"))
+    booted.write("late", ONESHOT.format(name="late", extra="",
+                                        start=f"redirfd -a 1 {order} echo late"))
+    booted.boot()
+    assert order.read_text() == "early\nlate\n"
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
+def test_broken_definition_in_the_tree_still_reaches_ready(booted: BootedSystem) -> None:
+    booted.write("good", DAEMON.format(name="good", extra="", run="sleep 1000"))
+    booted.write("bad", "[Main]\nType = classic\nBogus = 1\n")
+    booted.boot()
+    console = booted.console_text()
+    assert "invalid-definition" in console and "Bogus: unknown key" in console
+    assert "system ready" in console and "1 failed" in console
+    st = {s["name"]: s for s in json.loads(booted.ovis("--json", "status", "good").stdout)}
+    assert st["good"]["state"] == "up"
+    booted.ovis("poweroff")
+    booted.wait_exit()
