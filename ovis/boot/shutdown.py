@@ -217,11 +217,18 @@ def stage4(live: Path, crashed: bool = False) -> NoReturn:
     if not container:
         if not namespace:  # swap is not namespaced: only a real machine turns it off
             _guard(lambda: swap.swapoff_all(log=lambda m: say(None, f"ovis: {m}")), "swapoff")
-        log = lambda m: say(None, f"ovis: {m}")  # noqa: E731
+        detail: list[str] = []
         # /proc last: the mount table is read from it.
-        _guard(lambda: umount_all(keep=("/proc",), log=log, superblock=not namespace),
-               "unmount")
-        _guard(lambda: _umount_proc(log), "unmount /proc")
+        _guard(lambda: umount_all(keep=("/proc",), log=detail.append,
+                                  superblock=not namespace), "unmount")
+        _guard(lambda: _umount_proc(detail.append), "unmount /proc")
+        if int(info.get("verbosity", 1)) >= 2:
+            for m in detail:
+                say(None, f"ovis: {m}")
+        done = sum(m.startswith("unmounted") for m in detail)
+        ro = sum(m.startswith("remounted read-only") for m in detail)
+        say(None, f"ovis: unmounted {done} filesystem(s), {ro} remounted read-only"
+                  + "".join(f"; {m}" for m in detail if m.startswith(("still", "cannot"))))
         os.sync()
     if final and os.access(final, os.X_OK):
         _guard(lambda: subprocess.run([final], stdin=subprocess.DEVNULL, timeout=30), final)

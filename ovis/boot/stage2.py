@@ -57,7 +57,7 @@ def save_boot_log(paths: Paths, live: Path) -> Path | None:
     return None
 
 
-def run(paths: Paths) -> int:
+def run(paths: Paths, show_status: bool = False) -> int:
     from ovis.cli.output import TerminalReporter
 
     live = paths.live
@@ -74,6 +74,12 @@ def run(paths: Paths) -> int:
                   f"{', '.join(outcome.failed)} (see: ovis status)\n")
     out.write(f"ovis: system ready in {elapsed:.3f} s: tree {tree}, {up} service(s) up"
               f"{', ' + str(len(outcome.failed)) + ' failed' if outcome.failed else ''}\n")
+    if show_status:
+        from ovis.cli.output import status_table
+        from ovis.engine.status import collect
+
+        live_services = manager.live_services()
+        out.write("\n" + status_table(collect(paths, {}, live_services, None), False) + "\n\n")
     if not info.get("container") and info.get("catchlog"):
         try:
             saved = save_boot_log(paths, live)

@@ -61,7 +61,7 @@ def cmd_stage2(args: argparse.Namespace) -> int:
     from ovis.boot import stage2
     from ovis.cli.commands import paths_of
 
-    return stage2.run(paths_of(args))
+    return stage2.run(paths_of(args), show_status=args.status)
 
 
 def cmd_stage3(args: argparse.Namespace) -> int:
@@ -116,7 +116,8 @@ def register(cmd) -> None:  # type: ignore[no-untyped-def]
                        help="skip the ordered service stop (rc.shutdown)")
         p.add_argument("--exit-code", type=int, metavar="N",
                        help="container mode: the exit status of PID 1")
-    cmd("stage2", cmd_stage2, "(internal) the default rc.init: start TREE, say system ready")
+    p = cmd("stage2", cmd_stage2, "(internal) the default rc.init: start TREE, say system ready")
+    p.add_argument("--status", action="store_true", help="print the status table once ready")
     cmd("stage3", cmd_stage3, "(internal) run rc.shutdown, then make s6-svscan exit")
     p = cmd("stage4", cmd_stage4, "(internal) .s6-svscan/finish: kill, unmount, reboot(2)")
     p.add_argument("--crash", action="store_true")
