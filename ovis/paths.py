@@ -27,6 +27,9 @@ class Paths:
     trees: Path
     live: Path
     logdir: Path
+    #: "ovis": LIVE/sv/NAME + LIVE/scandir; "anopa": REPODIR/NAME + REPODIR/.scandir
+    #: (anopa's /run/services), so aa-* tools and ovis see the same services.
+    layout: str = "ovis"
 
     @classmethod
     def resolve(
@@ -44,33 +47,41 @@ class Paths:
         def pick(opt: str | None, var: str, default: str) -> str:
             return opt if opt else e.get(var) or default
 
+        live_dir = Path(pick(live, "OVIS_LIVE", DEFAULT_LIVE))
         return cls(
             skel=Path(pick(skel, "OVIS_SKEL", DEFAULT_SKEL)),
             services=tuple(
                 Path(p) for p in pick(services, "OVIS_SERVICES", DEFAULT_SERVICES).split(":") if p
             ),
             trees=Path(pick(trees, "OVIS_TREES", DEFAULT_TREES)),
-            live=Path(pick(live, "OVIS_LIVE", DEFAULT_LIVE)),
+            live=live_dir,
             logdir=Path(pick(logdir, "OVIS_LOGDIR", DEFAULT_LOGDIR)),
+            layout=detect_layout(live_dir),
         )
+
+    def with_anopa_repo(self, repodir: Path) -> "Paths":
+        """These paths with LIVE being an anopa repository directory."""
+        from dataclasses import replace
+
+        return replace(self, live=repodir, layout="anopa")
 
     # Layout of LIVE -------------------------------------------------------
     @property
     def scandir(self) -> Path:
-        return self.live / "scandir"
+        return self.live / (".scandir" if self.layout == "anopa" else "scandir")
 
     @property
     def servicedirs(self) -> Path:
         """Compiled s6 service directories (longruns are linked into the scandir)."""
-        return self.live / "sv"
+        return self.live if self.layout == "anopa" else self.live / "sv"
 
     @property
     def state(self) -> Path:
-        return self.live / "state"
+        return self.live / (".ovis-state" if self.layout == "anopa" else "state")
 
     @property
     def lockfile(self) -> Path:
-        return self.live / ".lock"
+        return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
 
     def servicedir(self, name: str) -> Path:
         return self.servicedirs / name
@@ -87,3 +98,10 @@ class Paths:
             "OVIS_LIVE": str(self.live),
             "OVIS_LOGDIR": str(self.logdir),
         }
+
+
+def detect_layout(live: Path) -> str:
+    """An anopa repository has ``.scandir`` where ovis has ``scandir``."""
+    if (live / ".scandir").is_dir() and not (live / "scandir").exists():
+        return "anopa"
+    return "ovis"

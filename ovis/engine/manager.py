@@ -69,11 +69,15 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 class Manager:
-    def __init__(self, paths: Paths, reporter: Reporter | None = None) -> None:
+    def __init__(self, paths: Paths, reporter: Reporter | None = None, *,
+                 repo: Repository | None = None, compile: bool = True) -> None:
+        """*compile* False: the servicedirs in LIVE are used as they are
+        (anopa's aa-start/aa-stop work on what aa-enable wrote)."""
         self.paths = paths
         self.reporter: Reporter = reporter or NullReporter()
-        self.repo = Repository(paths.services)
+        self.repo = repo if repo is not None else Repository(paths.services)
         self.compiler = Compiler(paths)
+        self.compile = compile
 
     # Environment --------------------------------------------------------
     def base_env(self) -> dict[str, str]:
@@ -131,7 +135,8 @@ class Manager:
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
         new_links = False
         for svc in services.values():
-            self.compiler.compile(svc, down=down and not svc.earlier)
+            if self.compile:
+                self.compiler.compile(svc, down=down and not svc.earlier)
             if svc.kind is Kind.LONGRUN:
                 new_links |= self.compiler.link(svc.name)
         if new_links:

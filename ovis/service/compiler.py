@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from ovis import atomic
@@ -87,6 +88,11 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
             _program(files, "stop", svc.stop, svc.env, False, runas_ok, positional=False)
     for rel, src in sorted(svc.extra_files.items()):
         files[rel] = (src, -1)
+    if svc.kind is Kind.LONGRUN and svc.logger is not None:
+        if svc.logger.notify is not None:
+            files["log/notification-fd"] = (f"{svc.logger.notify}\n".encode(), 0o644)
+        for rel, src in sorted(svc.logger.extra_files.items()):
+            files[f"log/{rel}"] = (src, -1)
     return files
 
 
@@ -195,29 +201,51 @@ def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object])
     return h.hexdigest()
 
 
+def _is_fifo(p: Path) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(p).st_mode)
+    except OSError:
+        return False
+
+
 def _path_digest(p: Path) -> str:
     h = hashlib.sha256()
-    if p.is_dir():
+    if _is_fifo(p):
+        h.update(b"fifo")
+    elif p.is_dir():
         for root, dirs, fnames in sorted(os.walk(p)):
             dirs.sort()
             for f in sorted(fnames):
                 fp = Path(root) / f
                 h.update(str(fp.relative_to(p)).encode() + b"\0")
-                h.update(fp.read_bytes() if fp.is_file() else b"")
+                h.update(fp.read_bytes() if fp.is_file() and not _is_fifo(fp) else b"")
                 h.update(oct(fp.stat().st_mode).encode() if fp.exists() else b"")
     elif p.exists():
         h.update(p.read_bytes() + oct(p.stat().st_mode).encode())
     return h.hexdigest()
 
 
+def _copy_entry(src: str, dst: str) -> None:
+    if _is_fifo(Path(src)):
+        os.mkfifo(dst, os.stat(src).st_mode & 0o777)
+    else:
+        shutil.copy2(src, dst)
+
+
 def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write: bool) -> None:
     target = dest / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, Path):
+        if _is_fifo(content):  # anopa's catch-all logger ships its fifo: recreate it
+            if not _is_fifo(target):
+                if os.path.lexists(target):
+                    os.unlink(target)
+                os.mkfifo(target, os.stat(content).st_mode & 0o777)
+            return
         if content.is_dir():
             tmp = target.with_name(f".{target.name}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(content, tmp, symlinks=False)
+            shutil.copytree(content, tmp, symlinks=False, copy_function=_copy_entry)
             if target.exists():
                 shutil.rmtree(target)
             os.rename(tmp, target)

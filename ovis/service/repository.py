@@ -128,3 +128,37 @@ def parse_definition(path: Path, name: str) -> Service:
     except (OSError, UnicodeDecodeError) as e:
         raise DefinitionError(path, 1, "file", f"cannot read: {e}") from None
     return parse_frontend(path, name, text)
+
+
+class LiveRepository(Repository):
+    """Definitions read back from what is already compiled in LIVE.
+
+    anopa's tools work on the live repository (/run/services) that
+    ``aa-enable`` filled, not on the sources; ovis's front ends for them load
+    services this way, with the same closure and error semantics.
+    """
+
+    def __init__(self, paths: "Paths") -> None:  # noqa: F821 - avoid an import cycle
+        super().__init__(())
+        from ovis.service.compiler import compiled_services
+
+        self._live = compiled_services(paths)
+
+    def locate(self, name: str) -> Path | None:
+        svc = self._live.get(name)
+        return svc.source if svc is not None else None
+
+    def names(self) -> list[str]:
+        return sorted(self._live)
+
+    def load(self, name: str) -> Service:
+        svc = self._live.get(name)
+        if svc is None:
+            if not is_valid_name(name):
+                raise ConfigError(f"invalid service name: {name!r}")
+            raise UnknownService(name)
+        return svc
+
+    def _require(self, svc: Service, key: str, dep: str) -> None:
+        if dep not in self._live:
+            raise DefinitionError(svc.source, 1, key, f"unknown service '{dep}'")
