@@ -105,3 +105,19 @@ def detect_layout(live: Path) -> str:
     if (live / ".scandir").is_dir() and not (live / "scandir").exists():
         return "anopa"
     return "ovis"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, blank lines ignored)."""
+    env: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return env
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        env[k.strip()] = v.strip()
+    return env

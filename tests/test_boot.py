@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 
@@ -96,8 +97,13 @@ def test_term_ignoring_process_is_killed_after_grace(booted: BootedSystem) -> No
     booted.ovis("poweroff")
     assert booted.wait_exit() == -signal.SIGINT
     elapsed = time.monotonic() - t0
-    assert 1.0 <= elapsed <= 1.0 + 1.0 + 0.5, elapsed  # grace + 1 s (+ the nsenter'd ovis)
-    assert "sent SIGKILL" in booted.console_text()
+    console = booted.console_text()
+    # Stage 4 times itself from its first TERM to just before reboot(2).
+    m = re.search(r"stage 4 done in ([0-9.]+) s", console)
+    assert m, console
+    assert 1.0 <= float(m.group(1)) <= 1.0 + 1.0, console  # held out the grace, then KILL
+    assert elapsed < 1.0 + 4.0, elapsed  # the whole shutdown, Python start-ups included
+    assert "sent SIGKILL" in console
     assert booted.namespace_pids() == []
 
 

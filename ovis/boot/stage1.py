@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from ovis import atomic
 from ovis.boot import config
@@ -115,11 +115,12 @@ class Stage1:
         while not self._step("create the live directory", self._make_live):
             pass
         self._step(f"early services of tree {cfg.tree}", self._early_services)
-        notif = self._fifo_trick() if cfg.catchlog else None
-        self._fork_stage2(notif)
-        self._exec_svscan(notif)
+        if cfg.catchlog:
+            self._fifo_trick()
+        self._fork_stage2()
+        self._exec_svscan()
 
-    def _step(self, what: str, fn: "callable[[], object]") -> bool:  # type: ignore[valid-type]
+    def _step(self, what: str, fn: Callable[[], object]) -> bool:
         try:
             fn()
             return True
@@ -298,9 +299,8 @@ class Stage1:
             os.close(rfd)
         except OSError as e:
             self.fail(f"the fifo trick on {fifo}: {e}")
-        return None
 
-    def _fork_stage2(self, notif: int | None) -> None:
+    def _fork_stage2(self) -> None:
         pid = os.fork()
         if pid == 0:
             try:
@@ -367,7 +367,7 @@ class Stage1:
         while not svscan_running(scandir) and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def _exec_svscan(self, notif: int | None) -> NoReturn:
+    def _exec_svscan(self) -> NoReturn:
         cfg = self.cfg
         from ovis.cli.scandir import svscan_argv
         from ovis.paths import Paths

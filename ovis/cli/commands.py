@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ovis.engine.manager import Manager, Outcome, read_env_file
-from ovis.engine.transaction import Action
+from typing import TYPE_CHECKING
+
 from ovis.errors import EXIT_FAILED, EXIT_OK, ConfigError, OvisError, UsageError
-from ovis.paths import Paths
+from ovis.paths import Paths, read_env_file
+
+if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
+    from ovis.engine.manager import Manager, Outcome
 
 Register = Callable[..., argparse.ArgumentParser]
 
@@ -36,6 +39,7 @@ def paths_of(args: argparse.Namespace) -> Paths:
 
 def manager_of(args: argparse.Namespace) -> Manager:
     from ovis.cli.output import TerminalReporter
+    from ovis.engine.manager import Manager
 
     quiet = args.json or args.verbosity <= 0
     return Manager(paths_of(args), TerminalReporter(quiet=quiet))
@@ -67,6 +71,7 @@ def finish(args: argparse.Namespace, *outcomes: Outcome) -> int:
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
     elif args.verbosity > 0:
         from ovis.cli.output import duration
+        from ovis.engine.transaction import Action
 
         for o in outcomes:
             changed = sum(1 for r in o.results.values() if r.ok and not r.already)

@@ -19,7 +19,7 @@ from ovis.engine.graph import Graph
 from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
-from ovis.paths import Paths
+from ovis.paths import Paths, read_env_file  # noqa: F401 - re-exported
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
@@ -50,22 +50,6 @@ class Outcome:
     @property
     def failed(self) -> list[str]:
         return sorted(n for n, r in self.results.items() if not r.ok)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments, blank lines ignored)."""
-    env: dict[str, str] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return env
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        k, v = line.split("=", 1)
-        env[k.strip()] = v.strip()
-    return env
 
 
 class Manager:

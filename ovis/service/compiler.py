@@ -39,8 +39,10 @@ from ovis.service.model import (
     Service,
 )
 
-#: Deaths within PERMAFAIL_WINDOW seconds after which s6 stops restarting.
-DEFAULT_MAX_DEATH = 5
+#: With MaxDeath N, N deaths within PERMAFAIL_WINDOW seconds make s6 stop
+#: restarting (finish exits 125). Without it s6 restarts forever, as s6 does,
+#: and no finish process is spawned at each death (1000 services stopping at
+#: shutdown would otherwise fork 2000 processes for nothing).
 PERMAFAIL_WINDOW = 60
 PERMAFAIL_STATUSES = "1-255,SIGSEGV,SIGBUS,SIGABRT,SIGILL,SIGFPE,SIGSYS,SIGKILL"
 META = "ovis.json"
@@ -60,7 +62,7 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, svc.env, logged, runas_ok, positional=True)
             finish_user = "./finish.user $@"
-        maxd = svc.max_death if svc.max_death is not None else DEFAULT_MAX_DEATH
+        maxd = svc.max_death or 0
         if maxd > 0:
             files["finish"] = ((execline.shebang(True)
                                 + f"s6-permafailon {PERMAFAIL_WINDOW} {maxd} {PERMAFAIL_STATUSES}\n"
