@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mdtable import write_block  # noqa: E402 - bench/ is on sys.path when run
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -179,16 +181,9 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else ""
-        start, end = "<!-- bench/boot.py start -->", "<!-- bench/boot.py end -->"
-        block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
-                 f"median of {args.repeat} runs:\n\n{table}\n{end}")
-        if start in text and end in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text = text + "\n" + block + "\n"
-        path.write_text(text)
+        write_block(Path(args.write), "bench/boot.py",
+                    f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
+                 f"median of {args.repeat} runs:\n\n{table}")
 
 
 if __name__ == "__main__":

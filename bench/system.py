@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from mdtable import write_block  # noqa: E402 - bench/ is on sys.path when run
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -70,18 +72,10 @@ def main() -> None:
                          for label, k in rows])
     print(table)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else ""
-        start, end = "<!-- bench/system.py start -->", "<!-- bench/system.py end -->"
-        block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
+        write_block(Path(args.write), "bench/system.py",
+                    f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
                  f"{args.repeat} runs of `ovis demo` (PID 1 in PID+mount namespaces, "
-                 f"GRACETIME=1000):\n\n{table}\n{end}")
-        if start in text and end in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text = text + "\n" + block + "\n"
-        path.write_text(text)
-
+                 f"GRACETIME=1000):\n\n{table}")
 
 if __name__ == "__main__":
     main()

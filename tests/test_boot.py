@@ -10,23 +10,8 @@ import time
 import pytest
 
 from tests.bootsys import BootedSystem, booted  # noqa: F401
-
-DAEMON = """\
-[Main]
-Type = classic
-Description = "{name}"
-{extra}
-[Start]
-Execute = ( {run} )
-"""
-ONESHOT = """\
-[Main]
-Type = oneshot
-Description = "{name}"
-{extra}
-[Start]
-Execute = ( {start} )
-"""
+from tests.defs import LONGRUN as DAEMON
+from tests.defs import ONESHOT
 
 
 def test_hardware_boot_to_ready_then_poweroff_ends_with_sigint(booted: BootedSystem) -> None:

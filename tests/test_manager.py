@@ -9,25 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.defs import LONGRUN, ONESHOT
 from tests.livesys import LiveSystem, offline, system, wait_until  # noqa: F401
-
-LONGRUN = """\
-[Main]
-Type = classic
-Description = "{name}"
-{extra}
-[Start]
-Execute = ( {run} )
-"""
-
-ONESHOT = """\
-[Main]
-Type = oneshot
-Description = "{name}"
-{extra}
-[Start]
-Execute = ( {start} )
-"""
 
 
 def longrun(s: LiveSystem, name: str, run: str = "sleep 1000", extra: str = "") -> None:

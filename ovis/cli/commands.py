@@ -166,28 +166,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_enable(args: argparse.Namespace) -> int:
+def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
+    """enable/disable: the same report, with the verb and its negation."""
     m = manager_of(args)
     tree = args.tree or default_tree(m.paths)
-    done = m.enable(args.names, tree)
+    done = (m.enable if enable else m.disable)(args.names, tree)
+    key, yes, no = (("enabled", "enabled in", "already enabled in") if enable
+                    else ("disabled", "disabled in", "was not enabled in"))
     if args.json:
-        print(json.dumps({"tree": tree, "enabled": done}))
+        print(json.dumps({"tree": tree, key: done}))
     elif args.verbosity > 0:
         for n in args.names:
-            print(f"ovis: {n}: {'enabled in' if n in done else 'already enabled in'} tree {tree}")
+            print(f"ovis: {n}: {yes if n in done else no} tree {tree}")
     return EXIT_OK
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    return _tree_membership(args, enable=True)
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
-    m = manager_of(args)
-    tree = args.tree or default_tree(m.paths)
-    done = m.disable(args.names, tree)
-    if args.json:
-        print(json.dumps({"tree": tree, "disabled": done}))
-    elif args.verbosity > 0:
-        for n in args.names:
-            print(f"ovis: {n}: {'disabled in' if n in done else 'was not enabled in'} tree {tree}")
-    return EXIT_OK
+    return _tree_membership(args, enable=False)
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
