@@ -38,7 +38,8 @@ def test_hardware_boot_to_ready_then_poweroff_ends_with_sigint(booted: BootedSys
 
 def test_reboot_ends_with_sighup(booted: BootedSystem) -> None:
     booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
-    booted.boot()
+    booted.boot(args=("-z",))
+    assert "\033[1;32m[  OK  ]" in booted.console_text()  # -z: colours on the console
     booted.ovis("reboot")
     assert booted.wait_exit() == -signal.SIGHUP
 
@@ -53,6 +54,7 @@ def test_container_exits_with_the_commands_code(booted: BootedSystem, exitcode: 
     assert "svc" in marker.read_text() and "up" in marker.read_text()
     halt = (booted.skel / "container" / "0" / "halt").read_text()
     assert f"EXITCODE={exitcode}\n" in halt
+    assert booted.namespace_pids() == []  # nothing survives stage 4
 
 
 def test_container_sigterm_shuts_down_cleanly(booted: BootedSystem) -> None:

@@ -212,7 +212,7 @@ class Stage1:
             "rcshutdownfinal": str(cfg.rcshutdownfinal), "container": cfg.container,
             "gracetime": cfg.gracetime, "catchlog": cfg.catchlog, "namespace": self.namespace,
             "console_fd": CONSOLE_FD if self.namespace else None, "verbosity": cfg.verbosity,
-            "command": self.opts.command,
+            "command": self.opts.command, "colour": self.opts.colour,
         }
         atomic.write_text(live / "boot.json", json.dumps(info, indent=1) + "\n")
         self._svscan_scripts(scandir / ".s6-svscan")

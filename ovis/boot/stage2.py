@@ -65,7 +65,9 @@ def run(paths: Paths, show_status: bool = False) -> int:
     out = Tee(_console_fd(info))
     tree = os.environ.get("TREE") or info.get("tree") or "boot"
     out.write(f"ovis: stage 2: starting tree {tree}...\n")
-    manager = Manager(paths, TerminalReporter(stream=out, err=out))  # type: ignore[arg-type]
+    reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
+    reporter.colour = bool(info.get("colour"))  # `ovis boot -z`
+    manager = Manager(paths, reporter)
     outcome: Outcome = manager.tree_start(tree)
     up = sum(1 for r in outcome.results.values() if r.ok)
     elapsed = time.time() - float(info.get("stage1_start", time.time()))

@@ -1,0 +1,359 @@
+"""Boot ovis in a QEMU virtual machine: scenario, command line, console, timeline.
+
+The VM's root is the host's own ``/`` shared read-only over 9p, under a
+tmpfs overlay (see :mod:`ovis.vm.stage0`): what the VM needs of the host —
+Python, ovis, s6, a scenario — is reached by its host path.  A
+:class:`Scenario` is a host directory holding the VM's skeleton (written by
+``ovis.boot.skel.install``), services, trees, log directory, the ``init``
+wrapper stage 0 switches into (``ovis boot -s SKEL``) and the initramfs.
+The VM writes only to its overlay: whatever the tests check is read from
+the serial console, which :func:`run` captures line by line with host
+time stamps.
+
+Boot timeline: the scripts print ``ovis-vm-timeline: EVENT UPTIME`` marks
+(guest /proc/uptime) at stage 0 start and end, stage 1 (the ``init``
+wrapper), stage 2 (``rc.init``), "system ready" and the shutdown request;
+the end is the kernel's own ``reboot: Power down`` / ``Restarting system``
+line, stamped by printk.  Each mark also has the host time it appeared at.
+
+KVM does not work on the machines this was written on (nested
+virtualisation): TCG is used unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ovis.boot import skel as skeleton
+from ovis.vm import initramfs, stage0
+
+QEMU = "qemu-system-x86_64"
+REPO = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = REPO / "examples"
+POWER_DOWN = "reboot: Power down"
+RESTART = "reboot: Restarting system"
+HALTED = "reboot: System halted"
+KERNEL_PANIC = "Kernel panic"
+MARKER_SERVICE = "vm-marker"
+MARKER = "OVIS-VM-MARKER: hello from a service on the console"
+
+_TIMELINE = re.compile(re.escape(stage0.TIMELINE) + r" (\S+) ([0-9]+(?:\.[0-9]+)?)")
+_PRINTK = re.compile(r"^\[\s*([0-9]+\.[0-9]+)\] (.*)$")
+
+
+# Prerequisites --------------------------------------------------------------------------------
+@dataclass
+class Prerequisites:
+    qemu: str | None
+    kernel: initramfs.Kernel | None
+    busybox: Path
+    busybox_static: bool
+
+    def missing(self) -> list[str]:
+        """What is missing, each naming the Debian package that provides it."""
+        out = []
+        if self.qemu is None:
+            out.append(f"{QEMU} not found (Debian package qemu-system-x86)")
+        if self.kernel is None:
+            out.append("no kernel with modules: /boot/vmlinuz-* and /usr/lib/modules/<version> "
+                       "(Debian package linux-image-amd64)")
+        if not self.busybox.is_file():
+            out.append(f"{self.busybox} not found (Debian package busybox-static)")
+        elif not self.busybox_static:
+            out.append(f"{self.busybox} is not statically linked (Debian package busybox-static)")
+        return out
+
+
+def prerequisites(busybox: Path = initramfs.BUSYBOX) -> Prerequisites:
+    static = False
+    if busybox.is_file():
+        try:
+            static = initramfs.is_static_elf(busybox)
+        except OSError:
+            static = False
+    return Prerequisites(shutil.which(QEMU), initramfs.find_kernel(), busybox, static)
+
+
+# The scenario ---------------------------------------------------------------------------------
+RC_INIT = """\
+#!/bin/sh
+# rc.init of an ovis VM scenario (ovis.vm.qemu): the default stage 2, with
+# timeline marks on the console, then {action}.
+mark() {{ read -r up _ < /proc/uptime; echo "{timeline} $1 $up" > /dev/console; }}
+mark stage2
+# The "system ready" line is marked as soon as stage 2 prints it.
+{{ {ovis} stage2 --status; echo "ovis-vm: stage 2 exited $?"; }} 2>&1 |
+while IFS= read -r line; do
+    case $line in *"system ready"*) mark ready ;; esac
+    printf '%s\\n' "$line"
+done
+{after}
+exit 0
+"""
+
+INIT_WRAPPER = """\
+#!/bin/sh
+# init= of an ovis VM scenario (ovis.vm.qemu): mark stage 1 on the console, then
+# `ovis boot` with the scenario's skeleton. A rescue shell is not interactive
+# here (nobody types on the serial console): it prints a line and the boot goes on.
+read -r up _ < /proc/uptime
+echo "{timeline} stage1 $up"
+exec env OVIS_RESCUE={rescue} {ovis} boot -s {skel} "$@"
+"""
+
+RESCUE = """\
+#!/bin/sh
+echo "ovis-vm: rescue shell requested (not interactive in the VM): going on" > /dev/console
+exit 0
+"""
+
+MARKER_DEF = f"""\
+# Prints the marker on the console once the example services are up.
+[Main]
+Type = oneshot
+Description = "Say hello on the console"
+Depends = ( spoold clock )
+
+[Start]
+Execute = ( redirfd -w 1 /dev/console echo "{MARKER}" )
+"""
+
+
+class Scenario:
+    """A host directory the VM boots from (referenced by absolute path through 9p).
+
+    ``action`` is what rc.init does once the tree is up: ``poweroff``,
+    ``reboot``, ``halt`` or ``None`` (stay up).  ``examples`` puts the
+    bundled example services in the search path and their tree in ``boot``.
+    """
+
+    def __init__(self, root: Path, *, action: str | None = "poweroff", examples: bool = True,
+                 marker: bool = True) -> None:
+        self.root = root.absolute()
+        self.skel = self.root / "skel"
+        self.services = self.root / "services"
+        self.trees = self.root / "trees"
+        self.tree = self.trees / "boot"
+        self.logdir = self.root / "log"
+        self.init = self.root / "init"
+        self.initrd = self.root / "initramfs.img"
+        self.console = self.root / "console"
+        for d in (self.services, self.tree, self.logdir):
+            d.mkdir(parents=True, exist_ok=True)
+        skeleton.install(self.skel, overwrite=True)
+        search = [str(self.services)]
+        if examples:
+            search.append(str(EXAMPLES / "66"))
+            for entry in sorted((EXAMPLES / "tree" / "boot").iterdir()):
+                (self.tree / entry.name).touch()
+        (self.skel / "environment" / "vm").write_text(
+            f"OVIS_SERVICES={':'.join(search)}\nOVIS_TREES={self.trees}\n"
+            f"OVIS_LOGDIR={self.logdir}\n")
+        # Verbosity 2: stage 4 lists what it unmounted and remounted read-only.
+        self.set_conf(VERBOSITY="2", GRACETIME="1000")
+        ovis = skeleton.ovis_command()
+        after = "" if action is None else (
+            f'mark {action}\n{ovis} {action} || echo "ovis-vm: {action} failed: $?"')
+        self._exe(self.skel / "rc.init", RC_INIT.format(
+            action=action or "stays up", timeline=stage0.TIMELINE, ovis=ovis, after=after))
+        self._exe(self.root / "rescue", RESCUE)
+        self._exe(self.init, INIT_WRAPPER.format(
+            timeline=stage0.TIMELINE, rescue=shlex.quote(str(self.root / "rescue")), ovis=ovis,
+            skel=shlex.quote(str(self.skel))))
+        if marker and examples:
+            self.write(MARKER_SERVICE, MARKER_DEF)
+
+    @staticmethod
+    def _exe(path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def write(self, name: str, text: str, enable: bool = True) -> None:
+        """A 66 frontend file in the scenario's services, enabled in tree boot."""
+        (self.services / name).write_text(text)
+        if enable:
+            (self.tree / name).touch()
+
+    def set_conf(self, **values: str) -> None:
+        """Change init.conf keys in place (other lines kept)."""
+        p = self.skel / "init.conf"
+        lines = p.read_text().splitlines()
+        for key, value in values.items():
+            for i, line in enumerate(lines):
+                if line.startswith(key + "="):
+                    lines[i] = f"{key}={value}"
+                    break
+            else:
+                lines.append(f"{key}={value}")
+        p.write_text("\n".join(lines) + "\n")
+
+    def build_initramfs(self, kernel: initramfs.Kernel, **kw: object) -> initramfs.Built:
+        return initramfs.build(self.initrd, kernel, default_init=str(self.init), **kw)  # type: ignore[arg-type]
+
+
+# Running QEMU ---------------------------------------------------------------------------------
+@dataclass
+class Line:
+    wall: float  # seconds since QEMU was started (host clock)
+    text: str
+
+
+@dataclass
+class Mark:
+    event: str
+    uptime: float  # guest seconds since the kernel started
+    wall: float  # host seconds since QEMU was started
+
+
+@dataclass
+class VMResult:
+    argv: list[str]
+    lines: list[Line]
+    returncode: int | None
+    timed_out: bool
+    wall: float
+    stopped_on: str | None = None
+    console: Path | None = None
+    built: initramfs.Built | None = None
+    scenario: str = ""
+
+    @property
+    def transcript(self) -> str:
+        return "".join(line.text + "\n" for line in self.lines)
+
+    @property
+    def powered_off(self) -> bool:
+        return any(POWER_DOWN in line.text for line in self.lines)
+
+    @property
+    def restarted(self) -> bool:
+        return any(RESTART in line.text for line in self.lines)
+
+    def first(self, text: str) -> Line | None:
+        return next((line for line in self.lines if text in line.text), None)
+
+    def marks(self) -> dict[str, Mark]:
+        """Timeline marks by event (first occurrence), the kernel's end line included."""
+        out: dict[str, Mark] = {}
+        for line in self.lines:
+            m = _TIMELINE.search(line.text)
+            if m and m.group(1) not in out:
+                out[m.group(1)] = Mark(m.group(1), float(m.group(2)), line.wall)
+                continue
+            k = _PRINTK.match(line.text)
+            if k and k.group(2).startswith("reboot: ") and "end" not in out:
+                out["end"] = Mark("end", float(k.group(1)), line.wall)
+        return out
+
+    def describe(self) -> str:
+        """A failure message: how it ended and the end of the console."""
+        how = ("timed out" if self.timed_out else f"exit status {self.returncode}") + (
+            f", stopped on {self.stopped_on!r}" if self.stopped_on else "")
+        tail = "".join(line.text + "\n" for line in self.lines[-60:])
+        return f"VM {self.scenario} {how} after {self.wall:.1f} s; console tail:\n{tail}"
+
+
+def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, smp: int = 1,
+              accel: str = "tcg", qemu: str = QEMU, share: str = "/") -> list[str]:
+    return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
+            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
+            "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
+            "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
+                       "security_model=none,readonly=on"]
+
+
+def run(argv: list[str], *, timeout: float = 90, console: Path | None = None,
+        stop_on: tuple[str, ...] = (stage0.SHELL_PROMPT,)) -> VMResult:
+    """Run QEMU with the serial console on its stdout; stop it at *timeout* at the latest.
+
+    A line containing one of ``stop_on`` (a shell waiting for input nobody
+    types) also stops it.  The console is written to *console* as it comes.
+    """
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    lines: list[Line] = []
+    stopped: list[str] = []
+    sink = open(console, "w") if console is not None else None
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            text = raw.decode(errors="replace").rstrip("\r\n").replace("\r", "")
+            lines.append(Line(time.monotonic() - t0, text))
+            if sink is not None:
+                sink.write(text + "\n")
+                sink.flush()
+            hit = next((s for s in stop_on if s in text), None)
+            if hit is not None and not stopped:
+                stopped.append(hit)
+                proc.kill()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        proc.wait()
+    thread.join(timeout=5)
+    if sink is not None:
+        sink.close()
+    return VMResult(argv, lines, None if timed_out else proc.returncode, timed_out,
+                    time.monotonic() - t0, stopped[0] if stopped else None, console)
+
+
+def kernel_append(init: str, extra: str = "") -> str:
+    """The kernel command line: serial console, quiet, printk times, no wait on panic."""
+    words = ["console=ttyS0", "quiet", "printk.time=1", "panic=-1", f"init={init}"]
+    return " ".join(words + ([extra] if extra else []))
+
+
+def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int = 1,
+         memory: int = 1024, kernel: initramfs.Kernel | None = None,
+         init: str | None = None) -> VMResult:
+    """Build the scenario's initramfs and boot it; returns when QEMU has exited."""
+    kernel = kernel or initramfs.find_kernel()
+    if kernel is None:
+        raise RuntimeError("no kernel found (/boot/vmlinuz-* with /usr/lib/modules/<version>)")
+    precompile()
+    built = scenario.build_initramfs(kernel)
+    argv = qemu_argv(kernel.image, built.path, kernel_append(init or str(scenario.init), append),
+                     memory=memory, smp=smp)
+    result = run(argv, timeout=timeout, console=scenario.console)
+    result.built = built
+    result.scenario = str(scenario.root)
+    return result
+
+
+def precompile() -> None:
+    """Byte-compile ovis on the host first: the VM's overlay would compile it on every boot.
+
+    Only what Python itself would write on import (``__pycache__``); best effort.
+    """
+    import compileall
+
+    try:
+        compileall.compile_dir(str(REPO / "ovis"), quiet=1)
+    except OSError:
+        pass
+
+
+def python_ok_in_vm() -> bool:
+    """The VM runs this very interpreter through the 9p root: it must be a real path."""
+    return Path(sys.executable).resolve().is_file() and os.access(sys.executable, os.X_OK)
+
+
+__all__ = ["Scenario", "VMResult", "Mark", "Line", "boot", "run", "qemu_argv", "prerequisites",
+           "kernel_append", "field"]
