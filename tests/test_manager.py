@@ -288,3 +288,22 @@ def test_scandir_stop_brings_everything_down(system: LiveSystem) -> None:
     assert r.stdout.index("b ") < r.stdout.index("a ")
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_restart_brings_back_only_what_was_up(system: LiveSystem) -> None:
+    longrun(system, "base")
+    longrun(system, "up-dep", extra="Depends = ( base )")
+    longrun(system, "down-dep", extra="Depends = ( base )")
+    system.ovis("start", "up-dep", check=True)
+    before = system.status()["up-dep"]["pid"]
+    system.ovis("restart", "base", check=True)
+    st = system.status()
+    assert st["base"]["state"] == "up" and st["up-dep"]["state"] == "up"
+    assert st["up-dep"]["pid"] != before  # restarted with what it needs
+    assert st["down-dep"]["state"] == "down"  # was not up: stays down
+
+
+def test_failed_start_without_svscan_leaves_no_live_dir(offline: LiveSystem) -> None:
+    longrun(offline, "x")
+    offline.ovis("start", "x")
+    assert not offline.live.exists()

@@ -99,8 +99,8 @@ class Manager:
         if skip_down:
             needed = self._needed_by(services, [n for n in names if not services[n].down])
             services = {n: s for n, s in services.items() if n in needed}
+        self._require_svscan()
         with statefile.Lock(self.paths, self.reporter.message):
-            self._require_svscan()
             self._compile_and_link(services)
             return self._transact(services, set(services), Action.START)
 
@@ -215,9 +215,11 @@ class Manager:
         return sent
 
     def restart(self, names: Iterable[str]) -> tuple[Outcome, Outcome]:
+        """Stop *names* (and their dependents), then start again what was up, and *names*."""
         names = list(names)
         stopped = self.stop(names)
-        started = self.start([n for n in stopped.results] if stopped.results else names)
+        was_up = [n for n, r in stopped.results.items() if r.ok and not r.already]
+        started = self.start(list(dict.fromkeys(names + was_up)))
         return stopped, started
 
     # Trees -------------------------------------------------------------------
