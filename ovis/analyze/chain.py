@@ -79,7 +79,7 @@ def critical_chain(tl: Timeline, name: str | None = None) -> list[Link]:
     if name not in tl.entries:
         if name not in tl.services:
             raise UnknownService(name)
-        raise StateError(f"{name}: no start recorded (never started since LIVE was set up)")
+        raise StateError(f"{name}: no start recorded (not started since LIVE was set up)")
     graph = Graph.build(tl.services)
     chain = [Link(tl.entries[name], 0, None)]
     seen = {name}

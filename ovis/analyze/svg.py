@@ -9,7 +9,9 @@ exact times and the failure reason on hover.
 The scale keeps short boots readable and long ones proportionate: the plot
 area is at least PLOT_WIDTH pixels wide and never less than MIN_PX_PER_S
 pixels per second, so a 60 s boot becomes a wide, scrollable picture as
-``systemd-analyze plot``'s does rather than a smear of one-pixel bars.
+``systemd-analyze plot``'s does rather than a smear of one-pixel bars; but
+never wider than MAX_PLOT_WIDTH, for a span of hours (a service restarted
+long after boot keeps the boot as its origin).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from ovis.analyze.timeline import DEPENDENCY_FAILED, FAILED, OK, Entry, Timeline
 
 PLOT_WIDTH = 1000  # px, plot area for the whole span
 MIN_PX_PER_S = 50.0
+MAX_PLOT_WIDTH = 20000  # px: a restart hours after boot must not make a 1e6 px picture
 ROW = 20  # px per service row
 BAR = 14  # px bar height
 CHAR = 7.2  # px per character of the 12px monospace font (column widths)
+TITLE_CHAR = 8.5  # px per character of the 14px bold title
 TOP = 70  # px above the first row: title, legend, axis labels
 PAD = 10
 
@@ -38,6 +42,8 @@ text.tick { fill: #616161; }
 line.grid { stroke: #e0e0e0; stroke-width: 1; }
 line.axis { stroke: #616161; stroke-width: 1; }
 rect.stripe { fill: #f5f5f5; }
+text.failed { fill: #c62828; }
+text.dependency-failed { fill: #757575; }
 """ + "".join(f"rect.{k} {{ fill: {v}; }}\n" for k, v in COLOURS.items())
 
 
@@ -67,7 +73,7 @@ def plot(tl: Timeline, title: str = "ovis: service starts") -> str:
     """The SVG document (a string) for *tl*: one ``rect.bar`` per service."""
     rows = tl.by_start()
     span = max(tl.end - tl.origin, 1e-3)
-    px = max(PLOT_WIDTH / span, MIN_PX_PER_S)
+    px = min(max(PLOT_WIDTH / span, MIN_PX_PER_S), MAX_PLOT_WIDTH / span)
     names_w = PAD + CHAR * max([len(e.name) for e in rows] + [12]) + PAD
     notes = [f"+{seconds(e.duration)}" + ("" if e.ok else f" {outcome_text(e)}") for e in rows]
     notes_w = CHAR * max([len(n) for n in notes] + [10]) + 2 * PAD
@@ -90,32 +96,30 @@ def plot(tl: Timeline, title: str = "ovis: service starts") -> str:
         f'{len(rows)} service{"s" if len(rows) != 1 else ""}, last start ended '
         f'@{escape(seconds(tl.end - tl.origin))}</text>',
     ]
-    lx = x0
+    lx = max(x0, PAD + TITLE_CHAR * len(title) + 3 * PAD)
     for key, words in LEGEND:
-        out.append(f'<rect class="{key}" x="{lx:.1f}" y="{10}" width="12" height="12"/>')
+        out.append(f'<rect class="{key}" x="{lx:.1f}" y="10" width="12" height="12"/>')
         out.append(f'<text x="{lx + 16:.1f}" y="20">{escape(words)}</text>')
         lx += 16 + CHAR * len(words) + 2 * PAD
-    # Axis: grid lines and labels every `step` seconds.
+    # Layers from back to front: row stripes, grid and axis, then bars and words.
+    bottom = TOP + ROW * max(len(rows), 1)
+    for i in range(1, len(rows), 2):
+        out.append(f'<rect class="stripe" x="0" y="{TOP + i * ROW}" width="{width}" '
+                   f'height="{ROW}"/>')
     step = tick_step(px)
     axis_y = TOP - 8
-    bottom = TOP + ROW * max(len(rows), 1)
     out.append(f'<line class="axis" x1="{x0:.1f}" y1="{axis_y}" x2="{x0 + plot_w:.1f}" '
                f'y2="{axis_y}"/>')
-    n_ticks = int(span / step + 1e-9)
-    for i in range(n_ticks + 1):
-        t = i * step
-        tx = x0 + t * px
+    for i in range(int(span / step + 1e-9) + 1):
+        tx = x0 + i * step * px
         out.append(f'<line class="grid" x1="{tx:.1f}" y1="{axis_y}" x2="{tx:.1f}" '
                    f'y2="{bottom}"/>')
         out.append(f'<text class="tick" x="{tx:.1f}" y="{axis_y - 4}" '
-                   f'text-anchor="middle">{escape(_label(t, step))}</text>')
-    # One row per service.
-    for i, (e, note) in enumerate(zip(rows, notes)):
+                   f'text-anchor="middle">{escape(_label(i * step, step))}</text>')
+    for i, (e, note) in enumerate(zip(rows, notes, strict=True)):
         y = TOP + i * ROW
-        if i % 2:
-            out.append(f'<rect class="stripe" x="0" y="{y}" width="{width}" height="{ROW}"/>')
         ty = y + ROW - 6
-        out.append(f'<text class="name" x="{x0 - PAD:.1f}" y="{ty}" '
+        out.append(f'<text class="name {e.outcome}" x="{x0 - PAD:.1f}" y="{ty}" '
                    f'text-anchor="end">{escape(e.name)}</text>')
         bx, bw = x(e.begun), max(e.duration * px, 1.0)
         out.append(f'<rect class="bar {e.outcome}" data-name={quoteattr(e.name)} '

@@ -13,14 +13,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ovis.analyze import blame as blamemod
-from ovis.analyze import chain as chainmod
-from ovis.analyze.timeline import DEPENDENCY_FAILED, Entry, Timeline, gather, seconds
 from ovis.cli.commands import Register, paths_of
 from ovis.errors import EXIT_OK, OvisError, StateError, UnknownService, UsageError
 from ovis.paths import Paths
+
+if TYPE_CHECKING:  # the library is imported by the handler: every `ovis` builds this parser
+    from ovis.analyze.timeline import Entry, Timeline
 
 ACTIONS = ("blame", "critical-chain", "plot", "dot")
 
@@ -55,7 +55,23 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(f"ovis: {text}", file=sys.stderr)
 
 
+def _not_in_live(paths: Paths, name: str | None) -> None:
+    """Raise StateError (exit 1) for a *name* that is defined but not in LIVE.
+
+    The contract keeps exit 2 ("unknown service") for names that match no
+    definition; a defined service that was simply never started is a
+    state, not a usage error.
+    """
+    from ovis.service.model import is_valid_name
+    from ovis.service.repository import Repository
+
+    if name and is_valid_name(name) and Repository(paths.services).locate(name) is not None:
+        raise StateError(f"{name}: no start recorded "
+                         f"(not started since {paths.live} was set up)")
+
+
 def _painter(colour: bool) -> Callable[[str, Entry], str]:
+    from ovis.analyze.timeline import DEPENDENCY_FAILED
     from ovis.cli.output import RED, YELLOW, paint
 
     def p(text: str, e: Entry) -> str:
@@ -67,6 +83,8 @@ def _painter(colour: bool) -> Callable[[str, Entry], str]:
 
 
 def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
+    from ovis.analyze import blame as blamemod
+    from ovis.analyze.timeline import seconds
     from ovis.cli.output import table, use_colour
 
     if args.json:
@@ -78,26 +96,24 @@ def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
         return EXIT_OK
     durations = [seconds(e.duration) for e in entries]
     w = max(len("DURATION"), *(len(d) for d in durations))
-    rows = [[d.rjust(w), e.name, blamemod.outcome_text(e)] for d, e in zip(durations, entries)]
+    rows = [[d.rjust(w), e.name, blamemod.outcome_text(e)]
+            for d, e in zip(durations, entries, strict=True)]
     colour = use_colour(sys.stdout)
     lines = table(rows, ["DURATION", "NAME", "OUTCOME"], colour).split("\n")
     paint = _painter(colour)
-    print("\n".join([lines[0]] + [paint(line, e) for line, e in zip(lines[1:], entries)]))
+    body = [paint(line, e) for line, e in zip(lines[1:], entries, strict=True)]
+    print("\n".join([lines[0]] + body))
     return EXIT_OK
 
 
 def do_chain(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
+    from ovis.analyze import chain as chainmod
     from ovis.cli.output import use_colour
 
     try:
         chain = chainmod.critical_chain(tl, args.name)
     except UnknownService:
-        # Defined but never compiled into LIVE: known, just never started.
-        from ovis.service.repository import Repository
-
-        if args.name and Repository(paths.services).locate(args.name) is not None:
-            raise StateError(f"{args.name}: no start recorded "
-                             f"(not started since {paths.live} was set up)") from None
+        _not_in_live(paths, args.name)
         raise
     if args.json:
         print(json.dumps(chainmod.chain_json(tl, chain), indent=1))
@@ -131,11 +147,12 @@ def do_plot(args: argparse.Namespace, tl: Timeline) -> int:
     return EXIT_OK
 
 
-def do_dot(args: argparse.Namespace, tl: Timeline) -> int:
+def do_dot(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
     from ovis.analyze import dot
 
     names = [args.name] if args.name else None
     if args.name and args.name not in tl.services:
+        _not_in_live(paths, args.name)
         raise UnknownService(args.name)
     if args.json:
         print(json.dumps(dot.dot_json(tl.services, names), indent=1))
@@ -149,6 +166,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError(f"analyze {args.action}: takes no NAME")
     if args.output and args.action != "plot":
         raise UsageError("analyze: -o FILE is for plot only")
+    from ovis.analyze.timeline import gather
+
     paths = paths_of(args)
     tl = gather(paths)
     if args.action == "blame":
@@ -157,7 +176,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return do_chain(args, tl, paths)
     if args.action == "plot":
         return do_plot(args, tl)
-    return do_dot(args, tl)
+    return do_dot(args, tl, paths)
 
 
 def register(cmd: Register) -> None:

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     from ovis.cli import bootcmds
 
     bootcmds.register(cmd)
+    from ovis.cli import analyzecmd
+    analyzecmd.register(cmd)
     return parser
 
 
