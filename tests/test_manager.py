@@ -307,3 +307,29 @@ def test_failed_start_without_svscan_leaves_no_live_dir(offline: LiveSystem) -> 
     longrun(offline, "x")
     offline.ovis("start", "x")
     assert not offline.live.exists()
+
+
+def test_broken_definition_shows_as_invalid_definition(system: LiveSystem) -> None:
+    longrun(system, "good")
+    system.write("broken", "[Main]\nType = oneshot\nNope = 1\n")
+    system.ovis("enable", "-t", "t", "good", check=True)
+    (system.trees / "t" / "broken").touch()
+    r = system.ovis("tree", "start", "t")
+    assert r.returncode == 1
+    st = system.status()
+    assert st["good"]["state"] == "up"
+    assert st["broken"]["state"] == "failed" and st["broken"]["reason"] == "invalid-definition"
+    assert st["broken"]["type"] == "oneshot" and "Nope: unknown key" in st["broken"]["detail"]
+    r = system.ovis("status", "broken")
+    assert r.returncode == 1 and "invalid-definition" in r.stdout
+
+
+def test_disable_is_all_or_nothing_and_signal_needs_an_up_service(system: LiveSystem) -> None:
+    longrun(system, "a")
+    system.ovis("enable", "-t", "t", "a", check=True)
+    r = system.ovis("disable", "-t", "t", "a", "ghost")
+    assert r.returncode == 2 and (system.trees / "t" / "a").exists()
+    system.ovis("start", "a", check=True)
+    system.ovis("stop", "a", check=True)
+    r = system.ovis("reload", "a")
+    assert r.returncode == 1 and "not up" in r.stderr

@@ -103,6 +103,10 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
         try:
             os.setsid()
             if os.fork() == 0:
+                # Detached from the caller: it writes to the console (or nowhere).
+                null = os.open("/dev/null", os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
                 os.execv(sys.executable, argv)
         finally:
             os._exit(0)

@@ -99,6 +99,8 @@ class Stage1:
             self._keep_console()
         if not cfg.container:
             self._banner()
+            if not self.namespace:
+                self._step("ctrl-alt-del to SIGINT", self._cad)
         self._set_environment(cfg)
         for e in errors + verrors:
             self.fail(f"init.conf: {e}")
@@ -157,11 +159,17 @@ class Stage1:
         """The merged environment, and nothing of the kernel's, for everything."""
         env = dict(cfg.env)
         env["PATH"] = cfg.path
-        env.setdefault("OVIS_LIVE", str(cfg.live))
+        env["OVIS_LIVE"] = str(cfg.live)  # init.conf LIVE is where stage 1 builds it
         env["OVIS_SKEL"] = str(cfg.skel)
         env["OVIS_INITCONF"] = str(cfg.skel / "init.conf")
         os.environ.clear()
         os.environ.update(env)
+
+    def _cad(self) -> None:
+        """Ctrl-Alt-Del sends SIGINT to PID 1 (.s6-svscan/SIGINT reboots cleanly)."""
+        from ovis.linux.power import set_ctrl_alt_del
+
+        set_ctrl_alt_del(False)
 
     def _devtmpfs(self) -> None:
         from ovis.linux import syscalls as sc
@@ -331,9 +339,9 @@ class Stage1:
                 os.execv(str(script), [str(script), *self.opts.command])
             except OSError as e:
                 _say(f"ovis: fatal: cannot run {script}: {e}")
-                from ovis.boot.shutdown import request_shutdown
+                from ovis.boot.shutdown import shutdown
 
-                request_shutdown(cfg.live, "halt", exitcode=126)
+                shutdown(cfg.live, "halt", exitcode=126)
                 os._exit(126)
         import subprocess
 

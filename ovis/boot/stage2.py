@@ -62,7 +62,8 @@ def run(paths: Paths, show_status: bool = False) -> int:
 
     live = paths.live
     info = boot_info(live)
-    out = Tee(_console_fd(info))
+    echoed = info.get("container") and info.get("namespace") and info.get("catchlog")
+    out = Tee(None if echoed else _console_fd(info))  # else every line twice
     tree = os.environ.get("TREE") or info.get("tree") or "boot"
     out.write(f"ovis: stage 2: starting tree {tree}...\n")
     reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
@@ -89,4 +90,4 @@ def run(paths: Paths, show_status: bool = False) -> int:
                 out.write(f"ovis: boot log saved as {saved}\n")
         except Exception as e:  # noqa: BLE001 - a log problem must not fail the boot
             out.write(f"ovis: warning: could not save the boot log: {e}\n")
-    return 1 if outcome.failed else 0
+    return 0  # a failed service is a warning: the machine stays up (rescue is for rc.init itself)

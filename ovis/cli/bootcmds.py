@@ -18,7 +18,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    opts = BootOptions(skel=Path(args.boot_skel), log_user=args.log_user,
+    skel = args.boot_skel or args.skel or os.environ.get("OVIS_SKEL") or "/etc/ovis"
+    opts = BootOptions(skel=Path(skel), log_user=args.log_user,
                        envdir=Path(args.environment) if args.environment else None,
                        dev=Path(args.dev) if args.dev else None, banner=args.banner,
                        remount=args.remount, colour=args.colour, command=cmd)
@@ -92,8 +93,8 @@ def register(cmd) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("-z", dest="colour", action="store_true", help="use colours")
     p.add_argument("-m", dest="remount", action="store_true",
                    help="unmount and remount the tmpfs on LIVE's first component")
-    p.add_argument("-s", dest="boot_skel", metavar="SKEL", default="/etc/ovis",
-                   help="skeleton directory (absolute; default /etc/ovis)")
+    p.add_argument("-s", dest="boot_skel", metavar="SKEL",
+                   help="skeleton directory (absolute; default --skel, $OVIS_SKEL, /etc/ovis)")
     p.add_argument("-l", dest="log_user", metavar="LOG_USER", default="root",
                    help="user of the catch-all logger (default root)")
     p.add_argument("-e", dest="environment", metavar="DIR",

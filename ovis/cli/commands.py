@@ -140,23 +140,26 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ovis.cli.output import status_table, use_colour
-    from ovis.engine.status import collect
+    from ovis.engine.status import broken_status, collect
 
     m = manager_of(args)
     live = m.live_services()
     defined: dict[str, Any] = {}
-    if args.names:
-        for n in args.names:
-            if n not in live:
-                defined[n] = m.repo.load(n)
-    else:
-        for n in m.repo.names():
-            if n not in live:
-                try:
-                    defined[n] = m.repo.load(n)
-                except ConfigError as e:
-                    print(f"ovis: warning: {e}", file=sys.stderr)
-    items = collect(m.paths, defined, live, args.names or None)
+    broken: dict[str, dict[str, Any]] = {}
+    for n in args.names or m.repo.names():
+        if n in live:
+            continue
+        try:
+            defined[n] = m.repo.load(n)
+        except ConfigError as e:
+            if m.repo.locate(n) is None:
+                raise  # unknown service: exit 2
+            broken[n] = broken_status(m.paths, n, m.repo.locate(n), str(e))
+    wanted = [n for n in (args.names or sorted(set(defined) | set(live) | set(broken)))]
+    good = collect(m.paths, defined, live, [n for n in wanted if n not in broken])
+    by_name = {it["name"]: it for it in good}
+    by_name.update(broken)
+    items = [by_name[n] for n in wanted]
     if args.json:
         print(json.dumps(items, indent=1))
     else:

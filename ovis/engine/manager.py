@@ -210,6 +210,13 @@ class Manager:
                 raise StateError(f"{n}: not started (nothing compiled in {self.paths.live})")
             if live[n].kind is not Kind.LONGRUN:
                 raise ConfigError(f"{n}: is a oneshot: it has no process to signal")
+        from ovis.s6.status import read_status
+
+        for n in names:
+            st = read_status(self.paths.servicedir(n))
+            if st is None or not st.up:
+                raise StateError(f"{n}: not up: nothing to signal")
+        for n in names:
             control.send(self.paths.servicedir(n), letters)
             sent.append(n)
         return sent
@@ -249,15 +256,18 @@ class Manager:
         return done
 
     def disable(self, names: Iterable[str], tree: str) -> list[str]:
+        names = list(names)
         d = self.tree_dir(tree)
+        live = self.live_services()
+        for n in names:  # all or nothing: check every name before removing any
+            if not (d / n).exists() and self.repo.locate(n) is None and n not in live:
+                raise UnknownService(n)
         done = []
         for n in names:
             p = d / n
             if p.exists():
                 p.unlink()
                 done.append(n)
-            elif self.repo.locate(n) is None and n not in self.live_services():
-                raise UnknownService(n)
         return done
 
     def tree_start(self, tree: str) -> Outcome:

@@ -22,7 +22,13 @@ from ovis.paths import Paths
 from ovis.s6 import control, events
 from ovis.s6.status import SupervisorStatus, read_status
 from ovis.service import compiler
-from ovis.service.model import DEFAULT_TIMEOUT_START_MS, DEFAULT_TIMEOUT_STOP_MS, Kind, Service
+from ovis.service.model import (
+    DEFAULT_TIMEOUT_START_MS,
+    DEFAULT_TIMEOUT_STOP_MS,
+    Kind,
+    LoggerSpec,
+    Service,
+)
 
 ONESHOT_KILL_GRACE = 2.0
 #: How long past timeout-kill a stop may take before ovis calls it timed out.
@@ -150,8 +156,9 @@ class OneshotJob:
         out_r, out_w = os.pipe()
         try:
             if logdir is not None:
+                spec = svc.logger or LoggerSpec()
                 loggers.append(subprocess.Popen(
-                    ["s6-log", "--", "t", "n3", "s1000000", str(logdir)],
+                    ["s6-log", "--", *compiler.s6log_script(spec), str(logdir)],
                     stdin=out_r, stdout=subprocess.DEVNULL, env=dict(env),
                     start_new_session=True))
                 stdout: int = out_w

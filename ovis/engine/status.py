@@ -91,5 +91,31 @@ def collect(paths: Paths, defined: dict[str, Service], live: dict[str, Service],
     return out
 
 
+def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> dict[str, Any]:
+    """A service whose definition cannot be loaded: failed, invalid-definition.
+
+    Its type cannot be parsed either; it is guessed from the source (a
+    directory with ``run``, or a file that says ``oneshot``) so the JSON
+    keeps its documented shape.
+    """
+    st = statefile.load(paths, name)
+    kind = "longrun"
+    if source is not None:
+        if source.is_dir():
+            kind = "longrun" if (source / "run").exists() else "oneshot"
+        else:
+            try:
+                kind = "oneshot" if "oneshot" in source.read_text(errors="replace") else "longrun"
+            except OSError:
+                pass
+    return {
+        "name": name, "type": kind, "state": "failed", "ready": False, "pid": None,
+        "since": st.since if st else None, "exit": None, "reason": "invalid-definition",
+        "description": "", "wanted": st.wanted if st else None, "detail": error,
+        "source": str(source) if source else None, "compiled": False,
+        "timings": st.timings if st else {},
+    }
+
+
 def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"

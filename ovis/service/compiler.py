@@ -91,8 +91,14 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
     for rel, src in sorted(svc.extra_files.items()):
         files[rel] = (src, -1)
     if svc.kind is Kind.LONGRUN and svc.logger is not None:
-        if svc.logger.notify is not None:
-            files["log/notification-fd"] = (f"{svc.logger.notify}\n".encode(), 0o644)
+        lg = svc.logger
+        if lg.notify is not None:
+            files["log/notification-fd"] = (f"{lg.notify}\n".encode(), 0o644)
+        kill = lg.timeout_kill if lg.timeout_kill is not None else lg.timeout_stop
+        if kill:
+            files["log/timeout-kill"] = (f"{kill}\n".encode(), 0o644)
+        if lg.timeout_finish is not None:
+            files["log/timeout-finish"] = (f"{lg.timeout_finish}\n".encode(), 0o644)
         for rel, src in sorted(svc.logger.extra_files.items()):
             files[f"log/{rel}"] = (src, -1)
     return files
@@ -123,14 +129,13 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, runas_ok: bool) -> by
         assert spec.program.path is not None
         return spec.program.path
     dest = spec.destination or paths.logdir_of(name)
-    stamp = {"tai": "t ", "iso": "T ", "none": ""}.get(spec.timestamp, "t ")
     script = execline.shebang()
     if spec.runas and runas_ok:
         script += f"s6-setuidgid {execline.quote(spec.runas)}\n"
     if spec.program is not None:
         script += spec.program.text.strip("\n") + "\n"
     else:
-        script += (f"s6-log -- {stamp}n{spec.backup} s{spec.maxsize} "
+        script += (f"s6-log -- {' '.join(s6log_script(spec))} "
                    f"{execline.quote(str(dest))}\n")
     return script.encode()
 
@@ -161,6 +166,8 @@ def metadata(svc: Service) -> dict[str, object]:
         "logged": svc.logger is not None,
         "log_destination": (str(svc.logger.destination)
                             if svc.logger is not None and svc.logger.destination else None),
+        "log_rotation": ([svc.logger.backup, svc.logger.maxsize, svc.logger.timestamp]
+                         if svc.logger is not None else None),
     }
 
 
@@ -184,10 +191,26 @@ def service_from_metadata(meta: dict[str, object]) -> Service:
         notify=opt_int("notify"), timeout_start=opt_int("timeout_start"),
         timeout_stop=opt_int("timeout_stop"), down=bool(meta.get("down")),
         earlier=bool(meta.get("earlier")), essential=bool(meta.get("essential")),
-        logger=(LoggerSpec(destination=Path(str(meta["log_destination"]))
-                           if meta.get("log_destination") else None)
-                if meta.get("logged") else None),
+        logger=_logger_from_metadata(meta),
     )
+
+
+def _logger_from_metadata(meta: dict[str, object]) -> LoggerSpec | None:
+    if not meta.get("logged"):
+        return None
+    dest = meta.get("log_destination")
+    rot = meta.get("log_rotation")
+    spec = LoggerSpec(destination=Path(str(dest)) if dest else None)
+    if isinstance(rot, list) and len(rot) == 3:
+        spec = LoggerSpec(destination=spec.destination, backup=int(rot[0]),
+                          maxsize=int(rot[1]), timestamp=str(rot[2]))
+    return spec
+
+
+def s6log_script(spec: LoggerSpec) -> list[str]:
+    """The s6-log directives of a logger: timestamp, archives kept, rotation size."""
+    stamp = {"tai": ["t"], "iso": ["T"], "none": []}.get(spec.timestamp, ["t"])
+    return [*stamp, f"n{spec.backup}", f"s{spec.maxsize}"]
 
 
 def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object]) -> str:
