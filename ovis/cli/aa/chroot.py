@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from .output import COMMON_LONGOPTS, DOUBLE_LINE, HELP_LINES, Tool  # standalone: drop
+from .output import COMMON_LONGOPTS, DOUBLE_LINE, HELP_LINES, VERSION, Tool
 
 PROG = "aa-chroot"
 DETAILS = DOUBLE_LINE + HELP_LINES
@@ -69,8 +69,9 @@ _SH_PART = """\
 # aa-chroot (ovis @VERSION@), standalone: this file needs no ovis package.
 # This part is sh: run the Python below with python3 if there is one, else
 # fall back to chroot(8), else (NEWROOT already is /) to a plain exec.
+# No redirection to /dev/null: the new root may have no /dev yet.
 for py in python3 /usr/bin/python3 /bin/python3; do
-    if command -v "$py" >/dev/null 2>&1; then exec "$py" -S "$0" "$@"; fi
+    if found=$(command -v "$py"); then exec "$found" -S "$0" "$@"; fi
 done
 usage='Usage: aa-chroot NEWROOT COMMAND [ARG...]
 
@@ -86,9 +87,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ $# -lt 2 ]; then printf '%s' "$usage"; exit 1; fi
-cd "$1" || { echo "aa-chroot: fatal: unable to chdir to $1" >&2; exit 2; }
+if [ ! -d "$1" ] || ! cd "$1"; then echo "aa-chroot: fatal: unable to chdir to $1" >&2; exit 2; fi
 shift
-if command -v chroot >/dev/null 2>&1; then exec chroot . "$@"; fi
+if found=$(command -v chroot); then exec "$found" . "$@"; fi
 if [ "$(pwd -P)" = / ]; then exec "$@"; fi
 echo "aa-chroot: fatal: unable to chroot: no python3 and no chroot(8)" >&2
 exit 3
@@ -97,10 +98,22 @@ exit 3
 
 
 def _module_body(path: Path) -> str:
-    """A module's source without its __future__ import and "standalone: drop" lines."""
-    keep = []
+    """A module's source minus what cannot work standalone.
+
+    Dropped: ``from __future__`` (the script has one at its top), relative
+    imports (the modules are inlined instead) and lines tagged
+    "standalone: drop" (output.py's ovis import).
+    """
+    keep: list[str] = []
+    skipping = False
     for line in path.read_text().splitlines():
-        if line.rstrip().endswith("# standalone: drop") or line.startswith("from __future__ import"):
+        if skipping:
+            skipping = ")" not in line
+            continue
+        if line.startswith(("from .", "from __future__ import")):
+            skipping = line.rstrip().endswith("(")
+            continue
+        if line.rstrip().endswith("# standalone: drop"):
             continue
         keep.append(line)
     return "\n".join(keep) + "\n"
@@ -113,8 +126,6 @@ def standalone_script() -> str:
     the closing quotes; in Python the sh part is the module docstring.
     """
     here = Path(__file__).resolve().parent
-    from .output import VERSION  # standalone: drop
-
     header = _SH_PART.replace("@VERSION@", VERSION).replace("@DETAILS@", DETAILS)
     inner = header.split("''':'", 1)[1].rsplit("'''", 1)[0]
     assert "'''" not in inner and "\\" not in inner, "the sh part must stay a plain Python string"

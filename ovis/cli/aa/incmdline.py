@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from .output import COMMON_LONGOPTS, DOUBLE_LINE, HELP_LINES, NO_ARG, OPTIONAL_ARG, OUT, REQUIRED_ARG, Tool
+from .output import (
+    COMMON_LONGOPTS,
+    DOUBLE_LINE,
+    HELP_LINES,
+    NO_ARG,
+    OPTIONAL_ARG,
+    OUT,
+    REQUIRED_ARG,
+    Tool,
+)
 
 PROG = "aa-incmdline"
 DETAILS = (

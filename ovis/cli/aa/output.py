@@ -8,22 +8,22 @@ and log it at once.  Options are parsed by glibc's getopt_long, whose
 permutation, abbreviations and error messages users of anopa see; GetOpt
 reproduces them.
 
-This module must stay stdlib-only and free of ovis imports: chroot.py is
-inlined, together with it, into the standalone aa-chroot script that has to
-run from an initramfs where ovis is not installed (lines tagged
-"standalone: drop" are left out there).
+This module must stay stdlib-only (its one ovis import, the version, is
+tagged "standalone: drop"): chroot.py and it are inlined into the standalone
+aa-chroot script, which has to run from an initramfs where ovis is not
+installed (see chroot.standalone_script).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterator, NoReturn, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
 
-try:  # standalone: drop
-    from ovis import __version__ as VERSION  # standalone: drop
-except ImportError:  # standalone: drop
-    VERSION = "0.1.0"  # standalone: drop
+from ovis import __version__ as _ovis_version  # standalone: drop
+
+VERSION = _ovis_version  # standalone: drop
 
 ANSI_HIGHLIGHT_ON = "\x1b[1;39m"
 ANSI_RED_ON = "\x1b[1;31m"

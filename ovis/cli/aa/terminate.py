@@ -19,7 +19,7 @@ import fcntl
 import os
 import stat
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ovis.linux import mounts, swap, syscalls
 

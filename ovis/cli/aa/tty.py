@@ -7,6 +7,8 @@ Exit 2 if sysfs cannot be read.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 from .output import COMMON_LONGOPTS, DOUBLE_LINE, HELP_LINES, OUT, Tool
@@ -20,7 +22,7 @@ def _read(path: str) -> str:
     with open(path, "rb") as f:
         data = f.read(4096).decode("utf-8", "surrogateescape")
     if not data:
-        raise OSError(61, "No data available")  # ENODATA: anopa treats empty like a failure
+        raise OSError(errno.ENODATA, os.strerror(errno.ENODATA))  # anopa treats empty like a failure
     return data
 
 
