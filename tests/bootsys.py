@@ -98,15 +98,20 @@ class BootedSystem:
     # Running -----------------------------------------------------------------
     def boot(self, *command: str, args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
              wait_ready: bool = True, timeout: float = 20) -> None:
+        argv = [sys.executable, "-m", "ovis", "boot", "-s", str(self.skel), *args]
+        if command:
+            argv += ["--", *command]
+        self.boot_argv(argv, extra_env=extra_env, wait_ready=wait_ready, timeout=timeout)
+
+    def boot_argv(self, init: list[str], extra_env: dict[str, str] | None = None,
+                  wait_ready: bool = True, timeout: float = 20) -> None:
+        """Run *init* as PID 1 of new PID and mount namespaces."""
         env = self.host_env()
         env.update({"OVIS_CMDLINE": str(self.cmdline),
                     "OVIS_RESCUE": str(self.root / "rescue.sh")})
         env.update(extra_env or {})
         argv = ["unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation",
-                "private", "--kill-child", sys.executable, "-m", "ovis", "boot",
-                "-s", str(self.skel), *args]
-        if command:
-            argv += ["--", *command]
+                "private", "--kill-child", *init]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=open(self.console, "wb"), stderr=subprocess.STDOUT)

@@ -180,3 +180,55 @@ def test_broken_definition_in_the_tree_still_reaches_ready(booted: BootedSystem)
     assert st["good"]["state"] == "up"
     booted.ovis("poweroff")
     booted.wait_exit()
+
+
+def test_boot_options_banner_dev_umask_and_log_user(booted: BootedSystem) -> None:
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' user on this machine")
+    booted.set_conf(UMASK="0027")
+    out = booted.root / "umask.out"
+    booted.write("um", ONESHOT.format(name="um", extra="",
+                                      start=f"redirfd -w 1 {out} sh -c umask"))
+    dev = booted.root / "dev"
+    booted.boot(args=("-b", "hello from the banner test", "-d", str(dev), "-l", "nobody"))
+    assert booted.console_text().startswith("hello from the banner test\n")
+    assert out.read_text().strip() == "0027"
+    mounts = booted.inside("cat", "/proc/self/mountinfo").stdout
+    assert any(f" {dev} " in l and " devtmpfs " in l for l in mounts.splitlines()), mounts
+    logdir = booted.live() / "log" / "catch-all"
+    assert logdir.stat().st_uid == nobody.pw_uid
+    ps = booted.inside("ps", "-eo", "user:20,args").stdout
+    assert any(l.split()[0] in ("nobody", str(nobody.pw_uid)) and "s6-log" in l
+               for l in ps.splitlines()), ps
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
+def test_without_catchlog_stage2_still_runs(booted: BootedSystem) -> None:
+    booted.set_conf(CATCHLOG="0")
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    assert not (booted.live() / "scandir" / "catch-all").exists()
+    assert "system ready" in booted.console_text()
+    booted.ovis("poweroff")
+    assert booted.wait_exit() == -signal.SIGINT
+
+
+def test_m_remounts_a_fresh_tmpfs_on_lives_top(booted: BootedSystem) -> None:
+    # Inside the namespace, /run is first given a tmpfs holding a stale file;
+    # -m must replace it with a fresh one.
+    import shlex
+    import sys
+
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    script = (f"mount -t tmpfs stale /run && touch /run/stale && exec {shlex.quote(sys.executable)}"
+              f" -m ovis boot -s {shlex.quote(str(booted.skel))} -m")
+    booted.boot_argv(["sh", "-c", script])
+    assert not (booted.live().parent / "stale").exists()
+    assert (booted.live() / "scandir").is_dir()
+    booted.ovis("poweroff")
+    booted.wait_exit()

@@ -177,6 +177,8 @@ class Stage1:
         dev = str(self.opts.dev)
         os.makedirs(dev, exist_ok=True)
         sc.mount("dev", dev, "devtmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, None)
+        if self.namespace:
+            return  # the console is the one PID 1 was given (CONSOLE_FD), not the machine's
         fd = os.open(os.path.join(dev, "console"), os.O_RDWR | os.O_NOCTTY)
         for target in (1, 2):
             os.dup2(fd, target)
@@ -211,6 +213,7 @@ class Stage1:
         scandir = live / "scandir"
         for d in (live, scandir, live / "sv", live / "state", live / "log"):
             d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o755)  # whatever UMASK says: the catch-all's user must get through
         atomic.write_text(live / "environment",
                           "".join(f"{k}={v}\n" for k, v in sorted(os.environ.items())
                                   if "\n" not in v))
@@ -255,6 +258,7 @@ class Stage1:
 
         sdir.mkdir(parents=True, exist_ok=True)
         logdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(logdir, 0o2755)
         user = self.opts.log_user
         if user and user != "root":
             import pwd
