@@ -232,3 +232,27 @@ def test_m_remounts_a_fresh_tmpfs_on_lives_top(booted: BootedSystem) -> None:
     assert (booted.live() / "scandir").is_dir()
     booted.ovis("poweroff")
     booted.wait_exit()
+
+
+def test_poweroff_f_skips_the_service_stop(booted: BootedSystem) -> None:
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000"))
+    booted.boot()
+    booted.ovis("halt", "-f")
+    assert booted.wait_exit() == -signal.SIGINT  # halt: RB_HALT_SYSTEM, SIGINT in a namespace
+    console = booted.console_text()
+    assert "ovis: stopped" not in console  # rc.shutdown (the ordered stop) was skipped
+    assert "stage 4 done" in console
+    assert booted.namespace_pids() == []
+
+
+@pytest.mark.parametrize("sig,ends", [(signal.SIGUSR1, -signal.SIGINT),
+                                      (signal.SIGINT, -signal.SIGHUP)])
+def test_signals_to_pid1_power_off_or_reboot(booted: BootedSystem, sig: int, ends: int) -> None:
+    import os
+
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000"))
+    booted.boot()
+    assert booted.pid1 is not None
+    os.kill(booted.pid1, sig)  # SIGUSR1: poweroff; SIGINT (ctrl-alt-del): reboot
+    assert booted.wait_exit() == ends, booted.console_text()
+    assert "stopped" in booted.console_text()  # an orderly shutdown, services stopped first
