@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what ovis needs on a Debian machine, then ovis itself (editable).
 #   bash scripts/setup.sh          run-time needs: s6, execline, unshare
-#   bash scripts/setup.sh --test   plus the test dependencies
+#   bash scripts/setup.sh --test   plus the test dependencies (and, for the VM
+#                                  tests, qemu-system-x86, linux-image-amd64, busybox-static)
 # Idempotent: installs only what is missing.  Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,13 @@ command -v s6-svscan >/dev/null 2>&1 || need+=(s6)
 command -v execlineb >/dev/null 2>&1 || need+=(execline)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+if [ $want_test = 1 ]; then
+    # The VM tests (tests/test_vm.py): QEMU, a kernel with its modules, a static busybox.
+    command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+    ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
+    dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
+        || need+=(busybox-static)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

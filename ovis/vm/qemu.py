@@ -31,9 +31,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
-from ovis.boot import skel as skeleton
 from ovis.vm import initramfs, stage0
 
 QEMU = "qemu-system-x86_64"
@@ -83,15 +83,39 @@ def prerequisites(busybox: Path = initramfs.BUSYBOX) -> Prerequisites:
     return Prerequisites(shutil.which(QEMU), initramfs.find_kernel(), busybox, static)
 
 
+def lean_python(dest: Path) -> Path:
+    """A virtual environment of this interpreter that sees ovis and nothing else.
+
+    The same Python binary (venv symlinks to ``sys.executable``) and standard
+    library, reached through the 9p root, but without the host's
+    site-packages, whose ``.pth`` hooks (setuptools' editable finder, and
+    whatever else is installed) cost more than a second of every Python
+    start under TCG; ovis needs only the standard library at run time.
+    Returns the environment's python.
+    """
+    import sysconfig
+    import venv
+
+    python = dest / "bin" / "python3"
+    if not python.exists():
+        venv.EnvBuilder(system_site_packages=False, symlinks=True, with_pip=False).create(dest)
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(dest),
+                                                          "platbase": str(dest)}))
+    purelib.mkdir(parents=True, exist_ok=True)
+    (purelib / "ovis-vm.pth").write_text(f"{REPO}\n")
+    return python
+
+
 # The scenario ---------------------------------------------------------------------------------
 RC_INIT = """\
 #!/bin/sh
 # rc.init of an ovis VM scenario (ovis.vm.qemu): the default stage 2, with
 # timeline marks on the console, then {action}.
 mark() {{ read -r up _ < /proc/uptime; echo "{timeline} $1 $up" > /dev/console; }}
+ovis() {{ {ovis} "$@"; }}
 mark stage2
 # The "system ready" line is marked as soon as stage 2 prints it.
-{{ {ovis} stage2 --status; echo "ovis-vm: stage 2 exited $?"; }} 2>&1 |
+{{ ovis stage2 --status; echo "ovis-vm: stage 2 exited $?"; }} 2>&1 |
 while IFS= read -r line; do
     case $line in *"system ready"*) mark ready ;; esac
     printf '%s\\n' "$line"
@@ -107,7 +131,7 @@ INIT_WRAPPER = """\
 # here (nobody types on the serial console): it prints a line and the boot goes on.
 read -r up _ < /proc/uptime
 echo "{timeline} stage1 $up"
-exec env OVIS_RESCUE={rescue} {ovis} boot -s {skel} "$@"
+exec env OVIS_RESCUE={rescue} {ovis} boot -s {skel}
 """
 
 RESCUE = """\
@@ -134,10 +158,18 @@ class Scenario:
     ``action`` is what rc.init does once the tree is up: ``poweroff``,
     ``reboot``, ``halt`` or ``None`` (stay up).  ``examples`` puts the
     bundled example services in the search path and their tree in ``boot``.
+    ``lean`` runs ovis in the VM with :func:`lean_python` rather than with
+    ``sys.executable`` itself.  ``when_ready`` is shell text rc.init runs
+    once the tree is up, before the action (the shell function ``ovis`` runs
+    ovis; output goes to the catch-all log unless sent to /dev/console).
     """
 
     def __init__(self, root: Path, *, action: str | None = "poweroff", examples: bool = True,
-                 marker: bool = True) -> None:
+                 marker: bool = True, lean: bool = True, when_ready: str = "") -> None:
+        if action not in (None, "poweroff", "reboot", "halt"):
+            raise ValueError(f"unknown action {action!r} (poweroff, reboot, halt or None)")
+        if examples and not (EXAMPLES / "66").is_dir():
+            raise RuntimeError(f"the bundled examples are not there ({EXAMPLES})")
         self.root = root.absolute()
         self.skel = self.root / "skel"
         self.services = self.root / "services"
@@ -149,7 +181,12 @@ class Scenario:
         self.console = self.root / "console"
         for d in (self.services, self.tree, self.logdir):
             d.mkdir(parents=True, exist_ok=True)
-        skeleton.install(self.skel, overwrite=True)
+        self.python = lean_python(self.root / "python") if lean else Path(sys.executable)
+        ovis = f"{shlex.quote(str(self.python))} -m ovis"
+        # Written by the interpreter the VM will run, so that @OVIS@ names it.
+        subprocess.run([str(self.python), "-m", "ovis", "skel", "install", "--force",
+                        str(self.skel)], check=True, capture_output=True,
+                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         search = [str(self.services)]
         if examples:
             search.append(str(EXAMPLES / "66"))
@@ -160,9 +197,9 @@ class Scenario:
             f"OVIS_LOGDIR={self.logdir}\n")
         # Verbosity 2: stage 4 lists what it unmounted and remounted read-only.
         self.set_conf(VERBOSITY="2", GRACETIME="1000")
-        ovis = skeleton.ovis_command()
-        after = "" if action is None else (
-            f'mark {action}\n{ovis} {action} || echo "ovis-vm: {action} failed: $?"')
+        after = f"{when_ready}\n" if when_ready else ""
+        if action is not None:
+            after += f'mark {action}\novis {action} || echo "ovis-vm: {action} failed: $?"'
         self._exe(self.skel / "rc.init", RC_INIT.format(
             action=action or "stays up", timeline=stage0.TIMELINE, ovis=ovis, after=after))
         self._exe(self.root / "rescue", RESCUE)
@@ -225,6 +262,7 @@ class VMResult:
     console: Path | None = None
     built: initramfs.Built | None = None
     scenario: str = ""
+    callback_errors: list[str] = field(default_factory=list)
 
     @property
     def transcript(self) -> str:
@@ -257,39 +295,76 @@ class VMResult:
     def describe(self) -> str:
         """A failure message: how it ended and the end of the console."""
         how = ("timed out" if self.timed_out else f"exit status {self.returncode}") + (
-            f", stopped on {self.stopped_on!r}" if self.stopped_on else "")
+            f", stopped on {self.stopped_on!r}" if self.stopped_on else "") + "".join(
+            f"\ncallback error on {e}" for e in self.callback_errors)
         tail = "".join(line.text + "\n" for line in self.lines[-60:])
         return f"VM {self.scenario} {how} after {self.wall:.1f} s; console tail:\n{tail}"
 
 
 def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, smp: int = 1,
-              accel: str = "tcg", qemu: str = QEMU, share: str = "/") -> list[str]:
+              accel: str = "tcg", qemu: str = QEMU, share: str = "/",
+              monitor: Path | None = None) -> list[str]:
+    """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted."""
+    mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
-            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
+            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", mon,
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
             "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
-                       "security_model=none,readonly=on"]
+                       "security_model=none,readonly=on,multidevs=remap"]
+
+
+class Monitor:
+    """QEMU's human monitor on a unix socket: ``send("sendkey ctrl-alt-delete")``."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def send(self, command: str, timeout: float = 5) -> str:
+        import socket
+
+        if self.path is None:
+            raise RuntimeError("this VM was started without a monitor")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.path))
+            s.recv(4096)  # the banner and prompt
+            s.sendall(command.encode() + b"\n")
+            time.sleep(0.2)
+            try:
+                return s.recv(4096).decode(errors="replace")
+            except TimeoutError:
+                return ""
+
+
+OnLine = Callable[[Line, Monitor], None]
 
 
 def run(argv: list[str], *, timeout: float = 90, console: Path | None = None,
-        stop_on: tuple[str, ...] = (stage0.SHELL_PROMPT,)) -> VMResult:
+        stop_on: tuple[str, ...] = (stage0.SHELL_PROMPT, HALTED),
+        on_line: OnLine | None = None, monitor: Path | None = None) -> VMResult:
     """Run QEMU with the serial console on its stdout; stop it at *timeout* at the latest.
 
-    A line containing one of ``stop_on`` (a shell waiting for input nobody
-    types) also stops it.  The console is written to *console* as it comes.
+    A line containing one of ``stop_on`` also stops it: a shell waiting for
+    input nobody types, a halted machine (QEMU keeps running a halted CPU).
+    The console is written to *console* as it comes; *on_line* sees each
+    line as it comes, with the monitor (*monitor*: the socket given to
+    :func:`qemu_argv`) to act on the VM.
     """
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     lines: list[Line] = []
     stopped: list[str] = []
-    sink = open(console, "w") if console is not None else None
+    errors: list[str] = []
+    mon = Monitor(monitor)
+    sink = open(console, "w") if console is not None else None  # noqa: SIM115
 
     def reader() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             text = raw.decode(errors="replace").rstrip("\r\n").replace("\r", "")
-            lines.append(Line(time.monotonic() - t0, text))
+            line = Line(time.monotonic() - t0, text)
+            lines.append(line)
             if sink is not None:
                 sink.write(text + "\n")
                 sink.flush()
@@ -297,6 +372,11 @@ def run(argv: list[str], *, timeout: float = 90, console: Path | None = None,
             if hit is not None and not stopped:
                 stopped.append(hit)
                 proc.kill()
+            if on_line is not None:
+                try:
+                    on_line(line, mon)
+                except Exception as e:  # noqa: BLE001 - reported with the result
+                    errors.append(f"{text!r}: {e!r}")
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
@@ -305,33 +385,54 @@ def run(argv: list[str], *, timeout: float = 90, console: Path | None = None,
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        proc.kill()
-        proc.wait()
+    finally:  # the hard limit, and no QEMU left behind if we are interrupted
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     thread.join(timeout=5)
     if sink is not None:
         sink.close()
     return VMResult(argv, lines, None if timed_out else proc.returncode, timed_out,
-                    time.monotonic() - t0, stopped[0] if stopped else None, console)
+                    time.monotonic() - t0, stopped[0] if stopped else None, console,
+                    callback_errors=errors)
 
 
 def kernel_append(init: str, extra: str = "") -> str:
-    """The kernel command line: serial console, quiet, printk times, no wait on panic."""
-    words = ["console=ttyS0", "quiet", "printk.time=1", "panic=-1", f"init={init}"]
+    """The kernel command line: serial console, quiet, printk times, no wait on panic.
+
+    ``mitigations=off``: the CPU-vulnerability workarounds only slow an
+    emulated CPU down (every system call pays for them under TCG).
+    """
+    words = ["console=ttyS0", "quiet", "printk.time=1", "panic=-1", "mitigations=off",
+             f"init={init}"]
     return " ".join(words + ([extra] if extra else []))
 
 
 def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int = 1,
          memory: int = 1024, kernel: initramfs.Kernel | None = None,
-         init: str | None = None) -> VMResult:
-    """Build the scenario's initramfs and boot it; returns when QEMU has exited."""
+         init: str | None = None, on_line: OnLine | None = None) -> VMResult:
+    """Build the scenario's initramfs and boot it; returns when QEMU has exited.
+
+    With *on_line* the VM gets a monitor (see :func:`run`).
+    """
+    import tempfile
+
     kernel = kernel or initramfs.find_kernel()
     if kernel is None:
         raise RuntimeError("no kernel found (/boot/vmlinuz-* with /usr/lib/modules/<version>)")
     precompile()
     built = scenario.build_initramfs(kernel)
+    # A unix socket path must stay short (108 bytes): not under a deep tmp_path.
+    mondir = Path(tempfile.mkdtemp(prefix="ovis-vm-")) if on_line is not None else None
+    monitor = mondir / "monitor" if mondir is not None else None
     argv = qemu_argv(kernel.image, built.path, kernel_append(init or str(scenario.init), append),
-                     memory=memory, smp=smp)
-    result = run(argv, timeout=timeout, console=scenario.console)
+                     memory=memory, smp=smp, monitor=monitor)
+    try:
+        result = run(argv, timeout=timeout, console=scenario.console, on_line=on_line,
+                     monitor=monitor)
+    finally:
+        if mondir is not None:
+            shutil.rmtree(mondir, ignore_errors=True)
     result.built = built
     result.scenario = str(scenario.root)
     return result
@@ -355,5 +456,5 @@ def python_ok_in_vm() -> bool:
     return Path(sys.executable).resolve().is_file() and os.access(sys.executable, os.X_OK)
 
 
-__all__ = ["Scenario", "VMResult", "Mark", "Line", "boot", "run", "qemu_argv", "prerequisites",
-           "kernel_append", "field"]
+__all__ = ["Line", "Mark", "Monitor", "Scenario", "VMResult", "boot", "kernel_append",
+           "lean_python", "prerequisites", "qemu_argv", "run"]

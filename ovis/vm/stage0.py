@@ -26,20 +26,34 @@ its onboot services (load modules, mount the root) written inline:
    cannot leave the initramfs rootfs (it has no parent mount), and busybox
    ``switch_root`` would empty the rootfs, which /run/initramfs shows: this
    is the move-mount + chroot of klibc's run-init and of aa-stage0 (what
-   ``ovis.linux.chroot.chroot_exec`` does, with busybox's ``chroot``).
+   ``ovis.linux.chroot.chroot_exec`` does, with busybox's ``chroot``).  INIT
+   gets a clean environment and no arguments (``ovis boot`` would take the
+   words the kernel passes on for a container command; it reads
+   /proc/cmdline itself).
+
+The 9p share is mounted ``cache=loose``: it is read-only and the host is not
+expected to change under a running VM, and it spares a round trip to the
+host for every ``stat`` (Python's imports are made of them).
 
 If a module fails to load the boot goes on; if the root cannot be mounted
 stage 0 says so and opens a shell (``exit`` resumes), as aa-stage0 does.
 
-The way back: ``/shutdown poweroff|reboot|halt`` is stage 4 inside the
+Which way back each boot takes:
+
+- ovis's own boot (``init=`` a wrapper running ``ovis boot``): ovis's stage 4
+  (``.s6-svscan/finish``) kills, unmounts what PID 1 sees (/run/initramfs
+  included), remounts / read-only and calls reboot(2) itself from the new
+  root; ``/shutdown`` is not used;
+- anopa's stages (aa-stage3): pivot into /run/initramfs and exec
+  ``/shutdown`` (tests/test_vm.py takes that path with a pivoting init).
+
+``/shutdown poweroff|reboot|halt`` is stage 4 inside the
 initramfs, for a stage 3 that pivots back into it the anopa way
 (``cd /run/initramfs; pivot_root . root-fs; chroot . /shutdown ACTION``):
 it unmounts everything under /root-fs (deepest and latest first, in passes;
 read-only remount, then a lazy unmount, for what stays busy), syncs and ends
 with busybox ``poweroff -f`` / ``reboot -f`` / ``halt -f`` (reboot(2) right
-away).  ovis's own stage 4 does not need it: it unmounts what PID 1 sees,
-remounts / read-only and calls reboot(2) itself from the new root.  Either
-way the 9p and tmpfs mounts under the overlay stay on the hidden rootfs, as
+away).  Either way the 9p and tmpfs mounts under the overlay stay on the hidden rootfs, as
 after any switch_root: a read-only share and memory, nothing to flush.
 
 Both scripts print ``ovis-vm-timeline: EVENT UPTIME`` lines on the console
@@ -51,7 +65,7 @@ from __future__ import annotations
 import shlex
 
 SHARE_TAG = "host"
-NINEP_OPTIONS = "trans=virtio,version=9p2000.L,ro"
+NINEP_OPTIONS = "trans=virtio,version=9p2000.L,ro,cache=loose"
 NEWROOT = "/root-fs"
 TIMELINE = "ovis-vm-timeline:"
 #: Printed by /init and /shutdown when they open a shell: a runner that
@@ -66,6 +80,15 @@ uptime_cs() {
     echo $(( ${up%.*} * 100 + 1${up#*.} - 100 ))
 }
 mark() { echo "@TIMELINE@ $1 $(uptime_s)"; }
+"""
+
+_TAI64N = r"""
+# The TAI64N label of now, as s6-tai64n writes it: 2^62 + TAI seconds (UTC + 37),
+# then nanoseconds; see ovis/vm/stage0.py for the precision.
+tai64n() {
+    cs=$(( T0_EPOCH * 100 + $(uptime_cs) - T0_CS ))
+    printf '@%016x%08x' $(( 0x4000000000000000 + 37 + cs / 100 )) $(( cs % 100 * 10000000 ))
+}
 """
 
 _INIT = r"""#!/bin/sh
@@ -94,12 +117,7 @@ mark stage0
 T0_EPOCH=$(date +%s)
 T0_CS=$(uptime_cs)
 
-# The TAI64N label of now, as s6-tai64n writes it: 2^62 + TAI seconds (UTC + 37),
-# then nanoseconds; see ovis/vm/stage0.py for the precision.
-tai64n() {
-    cs=$(( T0_EPOCH * 100 + $(uptime_cs) - T0_CS ))
-    printf '@%016x%08x' $(( 0x4000000000000000 + 37 + cs / 100 )) $(( cs % 100 * 10000000 ))
-}
+@TAI64N@
 log() {
     echo "$(tai64n) $*" >> "$LOG"
     echo "ovis stage 0: $*"
@@ -164,8 +182,10 @@ cd "$NEWROOT"
 mount -o move . / || rescue "cannot move $NEWROOT onto /"
 # From here "/" still means the rootfs for this process: run the initramfs's
 # own binaries through the new root (./run/initramfs), as aa-stage0 does.
+# No arguments: the words the kernel did not understand ("break"...) would be
+# taken for a container command by `ovis boot`; init reads /proc/cmdline.
 exec ./run/initramfs/bin/env -i PATH=/usr/bin:/usr/sbin:/bin:/sbin TERM=linux HOME=/ \
-    ./run/initramfs/bin/chroot . "$INIT" "$@"
+    ./run/initramfs/bin/chroot . "$INIT"
 log "fatal: cannot run $INIT"
 rescue "cannot run $INIT"
 exec ./run/initramfs/bin/poweroff -f
@@ -244,7 +264,7 @@ def init_script(*, default_init: str = "/sbin/init", share_tag: str = SHARE_TAG,
     """The text of /init, with its defaults filled in (values shell-quoted)."""
     if not default_init.startswith("/"):
         raise ValueError(f"init must be an absolute path: {default_init!r}")
-    return (_INIT.replace("@COMMON@", _COMMON)
+    return (_INIT.replace("@COMMON@", _COMMON).replace("@TAI64N@", _TAI64N)
             .replace("@TIMELINE@", TIMELINE)
             .replace("@SHELL_PROMPT@", SHELL_PROMPT)
             .replace("@MODULES@", _q(" ".join(modules)))
@@ -252,6 +272,15 @@ def init_script(*, default_init: str = "/sbin/init", share_tag: str = SHARE_TAG,
             .replace("@NINEP_OPTIONS@", _q(ninep_options))
             .replace("@DEFAULT_INIT@", _q(default_init))
             .replace("@NEWROOT@", _q(NEWROOT)))
+
+
+def helpers() -> str:
+    """The shell functions of /init (uptime_s, uptime_cs, mark, tai64n), for tests.
+
+    They read ``$PROC/uptime``; tai64n needs ``T0_EPOCH`` (``date +%s`` at
+    stage 0 start) and ``T0_CS`` (uptime_cs at that moment).
+    """
+    return _COMMON.replace("@TIMELINE@", TIMELINE) + _TAI64N
 
 
 def shutdown_script() -> str:
