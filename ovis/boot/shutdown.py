@@ -161,6 +161,8 @@ def run_stage3(live: Path) -> int:
     console = _console_fd(info)
     # The boot environment, not the one of whoever asked for the shutdown.
     env = read_env_file(live / "environment") or dict(os.environ)
+    if not info.get("colour"):
+        env["NO_COLOR"] = "1"  # colours on the console only with `ovis boot -z`
     say(console, f"ovis: stage 3: preparing {req.get('action', 'reboot')}...")
     code = 0
     if not req.get("force"):
@@ -231,8 +233,10 @@ def stage4(live: Path, crashed: bool = False) -> NoReturn:
                 say(None, f"ovis: {m}")
         done = sum(m.startswith("unmounted") for m in detail)
         ro = sum(m.startswith("remounted read-only") for m in detail)
+        kept = [m.split(": ", 1)[1].split(" (")[0] for m in detail if m.startswith("still")]
         say(None, f"ovis: unmounted {done} filesystem(s), {ro} remounted read-only"
-                  + "".join(f"; {m}" for m in detail if m.startswith(("still", "cannot"))))
+                  + (f"; left mounted read-only: {', '.join(kept)}" if kept else "")
+                  + "".join(f"; {m}" for m in detail if m.startswith("cannot")))
         os.sync()
     if final and os.access(final, os.X_OK):
         _guard(lambda: subprocess.run([final], stdin=subprocess.DEVNULL, timeout=30), final)

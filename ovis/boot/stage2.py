@@ -79,10 +79,10 @@ def run(paths: Paths, show_status: bool = False) -> int:
               f"{', ' + str(len(outcome.failed)) + ' failed' if outcome.failed else ''}\n")
     if show_status:
         from ovis.cli.output import status_table
-        from ovis.engine.status import collect
+        from ovis.engine.status import gather
 
-        live_services = manager.live_services()
-        out.write("\n" + status_table(collect(paths, {}, live_services, None), False) + "\n\n")
+        names = sorted(set(manager.live_services()) | set(outcome.results))
+        out.write("\n" + status_table(gather(manager, names), reporter.colour) + "\n\n")
     if not info.get("container") and info.get("catchlog"):
         try:
             saved = save_boot_log(paths, live)

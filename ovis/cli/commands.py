@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from typing import TYPE_CHECKING
 
-from ovis.errors import EXIT_FAILED, EXIT_OK, ConfigError, OvisError, UsageError
+from ovis.errors import EXIT_FAILED, EXIT_OK, OvisError, UsageError
 from ovis.paths import Paths, read_env_file
 
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
@@ -140,26 +140,9 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ovis.cli.output import status_table, use_colour
-    from ovis.engine.status import broken_status, collect
+    from ovis.engine.status import gather
 
-    m = manager_of(args)
-    live = m.live_services()
-    defined: dict[str, Any] = {}
-    broken: dict[str, dict[str, Any]] = {}
-    for n in args.names or m.repo.names():
-        if n in live:
-            continue
-        try:
-            defined[n] = m.repo.load(n)
-        except ConfigError as e:
-            if m.repo.locate(n) is None:
-                raise  # unknown service: exit 2
-            broken[n] = broken_status(m.paths, n, m.repo.locate(n), str(e))
-    wanted = [n for n in (args.names or sorted(set(defined) | set(live) | set(broken)))]
-    good = collect(m.paths, defined, live, [n for n in wanted if n not in broken])
-    by_name = {it["name"]: it for it in good}
-    by_name.update(broken)
-    items = [by_name[n] for n in wanted]
+    items = gather(manager_of(args), args.names or None)
     if args.json:
         print(json.dumps(items, indent=1))
     else:

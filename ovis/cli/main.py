@@ -50,7 +50,30 @@ def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
                    help="machine-readable output: nothing but JSON on stdout")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Global options that take a value (to find the command word in argv).
+_VALUED = {"--live", "--services", "--skel", "--trees", "--logdir", "-v", "--verbosity"}
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The COMMAND of an ovis command line, skipping global options."""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in _VALUED:
+            skip = True
+        elif not a.startswith("-"):
+            return a
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (*only*) the parser of a single command.
+
+    Building every subcommand costs real time where Python is slow (PID 1
+    under emulation, stage 3/4 at shutdown): a command line that names its
+    command gets just that one.
+    """
     from ovis.cli import commands
 
     parser = argparse.ArgumentParser(
@@ -65,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def cmd(name: str, handler: Callable[[argparse.Namespace], int], summary: str,
             description: str = "", epilog: str = "") -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return argparse.ArgumentParser(add_help=False)  # built, never attached
         p = sub.add_parser(name, help=summary, parents=[common],
                            description=description or summary,
                            epilog=(epilog + "\n\n" if epilog else "") + EXIT_CODES,
@@ -72,17 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=handler)
         return p
 
-    commands.register(cmd)
-    from ovis.cli import bootcmds
+    from ovis.cli import analyzecmd, bootcmds
 
-    bootcmds.register(cmd)
-    from ovis.cli import analyzecmd
-    analyzecmd.register(cmd)
+    for module in (commands, bootcmds, analyzecmd):
+        module.register(cmd)
+    parser.ovis_commands = sorted(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    word = command_word(argv)
+    parser = build_parser(word) if word else None
+    if parser is None or not parser.ovis_commands:  # type: ignore[attr-defined]
+        parser = build_parser()  # no or unknown command: the full list, for the error
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

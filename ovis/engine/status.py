@@ -119,3 +119,31 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
 
 def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
+
+
+def gather(manager: "Manager", names: list[str] | None) -> list[dict[str, Any]]:  # noqa: F821
+    """What ``ovis status [NAME...]`` shows: compiled, defined and broken services.
+
+    Unknown names raise :class:`~ovis.errors.UnknownService`; a definition
+    that exists but does not parse is listed as failed (invalid-definition).
+    """
+    from ovis.errors import ConfigError
+
+    live = manager.live_services()
+    defined: dict[str, Service] = {}
+    broken: dict[str, dict[str, Any]] = {}
+    for n in names or manager.repo.names():
+        if n in live:
+            continue
+        try:
+            defined[n] = manager.repo.load(n)
+        except ConfigError as e:
+            source = manager.repo.locate(n)
+            if source is None:
+                raise
+            broken[n] = broken_status(manager.paths, n, source, str(e))
+    wanted = names or sorted(set(defined) | set(live) | set(broken))
+    good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken])
+    by_name = {it["name"]: it for it in good}
+    by_name.update(broken)
+    return [by_name[n] for n in wanted]
