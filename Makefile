@@ -3,7 +3,7 @@
 #   make test      install the test dependencies, then run the whole suite (what .ci/run does)
 #   make vm        the VM tests only: QEMU boots ovis from its initramfs stage 0 to poweroff
 #                  (needs qemu-system-x86, linux-image-amd64, busybox-static:
-#                  `bash scripts/setup.sh --test`); rewrites docs/vm-timeline.md
+#                  `bash scripts/setup.sh --test`); rewrites docs/benchmarks.md
 #   make vm-boot   boot the example system in a VM and show its console (python3 -m ovis.vm)
 PYTHON ?= python3
 
@@ -18,7 +18,7 @@ test:
 	bash scripts/setup.sh --test && bash scripts/test.sh
 
 vm:
-	OVIS_VM_TIMELINE=$(CURDIR)/docs/vm-timeline.md $(PYTHON) -m pytest -m vm -v tests/test_vm.py
+	OVIS_VM_TIMELINE=$(CURDIR)/docs/benchmarks.md $(PYTHON) -m pytest -m vm -v tests/test_vm.py
 
 vm-boot:
 	$(PYTHON) -m ovis.vm --action poweroff

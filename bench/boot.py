@@ -30,11 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mdtable import write_block  # noqa: E402 - bench/ is on sys.path when run
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ovis.docblock import write_block  # noqa: E402
 from ovis.s6.control import svscan_running, svscan_send  # noqa: E402
 from ovis.s6.status import read_status  # noqa: E402
 

@@ -26,9 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-from mdtable import write_block  # noqa: E402 - bench/ is on sys.path when run
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ovis.docblock import write_block  # noqa: E402
 
 
 def one_run() -> dict[str, float]:

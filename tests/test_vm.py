@@ -11,7 +11,7 @@ qemu-system-x86_64, a kernel with its modules and busybox-static
 root).  They are skipped only when those are really missing and CI is not
 set; in CI a missing prerequisite fails.
 
-``OVIS_VM_TIMELINE=FILE`` (``make vm`` sets docs/vm-timeline.md) writes the
+``OVIS_VM_TIMELINE=FILE`` (``make vm`` sets docs/benchmarks.md) writes the
 measured boot timeline of the poweroff test there.
 """
 

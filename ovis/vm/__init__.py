@@ -8,7 +8,7 @@
 - ``qemu``: a scenario directory (skeleton, services, trees) on the host,
   the QEMU command line, the serial console captured line by line with host
   time stamps, and the boot timeline read from the console;
-- ``timeline``: the markdown table of that timeline (``docs/vm-timeline.md``).
+- ``timeline``: the markdown table of that timeline (in ``docs/benchmarks.md``).
 
 The VM's root is the host's own ``/`` shared read-only over 9p, under a
 tmpfs-backed overlay: the host's Python, ovis and s6 run in the VM as they

@@ -1,4 +1,4 @@
-"""The boot timeline of a VM run, as a markdown fragment (``docs/vm-timeline.md``).
+"""The boot timeline of a VM run, as a markdown fragment for ``docs/benchmarks.md``.
 
 Guest times are /proc/uptime read by each stage and printed on the console
 (``ovis-vm-timeline: EVENT UPTIME``, 10 ms resolution), and the kernel's own
@@ -133,6 +133,9 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
 
 
 def write(result: VMResult, path: Path) -> Path:
+    """Put the timeline into *path* (docs/benchmarks.md) between its markers."""
+    from ovis.docblock import write_block
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(result))
+    write_block(path, "vm timeline", markdown(result).strip("\n"))
     return path

@@ -1,4 +1,8 @@
-"""Replace a marked block of a markdown file with a freshly measured table."""
+"""Replace a marked block of a markdown file with freshly measured figures.
+
+Used by the benchmarks (bench/) and the VM timeline (ovis/vm) to keep
+docs/benchmarks.md current without touching the prose around the tables.
+"""
 
 from __future__ import annotations
 
