@@ -1,7 +1,7 @@
 """The anopa-compatible aa-* utilities, run as real console scripts.
 
 Help texts, exit codes and output are anopa 0.5.0's (help texts copied from
-its sources; outputs from /work/shared/research/anopa-ref.md).  Tools that
+its sources; outputs from ../shared/research/anopa-ref.md).  Tools that
 could hurt the host when run as root (aa-kill, aa-reboot, aa-terminate,
 aa-mount, aa-umount, aa-pivot, aa-chroot) only ever run here inside fresh
 PID+mount namespaces (or unprivileged); their real work is in test_aa_ns.py.

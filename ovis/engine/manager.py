@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from ovis.engine import state as statefile
 from ovis.engine.graph import Graph
@@ -31,6 +31,9 @@ class Reporter(Protocol):
     def progress(self, name: str, action: Action, result: Result) -> None: ...
 
     def message(self, text: str) -> None: ...
+
+    # Optional: ``begin(name, action)`` is called, when a reporter has it,
+    # as each service's transition begins (anopa's "Starting X...").
 
 
 class NullReporter:
@@ -53,6 +56,12 @@ class Outcome:
 
 
 class Manager:
+    #: Makes the transaction's backend: ``factory(paths, services, base_env,
+    #: oneshot_up)``; None means :class:`ovis.engine.s6backend.S6Backend`.
+    #: Front ends with other I/O conventions (aa-start echoes oneshot output)
+    #: supply a subclass of it.
+    backend_factory: Any = None
+
     def __init__(self, paths: Paths, reporter: Reporter | None = None, *,
                  repo: Repository | None = None, compile: bool = True) -> None:
         """*compile* False: the servicedirs in LIVE are used as they are
@@ -159,14 +168,17 @@ class Manager:
 
         graph = Graph.build(services)
         plan = Plan.make(graph, targets, action, force=force)
-        backend = S6Backend(self.paths, services, self.base_env(), self._oneshot_up(services))
+        factory = self.backend_factory or S6Backend
+        backend = factory(self.paths, services, self.base_env(), self._oneshot_up(services))
         t0 = time.monotonic()
 
         def report(name: str, res: Result) -> None:
             self._record(services[name], action, res)
             self.reporter.progress(name, action, res)
 
-        results = run(plan, backend, report)
+        begin = getattr(self.reporter, "begin", None)
+        results = run(plan, backend, report,
+                      on_begin=(lambda name: begin(name, action)) if begin is not None else None)
         return Outcome(action, results, time.monotonic() - t0)
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:

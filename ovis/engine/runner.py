@@ -38,15 +38,20 @@ class Backend(Protocol):
 
 
 Report = Callable[[str, Result], None]
+#: Told the name of each service just before its transition begins (after its
+#: prerequisites settled): aa-start prints anopa's "Starting X..." there.
+OnBegin = Callable[[str], None]
 
 
 class Runner:
     def __init__(self, plan: Plan, backend: Backend, report: Report,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_begin: OnBegin | None = None) -> None:
         self.plan = plan
         self.backend = backend
         self.report = report
         self.clock = clock
+        self.on_begin = on_begin
         self.sel = selectors.DefaultSelector()
         self.jobs: dict[str, Job] = {}
         self.begun: dict[str, tuple[float, float]] = {}  # name -> (monotonic, wall)
@@ -91,6 +96,8 @@ class Runner:
             for name in names:
                 now = self.clock()
                 self.plan.begin(name)
+                if self.on_begin is not None:
+                    self.on_begin(name)
                 self.begun[name] = (now, time.time())
                 started = self.backend.begin(name, self.plan.action, now)
                 if isinstance(started, Result):
@@ -123,5 +130,6 @@ class Runner:
 
 
 def run(plan: Plan, backend: Backend, report: Report,
-        clock: Callable[[], float] = time.monotonic) -> dict[str, Result]:
-    return Runner(plan, backend, report, clock).run()
+        clock: Callable[[], float] = time.monotonic,
+        on_begin: OnBegin | None = None) -> dict[str, Result]:
+    return Runner(plan, backend, report, clock, on_begin).run()

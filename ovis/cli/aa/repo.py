@@ -1,0 +1,326 @@
+"""What aa-enable, aa-start, aa-stop, aa-status and aa-reset share: anopa's
+repository conventions, on top of ovis's paths, compiled servicedirs and state.
+
+An anopa repository (``/run/services``) is an ovis LIVE directory in the
+"anopa" layout (:meth:`ovis.paths.Paths.with_anopa_repo`): one servicedir per
+enabled service, compiled by ovis (``ovis.json`` next to anopa's files),
+longruns linked in ``.scandir``, ovis's state in ``.ovis-state``.  anopa's
+``status.anopa`` is not written: the events anopa keeps there (Started,
+Start failed: exitcode 3, Starting failed: Failed dependency: x ...) are
+derived from ovis's state files (:func:`anopa_event`), so ``ovis status`` and
+``aa-status`` can never disagree.
+
+Names, listdirs and messages follow anopa 0.5.0 (src/libanopa/service_name.c,
+scan_dir.c, errmsg.c, eventmsg.c, src/anopa/util.c).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ovis.engine import state as statefile
+from ovis.paths import Paths
+from ovis.s6.status import SupervisorStatus, read_status
+from ovis.service.model import Service
+
+from .output import Output
+
+DEFAULT_REPODIR = "/run/services"
+LISTDIR_PREFIX = "/etc/anopa/listdirs/"
+DEFAULT_TIMEOUT_SECS = 300
+SCANDIR = ".scandir"
+
+# src/include/anopa/err.h
+ERR_INVALID_NAME = 1
+ERR_UNKNOWN = 2
+ERR_DEPEND = 3
+ERR_IO = 4
+ERR_WRITE_STATUS = 5
+ERR_CHDIR = 6
+ERR_EXEC = 7
+ERR_PIPES = 8
+ERR_S6 = 9
+ERR_FAILED = 10
+ERR_TIMEDOUT = 11
+ERR_IO_REPODIR = 12
+ERR_IO_SCANDIR = 13
+ERR_FAILED_ENABLE = 14
+ERR_ALREADY_UP = 15
+ERR_NOT_UP = 16
+
+ERRMSG = (
+    "",
+    "Invalid name",
+    "Unknown service",
+    "Failed dependency",
+    "I/O error",
+    "Uable to write service status file",  # sic, as anopa prints it
+    "Unable to get into service directory",
+    "Unable to exec",
+    "Unable to setup pipes",
+    "Failed to communicate with s6",
+    "Failed",
+    "Timed out",
+    "Failed to create repository directory",
+    "Failed to create scandir directory",
+    "Failed to enable/create servicedir",
+    "Already up",
+    "Not up",
+)
+
+# src/include/anopa/service_status.h
+EVT_NONE, EVT_ERROR, EVT_STARTING, EVT_STARTING_FAILED, EVT_START_FAILED, EVT_STARTED, \
+    EVT_STOPPING, EVT_STOPPING_FAILED, EVT_STOP_FAILED, EVT_STOPPED = range(10)
+EVENTMSG = (
+    "Unknown status",
+    "Error",
+    "Starting",
+    "Starting failed",
+    "Start failed",
+    "Started",
+    "Stopping",
+    "Stopping failed",
+    "Stop failed",
+    "Stopped",
+)
+
+
+# -- names, listdirs ----------------------------------------------------------
+
+def unslash(s: str) -> str:
+    """anopa's unslash(): drop one trailing '/' (but keep "/")."""
+    return s[:-1] if len(s) > 1 and s.endswith("/") else s
+
+
+def is_valid_name(name: str) -> bool:
+    """anopa's rule: not empty, no leading '.', no leading/trailing '@', and a
+    '/' only as the "/log" suffix of a logger."""
+    if not name or name.startswith(".") or name.startswith("@") or name.endswith("@"):
+        return False
+    slash = name.find("/")
+    return slash < 0 or name[slash:] == "/log"
+
+
+def is_logger(name: str) -> bool:
+    return name.endswith("/log")
+
+
+def listdir_path(path: str) -> str:
+    """-l DIR: a name not starting with '/' or '.' is under /etc/anopa/listdirs/."""
+    path = unslash(path)
+    return path if path.startswith(("/", ".")) else LISTDIR_PREFIX + path
+
+
+def scan_dir(path: str, files_only: bool) -> list[tuple[str, bool]]:
+    """(name, is_dir) of the regular files (and directories unless *files_only*)
+    of *path*, in readdir order as anopa's aa_scan_dir; symlinks are skipped.
+    Names starting with '.' are left to the callers, as anopa does."""
+    out = []
+    with os.scandir(path) as it:
+        for entry in it:
+            if entry.is_file(follow_symlinks=False):
+                out.append((entry.name, False))
+            elif not files_only and entry.is_dir(follow_symlinks=False):
+                out.append((entry.name, True))
+    return out
+
+
+def die_listdir(out: Output, path: str, err: OSError, rc: int) -> None:
+    out.die_unable(rc, f"read list directory {path}", err)
+
+
+def names_from_stdin() -> list[str]:
+    """Service name "-": one name per line on stdin."""
+    data = sys.stdin.buffer.read()
+    return [line.decode("utf-8", "surrogateescape") for line in data.split(b"\n")
+            if line] if data else []
+
+
+def open_repo(out: Output, repodir: str, write: bool, rc: int) -> Paths:
+    """anopa's aa_init_repo for an existing repository: chdir into it (relative
+    listdirs such as "./x" are then relative to it, as with anopa) and check
+    access.  Returns ovis's paths for it (anopa layout)."""
+    try:
+        os.chdir(repodir)
+        if not os.access(".", os.R_OK | (os.W_OK if write else 0)):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as e:
+        out.die_unable(rc, f"init repository {repodir}", e)
+    return Paths.resolve().with_anopa_repo(Path(os.getcwd()))
+
+
+def check_name(name: str) -> int:
+    """0 when *name* is a servicedir of the repository (the cwd), else -ERR_*."""
+    if not is_valid_name(name):
+        return -ERR_INVALID_NAME
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        return -ERR_UNKNOWN
+    except OSError:
+        return -ERR_IO
+    import stat as _stat
+
+    return 0 if _stat.S_ISDIR(st.st_mode) else -ERR_IO
+
+
+# -- what is in the repository -------------------------------------------------
+
+class Services:
+    """The services of a repository as ovis compiled them (``ovis.json``), with
+    a fallback for servicedirs ovis did not write (parsed as anopa dirs)."""
+
+    def __init__(self, paths: Paths) -> None:
+        from ovis.service.repository import LiveRepository
+
+        self.paths = paths
+        self.live = LiveRepository(paths)
+        self._cache: dict[str, Service | None] = {}
+
+    def get(self, name: str) -> Service | None:
+        if name in self._cache:
+            return self._cache[name]
+        svc: Service | None
+        try:
+            svc = self.live.load(name)
+        except Exception:
+            svc = None
+            if not is_logger(name):
+                from ovis.service.anopa import parse_anopa_dir
+
+                try:
+                    svc = parse_anopa_dir(self.paths.servicedir(name), name)
+                except Exception:
+                    svc = None
+        self._cache[name] = svc
+        return svc
+
+    def dir(self, name: str) -> Path:
+        return self.paths.servicedir(name)
+
+    def is_longrun(self, name: str) -> bool:
+        """anopa: a longrun iff NAME/run exists."""
+        return os.path.lexists(self.dir(name) / "run")
+
+    def readiness(self, name: str) -> bool:
+        """anopa's gets_ready: a gets-ready file, or a numeric notification-fd."""
+        d = self.dir(name)
+        if os.path.lexists(d / "gets-ready"):
+            return True
+        try:
+            line = (d / "notification-fd").read_text().split("\n", 1)[0]
+        except OSError:
+            return False
+        return line.isdigit()
+
+    def s6(self, name: str) -> SupervisorStatus | None:
+        try:
+            return read_status(self.dir(name))
+        except Exception:
+            return None
+
+    def state(self, name: str) -> statefile.ServiceState | None:
+        if is_logger(name):
+            return None
+        return statefile.load(self.paths, name)
+
+    def oneshot_up(self, name: str) -> bool:
+        """anopa counts Started, Starting, Stopping failed and Stop failed as up."""
+        st = self.state(name)
+        return st is not None and (st.state == "up" or (st.state == "failed" and st.wanted == "down"))
+
+
+def up_level(services: Services, name: str, stopping: bool) -> int:
+    """anopa's is_up: 0 down, 1 up, 2 up and ready (readiness services only).
+
+    Stopping, a longrun s6 would restart (down but wanted up) counts as up."""
+    if services.is_longrun(name):
+        st = services.s6(name)
+        if st is not None:
+            if st.up:
+                return 2 if services.readiness(name) and st.ready_flag else 1
+            return 1 if stopping and st.want_up else 0
+    return 1 if services.oneshot_up(name) else 0
+
+
+# -- anopa's view of ovis's state ----------------------------------------------
+
+@dataclass
+class AnopaStatus:
+    event: int = EVT_NONE
+    code: int = 0
+    msg: str = ""
+    stamp: float | None = None
+
+
+def _wstat(st: statefile.ServiceState) -> int:
+    if st.reason == "signalled" and st.exit is not None:
+        return st.exit & 0x7F
+    return ((st.exit or 0) & 0xFF) << 8
+
+
+def is_load_error(detail: str) -> bool:
+    """"DEP: Unknown service": a dependency that could not even be loaded
+    (anopa records it as an Error event, not Starting failed)."""
+    return any(detail.endswith(": " + m) for m in ERRMSG[1:])
+
+
+def anopa_event(st: statefile.ServiceState | None) -> AnopaStatus:
+    """What anopa's status.anopa would say, from ovis's state file."""
+    if st is None:
+        return AnopaStatus()
+    if st.state == "up":
+        return AnopaStatus(EVT_STARTED, 0, "", st.since)
+    if st.state == "down":
+        if st.since is None:
+            return AnopaStatus()
+        return AnopaStatus(EVT_STOPPED, 0, "", st.since)
+    starting = st.wanted != "down"
+    ing_failed = EVT_STARTING_FAILED if starting else EVT_STOPPING_FAILED
+    failed = EVT_START_FAILED if starting else EVT_STOP_FAILED
+    reason = st.reason or ""
+    if reason == "dependency-failed":
+        if starting and is_load_error(st.detail):
+            return AnopaStatus(EVT_ERROR, ERR_DEPEND, st.detail, st.since)
+        return AnopaStatus(ing_failed, ERR_DEPEND, st.detail, st.since)
+    if reason == "timed-out":
+        return AnopaStatus(ing_failed, ERR_TIMEDOUT, "", st.since)
+    if reason in ("exited", "signalled") or (reason == "exec-failed" and st.exit is not None):
+        return AnopaStatus(failed, _wstat(st), "", st.since)
+    if reason == "exec-failed":
+        return AnopaStatus(ing_failed, ERR_EXEC, st.detail, st.since)
+    if reason in ("not-supervised", "supervisor-gone"):
+        return AnopaStatus(ing_failed, ERR_S6, st.detail, st.since)
+    if reason == "invalid-definition":
+        return AnopaStatus(EVT_ERROR, ERR_FAILED, st.detail, st.since)
+    return AnopaStatus(ing_failed, ERR_FAILED, st.detail, st.since)
+
+
+def record_load_error(paths: Paths, name: str, detail: str) -> None:
+    """A service that could not be started because a dependency could not be
+    loaded: failed, dependency-failed (what anopa writes as Error: Failed
+    dependency: DEP: Unknown service)."""
+    st = statefile.load(paths, name) or statefile.ServiceState(name)
+    st.state, st.wanted, st.reason = "failed", "up", "dependency-failed"
+    st.exit, st.detail, st.since = None, detail, time.time()
+    statefile.save(paths, st)
+
+
+def wstat_text(wstat: int) -> str:
+    """"exitcode N" or "signal SIGX", as anopa prints a wait status."""
+    if os.WIFEXITED(wstat):
+        return f"exitcode {os.WEXITSTATUS(wstat)}"
+    return "signal " + signal_name(os.WTERMSIG(wstat) if os.WIFSIGNALED(wstat) else 0)
+
+
+def signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return "SIG???"
