@@ -129,16 +129,21 @@ def test_pivot_and_chroot_like_aa_stage3(tmp_path) -> None:
     standalone.chmod(0o755)
     T = str(tmp_path)
     prefix = os.path.realpath(sys.base_prefix)
+    venv = os.path.realpath(sys.prefix)
     out = ns(f"""
     T = {T!r}
     R = os.path.join(T, "initramfs")
     os.mkdir(R)
     sc.mount("initramfs", R, "tmpfs", 0, "size=8m")
     bind_system(R)
-    for src in ({prefix!r}, {str(REPO)!r}):        # the console scripts' python and ovis
-        if not src.startswith("/usr/"):
-            os.makedirs(R + src)
-            sc.mount(src, R + src, None, sc.MS_BIND)
+    # the console scripts' python (and its venv, if any) and ovis
+    bound = []
+    for src in sorted({{{prefix!r}, {venv!r}, {str(REPO)!r}}}):
+        if src.startswith("/usr/") or any(src.startswith(b + "/") for b in bound):
+            continue
+        os.makedirs(R + src, exist_ok=True)
+        sc.mount(src, R + src, None, sc.MS_BIND)
+        bound.append(src)
     with open(os.path.join(R, "shutdown"), "w") as f:
         f.write('#!/bin/sh\\necho "shutdown $1 in $(pwd) with $(ls / | tr "\\\\n" " ")"\\n')
     os.chmod(os.path.join(R, "shutdown"), 0o755)
