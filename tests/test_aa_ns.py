@@ -281,15 +281,20 @@ def test_terminate_in_private_root(tmp_path) -> None:
         pytest.skip("the host has active swap, which aa-terminate would turn off")
     T = str(tmp_path)
     prefix = os.path.realpath(sys.base_prefix)
+    venv = os.path.realpath(sys.prefix)
     out = ns(f"""
     from ovis.linux.chroot import pivot
     R = os.path.join({T!r}, "root")
     os.mkdir(R)
     sc.mount("ns-root", R, "tmpfs", 0, "size=16m")
     bind_system(R)
-    if not {prefix!r}.startswith("/usr/"):
-        os.makedirs(R + {prefix!r})
-        sc.mount({prefix!r}, R + {prefix!r}, None, sc.MS_BIND)
+    bound = []
+    for src in sorted({{{prefix!r}, {venv!r}}}):  # the interpreter, and its venv if any
+        if src.startswith("/usr/") or any(src.startswith(b + "/") for b in bound):
+            continue
+        os.makedirs(R + src, exist_ok=True)
+        sc.mount(src, R + src, None, sc.MS_BIND)
+        bound.append(src)
     shutil.copytree(os.path.join({str(REPO)!r}, "ovis"), R + "/opt/ovis",
                     ignore=shutil.ignore_patterns("__pycache__"))   # on / itself: never unmounted
     for d in ("proc", "old", "run", "dev", "t"):
