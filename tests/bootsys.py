@@ -84,16 +84,9 @@ class BootedSystem:
 
     def set_conf(self, **values: str) -> None:
         """Change init.conf keys in place (keeps the file's other lines)."""
-        p = self.skel / "init.conf"
-        lines = p.read_text().splitlines()
-        for key, value in values.items():
-            for i, line in enumerate(lines):
-                if line.startswith(key + "="):
-                    lines[i] = f"{key}={value}"
-                    break
-            else:
-                lines.append(f"{key}={value}")
-        p.write_text("\n".join(lines) + "\n")
+        from ovis.boot.skel import set_conf
+
+        set_conf(self.skel / "init.conf", **values)
 
     # Running -----------------------------------------------------------------
     def boot(self, *command: str, args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,

@@ -59,8 +59,7 @@ def run(verbose: bool = True) -> int:
         (sk / "rc.init").write_text(rc)
         (sk / "environment" / "demo").write_text(
             f"OVIS_SERVICES={ex / '66'}\nOVIS_TREES={ex / 'tree'}\nOVIS_LOGDIR={work / 'log'}\n")
-        (sk / "init.conf").write_text((sk / "init.conf").read_text().replace(
-            "GRACETIME=3000", "GRACETIME=1000"))
+        skel.set_conf(sk / "init.conf", GRACETIME="1000")
         cmdline = work / "cmdline"
         cmdline.write_text("demo\n")
         env = {"PATH": os.environ.get("PATH", skel.BASE_PATH), "OVIS_CMDLINE": str(cmdline)}

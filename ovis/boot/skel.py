@@ -56,3 +56,20 @@ def install(dest: Path, *, overwrite: bool = False) -> list[Path]:
 
 def has_sulogin() -> bool:
     return shutil.which("sulogin") is not None
+
+
+def set_conf(initconf: Path, **values: str) -> None:
+    """Set init.conf keys in place: a key's line is replaced, a new key appended.
+
+    Comments and the other lines stay as they are, so an installed skeleton
+    keeps its documentation (tests and the VM scenarios tune it this way).
+    """
+    lines = initconf.read_text().splitlines()
+    for key, value in values.items():
+        for i, line in enumerate(lines):
+            if line.startswith(key + "="):
+                lines[i] = f"{key}={value}"
+                break
+        else:
+            lines.append(f"{key}={value}")
+    atomic.write_text(initconf, "\n".join(lines) + "\n")
