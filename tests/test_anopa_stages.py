@@ -35,13 +35,12 @@ from pathlib import Path
 import pytest
 
 from ovis.cli.aa.chroot import standalone_script
+from ovis.vm.anopa import SEED, extract_stages, mechanical
 
 from .nsutil import namespace_problem
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 REPO = Path(__file__).resolve().parent.parent
-#: shared/ sits beside the repository (in CI: beside the fresh clone).
-SEED = REPO.parent / "shared" / "seeds" / "000_fd1d526f21b0b976.txt"
 STAGES = ("aa-stage1", "aa-stage2", "aa-stage3")
 BINDIR_LINKS = {  # what @BINDIR@ must hold (Debian's places)
     "execlineb": "/usr/bin/execlineb",
@@ -59,30 +58,6 @@ def _skip(reason: str, ci_fails: bool = True) -> None:
     if ci_fails and os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def extract_stages(seed: str) -> dict[str, str]:
-    """The added lines ('+' after the '@@' line) of each src/scripts/aa-stageN hunk."""
-    scripts: dict[str, list[str]] = {}
-    current: str | None = None
-    in_hunk = False
-    for line in seed.splitlines():
-        if line.startswith("diff --git "):
-            m = re.match(r"diff --git a/src/scripts/(aa-stage\d) ", line)
-            current = m.group(1) if m else None
-            in_hunk = False
-            if current:
-                scripts[current] = []
-        elif current and line.startswith("@@"):
-            in_hunk = True
-        elif current and in_hunk and line.startswith("+"):
-            scripts[current].append(line[1:])
-    return {name: "\n".join(lines) + "\n" for name, lines in scripts.items()}
-
-
-def mechanical(text: str, bindir: Path, libexecdir: Path) -> str:
-    text = text.replace("@BINDIR@", str(bindir)).replace("@LIBEXECDIR@", str(libexecdir))
-    return re.sub(r"\bimport -u (\w+)", r"importas -u \1 \1", text)
 
 
 def test_extract_is_mechanical_only() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from ovis.vm import initramfs, qemu, stage0, timeline
+from ovis.vm import anopa, initramfs, qemu, stage0, timeline
 from tests.defs import LONGRUN, ONESHOT
 
 pytestmark = pytest.mark.vm
@@ -221,6 +221,60 @@ def test_boot_log_stamps_are_tai64n_labels_like_s6_tai64n(tmp_path: Path) -> Non
         assert len(ref) == len(out[0]) and ref[:9] == out[0][:9]
 
 
+def require_anopa() -> None:
+    """What anopa's stages need beyond busybox: the seed, execline, s6, ldd."""
+    missing = anopa.missing()
+    if missing:
+        if os.environ.get("CI") and not any("seed" in m for m in missing):
+            pytest.fail("VM tests must run in CI: " + "; ".join(missing))
+        pytest.skip("; ".join(missing))  # the seed lives beside the repository, not in it
+
+
+def test_anopa_initramfs_runs_ovis_in_a_chroot(tmp_path: Path) -> None:
+    """The anopa initramfs: the seed's aa-stage0/aa-stage4 as /init and /shutdown, and
+    a Python that runs ovis's aa-* from the archive alone (chroot into its files)."""
+    require(boot=False)
+    require_anopa()
+    if os.geteuid() != 0:
+        pytest.skip("chroot needs root")
+    sc = anopa.AnopaScenario(tmp_path / "vm")
+    built = sc.build_initramfs(fake_kernel(tmp_path / "k"))
+    assert sc.runtime is not None and "_posixsubprocess" in sc.runtime.extensions
+    assert "_tkinter" not in sc.runtime.extensions
+    entries = {e.name: e for e in initramfs.parse_newc(gzip.decompress(built.path.read_bytes()))}
+    stages = anopa.extract_stages(anopa.SEED.read_text())
+    # only the mechanical changes (stage 0 and 4 have no placeholder and no `import -u`)
+    assert entries["init"].data.decode() == stages["aa-stage0"].replace(
+        "import -u INIT", "importas -u INIT INIT")
+    assert entries["shutdown"].data.decode() == stages["aa-stage4"]
+    for prog in ("execlineb", "emptyenv", "s6-envdir", "exec", "s6-tai64n", "aa-start",
+                 "aa-stop", "aa-chroot", "aa-terminate", "sh"):
+        assert f"bin/{prog}" in entries, prog
+    assert sorted(n for n in entries if n.startswith("etc/anopa/onboot/")) == sorted(
+        f"etc/anopa/onboot/{n}" for n in anopa.ONBOOT)
+    root = tmp_path / "root"
+    root.mkdir()
+    r = subprocess.run([str(initramfs.BUSYBOX), "cpio", "-i", "-d"], cwd=root, check=False,
+                       input=gzip.decompress(built.path.read_bytes()), capture_output=True)
+    assert r.returncode == 0, r.stderr
+
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+
+    def run(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([chroot, str(root), "/bin/execlineb", "-c",
+                               "/bin/emptyenv /bin/s6-envdir /etc/anopa/env /bin/exec " + script],
+                              capture_output=True, text=True, env={}, timeout=60, check=False)
+
+    r = run("aa-echo -t hello")
+    assert (r.returncode, r.stdout) == (0, "  -> hello\n"), r.stderr
+    r = run("aa-status -r /services -a")
+    assert r.returncode == 0, r.stderr
+    assert sorted(line.split()[1] for line in r.stdout.splitlines() if line.startswith("Service:")) \
+        == sorted(anopa.ONBOOT)
+    r = run("/usr/bin/python3 -S -c \"import ovis, sys; print(ovis.__file__, sys.prefix)\"")
+    assert r.stdout.split() == ["/usr/lib/python3.11/ovis/__init__.py", "/usr"], r.stderr
+
+
 # Booting --------------------------------------------------------------------------------------
 def test_poweroff_from_stage0_to_power_down(tmp_path: Path) -> None:
     kernel = need_vm()
@@ -354,3 +408,30 @@ def test_ctrl_alt_del_reboots_cleanly(tmp_path: Path) -> None:
     assert result.restarted, result.describe()
     assert index(text, "ovis: stage 3: preparing reboot") < index(text, stopped) \
         < index(text, "ovis: stage 4 done") < index(text, qemu.RESTART)
+
+
+
+def test_anopa_stages_0_to_4_from_initramfs_to_poweroff(tmp_path: Path) -> None:
+    """anopa's own aa-stage0..aa-stage4 (the seed, mechanical changes only) on ovis's aa-*:
+    stage 0 in the initramfs (Python and ovis in it) mounts the root with aa-start's
+    oneshots, stage 1..3 run in the root, stage 3 pivots back and stage 4 powers off."""
+    need_vm()
+    require_anopa()
+    sc = anopa.AnopaScenario(tmp_path / "vm")
+    result = boot(sc, on_line=anopa.type_exit(), console_input=True)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.transcript)  # the console is a tty: colours
+    assert result.powered_off, result.describe()
+    assert result.wall < BOOT_LIMIT
+    assert result.built is not None and result.built.size < 40 << 20
+    steps = ["==> Stage 0: Mounting root file system...", "==> root-fs: Started",
+             "anopa-files: /etc/anopa and /bin/aa-chroot in place", "==> aa-start: Completed.",
+             "==> Moving /root-fs to /...", "==> Stage 1: Preparing system...",
+             "Enabled: uncaught-logs", "==> Stage 2: Initializing system...", anopa.MARKER,
+             "==> System ready.", "==> Stage 3: Preparing poweroff...",
+             "==> poweroff-when-ready: Stopped", "==> Killing remaining processes...",
+             "==> Pivoting root...", "==> Stage 4: Unmounting root file system...",
+             "==> api-fs: Stopped", "==> root-fs: Stopped",
+             "==> Mounting /dev & /proc and terminating...", qemu.POWER_DOWN]
+    at = [index(text, step) for step in steps]
+    assert at == sorted(at), [s for s, i in zip(steps, at) if i != sorted(at)[steps.index(s)]]
+    assert "ERROR" not in text and "Trying to open a shell" not in text, result.describe()

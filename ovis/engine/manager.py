@@ -108,7 +108,8 @@ class Manager:
         if skip_down:
             needed = self._needed_by(services, [n for n in names if not services[n].down])
             services = {n: s for n, s in services.items() if n in needed}
-        self._require_svscan()
+        if any(s.kind is Kind.LONGRUN for s in services.values()):
+            self._require_svscan()  # oneshots alone need no supervisor (anopa's stage 0)
         with statefile.Lock(self.paths, self.reporter.message):
             self._compile_and_link(services)
             return self._transact(services, set(services), Action.START)

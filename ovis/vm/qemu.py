@@ -222,16 +222,9 @@ class Scenario:
 
     def set_conf(self, **values: str) -> None:
         """Change init.conf keys in place (other lines kept)."""
-        p = self.skel / "init.conf"
-        lines = p.read_text().splitlines()
-        for key, value in values.items():
-            for i, line in enumerate(lines):
-                if line.startswith(key + "="):
-                    lines[i] = f"{key}={value}"
-                    break
-            else:
-                lines.append(f"{key}={value}")
-        p.write_text("\n".join(lines) + "\n")
+        from ovis.boot.skel import set_conf
+
+        set_conf(self.skel / "init.conf", **values)
 
     def build_initramfs(self, kernel: initramfs.Kernel, **kw: object) -> initramfs.Built:
         return initramfs.build(self.initrd, kernel, default_init=str(self.init), **kw)  # type: ignore[arg-type]
@@ -316,8 +309,16 @@ def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, sm
 class Monitor:
     """QEMU's human monitor on a unix socket: ``send("sendkey ctrl-alt-delete")``."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, console: object = None) -> None:
         self.path = path
+        self.console = console  # QEMU's stdin (the serial console's input), if a pipe
+
+    def type(self, text: str) -> None:
+        """Type *text* on the serial console (``run(..., console_input=True)``)."""
+        if self.console is None:
+            raise RuntimeError("this VM was started without console input")
+        self.console.write(text.encode())  # type: ignore[attr-defined]
+        self.console.flush()  # type: ignore[attr-defined]
 
     def send(self, command: str, timeout: float = 5) -> str:
         import socket
@@ -341,22 +342,24 @@ OnLine = Callable[[Line, Monitor], None]
 
 def run(argv: list[str], *, timeout: float = 90, console: Path | None = None,
         stop_on: tuple[str, ...] = (stage0.SHELL_PROMPT, HALTED),
-        on_line: OnLine | None = None, monitor: Path | None = None) -> VMResult:
+        on_line: OnLine | None = None, monitor: Path | None = None,
+        console_input: bool = False) -> VMResult:
     """Run QEMU with the serial console on its stdout; stop it at *timeout* at the latest.
 
     A line containing one of ``stop_on`` also stops it: a shell waiting for
     input nobody types, a halted machine (QEMU keeps running a halted CPU).
     The console is written to *console* as it comes; *on_line* sees each
     line as it comes, with the monitor (*monitor*: the socket given to
-    :func:`qemu_argv`) to act on the VM.
+    :func:`qemu_argv`) to act on the VM; with *console_input* QEMU's stdin
+    is a pipe and ``Monitor.type`` types on the serial console.
     """
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if console_input else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[Line] = []
     stopped: list[str] = []
     errors: list[str] = []
-    mon = Monitor(monitor)
+    mon = Monitor(monitor, proc.stdin)
     sink = open(console, "w") if console is not None else None  # noqa: SIM115
 
     def reader() -> None:
@@ -410,7 +413,8 @@ def kernel_append(init: str, extra: str = "") -> str:
 
 def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int = 1,
          memory: int = 1024, kernel: initramfs.Kernel | None = None,
-         init: str | None = None, on_line: OnLine | None = None) -> VMResult:
+         init: str | None = None, on_line: OnLine | None = None,
+         console_input: bool = False) -> VMResult:
     """Build the scenario's initramfs and boot it; returns when QEMU has exited.
 
     With *on_line* the VM gets a monitor (see :func:`run`).
@@ -429,7 +433,7 @@ def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int 
                      memory=memory, smp=smp, monitor=monitor)
     try:
         result = run(argv, timeout=timeout, console=scenario.console, on_line=on_line,
-                     monitor=monitor)
+                     monitor=monitor, console_input=console_input)
     finally:
         if mondir is not None:
             shutil.rmtree(mondir, ignore_errors=True)
