@@ -20,7 +20,7 @@ from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import NotSupervised, StateError
 from ovis.paths import Paths
 from ovis.s6 import control, events
-from ovis.s6.status import SupervisorStatus, read_status
+from ovis.s6.status import SupervisorStatus, read_status, signal_name
 from ovis.service import compiler
 from ovis.service.model import (
     DEFAULT_TIMEOUT_START_MS,
@@ -42,17 +42,10 @@ def _deadline(now: float, ms: int | None, default_ms: int) -> float | None:
 
 def failure_from_status(st: SupervisorStatus | None) -> Result:
     if st is not None and st.signal is not None:
-        name = _signame(st.signal)
+        name = signal_name(st.signal) or str(st.signal)
         return Result(False, Reason.SIGNALLED, exit=st.signal, detail=f"killed by {name}")
     code = st.exit_code if st is not None else None
     return Result(False, Reason.EXITED, exit=code, detail=f"exited {code}")
-
-
-def _signame(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return str(num)
 
 
 class LongrunJob:
@@ -184,7 +177,7 @@ class OneshotJob:
         if code == 0:
             return Result(True)
         if code < 0:
-            return Result(False, Reason.SIGNALLED, exit=-code, detail=f"killed by {_signame(-code)}")
+            return Result(False, Reason.SIGNALLED, exit=-code, detail=f"killed by {signal_name(-code) or str(-code)}")
         if code in (126, 127):
             return Result(False, Reason.EXEC_FAILED, exit=code, detail=f"exited {code}")
         return Result(False, Reason.EXITED, exit=code, detail=f"exited {code}")

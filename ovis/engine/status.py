@@ -9,22 +9,18 @@ down, because ovis was asked to keep it up.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
+from ovis.s6.status import signal_name
+
+if TYPE_CHECKING:
+    from ovis.engine.manager import Manager
 from ovis.service.model import Kind, Service
 
 FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
-
-
-def _sig(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return str(num)
 
 
 def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
@@ -69,7 +65,7 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
         reason = "signalled" if sup.signal is not None else "exited"
         code = sup.signal if sup.signal is not None else sup.exit_code
         out.update(state="failed", reason=reason, exit=code, since=sup.stamp,
-                   detail=(f"killed by {_sig(code)}" if reason == "signalled" and code
+                   detail=(f"killed by {(signal_name(code) or str(code))}" if reason == "signalled" and code
                            else f"exited {code}") + ("" if sup.want_up else ", not restarted"))
         return out
     if st is not None and st.wanted == "down":
@@ -121,7 +117,7 @@ def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
 
 
-def gather(manager: "Manager", names: list[str] | None) -> list[dict[str, Any]]:  # noqa: F821
+def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
     """What ``ovis status [NAME...]`` shows: compiled, defined and broken services.
 
     Unknown names raise :class:`~ovis.errors.UnknownService`; a definition

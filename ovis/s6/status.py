@@ -123,3 +123,13 @@ def read_status(servicedir: Path) -> SupervisorStatus | None:
         return decode_status(b"".join(chunks))
     except ProtocolError as e:
         raise ProtocolError(f"{path}: {e}") from None
+
+
+def signal_name(num: int) -> str | None:
+    """``SIGTERM`` for 15; None for a number that is no signal (callers choose the fallback)."""
+    import signal
+
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return None

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ovis.errors import ConfigError, DefinitionError, UnknownService
 from ovis.service.model import Service, is_valid_name, split_instance
+
+if TYPE_CHECKING:  # only for annotations: ovis.paths would be an import cycle later
+    from ovis.paths import Paths
 
 
 class Repository:
@@ -138,7 +141,7 @@ class LiveRepository(Repository):
     services this way, with the same closure and error semantics.
     """
 
-    def __init__(self, paths: "Paths") -> None:  # noqa: F821 - avoid an import cycle
+    def __init__(self, paths: Paths) -> None:
         super().__init__(())
         from ovis.service.compiler import compiled_services
 

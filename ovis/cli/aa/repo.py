@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from ovis.engine import state as statefile
 from ovis.paths import Paths
 from ovis.s6.status import SupervisorStatus, read_status
+from ovis.s6.status import signal_name as s6_signal_name
 from ovis.service.model import Service
 
 from .output import Output
@@ -320,7 +320,5 @@ def wstat_text(wstat: int) -> str:
 
 
 def signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return "SIG???"
+    """anopa prints SIG??? for a number that is no signal."""
+    return s6_signal_name(num) or "SIG???"
