@@ -21,31 +21,21 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.nsutil import REPO, namespace_problem, skip_or_fail
 
 
 def namespaces_available() -> str | None:
-    """None when PID+mount namespaces work here, else the reason they do not."""
-    if os.geteuid() != 0:
-        return "needs root (PID and mount namespaces, mounting a tmpfs)"
-    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
-        return "needs unshare and nsenter (util-linux)"
-    try:
-        r = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--mount-proc", "true"],
-                           capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"unshare failed: {e}"
-    if r.returncode != 0:
-        return f"unshare --pid --mount does not work here: {r.stderr.decode().strip()}"
-    return None
+    """None when PID+mount namespaces (and nsenter) work here, else why not."""
+    problem = namespace_problem()
+    if problem is None and shutil.which("nsenter") is None:
+        problem = "needs nsenter (util-linux)"
+    return problem
 
 
 def require_namespaces() -> None:
     reason = namespaces_available()
     if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"boot tests must run in CI: {reason}")
-        pytest.skip(reason)
+        skip_or_fail(reason)
 
 
 class BootedSystem:

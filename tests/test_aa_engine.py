@@ -20,7 +20,6 @@ import stat
 import struct
 import subprocess
 import sys
-import sysconfig
 import termios
 import time
 import uuid
@@ -28,23 +27,15 @@ from pathlib import Path
 
 import pytest
 
+from .nsutil import script
 from .s6fixtures import MARKER, tree_pids, wait_for
 
-SCRIPTS = Path(sysconfig.get_path("scripts"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GREEN, BLUE, RED, BOLD, OFF = "\x1b[1;32m", "\x1b[1;36m", "\x1b[1;31m", "\x1b[1;39m", "\x1b[0m"
 
 pytestmark = pytest.mark.skipif(shutil.which("s6-svscan") is None, reason="s6 is not installed")
 
 
-def script(name: str) -> str:
-    path = SCRIPTS / name
-    if path.exists():
-        return str(path)
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
 
 
 def mask(text: str) -> str:

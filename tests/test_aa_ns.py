@@ -20,8 +20,8 @@ import pytest
 
 from ovis.cli.aa.chroot import standalone_script
 
-from .nsutil import NS_ARGS, REPO, require_namespaces, run_ns
-from .test_aa_utils import HELP, SCRIPTS, script
+from .nsutil import BIND_SYSTEM, NS_ARGS, REPO, SCRIPTS, require_namespaces, run_ns, script
+from .test_aa_utils import HELP
 
 pytestmark = pytest.mark.root
 
@@ -41,16 +41,7 @@ PRELUDE = f"""
     def targets():
         return {{e.target: e for e in read_mounts()}}
 
-    def bind_system(root):
-        # /usr, /bin, /lib*... as the host has them: symlinks copied, directories bound
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"):
-            src, dst = "/" + name, os.path.join(root, name)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
-            elif os.path.isdir(src):
-                os.mkdir(dst)
-                sc.mount(src, dst, None, sc.MS_BIND | sc.MS_REC)
-"""
+""" + BIND_SYSTEM
 
 
 def ns(code: str, timeout: float = 20) -> dict:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import os
 import pty
-import shutil
 import socket
 import stat
 import subprocess
 import sys
-import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,10 +24,9 @@ import pytest
 from ovis import __version__
 from ovis.cli.aa.chroot import standalone_script
 
-from .nsutil import NS_ARGS, require_namespaces
+from .nsutil import NS_ARGS, require_namespaces, script
 from .s6fixtures import Scandir, svstat, wait_for
 
-SCRIPTS = Path(sysconfig.get_path("scripts"))
 DANGEROUS = {"aa-kill", "aa-reboot", "aa-terminate", "aa-mount", "aa-umount", "aa-pivot", "aa-chroot"}
 GREEN, BLUE, YELLOW, RED, BOLD, OFF = "\x1b[1;32m", "\x1b[1;36m", "\x1b[1;33m", "\x1b[1;31m", "\x1b[1;39m", "\x1b[0m"
 
@@ -222,15 +219,6 @@ HELP = {
 }
 
 
-def script(name: str) -> str:
-    """The installed console script (not the pyenv shim: a bash wrapper costing 50 ms)."""
-    path = SCRIPTS / name
-    if path.exists():
-        return str(path)
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e .)")
-    return found
 
 
 def guard(name: str) -> list[str]:

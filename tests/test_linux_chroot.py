@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .nsutil import require_namespaces, run_ns
+from .nsutil import BIND_SYSTEM, require_namespaces, run_ns
 
 pytestmark = pytest.mark.root
 
@@ -20,15 +20,7 @@ BUILD_ROOT = """
     from ovis.linux.mounts import read_mounts
     from ovis.linux.chroot import chroot_exec, pivot
 
-    def build_root(root):
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"):
-            src, dst = "/" + name, os.path.join(root, name)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
-            elif os.path.isdir(src):
-                os.mkdir(dst)
-                sc.mount(src, dst, None, sc.MS_BIND | sc.MS_REC)
-"""
+""" + BIND_SYSTEM
 
 
 def test_chroot_exec_runs_inside_new_root(tmp_path) -> None:
@@ -37,7 +29,7 @@ def test_chroot_exec_runs_inside_new_root(tmp_path) -> None:
     R = os.path.join({str(tmp_path)!r}, "root")
     os.mkdir(R)
     sc.mount("tiny", R, "tmpfs", 0, "size=1m")
-    build_root(R)
+    bind_system(R)
     open(os.path.join(R, "marker"), "w").close()
     chroot_exec(R, ["sh", "-c", 'echo "chrooted pwd=$(pwd)"; test -e /marker && echo has-marker'])
     """)
@@ -74,7 +66,7 @@ def test_pivot_then_chroot_like_aa_stage3(tmp_path) -> None:
     sc.mount("base", base, "tmpfs", 0, "size=1m")
     R = os.path.join(base, "initramfs")
     os.mkdir(R)
-    build_root(R)
+    bind_system(R)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_SHARED)
     assert next(e for e in read_mounts() if e.target == "/").shared
     os.chdir(R)
