@@ -18,6 +18,8 @@ DEFAULT_SERVICES = "/etc/ovis/service:/usr/lib/ovis/service"
 DEFAULT_TREES = "/etc/ovis/tree"
 DEFAULT_LIVE = "/run/ovis"
 DEFAULT_LOGDIR = "/var/log/ovis"
+#: PATH of boot processes and oneshots when nothing else says (66's default).
+DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ovis.errors import DefinitionError
+from ovis.paths import DEFAULT_PATH
 
 #: init.conf keys, with ovis's defaults (66's, with ovis paths).
 DEFAULTS: dict[str, str] = {
     "VERBOSITY": "1",
     "LIVE": "/run/ovis",
-    "PATH": "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin",
+    "PATH": DEFAULT_PATH,
     "TREE": "boot",
     "RCINIT": "{skel}/rc.init",
     "RCSHUTDOWN": "{skel}/rc.shutdown",

@@ -62,7 +62,7 @@ def run(verbose: bool = True) -> int:
         skel.set_conf(sk / "init.conf", GRACETIME="1000")
         cmdline = work / "cmdline"
         cmdline.write_text("demo\n")
-        env = {"PATH": os.environ.get("PATH", skel.BASE_PATH), "OVIS_CMDLINE": str(cmdline)}
+        env = {"PATH": os.environ.get("PATH", skel.DEFAULT_PATH), "OVIS_CMDLINE": str(cmdline)}
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         argv = unshare_argv() + [sys.executable, "-m", "ovis", "boot", "-s", str(sk),

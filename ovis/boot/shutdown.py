@@ -114,7 +114,7 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
     return True
 
 
-def _console_fd(info: dict[str, Any]) -> int | None:
+def console_fd(info: dict[str, Any]) -> int | None:
     """The console: inherited from stage 1, reopened through PID 1, or /dev/console.
 
     In a namespace PID 1 (s6-svscan, then stage 4) keeps the console it was
@@ -154,11 +154,11 @@ def run_stage3(live: Path) -> int:
     """Run RCSHUTDOWN (unless forced), then make s6-svscan exit into stage 4."""
     from ovis.s6.control import svscan_send
 
-    from ovis.engine.manager import read_env_file
+    from ovis.paths import read_env_file
 
     info = boot_info(live)
     req = read_request(live) or {}
-    console = _console_fd(info)
+    console = console_fd(info)
     # The boot environment, not the one of whoever asked for the shutdown.
     env = read_env_file(live / "environment") or dict(os.environ)
     if not info.get("colour"):
@@ -195,7 +195,7 @@ def stage4(live: Path, crashed: bool = False) -> NoReturn:
         info = boot_info(live)
     except StateError:
         info = {}
-    console = _console_fd(info)
+    console = console_fd(info)
     # s6-svscan's stdout was the catch-all fifo, whose reader is about to die.
     target = console if console is not None else os.open("/dev/null", os.O_WRONLY)
     os.dup2(target, 1)

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from ovis import atomic
+from ovis.paths import DEFAULT_PATH
 
 FILES = ("init.conf", "rc.init", "rc.init.container", "rc.shutdown", "rc.shutdown.final",
          "environment/00-ovis")
 EXECUTABLE = {"rc.init", "rc.init.container", "rc.shutdown", "rc.shutdown.final"}
-BASE_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
 
 
 def ovis_command() -> str:
@@ -31,8 +31,8 @@ def ovis_command() -> str:
 
 def boot_path() -> str:
     extra = str(Path(sys.executable).parent)
-    parts = BASE_PATH.split(":")
-    return BASE_PATH if extra in parts else f"{BASE_PATH}:{extra}"
+    parts = DEFAULT_PATH.split(":")
+    return DEFAULT_PATH if extra in parts else f"{DEFAULT_PATH}:{extra}"
 
 
 def template(name: str) -> str:

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from ovis.boot.shutdown import _console_fd, boot_info
+from ovis.boot.shutdown import console_fd, boot_info
 from ovis.engine.manager import Manager, Outcome
 from ovis.paths import Paths
 
@@ -63,7 +63,7 @@ def run(paths: Paths, show_status: bool = False) -> int:
     live = paths.live
     info = boot_info(live)
     echoed = info.get("container") and info.get("namespace") and info.get("catchlog")
-    out = Tee(None if echoed else _console_fd(info))  # else every line twice
+    out = Tee(None if echoed else console_fd(info))  # else every line twice
     tree = os.environ.get("TREE") or info.get("tree") or "boot"
     out.write(f"ovis: stage 2: starting tree {tree}...\n")
     reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import argparse
 import os
 import time
 
-from ovis.engine.manager import DEFAULT_PATH, Manager, read_env_file
+from ovis.paths import DEFAULT_PATH, read_env_file
 from ovis.errors import StateError
 from ovis.paths import Paths
 
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         raise StateError(f"no s6-svscan is running on {paths.scandir}")
     from ovis.cli.commands import manager_of
 
-    manager: Manager = manager_of(args)
-    manager.stop([], everything=True, force=True)
+    manager_of(args).stop([], everything=True, force=True)
     svscan_send(paths.scandir, "t")
     deadline = time.monotonic() + 10
     while svscan_running(paths.scandir) and time.monotonic() < deadline:

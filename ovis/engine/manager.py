@@ -19,12 +19,11 @@ from ovis.engine.graph import Graph
 from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
-from ovis.paths import Paths, read_env_file  # noqa: F401 - re-exported
+from ovis.paths import DEFAULT_PATH, Paths, read_env_file
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
 
-DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
 
 
 class Reporter(Protocol):
