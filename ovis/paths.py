@@ -91,6 +91,17 @@ class Paths:
     def logdir_of(self, name: str) -> Path:
         return self.logdir / name
 
+    def boot_env(self, path: str = DEFAULT_PATH) -> dict[str, str]:
+        """The boot environment (LIVE/environment) with these OVIS_* paths.
+
+        What oneshots and s6-svscan run with: never the caller's environment;
+        *path* is the PATH when the boot recorded none.
+        """
+        env = read_env_file(self.live / "environment")
+        env.setdefault("PATH", path)
+        env.update(self.as_env())
+        return env
+
     def as_env(self) -> dict[str, str]:
         """The OVIS_* variables that make a child ovis see the same paths."""
         return {

@@ -6,7 +6,7 @@ import argparse
 import os
 import time
 
-from ovis.paths import DEFAULT_PATH, read_env_file
+from ovis.paths import DEFAULT_PATH
 from ovis.errors import StateError
 from ovis.paths import Paths
 
@@ -26,10 +26,7 @@ def svscan_argv(paths: Paths) -> list[str]:
 
 def svscan_env(paths: Paths) -> dict[str, str]:
     """s6-svscan's environment is every service's: keep it clean and explicit."""
-    env = read_env_file(paths.live / "environment")
-    env.setdefault("PATH", os.environ.get("PATH", DEFAULT_PATH))
-    env.update(paths.as_env())
-    return env
+    return paths.boot_env(os.environ.get("PATH", DEFAULT_PATH))
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:

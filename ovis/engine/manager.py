@@ -19,7 +19,7 @@ from ovis.engine.graph import Graph
 from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
-from ovis.paths import DEFAULT_PATH, Paths, read_env_file
+from ovis.paths import Paths
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
@@ -74,10 +74,7 @@ class Manager:
     # Environment --------------------------------------------------------
     def base_env(self) -> dict[str, str]:
         """What oneshots run with: the boot environment, never the caller's."""
-        env = read_env_file(self.paths.live / "environment")
-        env.setdefault("PATH", DEFAULT_PATH)
-        env.update(self.paths.as_env())
-        return env
+        return self.paths.boot_env()
 
     # Loading ---------------------------------------------------------------
     def load(self, names: Iterable[str]) -> dict[str, Service]:
