@@ -209,6 +209,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": not errors, "checked": sorted(checked), "errors": errors}))
     else:
+        for svc in checked.values():  # lenient cases: reported, exit status unchanged
+            for path, line, key, msg in svc.warnings:
+                print(f"ovis: warning: {path}:{line}: {key}: {msg}", file=sys.stderr)
         for e in errors:
             print(f"ovis: error: {e}", file=sys.stderr)
         if not errors and args.verbosity > 0:

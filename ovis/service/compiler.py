@@ -83,6 +83,8 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
             files["down-signal"] = (f"{svc.down_signal}\n".encode(), 0o644)
         if svc.logger is not None:
             files["log/run"] = (_logger_run(svc.name, svc.logger, paths, runas_ok), 0o755)
+        if svc.producer_for or svc.consumer_for:
+            _pipe_wrappers(files, svc, paths)
     else:
         if svc.start is not None:
             _program(files, "start", svc.start, svc.env, False, runas_ok, positional=False)
@@ -108,7 +110,8 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
              env: dict[str, str], logged: bool, runas_ok: bool, positional: bool) -> None:
     if prog.kind is ProgramKind.FILE:
         assert prog.path is not None
-        files[name] = (prog.path, -1)
+        # s6-rc's run/finish need not be executable: copied with mode 0755 then.
+        files[name] = (prog.path, -1 if os.access(prog.path, os.X_OK) else 0o755)
         return
     prelude = execline.shebang(positional)
     if logged:
@@ -122,6 +125,31 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
         files[name + ".user"] = (prog.text.encode(), 0o755)
         files[name] = ((prelude + f"./{name}.user" + (" $@" if positional else "") + "\n").encode(),
                        0o755)
+
+
+def pipe_path(paths: Paths, consumer: str) -> Path:
+    """The fifo that feeds *consumer*'s stdin (all its producers write into it)."""
+    return paths.live / "pipe" / consumer
+
+
+def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, paths: Paths) -> None:
+    """s6-rc pipelines: ``run`` (and ``finish``) get the pipeline fds, then exec the user's file.
+
+    Each end opens its fifo read-write (``redirfd -u``): that never blocks,
+    and as long as either end lives the pipe, with whatever is buffered in
+    it, survives a restart of the other; the consumer never sees EOF.
+    """
+    lines = ""
+    if svc.consumer_for:
+        lines += f"redirfd -u 0 {execline.quote(str(pipe_path(paths, svc.name)))}\n"
+    if svc.producer_for:
+        lines += f"redirfd -u 1 {execline.quote(str(pipe_path(paths, svc.producer_for)))}\n"
+    files["run.user"] = files.pop("run")
+    files["run"] = ((execline.shebang() + lines + "./run.user\n").encode(), 0o755)
+    if "finish" in files:  # the finish wrapper calls ./finish.user: give it the fds too
+        content, mode = files["finish"]
+        assert isinstance(content, bytes)
+        files["finish"] = (content.replace(b"./finish.user", lines.encode() + b"./finish.user"), mode)
 
 
 def _logger_run(name: str, spec: LoggerSpec, paths: Paths, runas_ok: bool) -> bytes | Path:
@@ -168,6 +196,7 @@ def metadata(svc: Service) -> dict[str, object]:
                             if svc.logger is not None and svc.logger.destination else None),
         "log_rotation": ([svc.logger.backup, svc.logger.maxsize, svc.logger.timestamp]
                          if svc.logger is not None else None),
+        **({"contents": list(svc.contents)} if svc.kind is Kind.BUNDLE else {}),
     }
 
 
@@ -191,7 +220,7 @@ def service_from_metadata(meta: dict[str, object]) -> Service:
         notify=opt_int("notify"), timeout_start=opt_int("timeout_start"),
         timeout_stop=opt_int("timeout_stop"), down=bool(meta.get("down")),
         earlier=bool(meta.get("earlier")), essential=bool(meta.get("essential")),
-        logger=_logger_from_metadata(meta),
+        logger=_logger_from_metadata(meta), contents=names("contents"),
     )
 
 
@@ -276,7 +305,7 @@ def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write:
             os.rename(tmp, target)
         else:
             data = content.read_bytes()
-            m = content.stat().st_mode & 0o7777
+            m = content.stat().st_mode & 0o7777 if mode < 0 else mode
             if atomic_write:
                 atomic.write_bytes(target, data, m)
             else:
@@ -309,6 +338,7 @@ class Compiler:
         should leave it down when it first sees it (``earlier`` services at
         boot are created up so that s6-svscan starts them at once).
         """
+        self._ensure_pipes(svc)
         files = _files_for(svc, self.paths, self.as_root)
         meta = metadata(svc)
         digest = _digest(files, meta)
@@ -323,6 +353,19 @@ class Compiler:
         else:
             self._update(dest, files, meta)
         return True
+
+    def _ensure_pipes(self, svc: Service) -> None:
+        """Create the fifos a pipelined longrun opens (LIVE/pipe/CONSUMER)."""
+        if svc.kind is not Kind.LONGRUN:
+            return
+        for consumer in ([svc.name] if svc.consumer_for else []) + (
+                [svc.producer_for] if svc.producer_for else []):
+            fifo = pipe_path(self.paths, consumer)
+            if not _is_fifo(fifo):
+                fifo.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.lexists(fifo):
+                    os.unlink(fifo)
+                os.mkfifo(fifo, 0o600)
 
     def _ensure_logdir(self, svc: Service) -> None:
         dest = log_destination(svc, self.paths)

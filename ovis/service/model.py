@@ -39,6 +39,7 @@ def split_instance(name: str) -> tuple[str, str | None]:
 class Kind(enum.Enum):
     LONGRUN = "longrun"
     ONESHOT = "oneshot"
+    BUNDLE = "bundle"  # s6-rc: a name for a set of services; nothing of its own to run
 
 
 class ProgramKind(enum.Enum):
@@ -106,6 +107,13 @@ class Service:
     down: bool = False  # "normally down": tree start leaves it alone
     earlier: bool = False  # started by stage 1 as soon as s6-svscan runs
     essential: bool = False  # anopa: its failure fails the whole transaction
+    # s6-rc: a bundle's members (Kind.BUNDLE); longrun pipelines: this service's
+    # stdout feeds ``producer_for``, its stdin is fed by ``consumer_for``; the last
+    # consumer may name the whole pipeline (a bundle of all its members).
+    contents: tuple[str, ...] = ()
+    producer_for: str | None = None
+    consumer_for: tuple[str, ...] = ()
+    pipeline_name: str | None = None
     user: tuple[str, ...] = ()
     extra_files: dict[str, Path] = field(default_factory=dict)  # anopa files copied verbatim
     # lines/keys are keyed by model field name ("depends", "notify", "start" ...),
@@ -118,6 +126,9 @@ class Service:
     # For each ``lines`` key, the key as the user wrote it (``@depends``,
     # ``Depends``, ``needs/foo``), so later errors can quote the source exactly.
     keys: dict[str, str] = field(default_factory=dict)
+    # Lenient cases found while parsing: (file, line, key as written, message);
+    # ``ovis check`` prints them as warnings and keeps exit status 0.
+    warnings: list[tuple[Path, int, str, str]] = field(default_factory=list)
 
     def where(self, key: str) -> tuple[Path, int]:
         """File and line that defined *key* (falls back to the source, line 1)."""

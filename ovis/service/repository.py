@@ -120,6 +120,10 @@ class Repository:
 
 def parse_definition(path: Path, name: str) -> Service:
     """Dispatch on the entry type: directory = anopa, file = 66 frontend."""
+    if path.is_dir() and os.path.lexists(path / "type"):  # s6-rc source definition
+        from ovis.service.formats.s6rc import parse_s6rc_dir
+
+        return parse_s6rc_dir(path, name)
     if path.is_dir():
         from ovis.service.anopa import parse_anopa_dir
 

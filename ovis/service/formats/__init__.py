@@ -1,0 +1,1 @@
+"""Readers of the source formats ovis understands, one module per format."""
