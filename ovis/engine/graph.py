@@ -38,7 +38,7 @@ class Graph:
             g.soft[name] = set()
             g.order[name] = set()
         for name, svc in services.items():
-            for dep in svc.depends:
+            for dep in svc.depends + svc.contents:  # a bundle needs all its members up
                 if dep in services:
                     g.hard[name].add(dep)
                     g.order[name].add(dep)
@@ -119,7 +119,7 @@ class Graph:
     def _edge_origin(self, first: str, second: str) -> tuple[Service, str, str]:
         """The definition, key and target that made *first* come after *second*."""
         a, b = self.services[first], self.services[second]
-        for key in ("depends", "wants", "after"):
+        for key in ("depends", "contents", "wants", "after"):
             if second in getattr(a, key):
                 return a, key, second
         for key in ("before", "requiredby"):

@@ -146,15 +146,31 @@ class Manager:
                 if n not in live:
                     if self.repo.locate(n) is None:
                         raise UnknownService(n)
+            names = self._with_bundle_members(names, live)
             graph = Graph.build(live)
             targets = set(live) if everything else graph.hard_dependents_closure(
                 [n for n in names if n in live])
             return self._transact(live, targets, Action.STOP, force=force)
 
+    def _with_bundle_members(self, names: list[str], live: dict[str, Service]) -> list[str]:
+        """Stopping a bundle stops its members (bundles inside bundles too).
+
+        The compiled bundle knows its members; one never started is looked
+        up in the definitions.
+        """
+        out = list(names)
+        for n in out:  # grows while walking: nested bundles
+            svc = live.get(n)
+            if svc is None and self.repo.locate(n) is not None:
+                svc = self.repo.load(n)
+            if svc is not None and svc.kind is Kind.BUNDLE:
+                out.extend(m for m in svc.contents if m not in out)
+        return out
+
     def _oneshot_up(self, services: dict[str, Service]) -> dict[str, bool]:
         out = {}
         for n, s in services.items():
-            if s.kind is Kind.ONESHOT:
+            if s.kind is not Kind.LONGRUN:  # oneshots and bundles: ovis's own state says
                 st = statefile.load(self.paths, n)
                 out[n] = st is not None and st.state == "up"
         return out
@@ -218,7 +234,7 @@ class Manager:
                     raise UnknownService(n)
                 raise StateError(f"{n}: not started (nothing compiled in {self.paths.live})")
             if live[n].kind is not Kind.LONGRUN:
-                raise ConfigError(f"{n}: is a oneshot: it has no process to signal")
+                raise ConfigError(f"{n}: is a {live[n].kind.value}: it has no process to signal")
         from ovis.s6.status import read_status
 
         for n in names:

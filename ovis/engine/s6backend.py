@@ -221,6 +221,11 @@ class S6Backend:
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
         sdir = self.paths.servicedir(name)
+        if svc.kind is Kind.BUNDLE:  # its members were settled first: nothing of its own
+            if (action is Action.START) == self.oneshot_up.get(name, False):
+                return Result(True, already=True)
+            return Result(True, detail="" if svc.contents or action is Action.STOP
+                          else "nothing to run")
         if svc.kind is Kind.LONGRUN:
             try:
                 job = LongrunJob(svc, sdir, action, now)
@@ -235,7 +240,7 @@ class S6Backend:
             return Result(True, already=True)
         script = sdir / ("start" if action is Action.START else "stop")
         if not script.exists():
-            return Result(True)
+            return Result(True, detail="nothing to run" if action is Action.START else "")
         logdir = compiler.log_destination(svc, self.paths)
         try:
             return OneshotJob(svc, sdir, script, action, self.base_env, logdir, now, self.loggers)

@@ -10,7 +10,7 @@ down, because ovis was asked to keep it up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
@@ -76,14 +76,62 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
 
 
 def collect(paths: Paths, defined: dict[str, Service], live: dict[str, Service],
-            names: list[str] | None) -> list[dict[str, Any]]:
-    """Status of *names*, or of everything defined or compiled."""
+            names: list[str] | None,
+            lookup: Callable[[str], Service | None] | None = None) -> list[dict[str, Any]]:
+    """Status of *names*, or of everything defined or compiled.
+
+    *lookup* finds a bundle's members that are neither in *defined* nor in
+    *live* (by default they count as never started).
+    """
     wanted = names if names else sorted(set(defined) | set(live))
     out = []
     for n in wanted:
         svc = live.get(n) or defined[n]
         # Prefer the live model (what is really running); fall back to the definition.
-        out.append(service_status(paths, svc, n in live))
+        item = service_status(paths, svc, n in live)
+        if svc.kind is Kind.BUNDLE:
+            find = lookup or (lambda m: live.get(m) or defined.get(m))
+            item.update(bundle_status(paths, svc, find, live))
+        out.append(item)
+    return out
+
+
+def bundle_status(paths: Paths, svc: Service, lookup: Callable[[str], Service | None],
+                  live: dict[str, Service], seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A bundle is up when all its members are up, failed when one failed.
+
+    Members are judged by their own status (bundles inside bundles
+    recursively); an empty bundle is up once started.  ``contents`` lists
+    the members, ``detail`` names those not up.
+    """
+    st = statefile.load(paths, svc.name)
+    not_up: list[str] = []
+    failed = False
+    for m in svc.contents:
+        msvc = lookup(m) if m not in seen else None
+        if msvc is None:
+            not_up.append(m)
+            continue
+        if msvc.kind is Kind.BUNDLE:
+            mst = bundle_status(paths, msvc, lookup, live, seen | {svc.name})
+        else:
+            mst = service_status(paths, msvc, m in live)
+        if mst["state"] != "up":
+            not_up.append(m)
+            failed |= mst["state"] == "failed"
+    out: dict[str, Any] = {"contents": list(svc.contents), "pid": None, "exit": None}
+    if svc.contents and not not_up or not svc.contents and st is not None and st.state == "up":
+        out.update(state="up", ready=True, reason=None, detail="",
+                   since=st.since if st else None)
+    elif failed:
+        out.update(state="failed", ready=False, reason="dependency-failed",
+                   detail="not up: " + ", ".join(not_up), since=st.since if st else None)
+    else:
+        reason = (st.reason or "stopped") if st is not None and st.wanted == "down" else (
+            "never-started" if st is None else "dependency-failed")
+        out.update(state="down", ready=False, reason=reason,
+                   detail=("not up: " + ", ".join(not_up)) if not_up else "",
+                   since=st.since if st else None)
     return out
 
 
@@ -139,7 +187,15 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
                 raise
             broken[n] = broken_status(manager.paths, n, source, str(e))
     wanted = names or sorted(set(defined) | set(live) | set(broken))
-    good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken])
+    def lookup(m: str) -> Service | None:
+        if m in live or m in defined:
+            return live.get(m) or defined[m]
+        try:
+            return manager.repo.load(m)
+        except ConfigError:
+            return None
+
+    good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken], lookup)
     by_name = {it["name"]: it for it in good}
     by_name.update(broken)
     return [by_name[n] for n in wanted]

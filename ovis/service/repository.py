@@ -28,6 +28,7 @@ class Repository:
         self.search = tuple(search)
         self._cache: dict[str, Service] = {}
         self.warnings: list[str] = []
+        self._virtual: dict[str, Service] | None = None
 
     # Lookup ----------------------------------------------------------------
     def locate(self, name: str) -> Path | None:
@@ -41,7 +42,8 @@ class Repository:
                 t = d / base
                 if os.path.lexists(t):
                     return t
-        return None
+        v = self.virtual().get(name)
+        return v.source if v is not None else None
 
     def names(self) -> list[str]:
         """Every concrete (non-template) service name in the search path."""
@@ -55,7 +57,7 @@ class Repository:
                 if e.startswith(".") or e.endswith("@") or not is_valid_name(e):
                     continue
                 seen.add(e)
-        return sorted(seen)
+        return sorted(seen | set(self.virtual()))
 
     def load(self, name: str) -> Service:
         """Parse one definition (cached)."""
@@ -66,7 +68,8 @@ class Repository:
         path = self.locate(name)
         if path is None:
             raise UnknownService(name)
-        svc = parse_definition(path, name)
+        virtual = self.virtual().get(name)
+        svc = virtual if virtual is not None and virtual.source == path else parse_definition(path, name)
         self._cache[name] = svc
         return svc
 
@@ -97,10 +100,11 @@ class Repository:
                 continue
             svc = self.load(n)
             out[n] = svc
-            for dep in svc.depends:
-                if dep not in out:
-                    self._require(svc, "depends", dep)
-                    stack.append(dep)
+            for key in ("depends", "contents"):
+                for dep in getattr(svc, key):
+                    if dep not in out:
+                        self._require(svc, key, dep)
+                        stack.append(dep)
             for dep in svc.wants:
                 if dep in out:
                     continue
@@ -109,6 +113,38 @@ class Repository:
                     continue
                 stack.append(dep)
         return out
+
+    # s6-rc bundles that no directory defines -----------------------------------
+    def virtual(self) -> dict[str, Service]:
+        """Bundles s6-rc makes without a definition directory of their own.
+
+        A pipeline's last consumer names a bundle of the whole pipeline
+        (``pipeline-name``); and s6-overlay's services depend on a ``base``
+        bundle that s6-overlay itself defines outside ``s6-rc.d``: when a
+        search directory holds s6-overlay's ``user`` bundle and no ``base`` is
+        defined anywhere, ``base`` is an empty bundle.
+        """
+        if self._virtual is None:
+            self._virtual = {}
+            from ovis.service.formats.s6rc import overlay_base, pipeline_bundles
+
+            found: dict[str, Service] = {}
+            for d in reversed(self.search):  # earlier directories win
+                found.update(pipeline_bundles(d, self._real_locate))
+            for d in self.search:
+                if "base" not in found and self._real_locate("base") is None:
+                    base = overlay_base(d)
+                    if base is not None:
+                        found["base"] = base
+            self._virtual = {n: v for n, v in found.items() if self._real_locate(n) is None}
+        return self._virtual
+
+    def _real_locate(self, name: str) -> Path | None:
+        for d in self.search:
+            p = d / name
+            if os.path.lexists(p):
+                return p
+        return None
 
     def _require(self, svc: Service, key: str, dep: str) -> None:
         if self.locate(dep) is None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from ovis.errors import DefinitionError
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service, is_valid_name
@@ -400,3 +401,68 @@ def parse_s6rc_dir(path: Path, name: str) -> Service:
     service.lines, service.keys = r.lines, r.keys
     service.warnings = r.warnings
     return service
+
+
+# --------------------------------------------------------------------------
+# Bundles s6-rc creates without a directory: pipelines, s6-overlay's base
+# --------------------------------------------------------------------------
+
+
+def _list_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    return [w for w in (line.lstrip(" \t") for line in text.split("\n")) if w and not w.startswith("#")]
+
+
+def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> dict[str, Service]:
+    """``pipeline-name`` bundles declared by last consumers in *directory*.
+
+    The bundle holds every service of the pipeline ending at that consumer
+    (found by following ``consumer-for`` back through the producers).  Only
+    the files needed for that are read here; the members themselves are
+    parsed (and checked) when the bundle is loaded.
+    """
+    out: dict[str, Service] = {}
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError:
+        return out
+    for entry in entries:
+        root = directory / entry
+        if entry.startswith(".") or not os.path.isfile(root / "pipeline-name"):
+            continue
+        if not os.path.lexists(root / "type") or os.path.lexists(root / "producer-for"):
+            continue
+        names = _list_file(root / "pipeline-name")
+        if len(names) != 1 or not is_valid_name(names[0]) or not _list_file(root / "consumer-for"):
+            continue  # the consumer's own parse reports it
+        members: list[str] = []
+        stack = [entry]
+        while stack:
+            member = stack.pop()
+            if member in members:
+                continue
+            members.append(member)
+            where = root if member == entry else locate(member)
+            if where is not None and where.is_dir():
+                stack.extend(reversed(_list_file(where / "consumer-for")))
+        bundle = Service(name=names[0], kind=Kind.BUNDLE, source=root / "pipeline-name",
+                         contents=tuple(sorted(members)),
+                         description=f"pipeline ending at {entry}")
+        bundle.lines["contents"] = (root / "pipeline-name", 1)
+        bundle.keys["contents"] = "pipeline-name"
+        out[names[0]] = bundle
+    return out
+
+
+def overlay_base(directory: Path) -> Service | None:
+    """s6-overlay's ``base`` bundle, empty, for an ``s6-rc.d`` that has a ``user`` bundle."""
+    try:
+        if read_type(directory / "user") is not Kind.BUNDLE:
+            return None
+    except DefinitionError:
+        return None
+    return Service(name="base", kind=Kind.BUNDLE, source=directory,
+                   description="s6-overlay's base (not defined here: empty)")
