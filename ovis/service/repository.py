@@ -112,6 +112,10 @@ class Repository:
                     self.warnings.append(f"{n}: skipping wanted service {dep}: not found")
                     continue
                 stack.append(dep)
+        if any(s.producer_for or s.consumer_for for s in out.values()):
+            from ovis.service.formats.s6rc import check_pipelines
+
+            check_pipelines(out, self.load)
         return out
 
     # s6-rc bundles that no directory defines -----------------------------------

@@ -41,7 +41,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from ovis.errors import DefinitionError
+from ovis.errors import DefinitionError, UnknownService
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service, is_valid_name
 
 TYPES = {"longrun": Kind.LONGRUN, "oneshot": Kind.ONESHOT, "bundle": Kind.BUNDLE}
@@ -466,3 +466,31 @@ def overlay_base(directory: Path) -> Service | None:
         return None
     return Service(name="base", kind=Kind.BUNDLE, source=directory,
                    description="s6-overlay's base (not defined here: empty)")
+
+
+def check_pipelines(services: dict[str, Service], load: Callable[[str], Service]) -> None:
+    """s6-rc-compile's consistency rule: both ends of each link declare it.
+
+    A producer's ``producer-for`` names a longrun whose ``consumer-for``
+    lists it back, and each name in a ``consumer-for`` is a longrun whose
+    ``producer-for`` names this consumer.
+    """
+    for svc in list(services.values()):
+        if svc.producer_for:
+            other = load(svc.producer_for)
+            if other.kind is not Kind.LONGRUN or svc.name not in other.consumer_for:
+                path, line = svc.where("producer_for")
+                raise DefinitionError(path, line, svc.key_as_written("producer_for"),
+                                      f"'{svc.producer_for}' does not declare it back "
+                                      f"(consumer-for {svc.name})")
+        for producer in svc.consumer_for:
+            path, line = svc.where(f"consumer_for/{producer}")
+            try:
+                other = load(producer)
+            except UnknownService:  # say where it was asked for
+                raise DefinitionError(path, line, "consumer-for",
+                                      f"unknown service '{producer}'") from None
+            if other.kind is not Kind.LONGRUN or other.producer_for != svc.name:
+                raise DefinitionError(path, line, "consumer-for",
+                                      f"'{producer}' does not declare it back "
+                                      f"(producer-for {svc.name})")
