@@ -145,7 +145,10 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
     st = statefile.load(paths, name)
     kind = "longrun"
     if source is not None:
-        if source.is_dir():
+        if source.is_dir() and (source / "type").is_file():  # s6-rc: it says so
+            word = (source / "type").read_text(errors="replace").strip()
+            kind = word if word in ("longrun", "oneshot", "bundle") else "longrun"
+        elif source.is_dir():
             kind = "longrun" if (source / "run").exists() else "oneshot"
         else:
             try:
