@@ -166,3 +166,15 @@ def test_s6_overlay_tree(system: LiveSystem) -> None:
     r = system.ovis("stop", "user")
     assert r.returncode == 0
     assert system.status("myapp")["myapp"]["state"] == "down"
+
+
+def test_bundle_enabled_in_a_tree(system: LiveSystem) -> None:
+    """A tree holding a bundle brings up the bundle's members (boot's tree start)."""
+    out = demo(system)
+    system.ovis("enable", "-t", "main", "extras", check=True)
+    r = system.ovis("tree", "start", "main")
+    assert r.returncode == 0, r.stdout + r.stderr
+    st = system.status("extras", "mounts", "net-up", "boot-dirs", "clock")
+    assert [st[n]["state"] for n in ("extras", "mounts", "net-up", "boot-dirs")] == ["up"] * 4
+    assert st["clock"]["state"] == "down"  # not a member of extras
+    assert (out / "order").read_text().split() == ["boot-dirs", "net-up", "mounts"]

@@ -119,6 +119,7 @@ class Manager:
                 continue
             out.add(n)
             stack.extend(services[n].depends)
+            stack.extend(services[n].contents)
             stack.extend(services[n].wants)
         return out
 
