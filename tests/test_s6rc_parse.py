@@ -250,3 +250,17 @@ def test_compiled_oneshot_runs_up_as_s6_rc_does(tmp_path: Path) -> None:
                          env={"PATH": "/usr/bin:/bin:/usr/lib/execline/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout == "first\n$1 a b last\n"
+
+
+def test_reload_is_one_warning(tmp_path: Path) -> None:
+    one = parse_s6rc_dir(make(tmp_path, "o", {"type": "oneshot\n", "up": "true\n",
+                                              "reload": "true\n"}), "o")
+    lr = parse_s6rc_dir(make(tmp_path, "l", {"type": "longrun\n", "run": "#!/bin/sh\n",
+                                             "reload": "true\n"}), "l")
+    assert [w[2] for w in one.warnings] == ["reload"] == [w[2] for w in lr.warnings]
+
+
+def test_bundle_ignores_dependencies_with_a_warning(tmp_path: Path) -> None:
+    svc = parse_s6rc_dir(make(tmp_path, "b", {"type": "bundle\n", "contents.d/x": "",
+                                              "dependencies.d/y": ""}), "b")
+    assert svc.depends == () and [w[2] for w in svc.warnings] == ["dependencies.d"]

@@ -394,7 +394,7 @@ def parse_s6rc_dir(path: Path, name: str) -> Service:
     for rel in sorted(entries - KNOWN[kind]):
         r.warn(rel, IGNORED_WHY.get(rel, f"not an s6-rc {kind.value} file: ignored "
                                           "(as s6-rc-compile does)"))
-    if "reload" in entries:
+    if kind is Kind.ONESHOT and "reload" in entries:
         r.warn("reload", IGNORED_WHY["reload"])
     service = Service(name=name, kind=kind, source=path, extra_files=r.extra,
                       **r.fields)  # type: ignore[arg-type]
