@@ -178,3 +178,32 @@ def test_bundle_enabled_in_a_tree(system: LiveSystem) -> None:
     assert [st[n]["state"] for n in ("extras", "mounts", "net-up", "boot-dirs")] == ["up"] * 4
     assert st["clock"]["state"] == "down"  # not a member of extras
     assert (out / "order").read_text().split() == ["boot-dirs", "net-up", "mounts"]
+
+
+def test_s6_overlay_tree_boots_in_container_mode(tmp_path: Path) -> None:
+    """An s6-overlay image's s6-rc.d as the search path of a container boot (PID 1)."""
+    from tests.bootsys import BootedSystem, require_namespaces
+
+    require_namespaces()
+    b = BootedSystem(tmp_path)
+    try:
+        image = tmp_path / "image"
+        install(SETS / "overlay", image, "/etc/s6-overlay", str(image / "etc/s6-overlay"))
+        env = b.skel / "environment" / "test"
+        env.write_text(env.read_text().replace(f"OVIS_SERVICES={b.services}",
+                                               f"OVIS_SERVICES={image / 'etc/s6-overlay/s6-rc.d'}"))
+        (b.tree / "user").touch()
+        b.set_conf(CONTAINER="1")
+        marker = tmp_path / "status.json"
+        b.boot("sh", "-c", f"ovis --json status > {marker}", wait_ready=False)
+        assert b.wait_exit(timeout=60) == 0, b.console_text()
+        import json
+
+        st = {it["name"]: it for it in json.loads(marker.read_text())}
+        assert [st[n]["state"] for n in ("user", "base", "myapp-init", "myapp")] == ["up"] * 4
+        assert st["base"]["type"] == "bundle"
+        ran = (image / "etc/s6-overlay/ran").read_text().split("\n")
+        assert ran[0] == "myapp-init ran" and "myapp" in ran
+        assert b.namespace_pids() == []
+    finally:
+        b.cleanup()
