@@ -207,3 +207,41 @@ def test_s6_overlay_tree_boots_in_container_mode(tmp_path: Path) -> None:
         assert b.namespace_pids() == []
     finally:
         b.cleanup()
+
+
+def s6rc(s: LiveSystem, name: str, files: dict[str, str]) -> None:
+    d = s.services / name
+    for rel, text in files.items():
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def test_funnel_and_three_long_pipeline(system: LiveSystem) -> None:
+    """Two producers into one filter, the filter into a logger: s6-rc's "funnels"."""
+    logdir = system.root / "funnel-log"
+    for n in ("left", "right"):
+        s6rc(system, n, {"type": "longrun\n", "producer-for": "filter\n",
+                         "run": f"#!/bin/sh\nwhile :; do echo {n}; sleep 0.1; done\n"})
+    s6rc(system, "filter", {"type": "longrun\n", "consumer-for": "left\nright\n",
+                            "producer-for": "logger\n",
+                            "run": "#!/bin/sh\nexec sed -u 's/^/via-filter /'\n"})
+    s6rc(system, "logger", {"type": "longrun\n", "consumer-for": "filter\n",
+                            "pipeline-name": "funnel\n",
+                            "run": f"#!/usr/bin/execlineb -P\ns6-log {logdir}\n"})
+    r = system.ovis("start", "funnel")
+    assert r.returncode == 0, r.stdout + r.stderr
+    current = logdir / "current"
+
+    def seen() -> set[str]:
+        return set(current.read_text().splitlines()) if current.exists() else set()
+
+    assert wait_until(lambda: {"via-filter left", "via-filter right"} <= seen(), 20), seen()
+    st = system.status("funnel")["funnel"]
+    assert st["type"] == "bundle" and sorted(st["contents"]) == ["filter", "left", "logger", "right"]
+    system.ovis("stop", "logger", check=True)
+    st = system.status()
+    assert all(st[n]["state"] == "down" for n in ("left", "right", "filter", "logger", "funnel"))
+    # Consumers stop last: each producer was down before its consumer began stopping.
+    assert st["left"]["timings"]["stop_ended"] <= st["filter"]["timings"]["stop_begun"]
+    assert st["filter"]["timings"]["stop_ended"] <= st["logger"]["timings"]["stop_begun"]
