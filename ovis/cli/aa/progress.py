@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ovis.engine.manager import Manager
-from ovis.engine.s6backend import LongrunJob, OneshotJob, S6Backend, _deadline
+from ovis.engine.s6backend import LongrunJob, OneshotJob, S6Backend, timeout_deadline
 from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import UnknownService
 from ovis.paths import Paths
@@ -600,7 +600,7 @@ class EchoingOneshot(OneshotJob):
                  env: dict[str, str], now: float, emit: Callable[[str, bytes], None]) -> None:
         self.svc = svc
         ms = svc.timeout_start if action is Action.START else svc.timeout_stop
-        self.deadline = _deadline(now, ms, DEFAULT_TIMEOUT_START_MS if action is Action.START
+        self.deadline = timeout_deadline(now, ms, DEFAULT_TIMEOUT_START_MS if action is Action.START
                                   else DEFAULT_TIMEOUT_STOP_MS)
         self.killed = False
         self.pidfd = None
