@@ -147,3 +147,14 @@ def test_no_private_name_across_packages(path: Path):
                 if alias.name.startswith("_") and not alias.name.startswith("__") and source_pkg != here:
                     bad.append(f"{node.module}.{alias.name}")
     assert bad == []
+
+
+def test_package_never_imports_tests():
+    """Test tooling (tests/vmtools, fixtures) is never part of the installed package."""
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            bad += [f"{module_name(path)} imports {n}" for n in names if n == "tests" or n.startswith("tests.")]
+    assert bad == []
