@@ -7,7 +7,10 @@ for it.
 
 from __future__ import annotations
 
-from ovis.terminal import (  # noqa: F401 - re-exported for the CLI
+from ovis.terminal import (
     BOLD, GREEN, RED, RESET, STATE_COLOURS, VERBS, YELLOW, TerminalReporter, duration, paint,
     status_table, table, use_colour,
 )
+
+__all__ = ["BOLD", "GREEN", "RED", "RESET", "STATE_COLOURS", "VERBS", "YELLOW", "TerminalReporter",
+           "duration", "paint", "status_table", "table", "use_colour"]

@@ -37,8 +37,10 @@ from ovis.paths import Paths
 from ovis.service.compiler import Compiler
 from ovis.service.model import Kind
 from ovis.service.model import is_valid_name as ovis_valid_name
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
+from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
 from .progress import Printer
 
@@ -150,10 +152,10 @@ class Enabler:
         try:
             has_log = self.enable_one(arg, self.cur, self.skip is not None and self.cur == self.skip)
         except Failed as e:
-            if e.code == R.ERR_IO:
-                self.p.error(self.cur, f"{R.ERRMSG[R.ERR_IO]}: {e.reason}")
+            if e.code == C.ERR_IO:
+                self.p.error(self.cur, f"{C.ERRMSG[C.ERR_IO]}: {e.reason}")
             else:
-                self.p.error(self.cur, R.ERRMSG[e.code])
+                self.p.error(self.cur, C.ERRMSG[e.code])
             self.failed.append(self.cur)
             return
         if not self.quiet:
@@ -175,31 +177,31 @@ class Enabler:
     # -- one service -------------------------------------------------------
     def enable_one(self, arg: str, name: str, skip_down: bool) -> bool:
         if not R.is_valid_name(name) or "/" in name or not ovis_valid_name(name):
-            raise Failed(R.ERR_INVALID_NAME)
+            raise Failed(C.ERR_INVALID_NAME)
         config = None
         if arg.startswith("/"):
             try:
                 st = os.stat(arg)
             except OSError as e:
-                raise Failed(R.ERR_IO, e.strerror) from None
+                raise Failed(C.ERR_IO, e.strerror) from None
             if stat.S_ISDIR(st.st_mode):
                 config = arg
             elif not stat.S_ISREG(st.st_mode):
-                raise Failed(R.ERR_IO, os.strerror(errno.EINVAL))
+                raise Failed(C.ERR_IO, os.strerror(errno.EINVAL))
         base, _, instance = name.partition("@")
         base = base + "@" if _ else base
         source = self.source_of(base)
         if source is None:
-            raise Failed(R.ERR_UNKNOWN)
+            raise Failed(C.ERR_UNKNOWN)
         dst = self.paths.servicedir(name)
         exists = os.path.lexists(dst)
         if self.upgrade and not os.path.isdir(dst):
-            raise Failed(R.ERR_IO, os.strerror(errno.ENOTDIR if exists else errno.ENOENT))
+            raise Failed(C.ERR_IO, os.strerror(errno.ENOTDIR if exists else errno.ENOENT))
         if self.upgrade and not os.path.exists(dst / "ovis.json"):
             # recompiling would replace it whole, supervise/ and down included
-            raise Failed(R.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
+            raise Failed(C.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
         if not self.upgrade and exists:
-            raise Failed(R.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
+            raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
         stage_root = tempfile.mkdtemp(prefix=".aa-enable.", dir=self.paths.live)
         try:
             stage = os.path.join(stage_root, "svc")
@@ -232,7 +234,7 @@ class Enabler:
                 has_log |= self.copy_dir(config, stage, 0, config=True, instance=instance)
         except OSError as e:
             self.warn(e.filename or stage, e)
-            raise Failed(R.ERR_FAILED_ENABLE) from None
+            raise Failed(C.ERR_FAILED_ENABLE) from None
         if has_log:
             args = os.path.join(stage, "log", "run-args")
             if os.path.isfile(args) and not os.path.islink(args):
@@ -327,7 +329,7 @@ class Enabler:
             svc = parse_anopa_dir(Path(stage), name)
         except OvisError as e:
             self.p.warn(name, str(e).replace(stage, source))
-            raise Failed(R.ERR_FAILED_ENABLE) from None
+            raise Failed(C.ERR_FAILED_ENABLE) from None
         svc.source = Path(source)
         longrun = svc.kind is Kind.LONGRUN
         linked = False
@@ -356,7 +358,7 @@ class Enabler:
         except OSError as e:
             self.warn(e.filename or str(dst), e)
             self._set_aside(name, dst, linked)
-            raise Failed(R.ERR_FAILED_ENABLE) from None
+            raise Failed(C.ERR_FAILED_ENABLE) from None
         if self.auto_needs or self.auto_wants:
             for prefix in ("log/", ""):  # anopa enables the logger's first
                 for sub, on in (("needs", self.auto_needs), ("wants", self.auto_wants)):
@@ -393,7 +395,7 @@ def write_finish(p: Printer, paths: Paths, what: str, target: str, opt: str) -> 
 
 def _create_repo(out, repodir: str, upgrade: bool) -> Paths:  # type: ignore[no-untyped-def]
     if upgrade:
-        return R.open_repo(out, repodir, write=True, rc=1)
+        return common.open_repo(out, repodir, write=True, rc=1)
     for path, what in ((repodir, "repository "), (os.path.join(repodir, R.SCANDIR), "scandir ")):
         try:
             os.mkdir(path)
@@ -403,7 +405,7 @@ def _create_repo(out, repodir: str, upgrade: bool) -> Paths:  # type: ignore[no-
                 out.die_unable(1, f"create {what}{path}", errno.ENOTDIR)
         except OSError as e:
             out.die_unable(1, f"create {what}{path}", e)
-    return R.open_repo(out, repodir, write=True, rc=1)
+    return common.open_repo(out, repodir, write=True, rc=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,13 +458,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 entries = R.scan_dir(path, files_only=False)
             except OSError as e:
-                R.die_listdir(out, path, e, R.ERR_IO)
+                common.die_listdir(out, path, e, C.ERR_IO)
             for name, is_dir in entries:
                 if name.startswith("."):
                     continue
                 en.enable(os.path.abspath(os.path.join(path, name)) if is_dir else name)
         for arg in tool.operands:
-            for name in (R.names_from_stdin() if arg == "-" else [arg]):
+            for name in (common.names_from_stdin() if arg == "-" else [arg]):
                 en.enable(name)
         while en.next:
             name = en.next.pop()

@@ -42,8 +42,9 @@ from ovis.service.model import (
     Service,
 )
 from ovis.service.repository import Repository
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
 from .output import (
     ANSI_BLUE_ON,
     ANSI_GREEN_ON,
@@ -173,7 +174,7 @@ class _Loader:
         if r == 0 and R.is_logger(name):
             # Loggers are part of their service's servicedir in ovis, supervised
             # with it; they are no services of their own to start or stop.
-            r = -R.ERR_UNKNOWN
+            r = -C.ERR_UNKNOWN
         if r < 0:
             return r
         (self.main if in_main else self.tmp).append(name)
@@ -282,20 +283,20 @@ class StartLoader(_Loader):
             r = self.mark(name)
         if r == 0:
             return
-        if r == -R.ERR_UNKNOWN:
-            self.p.error(name, R.ERRMSG[R.ERR_UNKNOWN])
+        if r == -C.ERR_UNKNOWN:
+            self.p.error(name, C.ERRMSG[C.ERR_UNKNOWN])
             self.tally.unknown.append(name)
-        elif r == -R.ERR_IO and name not in self.ls:
-            self.p.error(name, R.ERRMSG[R.ERR_IO])
+        elif r == -C.ERR_IO and name not in self.ls:
+            self.p.error(name, C.ERRMSG[C.ERR_IO])
             self.tally.io.append(name)
-        elif r == -R.ERR_ALREADY_UP:
+        elif r == -C.ERR_ALREADY_UP:
             if not self.dry:
-                self.p.title(name, R.ERRMSG[R.ERR_ALREADY_UP])
+                self.p.title(name, C.ERRMSG[C.ERR_ALREADY_UP])
             self.tally.nb_already += 1
         else:
             msg = self.msg.get(name)
-            self.p.error(name, R.ERRMSG[-r] + (f": {msg}" if msg and not self.dry else ""))
-            (self.tally.depend if r == -R.ERR_DEPEND else self.tally.failed).append(name)
+            self.p.error(name, C.ERRMSG[-r] + (f": {msg}" if msg and not self.dry else ""))
+            (self.tally.depend if r == -C.ERR_DEPEND else self.tally.failed).append(name)
             if name in self.ls:
                 self.check_essential(name)
 
@@ -332,19 +333,19 @@ class StartLoader(_Loader):
             return -self.code[name]
         svc = self.services.get(name)
         if svc is None:
-            return self.fail(name, R.ERR_IO)
+            return self.fail(name, C.ERR_IO)
         if not self.dry_full:
             level = R.up_level(self.services, name, stopping=False)
             if svc.kind is Kind.LONGRUN and self.services.readiness(name) and level < 2:
                 if level == 1:
                     self.getting_ready.add(name)
             elif level:
-                return self.fail(name, R.ERR_ALREADY_UP)
+                return self.fail(name, C.ERR_ALREADY_UP)
         self.ls[name] = "ing"
         self.wants[name] = []
         for dep in svc.depends:
             if self._need(name, dep) < 0:
-                return self.fail(name, R.ERR_DEPEND)
+                return self.fail(name, C.ERR_DEPEND)
         if not self.no_wants:
             for dep in svc.wants:
                 self._want(name, dep)
@@ -361,12 +362,12 @@ class StartLoader(_Loader):
         r = self.get(dep, True)
         if r == 0:
             r = self.mark(dep)
-        if r == -R.ERR_ALREADY_UP:
+        if r == -C.ERR_ALREADY_UP:
             return 0
         if r < 0:
             for n in self.needs[name]:
                 self.unmark(n)
-            self.msg[name] = f"{dep}: {R.ERRMSG[-r]}"
+            self.msg[name] = f"{dep}: {C.ERRMSG[-r]}"
             if not self.dry:
                 self.load_errors.append((name, self.msg[name]))
         else:
@@ -380,7 +381,7 @@ class StartLoader(_Loader):
         r = self.get(dep, True)
         if r == 0:
             r = self.mark(dep)
-        if r == -R.ERR_ALREADY_UP:
+        if r == -C.ERR_ALREADY_UP:
             return
         if r == 0:
             self.wants[name].append(dep)
@@ -388,7 +389,7 @@ class StartLoader(_Loader):
         if r < 0:
             # Documented anopa behaviour: a wanted service is soft, its failure
             # to load only skips it (anopa 0.5.0's code failed the wanter).
-            self.p.warn(name, f"Skipping wanted service {dep}: {R.ERRMSG[-r]}")
+            self.p.warn(name, f"Skipping wanted service {dep}: {C.ERRMSG[-r]}")
             self.tally.skipped.append(dep)
 
     def transaction(self, default_timeout: int) -> dict[str, Service]:
@@ -427,10 +428,10 @@ class StopLoader(_Loader):
             return
         svc = self.services.get(name)
         if svc is None:
-            self.ls[name], self.code[name] = "fail", R.ERR_IO
+            self.ls[name], self.code[name] = "fail", C.ERR_IO
             return
         if not R.up_level(self.services, name, stopping=True):
-            self.ls[name], self.code[name] = "fail", R.ERR_NOT_UP
+            self.ls[name], self.code[name] = "fail", C.ERR_NOT_UP
             return
         self.ls[name] = "done"
         for dep in svc.depends:  # stopping DEP needs stopping NAME first
@@ -453,12 +454,12 @@ class StopLoader(_Loader):
             return
         r = self.get(name, False)
         if r < 0:
-            if r == -R.ERR_IO:
-                self.p.error(name, R.ERRMSG[R.ERR_IO])
+            if r == -C.ERR_IO:
+                self.p.error(name, C.ERRMSG[C.ERR_IO])
                 self.tally.io.append(name)
             else:
-                self.p.error(name, R.ERRMSG[-r])
-                if r == -R.ERR_UNKNOWN:
+                self.p.error(name, C.ERRMSG[-r])
+                if r == -C.ERR_UNKNOWN:
                     self.tally.unknown.append(name)
             return
         if name in self.main:
@@ -466,12 +467,12 @@ class StopLoader(_Loader):
         if name not in self.ls:
             self.preload(name)
         if self.ls[name] == "fail":
-            if self.code[name] == R.ERR_NOT_UP:
+            if self.code[name] == C.ERR_NOT_UP:
                 if not self.dry:
-                    self.p.title(name, R.ERRMSG[R.ERR_NOT_UP])
+                    self.p.title(name, C.ERRMSG[C.ERR_NOT_UP])
                 self.tally.nb_already += 1
             else:
-                self.p.error(name, R.ERRMSG[self.code[name]])
+                self.p.error(name, C.ERRMSG[self.code[name]])
                 self.tally.failed.append(name)
             return
         self._to_main(name)
@@ -490,7 +491,7 @@ class StopLoader(_Loader):
                     skip = None
                     if on_skip is not None:
                         on_skip(name)
-            elif on_not_up is not None and self.code.get(name) == R.ERR_NOT_UP:
+            elif on_not_up is not None and self.code.get(name) == C.ERR_NOT_UP:
                 on_not_up(name)
 
     def transaction(self, default_timeout: int, stop_all: bool) -> dict[str, Service]:
@@ -554,7 +555,7 @@ class Reporter:
         start = action is Action.START
         if res.ok:
             if res.already:
-                self.p.title(name, R.ERRMSG[R.ERR_ALREADY_UP if start else R.ERR_NOT_UP])
+                self.p.title(name, C.ERRMSG[C.ERR_ALREADY_UP if start else C.ERR_NOT_UP])
                 self.tally.nb_already += 1
                 return
             if start and name in self.readiness:
@@ -566,10 +567,10 @@ class Reporter:
             return
         reason = res.reason
         if reason is Reason.DEPENDENCY_FAILED:
-            self.p.error(name, f"{R.ERRMSG[R.ERR_DEPEND]}: {res.detail}")
+            self.p.error(name, f"{C.ERRMSG[C.ERR_DEPEND]}: {res.detail}")
             self.tally.depend.append(name)
         elif reason is Reason.TIMED_OUT:
-            self.p.error(name, R.ERRMSG[R.ERR_TIMEDOUT])
+            self.p.error(name, C.ERRMSG[C.ERR_TIMEDOUT])
             self.tally.timedout.append(name)
         else:
             self.p.error(name, _failure_text(res))
@@ -584,10 +585,10 @@ def _failure_text(res: Result) -> str:
     if res.reason in (Reason.EXITED, Reason.EXEC_FAILED) and res.exit is not None:
         return f"Failed: exitcode {res.exit}"
     if res.reason is Reason.EXEC_FAILED:
-        return f"{R.ERRMSG[R.ERR_EXEC]}: {res.detail}"
+        return f"{C.ERRMSG[C.ERR_EXEC]}: {res.detail}"
     if res.reason in (Reason.NOT_SUPERVISED, Reason.SUPERVISOR_GONE):
-        return f"{R.ERRMSG[R.ERR_S6]}: {res.detail}"
-    return R.ERRMSG[R.ERR_FAILED] + (f": {res.detail}" if res.detail else "")
+        return f"{C.ERRMSG[C.ERR_S6]}: {res.detail}"
+    return C.ERRMSG[C.ERR_FAILED] + (f": {res.detail}" if res.detail else "")
 
 
 class EchoingOneshot(OneshotJob):

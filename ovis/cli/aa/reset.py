@@ -12,8 +12,10 @@ import sys
 import time
 
 from ovis.engine import state as statefile
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
+from . import common
 from .output import ANSI_HIGHLIGHT_ON, ANSI_OFF, COMMON_LONGOPTS, NO_ARG, OUT, REQUIRED_ARG, Tool
 
 PROG = "aa-reset"
@@ -48,36 +50,36 @@ def main(argv: list[str] | None = None) -> int:
                 repodir = R.unslash(arg)  # type: ignore[arg-type]
         if not tool.operands or mode is None:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=False, rc=2)
+        paths = common.open_repo(out, repodir, write=False, rc=2)
         services = R.Services(paths)
 
         def reset(name: str) -> None:
             r = R.check_name(name)
             if r == 0 and R.is_logger(name):
-                r = -R.ERR_UNKNOWN
+                r = -C.ERR_UNKNOWN
             if r < 0:
-                out.error(name, R.ERRMSG[-r])
+                out.error(name, C.ERRMSG[-r])
                 return
             if services.is_longrun(name):
                 out.error(name, "Can only reset ont-shot services")  # sic
                 return
             st = services.state(name)
             old = R.anopa_event(st).event
-            if old in (R.EVT_STARTING, R.EVT_STOPPING):
+            if old in (C.EVT_STARTING, C.EVT_STOPPING):
                 return
             if mode == "A":
-                if old in (R.EVT_STARTING_FAILED, R.EVT_START_FAILED):
-                    new = R.EVT_STARTED
-                elif old in (R.EVT_STOPPING_FAILED, R.EVT_STOP_FAILED):
-                    new = R.EVT_STOPPED
+                if old in (C.EVT_STARTING_FAILED, C.EVT_START_FAILED):
+                    new = C.EVT_STARTED
+                elif old in (C.EVT_STOPPING_FAILED, C.EVT_STOP_FAILED):
+                    new = C.EVT_STOPPED
                 else:
                     return
             else:
-                new = R.EVT_STARTED if mode == "a" else R.EVT_STOPPED
+                new = C.EVT_STARTED if mode == "a" else C.EVT_STOPPED
             if old == new:
                 return
             st = st or statefile.ServiceState(name)
-            if new == R.EVT_STARTED:
+            if new == C.EVT_STARTED:
                 st.state, st.wanted, st.reason = "up", "up", None
             else:
                 st.state, st.wanted, st.reason = "down", "down", "stopped"
@@ -90,13 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                 return
             out.title(True, name, "", end=False)
             out.ansi(OUT, ANSI_OFF)
-            out.bs(OUT, R.EVENTMSG[old])
+            out.bs(OUT, C.EVENTMSG[old])
             out.ansi(OUT, ANSI_HIGHLIGHT_ON)
-            out.bs(OUT, " -> " + R.EVENTMSG[new])
+            out.bs(OUT, " -> " + C.EVENTMSG[new])
             out.end(OUT)
 
         for arg in tool.operands:
-            for name in (R.names_from_stdin() if arg == "-" else [arg]):
+            for name in (common.names_from_stdin() if arg == "-" else [arg]):
                 reset(name)
         return 0
 

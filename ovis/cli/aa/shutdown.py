@@ -24,8 +24,8 @@ from pathlib import Path
 from ovis import atomic
 from ovis.errors import NotSupervised
 from ovis.s6.control import svscan_send
+from ovis.aa import repo as R
 
-from . import repo as R
 from .enable import action_file
 from .output import NO_ARG, OUT, REQUIRED_ARG, Exit, GetOpt, Output, VERSION
 

@@ -15,8 +15,10 @@ import sys
 from ovis.engine import state as statefile
 from ovis.engine.transaction import Action
 from ovis.errors import OvisError
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
+from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
 from .progress import Printer, Reporter, StartLoader, Tally, run_transaction
 
@@ -44,13 +46,6 @@ LONGOPTS = COMMON_LONGOPTS + (
 )
 
 
-def parse_timeout(out, value: str) -> int:  # type: ignore[no-untyped-def]
-    """uint0_scan: digits only, else fatal 4 (anopa's ERR_IO)."""
-    if not value.isdigit() or not value.isascii():
-        out.die(R.ERR_IO, f"unable to set default timeout to {value}: Invalid argument")
-    return int(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     tool = Tool(PROG, "[OPTION...] [service...]", DETAILS)
     out = tool.out
@@ -73,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             elif c == "n":
                 dry += 1
             elif c == "t":
-                timeout = parse_timeout(out, arg)  # type: ignore[arg-type]
+                timeout = common.parse_timeout(out, arg)  # type: ignore[arg-type]
             elif c == "v":
                 verbose = True
             elif c == "W":
                 no_wants = True
         if listdir is None and not tool.operands:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=not dry, rc=R.ERR_IO)
+        paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
         p = Printer(out)
         tally = Tally()
         services = R.Services(paths)
@@ -96,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 entries = R.scan_dir(path, files_only=True)
             except OSError as e:
-                R.die_listdir(out, path, e, R.ERR_IO)
+                common.die_listdir(out, path, e, C.ERR_IO)
             for name, _ in entries:
                 if not name.startswith("."):
                     add(name)
         for arg in tool.operands:
             if arg == "-":
-                for name in R.names_from_stdin():
+                for name in common.names_from_stdin():
                     add(name)
             else:
                 add(arg)
@@ -122,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_transaction(paths, reporter, services_to_start, order, Action.START)
         except OvisError as e:
-            out.die(R.ERR_IO, f"unable to start services: {e}")
+            out.die(C.ERR_IO, f"unable to start services: {e}")
         tally.summary(p, PROG, start=True)
         return tally.rc
 

@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 
 from ovis.s6.status import SupervisorStatus
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
+from . import common
 from .output import (
     ANSI_BLUE_ON,
     ANSI_GREEN_ON,
@@ -90,7 +92,7 @@ class Entry:
 
     @property
     def no_status(self) -> bool:
-        return not self.is_s6 and self.anopa.event == R.EVT_NONE
+        return not self.is_s6 and self.anopa.event == C.EVT_NONE
 
 
 def _match_status(e: Entry, want: str) -> bool:
@@ -98,11 +100,11 @@ def _match_status(e: Entry, want: str) -> bool:
         assert e.s6 is not None
         return ("up" if e.s6.up else "down") == want
     ev = e.anopa.event
-    if ev in (R.EVT_STARTED, R.EVT_STOPPING):
+    if ev in (C.EVT_STARTED, C.EVT_STOPPING):
         return want == "up"
-    if ev in (R.EVT_NONE, R.EVT_STOPPED, R.EVT_STARTING):
+    if ev in (C.EVT_NONE, C.EVT_STOPPED, C.EVT_STARTING):
         return want == "down"
-    if ev in (R.EVT_ERROR, R.EVT_STARTING_FAILED, R.EVT_START_FAILED):
+    if ev in (C.EVT_ERROR, C.EVT_STARTING_FAILED, C.EVT_START_FAILED):
         return want in ("error", "down")
     return want in ("error", "up")  # stopping failed, stop failed
 
@@ -275,24 +277,24 @@ class Show:
         else:
             a = e.anopa
             ev = a.event
-            msg = R.EVENTMSG[ev]
-            if ev == R.EVT_NONE:
+            msg = C.EVENTMSG[ev]
+            if ev == C.EVT_NONE:
                 put_s(msg)
-            elif ev == R.EVT_ERROR:
+            elif ev == C.EVT_ERROR:
                 self.ansi(ANSI_RED_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
                 put_s(": ")
-                put_s(R.ERRMSG[a.code] if a.code < len(R.ERRMSG) else "")
+                put_s(C.ERRMSG[a.code] if a.code < len(C.ERRMSG) else "")
                 if a.msg:
                     put_s(": ")
                     put_s(a.msg)
-            elif ev in (R.EVT_STARTING, R.EVT_STOPPING):
+            elif ev in (C.EVT_STARTING, C.EVT_STOPPING):
                 self.ansi(ANSI_BLUE_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
-            elif ev in (R.EVT_STARTING_FAILED, R.EVT_STOPPING_FAILED,
-                        R.EVT_START_FAILED, R.EVT_STOP_FAILED):
+            elif ev in (C.EVT_STARTING_FAILED, C.EVT_STOPPING_FAILED,
+                        C.EVT_START_FAILED, C.EVT_STOP_FAILED):
                 self.ansi(ANSI_RED_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
@@ -300,16 +302,16 @@ class Show:
                     if mx > 1:
                         self.bs("..."[: 3 if mx > 4 else mx - 1])
                     self.bs(" ")
-                elif ev in (R.EVT_STARTING_FAILED, R.EVT_STOPPING_FAILED):
+                elif ev in (C.EVT_STARTING_FAILED, C.EVT_STOPPING_FAILED):
                     put_s(": ")
-                    put_s(R.ERRMSG[a.code] if a.code < len(R.ERRMSG) else "")
+                    put_s(C.ERRMSG[a.code] if a.code < len(C.ERRMSG) else "")
                     if a.msg:
                         put_s(": ")
                         put_s(a.msg)
                 else:
                     put_s(": ")
                     self.wstat(a.code, mx)
-            elif ev == R.EVT_STARTED:
+            elif ev == C.EVT_STARTED:
                 self.ansi(ANSI_GREEN_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
@@ -368,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 sort = str(arg)
         if not all_ and listdir is None and not tool.operands:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=False, rc=2)
+        paths = common.open_repo(out, repodir, write=False, rc=2)
         services = R.Services(paths)
         show = Show(out, mode, _columns() if mode == LIST else 0)
         entries: list[Entry] = []
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         def load(name: str) -> Entry | None:
             r = R.check_name(name)
             if r < 0:
-                out.error(name, R.ERRMSG[-r])
+                out.error(name, C.ERRMSG[-r])
                 return None
             longrun = services.is_longrun(name)
             if ftype not in (None, "all"):
@@ -409,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 listing = R.scan_dir(".", files_only=False)
             except OSError as err:
-                out.die_unable(R.ERR_IO, f"scan repo directory {repodir}", err)
+                out.die_unable(C.ERR_IO, f"scan repo directory {repodir}", err)
             for name, is_dir in listing:
                 if name.startswith(".") or not is_dir:
                     continue
@@ -422,13 +424,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 listing = R.scan_dir(path, files_only=True)
             except OSError as err:
-                R.die_listdir(out, path, err, R.ERR_IO)
+                common.die_listdir(out, path, err, C.ERR_IO)
             for name, _ in listing:
                 if not name.startswith("."):
                     load(name)
         else:
             for arg in tool.operands:
-                for name in (R.names_from_stdin() if arg == "-" else [arg]):
+                for name in (common.names_from_stdin() if arg == "-" else [arg]):
                     load(name)
 
         if sort == "name":

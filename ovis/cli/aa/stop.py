@@ -19,11 +19,12 @@ import sys
 from ovis.engine.transaction import Action
 from ovis.errors import NotSupervised, OvisError
 from ovis.s6 import control
+from ovis.aa import codes as C
+from ovis.aa import repo as R
 
-from . import repo as R
+from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
 from .progress import Printer, Reporter, StopLoader, Tally, run_transaction
-from .start import parse_timeout
 
 PROG = "aa-stop"
 DETAILS = (
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             elif c == "r":
                 repodir = R.unslash(arg)  # type: ignore[arg-type]
             elif c == "t":
-                timeout = parse_timeout(out, arg)  # type: ignore[arg-type]
+                timeout = common.parse_timeout(out, arg)  # type: ignore[arg-type]
             elif c == "v":
                 verbose = True
         if (all_ and (listdir is not None or tool.operands)) or (
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if stop_all and timeout == 0:
             out.strerr("warning: ", "Default timeout cannot be infinite (0) in stop-all mode, ignoring")
             timeout = R.DEFAULT_TIMEOUT_SECS
-        paths = R.open_repo(out, repodir, write=not dry, rc=R.ERR_IO)
+        paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
         p = Printer(out)
         tally = Tally()
         services = R.Services(paths)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             loader.preload_all()
         except OSError as e:
-            out.die_unable(R.ERR_IO, "read repository directory", e)
+            out.die_unable(C.ERR_IO, "read repository directory", e)
 
         def supervise_exit(name: str, letters: str = "x") -> None:
             """anopa's stop_supervise_for: have a longrun's s6-supervise exit."""
@@ -112,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     entries = R.scan_dir(path, files_only=True)
                 except OSError as e:
-                    R.die_listdir(out, path, e, R.ERR_IO)
+                    common.die_listdir(out, path, e, C.ERR_IO)
                 for name, _ in entries:
                     if not name.startswith("."):
                         loader.add(name)
             for arg in tool.operands:
-                for name in (R.names_from_stdin() if arg == "-" else [arg]):
+                for name in (common.names_from_stdin() if arg == "-" else [arg]):
                     loader.add(name)
 
         to_stop = loader.transaction(timeout, stop_all)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_transaction(paths, reporter, to_stop, loader.main, Action.STOP, force=stop_all)
         except OvisError as e:
-            out.die(R.ERR_IO, f"unable to stop services: {e}")
+            out.die(C.ERR_IO, f"unable to stop services: {e}")
         if stop_all:
             for name in loader.main:
                 if services.is_longrun(name):
