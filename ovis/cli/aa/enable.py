@@ -42,7 +42,7 @@ from ovis.aa import repo as R
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
-from .progress import Printer
+from .printer import Printer
 
 PROG = "aa-enable"
 SOURCES = ("/etc/anopa/services", "/usr/lib/services")

@@ -2,7 +2,7 @@
 
 anopa 0.5.0's options, output and exit codes (doc/aa-start.pod,
 src/anopa/aa-start.c); the transaction is run by ovis's engine
-(see progress.py).  Exit 0, or 1 when a service that failed has an
+(ovis.aa.plan decides what it holds, ovis.aa.run runs it).  Exit 0, or 1 when a service that failed has an
 ``essential`` file; 4 for fatal errors (repository, listdir, timeout, no
 s6-svscan).  ``-k SERVICE`` is an ovis addition: that name is skipped when
 asked for, as with aa-stop.
@@ -17,10 +17,12 @@ from ovis.engine.transaction import Action
 from ovis.errors import OvisError
 from ovis.aa import codes as C
 from ovis.aa import repo as R
+from ovis.aa.plan import StartLoader, Tally
+from ovis.aa.run import run_transaction
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
-from .progress import Printer, Reporter, StartLoader, Tally, run_transaction
+from .printer import Printer, Reporter, summary
 
 PROG = "aa-start"
 DETAILS = (
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         if listdir is None and not tool.operands:
             tool.usage(1)
         paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
-        p = Printer(out)
+        p = Printer(out, dry=bool(dry))
         tally = Tally()
         services = R.Services(paths)
         loader = StartLoader(services, p, tally, dry=bool(dry), dry_full=dry > 1,
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             run_transaction(paths, reporter, services_to_start, order, Action.START)
         except OvisError as e:
             out.die(C.ERR_IO, f"unable to start services: {e}")
-        tally.summary(p, PROG, start=True)
+        summary(p, tally, PROG, start=True)
         return tally.rc
 
     return tool.run(body, argv)

@@ -21,10 +21,12 @@ from ovis.errors import NotSupervised, OvisError
 from ovis.s6 import control
 from ovis.aa import codes as C
 from ovis.aa import repo as R
+from ovis.aa.plan import StopLoader, Tally
+from ovis.aa.run import run_transaction
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
-from .progress import Printer, Reporter, StopLoader, Tally, run_transaction
+from .printer import Printer, Reporter, summary
 
 PROG = "aa-stop"
 DETAILS = (
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             out.strerr("warning: ", "Default timeout cannot be infinite (0) in stop-all mode, ignoring")
             timeout = R.DEFAULT_TIMEOUT_SECS
         paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
-        p = Printer(out)
+        p = Printer(out, dry=bool(dry))
         tally = Tally()
         services = R.Services(paths)
         loader = StopLoader(services, p, tally, dry=dry, verbose=verbose, skip=skip)
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     except (NotSupervised, OSError):
                         pass
             _stop_loggers(services, p, skip)
-        tally.summary(p, PROG, start=False)
+        summary(p, tally, PROG, start=False)
         return 0
 
     return tool.run(body, argv)
