@@ -7,7 +7,10 @@ for dependencies), a dependency that cannot be loaded fails its dependent
 before anything runs ("Failed dependency: DEP: Unknown service"), ``wants``
 is soft and does not order, ``after``/``before`` only order services that
 are in the transaction, dependency loops are broken with anopa's warning,
-aa-stop reverses the edges among the services that are up.
+aa-stop reverses the edges among the services that are up.  The edges are
+read from the repository's ``needs/``, ``wants/``, ``after/`` and
+``before/`` directories when the transaction is loaded, as anopa does
+(:meth:`ovis.aa.repo.Services.edges`): one added after aa-enable counts.
 
 Nothing is printed here: what anopa prints while loading is reported to a
 :class:`ovis.aa.notes.Notes`, at the same points.  :mod:`ovis.aa.run` then
@@ -234,18 +237,22 @@ class StartLoader(_Loader):
                     self.getting_ready.add(name)
             elif level:
                 return self.fail(name, C.ERR_ALREADY_UP)
+        try:
+            edges = self.services.edges(name)
+        except OSError:
+            return self.fail(name, C.ERR_IO)
         self.ls[name] = "ing"
         self.wants[name] = []
-        for dep in svc.depends:
+        for dep in edges.needs:
             if self._need(name, dep) < 0:
                 return self.fail(name, C.ERR_DEPEND)
         if not self.no_wants:
-            for dep in svc.wants:
+            for dep in edges.wants:
                 self._want(name, dep)
-        for dep in svc.after:
+        for dep in edges.after:
             if self.get(dep, False) == 0 and dep not in self.after[name]:
                 self.after[name].append(dep)
-        for dep in svc.before:
+        for dep in edges.before:
             if self.get(dep, False) == 0 and name not in self.after[dep]:
                 self.after[dep].append(name)
         self.ls[name] = "done"
@@ -326,18 +333,23 @@ class StopLoader(_Loader):
         if not R.up_level(self.services, name, stopping=True):
             self.ls[name], self.code[name] = "fail", C.ERR_NOT_UP
             return
+        try:
+            edges = self.services.edges(name)
+        except OSError:
+            self.ls[name], self.code[name] = "fail", C.ERR_IO
+            return
         self.ls[name] = "done"
-        for dep in svc.depends:  # stopping DEP needs stopping NAME first
+        for dep in edges.needs:  # stopping DEP needs stopping NAME first
             if self.get(dep, False) == 0:
                 self.auto_add(dep, "needs", name)
                 if name not in self.needs[dep]:
                     self.needs[dep].append(name)
                 if name not in self.after[dep]:
                     self.after[dep].append(name)
-        for dep in svc.after:
+        for dep in edges.after:
             if self.get(dep, False) == 0 and name not in self.after[dep]:
                 self.after[dep].append(name)
-        for dep in svc.before:
+        for dep in edges.before:
             if self.get(dep, False) == 0 and dep not in self.after[name]:
                 self.after[name].append(dep)
 

@@ -111,6 +111,20 @@ def check_name(name: str) -> int:
 
 # -- what is in the repository -------------------------------------------------
 
+#: The directories of a servicedir that name other services.
+DEP_DIRS = ("needs", "wants", "after", "before")
+
+
+@dataclass(frozen=True)
+class Edges:
+    """A servicedir's edges, as its directories name them."""
+
+    needs: tuple[str, ...] = ()
+    wants: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+
+
 class Services:
     """The services of a repository as ovis compiled them (``ovis.json``), with
     a fallback for servicedirs ovis did not write (parsed as anopa dirs)."""
@@ -142,6 +156,25 @@ class Services:
 
     def dir(self, name: str) -> Path:
         return self.paths.servicedir(name)
+
+    def edges(self, name: str) -> Edges:
+        """NAME's ``needs/``, ``wants/``, ``after/`` and ``before/`` as they are now.
+
+        anopa reads these directories each time aa-start or aa-stop loads a
+        service, so a file added to ``REPODIR/NAME/needs/`` after aa-enable
+        counts: they are read here, not taken from what was compiled.  Each
+        holds regular files named after services (symlinks, directories and
+        dot files are left out), in name order as ovis compiles them; a
+        missing directory is no edge.  OSError when one cannot be read.
+        """
+        found: dict[str, tuple[str, ...]] = {}
+        for sub in DEP_DIRS:
+            try:
+                entries = scan_dir(str(self.dir(name) / sub), files_only=True)
+            except FileNotFoundError:
+                entries = []
+            found[sub] = tuple(sorted(n for n, _ in entries if not n.startswith(".")))
+        return Edges(**found)
 
     def is_longrun(self, name: str) -> bool:
         """anopa: a longrun iff NAME/run exists."""
