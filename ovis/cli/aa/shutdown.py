@@ -26,7 +26,7 @@ from ovis.errors import NotSupervised
 from ovis.s6.control import svscan_send
 from ovis.aa import repo as R
 
-from .enable import action_file
+from ovis.aa.enable import action_file
 from .output import NO_ARG, OUT, REQUIRED_ARG, Exit, GetOpt, Output, VERSION
 
 PROG = "aa-shutdown"
