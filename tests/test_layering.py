@@ -158,3 +158,34 @@ def test_package_never_imports_tests():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             bad += [f"{module_name(path)} imports {n}" for n in names if n == "tests" or n.startswith("tests.")]
     assert bad == []
+
+
+#: What every aa-* tool may share; anything else in ovis.cli is another tool (or the ovis CLI).
+AA_SHARED = {"ovis.cli.aa", "ovis.cli.aa.output", "ovis.cli.aa.printer", "ovis.cli.aa.common"}
+
+
+def test_aa_tools_never_import_each_other():
+    bad = sorted(
+        f"{mod} imports {dep}"
+        for mod, deps in import_graph().items()
+        if mod.startswith("ovis.cli.aa.")
+        for dep in deps
+        if dep.startswith("ovis.cli") and dep not in AA_SHARED
+    )
+    assert bad == []
+
+
+def test_aa_library_does_no_io_of_a_command():
+    """ovis/aa reports through Notes and raises AaError: it never prints, exits or reads stdin."""
+    bad = []
+    for path in sorted((PACKAGE / "aa").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                    node.func.id in ("print", "exit", "input"):
+                bad.append(f"{path.name}:{node.lineno}: {node.func.id}()")
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                    node.value.id == "sys" and node.attr in ("exit", "stdin", "stdout", "stderr"):
+                bad.append(f"{path.name}:{node.lineno}: sys.{node.attr}")
+            if isinstance(node, ast.Name) and node.id == "SystemExit":
+                bad.append(f"{path.name}:{node.lineno}: SystemExit")
+    assert bad == []

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ovis.engine.manager import Reporter
+
 
 class Notes(Protocol):
     """Reported while an aa-start/aa-stop transaction is loaded, or aa-enable runs."""
@@ -34,8 +36,8 @@ class Notes(Protocol):
         """aa-enable made the servicedir of *name*."""
 
 
-class RunNotes(Protocol):
-    """Reported while a transaction runs, besides the engine's own Reporter calls."""
+class RunNotes(Reporter, Protocol):
+    """Reported while a transaction runs: the engine's Reporter calls, and these."""
 
     def announce_started(self, name: str) -> None:
         """A readiness service is up, not ready yet."""

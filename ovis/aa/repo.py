@@ -284,6 +284,14 @@ def record_load_error(paths: Paths, name: str, detail: str) -> None:
     statefile.save(paths, st)
 
 
+def record_load_errors(paths: Paths, errors: list[tuple[str, str]]) -> None:
+    """:func:`record_load_error` for each (name, detail), under the repository's lock."""
+    if errors:
+        with statefile.Lock(paths):
+            for name, detail in errors:
+                record_load_error(paths, name, detail)
+
+
 def wstat_text(wstat: int) -> str:
     """"exitcode N" or "signal SIGX", as anopa prints a wait status."""
     if os.WIFEXITED(wstat):

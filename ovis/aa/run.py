@@ -220,3 +220,14 @@ def run_transaction(paths: Paths, reporter: RunNotes, services: dict[str, Servic
         m.start(names)
     else:
         m.stop(names, everything=True, force=force)
+
+
+def start(paths: Paths, reporter: RunNotes, services: dict[str, Service], order: Iterable[str]) -> None:
+    """Start an aa-start transaction (:meth:`ovis.aa.plan.StartLoader.transaction`)."""
+    run_transaction(paths, reporter, services, order, Action.START)
+
+
+def stop(paths: Paths, reporter: RunNotes, services: dict[str, Service], order: Iterable[str],
+         force: bool = False) -> None:
+    """Stop an aa-stop transaction (:meth:`ovis.aa.plan.StopLoader.transaction`)."""
+    run_transaction(paths, reporter, services, order, Action.STOP, force=force)

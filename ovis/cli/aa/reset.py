@@ -1,19 +1,17 @@
 """aa-reset: reset the status of oneshots of an anopa repository.
 
 anopa 0.5.0's options, output and exit codes (doc/aa-reset.pod,
-src/anopa/aa-reset.c).  What anopa keeps in status.anopa ovis keeps in its
-state files: resetting to Started makes the oneshot up (so aa-start and
-``ovis start`` leave it alone), to Stopped makes it down.
+src/anopa/aa-reset.c); what a reset does to ovis's state is
+:mod:`ovis.aa.reset`.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 
-from ovis.engine import state as statefile
 from ovis.aa import codes as C
 from ovis.aa import repo as R
+from ovis.aa.reset import reset_to, write_reset
 
 from . import common
 from .output import ANSI_HIGHLIGHT_ON, ANSI_OFF, COMMON_LONGOPTS, NO_ARG, OUT, REQUIRED_ARG, Tool
@@ -63,30 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             if services.is_longrun(name):
                 out.error(name, "Can only reset ont-shot services")  # sic
                 return
-            st = services.state(name)
-            old = R.anopa_event(st).event
-            if old in (C.EVT_STARTING, C.EVT_STOPPING):
+            old = R.anopa_event(services.state(name)).event
+            new = reset_to(old, mode)
+            if new is None:
                 return
-            if mode == "A":
-                if old in (C.EVT_STARTING_FAILED, C.EVT_START_FAILED):
-                    new = C.EVT_STARTED
-                elif old in (C.EVT_STOPPING_FAILED, C.EVT_STOP_FAILED):
-                    new = C.EVT_STOPPED
-                else:
-                    return
-            else:
-                new = C.EVT_STARTED if mode == "a" else C.EVT_STOPPED
-            if old == new:
-                return
-            st = st or statefile.ServiceState(name)
-            if new == C.EVT_STARTED:
-                st.state, st.wanted, st.reason = "up", "up", None
-            else:
-                st.state, st.wanted, st.reason = "down", "down", "stopped"
-            st.exit, st.detail, st.since = None, "", time.time()
             try:
-                with statefile.Lock(paths):
-                    statefile.save(paths, st)
+                write_reset(paths, name, new)
             except OSError as e:
                 out.error(name, f"Failed to write service status file: {e.strerror}")
                 return

@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 from ovis import atomic
+from ovis.aa import repo as R
 from ovis.errors import NotSupervised
 from ovis.s6.control import svscan_send
-from ovis.aa import repo as R
 
 from ovis.aa.enable import action_file
 from .output import NO_ARG, OUT, REQUIRED_ARG, Exit, GetOpt, Output, VERSION

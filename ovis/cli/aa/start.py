@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import sys
 
-from ovis.engine import state as statefile
-from ovis.engine.transaction import Action
-from ovis.errors import OvisError
 from ovis.aa import codes as C
 from ovis.aa import repo as R
+from ovis.aa import run
 from ovis.aa.plan import StartLoader, Tally
-from ovis.aa.run import run_transaction
+from ovis.errors import OvisError
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
@@ -110,14 +108,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in loader.waves():
                 p.line(name + "\n")
             return tally.rc
-        if loader.load_errors:
-            with statefile.Lock(paths):
-                for name, msg in loader.load_errors:
-                    R.record_load_error(paths, name, msg)
+        R.record_load_errors(paths, loader.load_errors)
         readiness = {n for n, s in services_to_start.items() if s.notify is not None}
         reporter = Reporter(p, tally, services, loader.getting_ready, readiness)
         try:
-            run_transaction(paths, reporter, services_to_start, order, Action.START)
+            run.start(paths, reporter, services_to_start, order)
         except OvisError as e:
             out.die(C.ERR_IO, f"unable to start services: {e}")
         summary(p, tally, PROG, start=True)

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import sys
 
-from ovis.engine.transaction import Action
-from ovis.errors import NotSupervised, OvisError
-from ovis.s6 import control
 from ovis.aa import codes as C
 from ovis.aa import repo as R
+from ovis.aa import run
 from ovis.aa.plan import StopLoader, Tally
-from ovis.aa.run import run_transaction
+from ovis.errors import NotSupervised, OvisError
+from ovis.s6 import control
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         reporter = Reporter(p, tally, services, set(), set())
         try:
-            run_transaction(paths, reporter, to_stop, loader.main, Action.STOP, force=stop_all)
+            run.stop(paths, reporter, to_stop, loader.main, force=stop_all)
         except OvisError as e:
             out.die(C.ERR_IO, f"unable to stop services: {e}")
         if stop_all:
