@@ -2,8 +2,8 @@
 
 anopa 0.5.0's options, output and exit codes (doc/aa-stop.pod,
 src/anopa/aa-stop.c); the transaction is run by ovis's engine
-(ovis.aa.plan decides what it holds, ovis.aa.run runs it).  Exit 0 even when services failed to stop; 4 for fatal
-errors.  As documented (anopa's code ignored them), service names given with
+(ovis.aa.plan decides what it holds, ovis.aa.run runs it).  Exit 0 even
+when services failed to stop; 4 for fatal errors.  As documented (anopa's code ignored them), service names given with
 ``-l`` are stopped too.
 
 ``-aa`` (stop-all, stage 3, s6-svscan gone): dependency failures do not
