@@ -26,6 +26,7 @@ from ovis.engine.s6backend import LongrunJob, OneshotJob, S6Backend, timeout_dea
 from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import UnknownService
 from ovis.paths import Paths
+from ovis.s6 import control
 from ovis.service.model import DEFAULT_TIMEOUT_START_MS, DEFAULT_TIMEOUT_STOP_MS, Kind, Service
 from ovis.service.repository import Repository
 
@@ -231,3 +232,18 @@ def stop(paths: Paths, reporter: RunNotes, services: dict[str, Service], order: 
          force: bool = False) -> None:
     """Stop an aa-stop transaction (:meth:`ovis.aa.plan.StopLoader.transaction`)."""
     run_transaction(paths, reporter, services, order, Action.STOP, force=force)
+
+
+def tell_supervisor(services: R.Services, name: str, letters: str) -> None:
+    """Send *letters* to NAME's s6-supervise (aa-stop -aa: ``x`` to exit, ``dx`` for a
+    logger).  NotSupervised or OSError."""
+    control.send(services.dir(name), letters)
+
+
+def loggers(services: R.Services, skip: str | None) -> list[str]:
+    """aa-stop -aa: the ``NAME/log`` loggers of the repository, but the skipped service's
+    (it logs as long as its service runs).  In ovis a logger is part of its servicedir,
+    no service of its own, so the loader never holds it."""
+    return [f"{name}/log" for name, is_dir in R.scan_dir(".", files_only=False)
+            if is_dir and not name.startswith(".") and name != skip
+            and services.is_longrun(f"{name}/log")]

@@ -21,7 +21,6 @@ from ovis.aa import repo as R
 from ovis.aa import run
 from ovis.aa.plan import StopLoader, Tally
 from ovis.errors import NotSupervised, OvisError
-from ovis.s6 import control
 
 from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 return
             p.line(f"Stopping s6-supervise for {name}...\n")
             try:
-                control.send(services.dir(name), letters)
+                run.tell_supervisor(services, name, letters)
             except (NotSupervised, OSError) as e:
                 p.strerr_warn(f"unable to stop s6-supervise for {name}: ",
                               getattr(e, "strerror", None) or str(e))
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in loader.main:
                 if services.is_longrun(name):
                     try:
-                        control.send(services.dir(name), "x")
+                        run.tell_supervisor(services, name, "x")
                     except (NotSupervised, OSError):
                         pass
             _stop_loggers(services, p, skip)
@@ -150,14 +149,12 @@ def _stop_loggers(services: R.Services, p: Printer, skip: str | None) -> None:
     """Stop-all: loggers are part of their servicedir in ovis (s6-svscan runs
     them with it); bring each down and have its supervisor exit too (but the
     skipped service's: it logs as long as its service runs)."""
-    for name, is_dir in R.scan_dir(".", files_only=False):
-        if not is_dir or name.startswith(".") or name == skip or not services.is_longrun(f"{name}/log"):
-            continue
+    for name in run.loggers(services, skip):
         try:
-            control.send(services.dir(f"{name}/log"), "dx")
+            run.tell_supervisor(services, name, "dx")
         except (NotSupervised, OSError):
             continue
-        p.line(f"Stopping s6-supervise for {name}/log...\n")
+        p.line(f"Stopping s6-supervise for {name}...\n")
 
 
 def entrypoint() -> None:
