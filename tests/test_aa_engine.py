@@ -529,6 +529,22 @@ def test_edges_added_to_the_repository_after_enable_count(an: Anopa) -> None:
     assert (rc, out) == (0, "alpha\n"), err
 
 
+def test_a_66_service_ovis_compiled_into_the_repository_keeps_its_edges(an: Anopa) -> None:
+    """A servicedir ``ovis --live REPODIR start`` compiled from a 66 file has no needs/
+    directory: aa-stop orders it by the compiled Depends."""
+    an.svc("alpha", run="exec sleep 1000")
+    (an.src / "front").write_text("[Main]\nType = classic\nDepends = ( alpha )\n\n"
+                                  "[Start]\nExecute = ( sleep 1000 )\n")
+    assert an.enable("alpha")[0] == 0
+    an.start_svscan()
+    an.wait_supervised("alpha")
+    r = ovis(an, "start", "front")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (an.repo / "front" / "ovis.json").exists() and not (an.repo / "front" / "needs").exists()
+    rc, out, err = an.aa("aa-stop", "-r", str(an.repo), "-n", "alpha")
+    assert (rc, out) == (0, "front\nalpha\n"), err
+
+
 # -- aa-status / aa-reset ---------------------------------------------------------------
 
 def test_status_filters_sorting_and_reset(an: Anopa) -> None:

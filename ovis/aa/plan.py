@@ -238,7 +238,7 @@ class StartLoader(_Loader):
             elif level:
                 return self.fail(name, C.ERR_ALREADY_UP)
         try:
-            edges = self.services.edges(name)
+            edges = self.services.edges(name, svc)
         except OSError:
             return self.fail(name, C.ERR_IO)
         self.ls[name] = "ing"
@@ -334,7 +334,7 @@ class StopLoader(_Loader):
             self.ls[name], self.code[name] = "fail", C.ERR_NOT_UP
             return
         try:
-            edges = self.services.edges(name)
+            edges = self.services.edges(name, svc)
         except OSError:
             self.ls[name], self.code[name] = "fail", C.ERR_IO
             return

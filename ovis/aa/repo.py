@@ -157,7 +157,7 @@ class Services:
     def dir(self, name: str) -> Path:
         return self.paths.servicedir(name)
 
-    def edges(self, name: str) -> Edges:
+    def edges(self, name: str, svc: Service) -> Edges:
         """NAME's ``needs/``, ``wants/``, ``after/`` and ``before/`` as they are now.
 
         anopa reads these directories each time aa-start or aa-stop loads a
@@ -166,7 +166,12 @@ class Services:
         holds regular files named after services (symlinks, directories and
         dot files are left out), in name order as ovis compiles them; a
         missing directory is no edge.  OSError when one cannot be read.
+
+        A servicedir ovis compiled from a 66 file (``ovis --live REPODIR
+        start``) has no such directories: its edges are the compiled ones.
         """
+        if svc.source is not None and svc.source.is_file():
+            return Edges(tuple(svc.depends), tuple(svc.wants), tuple(svc.after), tuple(svc.before))
         found: dict[str, tuple[str, ...]] = {}
         for sub in DEP_DIRS:
             try:
