@@ -4,7 +4,7 @@
 #   make vm        the VM tests only: QEMU boots ovis from its initramfs stage 0 to poweroff
 #                  (needs qemu-system-x86, linux-image-amd64, busybox-static:
 #                  `bash scripts/setup.sh --test`); rewrites docs/benchmarks.md
-#   make vm-boot   boot the example system in a VM and show its console (python3 -m ovis.vm)
+#   make vm-boot   boot the example system in a VM and show its console (python3 -m tests.vmtools)
 PYTHON ?= python3
 
 .PHONY: all demo test vm vm-boot
@@ -21,4 +21,4 @@ vm:
 	OVIS_VM_TIMELINE=$(CURDIR)/docs/benchmarks.md $(PYTHON) -m pytest -m vm -v tests/test_vm.py
 
 vm-boot:
-	$(PYTHON) -m ovis.vm --action poweroff
+	$(PYTHON) -m tests.vmtools --action poweroff

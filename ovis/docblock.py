@@ -1,6 +1,6 @@
 """Replace a marked block of a markdown file with freshly measured figures.
 
-Used by the benchmarks (bench/) and the VM timeline (ovis/vm) to keep
+Used by the benchmarks (bench/) and the VM timeline (tests/vmtools) to keep
 docs/benchmarks.md current without touching the prose around the tables.
 """
 

@@ -495,6 +495,56 @@ def test_stop_order_not_up_and_stop_all(an: Anopa) -> None:
              5, what="only the catch-all logger left")
 
 
+def test_edges_added_to_the_repository_after_enable_count(an: Anopa) -> None:
+    """anopa reads needs/ (and wants/, after/, before/) of REPODIR/NAME at each aa-start and
+    aa-stop: an edge a user adds there after aa-enable counts, as does one taken away."""
+    an.svc("alpha", run="exec sleep 1000")
+    an.svc("beta", start="echo hi")
+    an.svc("gamma", start="true")
+    assert an.enable("alpha", "beta", "gamma")[0] == 0
+    an.start_svscan()
+    an.wait_supervised("alpha")
+    (an.repo / "beta" / "needs").mkdir()
+    (an.repo / "beta" / "needs" / "alpha").touch()
+
+    rc, out, err = an.aa("aa-start", "-r", str(an.repo), "-n", "-v", "beta")
+    assert (rc, out, err) == (0, "alpha\nbeta\n", "auto-add: beta needs alpha\n")
+    rc, out, err = an.aa("aa-start", "-r", str(an.repo), "beta")
+    assert rc == 0, err
+    assert out.index("==> alpha: Started\n") < out.index("Starting beta...\n"), out
+    assert out.endswith("  -> Started: 2\n"), out
+
+    (an.repo / "gamma" / "needs").mkdir()
+    (an.repo / "gamma" / "needs" / "nosuch").touch()
+    rc, out, err = an.aa("aa-start", "-r", str(an.repo), "gamma")
+    assert rc == 0 and "==> ERROR: gamma: Failed dependency: nosuch: Unknown service\n" in err, err
+    assert "Starting gamma" not in out
+
+    # aa-stop reverses the edges it finds now: beta (up, needs alpha) stops first ...
+    rc, out, err = an.aa("aa-stop", "-r", str(an.repo), "-n", "alpha")
+    assert (rc, out) == (0, "beta\nalpha\n"), err
+    # ... and not once the edge is gone again
+    (an.repo / "beta" / "needs" / "alpha").unlink()
+    rc, out, err = an.aa("aa-stop", "-r", str(an.repo), "-n", "alpha")
+    assert (rc, out) == (0, "alpha\n"), err
+
+
+def test_a_66_service_ovis_compiled_into_the_repository_keeps_its_edges(an: Anopa) -> None:
+    """A servicedir ``ovis --live REPODIR start`` compiled from a 66 file has no needs/
+    directory: aa-stop orders it by the compiled Depends."""
+    an.svc("alpha", run="exec sleep 1000")
+    (an.src / "front").write_text("[Main]\nType = classic\nDepends = ( alpha )\n\n"
+                                  "[Start]\nExecute = ( sleep 1000 )\n")
+    assert an.enable("alpha")[0] == 0
+    an.start_svscan()
+    an.wait_supervised("alpha")
+    r = ovis(an, "start", "front")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (an.repo / "front" / "ovis.json").exists() and not (an.repo / "front" / "needs").exists()
+    rc, out, err = an.aa("aa-stop", "-r", str(an.repo), "-n", "alpha")
+    assert (rc, out) == (0, "front\nalpha\n"), err
+
+
 # -- aa-status / aa-reset ---------------------------------------------------------------
 
 def test_status_filters_sorting_and_reset(an: Anopa) -> None:

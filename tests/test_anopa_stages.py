@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from ovis.cli.aa.chroot import standalone_script
-from ovis.vm.anopa import SEED, extract_stages, mechanical
+from tests.vmtools.anopa import SEED, extract_stages, mechanical
 
 from .nsutil import namespace_problem
 

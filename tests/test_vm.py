@@ -1,9 +1,9 @@
 """ovis under a real kernel: QEMU boots ovis's initramfs stage 0, ovis boot, and powers off.
 
 The VM's root is this machine's own ``/`` over 9p under a tmpfs overlay
-(ovis.vm.stage0), so the VM runs this very Python, ovis and s6; a scenario
+(tests.vmtools.stage0), so the VM runs this very Python, ovis and s6; a scenario
 (skeleton, services, trees) is a host tmp dir reached by its path, and the
-results are read from the serial console (ovis.vm.qemu).
+results are read from the serial console (tests.vmtools.qemu).
 
 The format and script tests at the top need only busybox; the boots need
 qemu-system-x86_64, a kernel with its modules and busybox-static
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from ovis.vm import anopa, initramfs, qemu, stage0, timeline
+from tests.vmtools import anopa, initramfs, qemu, stage0, timeline
 from tests.defs import LONGRUN, ONESHOT
 
 pytestmark = pytest.mark.vm

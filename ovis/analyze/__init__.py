@@ -2,6 +2,6 @@
 
 Library only (nothing here prints): ``timeline`` reads the start timings the
 engine records in LIVE/state, ``blame`` sorts them, ``chain`` walks the
-critical chain, ``svg`` draws a Gantt chart and ``dot`` the dependency
+critical chain, ``svg`` draws the Gantt chart of ``ovis analyze plot`` and ``dot`` the dependency
 graph.  ``ovis.cli.analyzecmd`` is the command on top.
 """

@@ -381,12 +381,11 @@ class Stage1:
 
     def _exec_svscan(self) -> NoReturn:
         cfg = self.cfg
-        from ovis.cli.scandir import svscan_argv
         from ovis.paths import Paths
+        from ovis.s6.svscan import svscan_argv
 
         paths = Paths.resolve(dict(os.environ))
-        argv = svscan_argv(paths)
-        argv[argv.index("-t") + 1] = str(cfg.rescan)
+        argv = svscan_argv(paths.scandir, paths.servicedirs, cfg.rescan)
         while True:
             try:
                 os.execvp(argv[0], argv)

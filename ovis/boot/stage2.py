@@ -58,7 +58,7 @@ def save_boot_log(paths: Paths, live: Path) -> Path | None:
 
 
 def run(paths: Paths, show_status: bool = False) -> int:
-    from ovis.cli.output import TerminalReporter
+    from ovis.terminal import TerminalReporter
 
     live = paths.live
     info = boot_info(live)
@@ -78,7 +78,7 @@ def run(paths: Paths, show_status: bool = False) -> int:
     out.write(f"ovis: system ready in {elapsed:.3f} s: tree {tree}, {up} service(s) up"
               f"{', ' + str(len(outcome.failed)) + ' failed' if outcome.failed else ''}\n")
     if show_status:
-        from ovis.cli.output import status_table
+        from ovis.terminal import status_table
         from ovis.engine.status import gather
 
         names = sorted(set(manager.live_services()) | set(outcome.results))

@@ -222,7 +222,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_scandir(args: argparse.Namespace) -> int:
     from ovis.cli import scandir
 
-    return scandir.run(args, paths_of(args))
+    return scandir.run(args, paths_of(args), lambda: manager_of(args))
 
 
 def cmd_log(args: argparse.Namespace) -> int:

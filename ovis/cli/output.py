@@ -1,129 +1,16 @@
 """Everything the ``ovis`` command prints goes through here.
 
-Colour only when the stream is a terminal and ``NO_COLOR`` is unset; under
-``--json`` progress is silenced so stdout holds nothing but JSON.
+The drawing itself lives in :mod:`ovis.terminal` (boot stage 2 uses it too,
+and a library module never imports the CLI); this module is the CLI's name
+for it.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import time
-from typing import Any, Sequence, TextIO
+from ovis.terminal import (
+    BOLD, GREEN, RED, RESET, STATE_COLOURS, VERBS, YELLOW, TerminalReporter, duration, paint,
+    status_table, table, use_colour,
+)
 
-from ovis.engine.transaction import Action, Result
-
-RESET = "\033[0m"
-GREEN = "\033[1;32m"
-RED = "\033[1;31m"
-YELLOW = "\033[1;33m"
-BOLD = "\033[1m"
-
-
-def use_colour(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def paint(text: str, colour: str, on: bool) -> str:
-    return f"{colour}{text}{RESET}" if on else text
-
-
-def duration(seconds: float | None) -> str:
-    """Compact human duration: 0.012s, 4.5s, 3m12s, 2h05m, 3d04h."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.3f}s"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-VERBS = {Action.START: "started", Action.STOP: "stopped"}
-
-
-class TerminalReporter:
-    """One line per service as it settles: ``[  OK  ] name: ready (0.012s)``."""
-
-    def __init__(self, stream: TextIO = sys.stdout, err: TextIO = sys.stderr,
-                 quiet: bool = False, width: int = 24) -> None:
-        self.stream = stream
-        self.err = err
-        self.quiet = quiet
-        self.colour = use_colour(stream)
-        self.width = width
-
-    def progress(self, name: str, action: Action, result: Result) -> None:
-        if self.quiet or result.already:
-            return
-        c = self.colour
-        if result.ok:
-            tag = paint("[  OK  ]", GREEN, c)
-            what = VERBS[action]
-            if action is Action.START and result.detail:
-                what += f" ({result.detail})"
-            line = f"{tag} {name:<{self.width}} {what:<10} {duration(result.elapsed)}"
-        elif result.reason is not None and result.reason.value == "dependency-failed":
-            tag = paint("[ SKIP ]", YELLOW, c)
-            line = f"{tag} {name:<{self.width}} dependency failed: {result.detail}"
-        else:
-            tag = paint("[FAILED]", RED, c)
-            reason = result.reason.value if result.reason else "failed"
-            extra = f": {result.detail}" if result.detail else ""
-            line = f"{tag} {name:<{self.width}} {reason}{extra} {duration(result.elapsed)}"
-        print(line, file=self.stream, flush=True)
-
-    def message(self, text: str) -> None:
-        print(f"ovis: {text}", file=self.err, flush=True)
-
-
-def table(rows: Sequence[Sequence[str]], header: Sequence[str], colour: bool) -> str:
-    widths = [len(h) for h in header]
-    for r in rows:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip()]
-    if colour:
-        lines[0] = paint(lines[0], BOLD, True)
-    for r in rows:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-    return "\n".join(lines)
-
-
-STATE_COLOURS = {"up": GREEN, "failed": RED}
-
-
-def status_table(items: list[dict[str, Any]], colour: bool, now: float | None = None) -> str:
-    now = time.time() if now is None else now
-    rows = []
-    for it in items:
-        state = it["state"]
-        since = duration(now - it["since"]) if it.get("since") else "-"
-        why = it.get("reason") or "-"
-        if it.get("detail") and it["state"] != "up":
-            why = f"{why} ({it['detail']})"
-        rows.append([
-            it["name"], it["type"], state,
-            "yes" if it["ready"] else "no",
-            str(it["pid"]) if it.get("pid") else "-",
-            since, why,
-        ])
-    text = table(rows, ["NAME", "TYPE", "STATE", "READY", "PID", "SINCE", "REASON"], colour)
-    if colour:
-        out = []
-        for line, it in zip(text.splitlines()[1:], items):
-            col = STATE_COLOURS.get(it["state"])
-            out.append(line.replace(f"  {it['state']} ", f"  {paint(it['state'], col, True)} ", 1)
-                       if col else line)
-        text = "\n".join([text.splitlines()[0]] + out)
-    return text
+__all__ = ["BOLD", "GREEN", "RED", "RESET", "STATE_COLOURS", "VERBS", "YELLOW", "TerminalReporter",
+           "duration", "paint", "status_table", "table", "use_colour"]

@@ -5,23 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import TYPE_CHECKING, Callable
 
-from ovis.paths import DEFAULT_PATH
 from ovis.errors import StateError
-from ovis.paths import Paths
+from ovis.paths import DEFAULT_PATH, Paths
+from ovis.s6.svscan import svscan_argv
 
-#: s6-svscan sizes its tables with -c (default 500, and it refuses more).
-MIN_MAX_SERVICES = 1000
-
-
-def svscan_argv(paths: Paths) -> list[str]:
-    try:
-        count = sum(1 for e in os.listdir(paths.servicedirs) if not e.startswith("."))
-    except OSError:
-        count = 0
-    # Each logged service is two supervisors; leave room for services added later.
-    cap = min(90000, max(MIN_MAX_SERVICES, 4 * count + 100))
-    return ["s6-svscan", "-c", str(cap), "-t", "0", str(paths.scandir)]
+if TYPE_CHECKING:
+    from ovis.engine.manager import Manager
 
 
 def svscan_env(paths: Paths) -> dict[str, str]:
@@ -29,7 +20,8 @@ def svscan_env(paths: Paths) -> dict[str, str]:
     return paths.boot_env(os.environ.get("PATH", DEFAULT_PATH))
 
 
-def run(args: argparse.Namespace, paths: Paths) -> int:
+def run(args: argparse.Namespace, paths: Paths, manager: Callable[[], Manager]) -> int:
+    """``manager`` builds the engine only for ``stop`` (the caller owns how: no import back)."""
     from ovis.s6.control import svscan_running, svscan_send
 
     if args.action == "start":
@@ -37,13 +29,11 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
             raise StateError(f"an s6-svscan already runs on {paths.scandir}")
         paths.scandir.mkdir(parents=True, exist_ok=True)
         paths.servicedirs.mkdir(parents=True, exist_ok=True)
-        argv = svscan_argv(paths)
+        argv = svscan_argv(paths.scandir, paths.servicedirs)
         os.execvpe(argv[0], argv, svscan_env(paths))
     if not svscan_running(paths.scandir):
         raise StateError(f"no s6-svscan is running on {paths.scandir}")
-    from ovis.cli.commands import manager_of
-
-    manager_of(args).stop([], everything=True, force=True)
+    manager().stop([], everything=True, force=True)
     svscan_send(paths.scandir, "t")
     deadline = time.monotonic() + 10
     while svscan_running(paths.scandir) and time.monotonic() < deadline:

@@ -40,6 +40,9 @@ def _deadline(now: float, ms: int | None, default_ms: int) -> float | None:
     return None if v == 0 else now + v / 1000.0
 
 
+timeout_deadline = _deadline  #: public: ``now`` plus a timeout in ms (0: none), for other backends
+
+
 def failure_from_status(st: SupervisorStatus | None) -> Result:
     if st is not None and st.signal is not None:
         name = signal_name(st.signal) or str(st.signal)

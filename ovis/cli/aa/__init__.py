@@ -1,9 +1,12 @@
-"""anopa-compatible utilities (aa-echo, aa-mount, aa-kill, ...) as thin front ends.
+"""The anopa-compatible ``aa-*`` programs: options, output and exit codes only.
 
 Each module is one tool with ``main(argv) -> int`` and a console-script
-``entrypoint``; the work is done by ovis.linux, ovis.s6 and ovis.logs.
-Options, help texts, output format and exit codes follow anopa 0.5.0
-(output.py has the shared conventions).  aa-enable/-start/-stop/-status/
--reset/-shutdown drive the same engine as ``ovis`` on anopa's repository
-layout (repo.py, progress.py): no second implementation of anything.
+``entrypoint``; options, help texts, output format and exit codes follow
+anopa 0.5.0.  The work is done by the library: :mod:`ovis.aa` for the
+repository tools (aa-enable, -start, -stop, -status, -reset, -shutdown,
+which run the same engine as ``ovis``), ovis.linux, ovis.s6 and ovis.logs
+for the utilities.  Shared here: ``output.py`` (anopa's output conventions
+and getopt; stdlib-only, inlined into the standalone aa-chroot),
+``printer.py`` (how the repository tools print what ovis.aa reports) and
+``common.py``.  A tool never imports another tool (tests/test_layering.py).
 """

@@ -1,19 +1,19 @@
 """aa-reset: reset the status of oneshots of an anopa repository.
 
 anopa 0.5.0's options, output and exit codes (doc/aa-reset.pod,
-src/anopa/aa-reset.c).  What anopa keeps in status.anopa ovis keeps in its
-state files: resetting to Started makes the oneshot up (so aa-start and
-``ovis start`` leave it alone), to Stopped makes it down.
+src/anopa/aa-reset.c); what a reset does to ovis's state is
+:mod:`ovis.aa.reset`.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 
-from ovis.engine import state as statefile
+from ovis.aa import codes as C
+from ovis.aa import repo as R
+from ovis.aa.reset import reset_to, write_reset
 
-from . import repo as R
+from . import common
 from .output import ANSI_HIGHLIGHT_ON, ANSI_OFF, COMMON_LONGOPTS, NO_ARG, OUT, REQUIRED_ARG, Tool
 
 PROG = "aa-reset"
@@ -48,55 +48,37 @@ def main(argv: list[str] | None = None) -> int:
                 repodir = R.unslash(arg)  # type: ignore[arg-type]
         if not tool.operands or mode is None:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=False, rc=2)
+        paths = common.open_repo(out, repodir, write=False, rc=2)
         services = R.Services(paths)
 
         def reset(name: str) -> None:
             r = R.check_name(name)
             if r == 0 and R.is_logger(name):
-                r = -R.ERR_UNKNOWN
+                r = -C.ERR_UNKNOWN
             if r < 0:
-                out.error(name, R.ERRMSG[-r])
+                out.error(name, C.ERRMSG[-r])
                 return
             if services.is_longrun(name):
                 out.error(name, "Can only reset ont-shot services")  # sic
                 return
-            st = services.state(name)
-            old = R.anopa_event(st).event
-            if old in (R.EVT_STARTING, R.EVT_STOPPING):
+            old = R.anopa_event(services.state(name)).event
+            new = reset_to(old, mode)
+            if new is None:
                 return
-            if mode == "A":
-                if old in (R.EVT_STARTING_FAILED, R.EVT_START_FAILED):
-                    new = R.EVT_STARTED
-                elif old in (R.EVT_STOPPING_FAILED, R.EVT_STOP_FAILED):
-                    new = R.EVT_STOPPED
-                else:
-                    return
-            else:
-                new = R.EVT_STARTED if mode == "a" else R.EVT_STOPPED
-            if old == new:
-                return
-            st = st or statefile.ServiceState(name)
-            if new == R.EVT_STARTED:
-                st.state, st.wanted, st.reason = "up", "up", None
-            else:
-                st.state, st.wanted, st.reason = "down", "down", "stopped"
-            st.exit, st.detail, st.since = None, "", time.time()
             try:
-                with statefile.Lock(paths):
-                    statefile.save(paths, st)
+                write_reset(paths, name, new)
             except OSError as e:
                 out.error(name, f"Failed to write service status file: {e.strerror}")
                 return
             out.title(True, name, "", end=False)
             out.ansi(OUT, ANSI_OFF)
-            out.bs(OUT, R.EVENTMSG[old])
+            out.bs(OUT, C.EVENTMSG[old])
             out.ansi(OUT, ANSI_HIGHLIGHT_ON)
-            out.bs(OUT, " -> " + R.EVENTMSG[new])
+            out.bs(OUT, " -> " + C.EVENTMSG[new])
             out.end(OUT)
 
         for arg in tool.operands:
-            for name in (R.names_from_stdin() if arg == "-" else [arg]):
+            for name in (common.names_from_stdin() if arg == "-" else [arg]):
                 reset(name)
         return 0
 

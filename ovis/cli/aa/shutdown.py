@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from ovis import atomic
+from ovis.aa import repo as R
+from ovis.aa.codes import AaError
+from ovis.aa.shutdown import request
 from ovis.errors import NotSupervised
-from ovis.s6.control import svscan_send
 
-from . import repo as R
-from .enable import action_file
 from .output import NO_ARG, OUT, REQUIRED_ARG, Exit, GetOpt, Output, VERSION
 
 PROG = "aa-shutdown"
@@ -78,39 +76,17 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
                 action = ACTIONS[c]
         if action is None or parser.operands:
             return usage(1)
-        scandir = Path(repodir) / R.SCANDIR
-        where = Path(os.path.abspath(repodir))
-        record = action_file(where)
         try:
-            svscan_send(scandir, "")  # is anybody listening?
-        except NotSupervised:
-            out.die(100, f"unable to control {scandir}: supervisor not listening")
-        except OSError as e:
-            out.die_unable(111, f"control {scandir}", e)
-        try:
-            atomic.write_text(record, action + "\n")
-        except OSError as e:
-            out.die_unable(111, f"record {action} in {record}", e)
-        try:
-            svscan_send(scandir, "b")
-        except NotSupervised:
-            _forget(record)
-            out.die(100, f"unable to control {scandir}: supervisor not listening")
-        except OSError as e:
-            _forget(record)
-            out.die_unable(111, f"control {scandir}", e)
+            request(repodir, action)
+        except AaError as e:
+            if isinstance(e.cause, NotSupervised):
+                out.die(100, f"unable to {e.what}: supervisor not listening")
+            out.die_unable(111, e.what, e.cause)
         return 0
     except Exit as e:
         return e.rc
     finally:
         out.flush()
-
-
-def _forget(record: Path) -> None:
-    try:
-        os.unlink(record)
-    except OSError:
-        pass
 
 
 def entrypoint() -> None:

@@ -2,7 +2,7 @@
 
 anopa 0.5.0's options, output and exit codes (doc/aa-start.pod,
 src/anopa/aa-start.c); the transaction is run by ovis's engine
-(see progress.py).  Exit 0, or 1 when a service that failed has an
+(ovis.aa.plan decides what it holds, ovis.aa.run runs it).  Exit 0, or 1 when a service that failed has an
 ``essential`` file; 4 for fatal errors (repository, listdir, timeout, no
 s6-svscan).  ``-k SERVICE`` is an ovis addition: that name is skipped when
 asked for, as with aa-stop.
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import sys
 
-from ovis.engine import state as statefile
-from ovis.engine.transaction import Action
+from ovis.aa import codes as C
+from ovis.aa import repo as R
+from ovis.aa import run
+from ovis.aa.plan import StartLoader, Tally
 from ovis.errors import OvisError
 
-from . import repo as R
+from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
-from .progress import Printer, Reporter, StartLoader, Tally, run_transaction
+from .printer import Printer, Reporter, summary
 
 PROG = "aa-start"
 DETAILS = (
@@ -44,13 +46,6 @@ LONGOPTS = COMMON_LONGOPTS + (
 )
 
 
-def parse_timeout(out, value: str) -> int:  # type: ignore[no-untyped-def]
-    """uint0_scan: digits only, else fatal 4 (anopa's ERR_IO)."""
-    if not value.isdigit() or not value.isascii():
-        out.die(R.ERR_IO, f"unable to set default timeout to {value}: Invalid argument")
-    return int(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     tool = Tool(PROG, "[OPTION...] [service...]", DETAILS)
     out = tool.out
@@ -73,15 +68,15 @@ def main(argv: list[str] | None = None) -> int:
             elif c == "n":
                 dry += 1
             elif c == "t":
-                timeout = parse_timeout(out, arg)  # type: ignore[arg-type]
+                timeout = common.parse_timeout(out, arg)  # type: ignore[arg-type]
             elif c == "v":
                 verbose = True
             elif c == "W":
                 no_wants = True
         if listdir is None and not tool.operands:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=not dry, rc=R.ERR_IO)
-        p = Printer(out)
+        paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
+        p = Printer(out, dry=bool(dry))
         tally = Tally()
         services = R.Services(paths)
         loader = StartLoader(services, p, tally, dry=bool(dry), dry_full=dry > 1,
@@ -96,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 entries = R.scan_dir(path, files_only=True)
             except OSError as e:
-                R.die_listdir(out, path, e, R.ERR_IO)
+                common.die_listdir(out, path, e, C.ERR_IO)
             for name, _ in entries:
                 if not name.startswith("."):
                     add(name)
         for arg in tool.operands:
             if arg == "-":
-                for name in R.names_from_stdin():
+                for name in common.names_from_stdin():
                     add(name)
             else:
                 add(arg)
@@ -113,17 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             for name in loader.waves():
                 p.line(name + "\n")
             return tally.rc
-        if loader.load_errors:
-            with statefile.Lock(paths):
-                for name, msg in loader.load_errors:
-                    R.record_load_error(paths, name, msg)
+        R.record_load_errors(paths, loader.load_errors)
         readiness = {n for n, s in services_to_start.items() if s.notify is not None}
         reporter = Reporter(p, tally, services, loader.getting_ready, readiness)
         try:
-            run_transaction(paths, reporter, services_to_start, order, Action.START)
+            run.start(paths, reporter, services_to_start, order)
         except OvisError as e:
-            out.die(R.ERR_IO, f"unable to start services: {e}")
-        tally.summary(p, PROG, start=True)
+            out.die(C.ERR_IO, f"unable to start services: {e}")
+        summary(p, tally, PROG, start=True)
         return tally.rc
 
     return tool.run(body, argv)

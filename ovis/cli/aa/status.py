@@ -3,9 +3,9 @@
 anopa 0.5.0's options, formats (normal, -L list, -n names), filters, sorting
 and exit codes (doc/aa-status.pod, src/anopa/aa-status.c).  The data is
 ovis's: s6's ``supervise/status`` for longruns (read by ovis.s6.status) and
-ovis's state files for the rest (repo.anopa_event gives anopa's events), so
-it agrees with ``ovis --live REPODIR status``.  As in anopa, s6's view of a
-longrun wins unless a failure ovis recorded (dependency failed...) is newer.
+ovis's state files for the rest; which of them is shown, and the filters,
+are :mod:`ovis.aa.status`.  This module draws it, with anopa's column
+arithmetic.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import struct
 import sys
 import termios
 import time
-from dataclasses import dataclass
 
-from ovis.s6.status import SupervisorStatus
+from ovis.aa import codes as C
+from ovis.aa import repo as R
+from ovis.aa import status as S
 
-from . import repo as R
+from . import common
 from .output import (
     ANSI_BLUE_ON,
     ANSI_GREEN_ON,
@@ -64,47 +65,6 @@ LONGOPTS = COMMON_LONGOPTS + (
 )
 
 NORMAL, LIST, DRY_LIST = range(3)
-TYPE_FILTERS = {
-    "os": "oneshot", "oneshot": "oneshot",
-    "lr": "longrun", "longrun": "longrun",
-    "all": "all", "os+lr+log": "all",
-    "log": "log",
-    "logged": "logged", "lr+log": "logged",
-}  # fmt: skip
-STATUS_FILTERS = {
-    "up": "up", "start": "up", "started": "up",
-    "down": "down", "stop": "down", "stopped": "down",
-    "error": "error", "fail": "error", "failed": "error",
-}  # fmt: skip
-
-
-@dataclass
-class Entry:
-    name: str
-    longrun: bool
-    readiness: bool
-    anopa: R.AnopaStatus
-    s6: SupervisorStatus | None
-    is_s6: bool
-    stamp: float | None
-
-    @property
-    def no_status(self) -> bool:
-        return not self.is_s6 and self.anopa.event == R.EVT_NONE
-
-
-def _match_status(e: Entry, want: str) -> bool:
-    if e.is_s6:
-        assert e.s6 is not None
-        return ("up" if e.s6.up else "down") == want
-    ev = e.anopa.event
-    if ev in (R.EVT_STARTED, R.EVT_STOPPING):
-        return want == "up"
-    if ev in (R.EVT_NONE, R.EVT_STOPPED, R.EVT_STARTING):
-        return want == "down"
-    if ev in (R.EVT_ERROR, R.EVT_STARTING_FAILED, R.EVT_START_FAILED):
-        return want in ("error", "down")
-    return want in ("error", "up")  # stopping failed, stop failed
 
 
 def _time_text(stamp: float, strict: bool) -> str:
@@ -195,7 +155,7 @@ class Show:
     def wstat(self, wstat: int, mx: int) -> None:
         self.put_s_max(R.wstat_text(wstat), mx, False)
 
-    def service(self, e: Entry) -> None:
+    def service(self, e: S.Entry) -> None:
         if self.mode == DRY_LIST:
             self.out.bs(OUT, e.name + "\n", flush=True)
             return
@@ -275,24 +235,24 @@ class Show:
         else:
             a = e.anopa
             ev = a.event
-            msg = R.EVENTMSG[ev]
-            if ev == R.EVT_NONE:
+            msg = C.EVENTMSG[ev]
+            if ev == C.EVT_NONE:
                 put_s(msg)
-            elif ev == R.EVT_ERROR:
+            elif ev == C.EVT_ERROR:
                 self.ansi(ANSI_RED_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
                 put_s(": ")
-                put_s(R.ERRMSG[a.code] if a.code < len(R.ERRMSG) else "")
+                put_s(C.ERRMSG[a.code] if a.code < len(C.ERRMSG) else "")
                 if a.msg:
                     put_s(": ")
                     put_s(a.msg)
-            elif ev in (R.EVT_STARTING, R.EVT_STOPPING):
+            elif ev in (C.EVT_STARTING, C.EVT_STOPPING):
                 self.ansi(ANSI_BLUE_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
-            elif ev in (R.EVT_STARTING_FAILED, R.EVT_STOPPING_FAILED,
-                        R.EVT_START_FAILED, R.EVT_STOP_FAILED):
+            elif ev in (C.EVT_STARTING_FAILED, C.EVT_STOPPING_FAILED,
+                        C.EVT_START_FAILED, C.EVT_STOP_FAILED):
                 self.ansi(ANSI_RED_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
@@ -300,16 +260,16 @@ class Show:
                     if mx > 1:
                         self.bs("..."[: 3 if mx > 4 else mx - 1])
                     self.bs(" ")
-                elif ev in (R.EVT_STARTING_FAILED, R.EVT_STOPPING_FAILED):
+                elif ev in (C.EVT_STARTING_FAILED, C.EVT_STOPPING_FAILED):
                     put_s(": ")
-                    put_s(R.ERRMSG[a.code] if a.code < len(R.ERRMSG) else "")
+                    put_s(C.ERRMSG[a.code] if a.code < len(C.ERRMSG) else "")
                     if a.msg:
                         put_s(": ")
                         put_s(a.msg)
                 else:
                     put_s(": ")
                     self.wstat(a.code, mx)
-            elif ev == R.EVT_STARTED:
+            elif ev == C.EVT_STARTED:
                 self.ansi(ANSI_GREEN_ON)
                 put_s(msg)
                 self.ansi(ANSI_OFF)
@@ -344,10 +304,10 @@ def main(argv: list[str] | None = None) -> int:
                 all_ = True
             elif c == "f":
                 assert arg is not None
-                if arg in TYPE_FILTERS:
-                    ftype = TYPE_FILTERS[arg]
-                elif arg in STATUS_FILTERS:
-                    fstatus = STATUS_FILTERS[arg]
+                if arg in S.TYPE_FILTERS:
+                    ftype = S.TYPE_FILTERS[arg]
+                elif arg in S.STATUS_FILTERS:
+                    fstatus = S.STATUS_FILTERS[arg]
                 else:
                     out.die(1, f"unable to set filter '{arg}': Invalid argument")
             elif c == "l":
@@ -368,37 +328,21 @@ def main(argv: list[str] | None = None) -> int:
                 sort = str(arg)
         if not all_ and listdir is None and not tool.operands:
             tool.usage(1)
-        paths = R.open_repo(out, repodir, write=False, rc=2)
+        paths = common.open_repo(out, repodir, write=False, rc=2)
         services = R.Services(paths)
         show = Show(out, mode, _columns() if mode == LIST else 0)
-        entries: list[Entry] = []
+        entries: list[S.Entry] = []
 
-        def load(name: str) -> Entry | None:
+        def load(name: str) -> S.Entry | None:
             r = R.check_name(name)
             if r < 0:
-                out.error(name, R.ERRMSG[-r])
+                out.error(name, C.ERRMSG[-r])
                 return None
             longrun = services.is_longrun(name)
-            if ftype not in (None, "all"):
-                if longrun != (ftype != "oneshot"):
-                    return None
-                if ftype == "log" and not R.is_logger(name):
-                    return None
-            st = services.state(name)
-            if longrun:
-                # s6 knows better, but for a failure ovis recorded after it
-                anopa = R.anopa_event(st) if st is not None and st.state == "failed" else R.AnopaStatus()
-            else:
-                anopa = R.anopa_event(st)
-            s6 = services.s6(name) if longrun else None
-            is_s6 = s6 is not None and (anopa.stamp is None or anopa.stamp < s6.stamp)
-            if is_s6:
-                assert s6 is not None
-                stamp: float | None = s6.ready_stamp if mode == LIST and s6.ready_flag else s6.stamp
-            else:
-                stamp = anopa.stamp
-            e = Entry(name, longrun, longrun and services.readiness(name), anopa, s6, is_s6, stamp)
-            if fstatus is not None and not _match_status(e, fstatus):
+            if not S.type_matches(ftype, name, longrun):
+                return None
+            e = S.entry_for(services, name, longrun, ready_stamp=mode == LIST)
+            if fstatus is not None and not S.match_status(e, fstatus):
                 return None
             if mode == LIST:
                 show.max_name = max(show.max_name, len(name))
@@ -409,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 listing = R.scan_dir(".", files_only=False)
             except OSError as err:
-                out.die_unable(R.ERR_IO, f"scan repo directory {repodir}", err)
+                out.die_unable(C.ERR_IO, f"scan repo directory {repodir}", err)
             for name, is_dir in listing:
                 if name.startswith(".") or not is_dir:
                     continue
@@ -422,13 +366,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 listing = R.scan_dir(path, files_only=True)
             except OSError as err:
-                R.die_listdir(out, path, err, R.ERR_IO)
+                common.die_listdir(out, path, err, C.ERR_IO)
             for name, _ in listing:
                 if not name.startswith("."):
                     load(name)
         else:
             for arg in tool.operands:
-                for name in (R.names_from_stdin() if arg == "-" else [arg]):
+                for name in (common.names_from_stdin() if arg == "-" else [arg]):
                     load(name)
 
         if sort == "name":

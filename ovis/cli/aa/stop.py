@@ -2,8 +2,8 @@
 
 anopa 0.5.0's options, output and exit codes (doc/aa-stop.pod,
 src/anopa/aa-stop.c); the transaction is run by ovis's engine
-(see progress.py).  Exit 0 even when services failed to stop; 4 for fatal
-errors.  As documented (anopa's code ignored them), service names given with
+(ovis.aa.plan decides what it holds, ovis.aa.run runs it).  Exit 0 even
+when services failed to stop; 4 for fatal errors.  As documented (anopa's code ignored them), service names given with
 ``-l`` are stopped too.
 
 ``-aa`` (stop-all, stage 3, s6-svscan gone): dependency failures do not
@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import sys
 
-from ovis.engine.transaction import Action
+from ovis.aa import codes as C
+from ovis.aa import repo as R
+from ovis.aa import run
+from ovis.aa.plan import StopLoader, Tally
 from ovis.errors import NotSupervised, OvisError
-from ovis.s6 import control
 
-from . import repo as R
+from . import common
 from .output import COMMON_LONGOPTS, NO_ARG, REQUIRED_ARG, Tool
-from .progress import Printer, Reporter, StopLoader, Tally, run_transaction
-from .start import parse_timeout
+from .printer import Printer, Reporter, summary
 
 PROG = "aa-stop"
 DETAILS = (
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             elif c == "r":
                 repodir = R.unslash(arg)  # type: ignore[arg-type]
             elif c == "t":
-                timeout = parse_timeout(out, arg)  # type: ignore[arg-type]
+                timeout = common.parse_timeout(out, arg)  # type: ignore[arg-type]
             elif c == "v":
                 verbose = True
         if (all_ and (listdir is not None or tool.operands)) or (
@@ -82,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         if stop_all and timeout == 0:
             out.strerr("warning: ", "Default timeout cannot be infinite (0) in stop-all mode, ignoring")
             timeout = R.DEFAULT_TIMEOUT_SECS
-        paths = R.open_repo(out, repodir, write=not dry, rc=R.ERR_IO)
-        p = Printer(out)
+        paths = common.open_repo(out, repodir, write=not dry, rc=C.ERR_IO)
+        p = Printer(out, dry=bool(dry))
         tally = Tally()
         services = R.Services(paths)
         loader = StopLoader(services, p, tally, dry=dry, verbose=verbose, skip=skip)
         try:
             loader.preload_all()
         except OSError as e:
-            out.die_unable(R.ERR_IO, "read repository directory", e)
+            out.die_unable(C.ERR_IO, "read repository directory", e)
 
         def supervise_exit(name: str, letters: str = "x") -> None:
             """anopa's stop_supervise_for: have a longrun's s6-supervise exit."""
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 return
             p.line(f"Stopping s6-supervise for {name}...\n")
             try:
-                control.send(services.dir(name), letters)
+                run.tell_supervisor(services, name, letters)
             except (NotSupervised, OSError) as e:
                 p.strerr_warn(f"unable to stop s6-supervise for {name}: ",
                               getattr(e, "strerror", None) or str(e))
@@ -112,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     entries = R.scan_dir(path, files_only=True)
                 except OSError as e:
-                    R.die_listdir(out, path, e, R.ERR_IO)
+                    common.die_listdir(out, path, e, C.ERR_IO)
                 for name, _ in entries:
                     if not name.startswith("."):
                         loader.add(name)
             for arg in tool.operands:
-                for name in (R.names_from_stdin() if arg == "-" else [arg]):
+                for name in (common.names_from_stdin() if arg == "-" else [arg]):
                     loader.add(name)
 
         to_stop = loader.transaction(timeout, stop_all)
@@ -127,18 +128,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         reporter = Reporter(p, tally, services, set(), set())
         try:
-            run_transaction(paths, reporter, to_stop, loader.main, Action.STOP, force=stop_all)
+            run.stop(paths, reporter, to_stop, loader.main, force=stop_all)
         except OvisError as e:
-            out.die(R.ERR_IO, f"unable to stop services: {e}")
+            out.die(C.ERR_IO, f"unable to stop services: {e}")
         if stop_all:
             for name in loader.main:
                 if services.is_longrun(name):
                     try:
-                        control.send(services.dir(name), "x")
+                        run.tell_supervisor(services, name, "x")
                     except (NotSupervised, OSError):
                         pass
             _stop_loggers(services, p, skip)
-        tally.summary(p, PROG, start=False)
+        summary(p, tally, PROG, start=False)
         return 0
 
     return tool.run(body, argv)
@@ -148,14 +149,12 @@ def _stop_loggers(services: R.Services, p: Printer, skip: str | None) -> None:
     """Stop-all: loggers are part of their servicedir in ovis (s6-svscan runs
     them with it); bring each down and have its supervisor exit too (but the
     skipped service's: it logs as long as its service runs)."""
-    for name, is_dir in R.scan_dir(".", files_only=False):
-        if not is_dir or name.startswith(".") or name == skip or not services.is_longrun(f"{name}/log"):
-            continue
+    for name in run.loggers(services, skip):
         try:
-            control.send(services.dir(f"{name}/log"), "dx")
+            run.tell_supervisor(services, name, "dx")
         except (NotSupervised, OSError):
             continue
-        p.line(f"Stopping s6-supervise for {name}/log...\n")
+        p.line(f"Stopping s6-supervise for {name}...\n")
 
 
 def entrypoint() -> None:

@@ -1,5 +1,8 @@
-"""What aa-enable, aa-start, aa-stop, aa-status and aa-reset share: anopa's
-repository conventions, on top of ovis's paths, compiled servicedirs and state.
+"""anopa's repository conventions, on top of ovis's paths, compiled servicedirs and state.
+
+What aa-enable, aa-start, aa-stop, aa-status and aa-reset share: names,
+listdirs, the servicedirs of a repository and whether they are up, and
+anopa's events derived from ovis's state.
 
 An anopa repository (``/run/services``) is an ovis LIVE directory in the
 "anopa" layout (:meth:`ovis.paths.Paths.with_anopa_repo`): one servicedir per
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,67 +32,16 @@ from ovis.s6.status import SupervisorStatus, read_status
 from ovis.s6.status import signal_name as s6_signal_name
 from ovis.service.model import Service
 
-from .output import Output
+from .codes import (
+    ERR_DEPEND, ERR_EXEC, ERR_FAILED, ERR_INVALID_NAME, ERR_IO, ERR_IO_REPODIR, ERR_S6, ERR_TIMEDOUT,
+    ERR_UNKNOWN, ERRMSG, EVT_ERROR, EVT_NONE, EVT_START_FAILED, EVT_STARTED, EVT_STARTING_FAILED,
+    EVT_STOP_FAILED, EVT_STOPPED, EVT_STOPPING_FAILED, AaError,
+)
 
 DEFAULT_REPODIR = "/run/services"
 LISTDIR_PREFIX = "/etc/anopa/listdirs/"
 DEFAULT_TIMEOUT_SECS = 300
 SCANDIR = ".scandir"
-
-# src/include/anopa/err.h
-ERR_INVALID_NAME = 1
-ERR_UNKNOWN = 2
-ERR_DEPEND = 3
-ERR_IO = 4
-ERR_WRITE_STATUS = 5
-ERR_CHDIR = 6
-ERR_EXEC = 7
-ERR_PIPES = 8
-ERR_S6 = 9
-ERR_FAILED = 10
-ERR_TIMEDOUT = 11
-ERR_IO_REPODIR = 12
-ERR_IO_SCANDIR = 13
-ERR_FAILED_ENABLE = 14
-ERR_ALREADY_UP = 15
-ERR_NOT_UP = 16
-
-ERRMSG = (
-    "",
-    "Invalid name",
-    "Unknown service",
-    "Failed dependency",
-    "I/O error",
-    "Uable to write service status file",  # sic, as anopa prints it
-    "Unable to get into service directory",
-    "Unable to exec",
-    "Unable to setup pipes",
-    "Failed to communicate with s6",
-    "Failed",
-    "Timed out",
-    "Failed to create repository directory",
-    "Failed to create scandir directory",
-    "Failed to enable/create servicedir",
-    "Already up",
-    "Not up",
-)
-
-# src/include/anopa/service_status.h
-EVT_NONE, EVT_ERROR, EVT_STARTING, EVT_STARTING_FAILED, EVT_START_FAILED, EVT_STARTED, \
-    EVT_STOPPING, EVT_STOPPING_FAILED, EVT_STOP_FAILED, EVT_STOPPED = range(10)
-EVENTMSG = (
-    "Unknown status",
-    "Error",
-    "Starting",
-    "Starting failed",
-    "Start failed",
-    "Started",
-    "Stopping",
-    "Stopping failed",
-    "Stop failed",
-    "Stopped",
-)
-
 
 # -- names, listdirs ----------------------------------------------------------
 
@@ -131,27 +83,16 @@ def scan_dir(path: str, files_only: bool) -> list[tuple[str, bool]]:
     return out
 
 
-def die_listdir(out: Output, path: str, err: OSError, rc: int) -> None:
-    out.die_unable(rc, f"read list directory {path}", err)
-
-
-def names_from_stdin() -> list[str]:
-    """Service name "-": one name per line on stdin."""
-    data = sys.stdin.buffer.read()
-    return [line.decode("utf-8", "surrogateescape") for line in data.split(b"\n")
-            if line] if data else []
-
-
-def open_repo(out: Output, repodir: str, write: bool, rc: int) -> Paths:
+def open_repo(repodir: str, write: bool) -> Paths:
     """anopa's aa_init_repo for an existing repository: chdir into it (relative
     listdirs such as "./x" are then relative to it, as with anopa) and check
-    access.  Returns ovis's paths for it (anopa layout)."""
+    access.  Returns ovis's paths for it (anopa layout); raises AaError."""
     try:
         os.chdir(repodir)
         if not os.access(".", os.R_OK | (os.W_OK if write else 0)):
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as e:
-        out.die_unable(rc, f"init repository {repodir}", e)
+        raise AaError(ERR_IO_REPODIR, f"init repository {repodir}", e) from None
     return Paths.resolve().with_anopa_repo(Path(os.getcwd()))
 
 
@@ -165,12 +106,24 @@ def check_name(name: str) -> int:
         return -ERR_UNKNOWN
     except OSError:
         return -ERR_IO
-    import stat as _stat
-
-    return 0 if _stat.S_ISDIR(st.st_mode) else -ERR_IO
+    return 0 if stat.S_ISDIR(st.st_mode) else -ERR_IO
 
 
 # -- what is in the repository -------------------------------------------------
+
+#: The directories of a servicedir that name other services.
+DEP_DIRS = ("needs", "wants", "after", "before")
+
+
+@dataclass(frozen=True)
+class Edges:
+    """A servicedir's edges, as its directories name them."""
+
+    needs: tuple[str, ...] = ()
+    wants: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+
 
 class Services:
     """The services of a repository as ovis compiled them (``ovis.json``), with
@@ -203,6 +156,30 @@ class Services:
 
     def dir(self, name: str) -> Path:
         return self.paths.servicedir(name)
+
+    def edges(self, name: str, svc: Service) -> Edges:
+        """NAME's ``needs/``, ``wants/``, ``after/`` and ``before/`` as they are now.
+
+        anopa reads these directories each time aa-start or aa-stop loads a
+        service, so a file added to ``REPODIR/NAME/needs/`` after aa-enable
+        counts: they are read here, not taken from what was compiled.  Each
+        holds regular files named after services (symlinks, directories and
+        dot files are left out), in name order as ovis compiles them; a
+        missing directory is no edge.  OSError when one cannot be read.
+
+        A servicedir ovis compiled from a 66 file (``ovis --live REPODIR
+        start``) has no such directories: its edges are the compiled ones.
+        """
+        if svc.source is not None and svc.source.is_file():
+            return Edges(tuple(svc.depends), tuple(svc.wants), tuple(svc.after), tuple(svc.before))
+        found: dict[str, tuple[str, ...]] = {}
+        for sub in DEP_DIRS:
+            try:
+                entries = scan_dir(str(self.dir(name) / sub), files_only=True)
+            except FileNotFoundError:
+                entries = []
+            found[sub] = tuple(sorted(n for n, _ in entries if not n.startswith(".")))
+        return Edges(**found)
 
     def is_longrun(self, name: str) -> bool:
         """anopa: a longrun iff NAME/run exists."""
@@ -310,6 +287,14 @@ def record_load_error(paths: Paths, name: str, detail: str) -> None:
     st.state, st.wanted, st.reason = "failed", "up", "dependency-failed"
     st.exit, st.detail, st.since = None, detail, time.time()
     statefile.save(paths, st)
+
+
+def record_load_errors(paths: Paths, errors: list[tuple[str, str]]) -> None:
+    """:func:`record_load_error` for each (name, detail), under the repository's lock."""
+    if errors:
+        with statefile.Lock(paths):
+            for name, detail in errors:
+                record_load_error(paths, name, detail)
 
 
 def wstat_text(wstat: int) -> str:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ovis.vm.qemu import VMResult
+from tests.vmtools.qemu import VMResult
 
 #: (event, label) in boot order; "end" is the kernel's reboot: line.
 EVENTS = (
@@ -106,7 +106,7 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         f"(no KVM: nested virtualisation), `-m {opt.get('-m', '?')} -smp {opt.get('-smp', '?')}`, "
         f"on {_cpu()}. The root is the host's `/` over 9p (read-only, `cache=loose`) under a "
         f"tmpfs overlay; ovis runs on the host's Python {platform.python_version()} from a venv "
-        "without the host's site-packages (`ovis.vm.qemu.lean_python`).",
+        "without the host's site-packages (`tests.vmtools.qemu.lean_python`).",
         "",
         "Guest: /proc/uptime printed by each stage (10 ms resolution; the last line is the "
         "kernel's printk stamp). Wall: when the host read the line on the serial console, "

@@ -1,6 +1,6 @@
-"""``python3 -m ovis.vm``: boot the example system in a QEMU VM and show its console.
+"""``python3 -m tests.vmtools``: boot the example system in a QEMU VM and show its console.
 
-    python3 -m ovis.vm [--action poweroff|reboot|halt|none] [--dir DIR]
+    python3 -m tests.vmtools [--action poweroff|reboot|halt|none] [--dir DIR]
                        [--append 'WORDS'] [--timeout S] [--timeline FILE]
 
 Builds the initramfs and a scenario (the bundled examples, tree ``boot``) in
@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ovis.vm import qemu, timeline
+from tests.vmtools import qemu, timeline
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m ovis.vm", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python3 -m tests.vmtools", description=__doc__.split("\n\n")[0])
     p.add_argument("--action", choices=["poweroff", "reboot", "halt", "none"], default="poweroff")
     p.add_argument("--dir", type=Path, help="scenario directory (kept)")
     p.add_argument("--append", default="", help="more kernel command line words (e.g. break)")
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     missing = qemu.prerequisites().missing()
     if missing:
-        print("ovis.vm: " + "; ".join(missing), file=sys.stderr)
+        print("tests.vmtools: " + "; ".join(missing), file=sys.stderr)
         return 2
     work = args.dir or Path(tempfile.mkdtemp(prefix="ovis-vm-"))
     try:
@@ -38,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         result = qemu.boot(scenario, timeout=args.timeout, append=args.append)
         for line in result.lines:
             print(f"{line.wall:7.2f} {line.text}")
-        print(f"ovis.vm: {'timed out' if result.timed_out else 'QEMU exited'} after "
+        print(f"tests.vmtools: {'timed out' if result.timed_out else 'QEMU exited'} after "
               f"{result.wall:.1f} s")
         if args.timeline:
-            print(f"ovis.vm: wrote {timeline.write(result, args.timeline)}")
+            print(f"tests.vmtools: wrote {timeline.write(result, args.timeline)}")
         ok = {"poweroff": result.powered_off, "reboot": result.restarted,
               "halt": qemu.HALTED in result.transcript, "none": True}[args.action]
         return 0 if ok else 1

@@ -1,7 +1,7 @@
 """Boot ovis in a QEMU virtual machine: scenario, command line, console, timeline.
 
 The VM's root is the host's own ``/`` shared read-only over 9p, under a
-tmpfs overlay (see :mod:`ovis.vm.stage0`): what the VM needs of the host —
+tmpfs overlay (see :mod:`tests.vmtools.stage0`): what the VM needs of the host —
 Python, ovis, s6, a scenario — is reached by its host path.  A
 :class:`Scenario` is a host directory holding the VM's skeleton (written by
 ``ovis.boot.skel.install``), services, trees, log directory, the ``init``
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
-from ovis.vm import initramfs, stage0
+from tests.vmtools import initramfs, stage0
 
 QEMU = "qemu-system-x86_64"
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -109,7 +109,7 @@ def lean_python(dest: Path) -> Path:
 # The scenario ---------------------------------------------------------------------------------
 RC_INIT = """\
 #!/bin/sh
-# rc.init of an ovis VM scenario (ovis.vm.qemu): the default stage 2, with
+# rc.init of an ovis VM scenario (tests.vmtools.qemu): the default stage 2, with
 # timeline marks on the console, then {action}.
 mark() {{ read -r up _ < /proc/uptime; echo "{timeline} $1 $up" > /dev/console; }}
 ovis() {{ {ovis} "$@"; }}
@@ -126,7 +126,7 @@ exit 0
 
 INIT_WRAPPER = """\
 #!/bin/sh
-# init= of an ovis VM scenario (ovis.vm.qemu): mark stage 1 on the console, then
+# init= of an ovis VM scenario (tests.vmtools.qemu): mark stage 1 on the console, then
 # `ovis boot` with the scenario's skeleton. A rescue shell is not interactive
 # here (nobody types on the serial console): it prints a line and the boot goes on.
 read -r up _ < /proc/uptime

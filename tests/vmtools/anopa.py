@@ -6,7 +6,7 @@ mechanical changes: ``@BINDIR@`` and ``@LIBEXECDIR@`` filled in, and
 ``import -u VAR`` (gone from execline 2.9) written ``importas -u VAR VAR``.
 
 aa-stage0 is ``/init`` and aa-stage4 ``/shutdown`` of an initramfs that can
-run ovis: besides what :func:`ovis.vm.initramfs.build` puts there (busybox,
+run ovis: besides what :func:`tests.vmtools.initramfs.build` puts there (busybox,
 the kernel modules, /dev/console) it holds
 
 - a Python runtime (:func:`add_python`): the host's real interpreter (the
@@ -28,7 +28,7 @@ the kernel modules, /dev/console) it holds
 - ``/services``: an anopa repository made at build time by ``aa-enable``
   with stage 0's services (oneshots): ``modules`` (insmod), ``root-fs``
   (essential: 9p share, tmpfs, overlay on /root-fs and a tmpfs on
-  /root-fs/run, the ``mount_root`` of :mod:`ovis.vm.stage0`), ``api-fs``
+  /root-fs/run, the ``mount_root`` of :mod:`tests.vmtools.stage0`), ``api-fs``
   (devtmpfs, proc, sysfs in /root-fs) and ``anopa-files`` (copies the
   scenario's ``etc-anopa`` to /root-fs/etc/anopa with the catch-all
   logger's fifo, and the standalone aa-chroot to /root-fs/bin, for stage 3's
@@ -85,7 +85,7 @@ from dataclasses import dataclass
 from importlib._bootstrap_external import _code_to_hash_pyc, _code_to_timestamp_pyc  # type: ignore
 from pathlib import Path
 
-from ovis.vm import initramfs, qemu, stage0
+from tests.vmtools import initramfs, qemu, stage0
 
 REPO = Path(__file__).resolve().parent.parent.parent
 #: shared/ sits beside the repository (in CI: beside the fresh clone).
@@ -342,7 +342,7 @@ def missing(seed: Path = SEED) -> list[str]:
 
 
 class AnopaScenario:
-    """A host directory for :func:`ovis.vm.qemu.boot`: anopa's stages from initramfs to poweroff."""
+    """A host directory for :func:`tests.vmtools.qemu.boot`: anopa's stages from initramfs to poweroff."""
 
     def __init__(self, root: Path, seed: Path = SEED, ovis: Path = REPO / "ovis") -> None:
         self.root = root.absolute()
@@ -458,7 +458,7 @@ def wrapper_code(name: str, target: str) -> str:
 
 
 def type_exit(trigger: str = "Mounting /dev & /proc and terminating") -> qemu.OnLine:
-    """An ``on_line`` for :func:`ovis.vm.qemu.boot` (with ``console_input=True``): type
+    """An ``on_line`` for :func:`tests.vmtools.qemu.boot` (with ``console_input=True``): type
     ``exit`` for the seed's stage 4 shell once stage 4 gets near it.
 
     The shell starts seconds later (aa-mount twice, aa-terminate): the line waits in

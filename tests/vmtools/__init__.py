@@ -1,4 +1,10 @@
-"""Booting ovis under a real kernel, in a QEMU virtual machine.
+"""Test tooling: booting ovis under a real kernel, in a QEMU virtual machine.
+
+This is not part of the installed ovis (it lives next to the tests and is
+never imported by ``ovis``): it is the harness of ``tests/test_vm.py`` and
+``tests/test_anopa_stages.py``, and of ``make vm-boot`` (``python3 -m
+tests.vmtools``, see docs/vm-boot.md).  It reads the checkout (the
+examples, pyproject.toml, the seeds in ../shared) and so only works from one.
 
 - ``initramfs``: a gzip'd newc cpio archive, written here byte by byte,
   holding busybox-static, the kernel modules that reach the root and
@@ -16,5 +22,4 @@
 The VM's root is the host's own ``/`` shared read-only over 9p, under a
 tmpfs-backed overlay: the host's Python, ovis and s6 run in the VM as they
 are, and a scenario is just a host directory referenced by absolute path.
-Nothing here is imported by the rest of ovis.
 """

@@ -4,7 +4,7 @@ The archive holds busybox-static and the applet links stage 0 uses, the
 kernel modules that reach the root (virtio PCI, 9p over virtio, overlayfs;
 compressed modules are decompressed, built-in ones skipped), ``/dev/console``
 (so the kernel can give ``/init`` its stdio), and the two scripts of
-:mod:`ovis.vm.stage0`: ``/init`` and ``/shutdown``.
+:mod:`tests.vmtools.stage0`: ``/init`` and ``/shutdown``.
 
 The newc format (``cpio -H newc``, what the kernel unpacks; see the kernel's
 Documentation/driver-api/early-userspace/buffer-format.rst): for each entry a
@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ovis.vm import stage0
+from tests.vmtools import stage0
 
 #: Loaded in this order by /init (a module built into the kernel is skipped).
 MODULES = ("virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
