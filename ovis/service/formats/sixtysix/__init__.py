@@ -1,0 +1,106 @@
+"""66 frontend service files, in both dialects 66 has used, into the model.
+
+Two dialects describe the same things (see research/66.md §3):
+
+``@key`` dialect (66 ≤ 0.7)::
+
+    [main]
+    @type = classic
+    @depends = ( dbus )
+    [start]
+    @execute = ( foo -d )
+
+0.8 dialect::
+
+    [Main]
+    Type = classic
+    Depends = ( dbus )
+    [Start]
+    Execute = ( foo -d )
+
+A file must stick to one of them: mixing is almost always a half-done
+migration, and guessing which half the author meant would be worse than
+saying so.
+
+Syntax, as in 66: ``key = value``; ``#`` starts a comment to the end of the
+line (inside ``( ... )`` lists too); lists are ``( a b )`` and may span
+lines, and the ``(`` may be on the line after the key; ``Execute = ( ... )``
+takes everything up to the *matching* ``)`` verbatim (see
+:func:`find_closing_paren`); ``Description`` may be double-quoted.
+
+Lenient where 66 is strict, strict where 66 only warns:
+
+- only ``Type`` and ``[Start] Execute`` are required (66 also wants Version,
+  Description and User); a ``Version`` that is given must be ``N.N.N``;
+- an unknown section or key is an error, as is a key 66 knows but ovis does
+  not honour (``InTree``, ``StdOut``, ``@hiercopy`` ...): quietly dropping it
+  would change what the service does;
+- list keys also accept a bare value on one line (``Depends = a b``);
+- a custom ``Execute`` may have blank space before its ``#!`` line (66
+  needs ``#!`` right after ``(``), ovis strips it;
+- ``@shebang`` (deprecated in 66): with a custom build it becomes the
+  script's ``#!`` line when the body has none; with the auto build it is
+  accepted and ignored, since ovis always writes the execline interpreter;
+- ``[Environment]`` values starting with ``!`` (66: "unexport from the final
+  process") keep the value without the ``!``: ovis exports every variable;
+- ``[Logger]`` keys are ignored when ``Options = ( !log )``; a ``[Logger]``
+  ``Execute`` replaces the generated s6-log command line (an execline body
+  with the auto build, a whole script with the custom build).
+
+Instances: for ``getty@tty1`` read from the template ``getty@``, every
+``@I`` in the text becomes ``tty1`` before parsing (:func:`substitute_instance`).
+
+Errors are :class:`~ovis.errors.DefinitionError` naming the file, the line
+of the offending key (or, in a list, of the offending element) and the key
+as written.  ``Service.lines``/``keys`` record the same for later errors,
+including one ``depends/NAME`` entry per listed name.
+
+Layout: :mod:`.keys` (the vocabulary), :mod:`.lexer` (syntax, shared by
+both dialects), :mod:`.convert` (values), :mod:`.build` (sections ->
+Service); this module holds the entry points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ovis.errors import DefinitionError
+from ovis.service.formats.sixtysix.build import _Builder
+from ovis.service.formats.sixtysix.keys import MAIN, SECTION_TITLE, V08
+from ovis.service.formats.sixtysix.lexer import _Lexer, find_closing_paren, strip_comment
+from ovis.service.model import Service, is_valid_name
+from ovis.service.sources import read_source
+
+__all__ = ["parse_frontend", "substitute_instance", "read_definition", "find_closing_paren",
+           "strip_comment"]
+
+
+def substitute_instance(text: str, name: str) -> str:
+    """Replace ``@I`` as 66 does: by the text after the first ``@`` of *name*,
+    or by the whole name when it is not an instance."""
+    instance = name.split("@", 1)[1] if "@" in name else name
+    return text.replace("@I", instance)
+
+
+def read_definition(path: Path, name: str) -> str:
+    """Text of a definition file, with unreadable files as DefinitionError."""
+    return read_source(path, name)
+
+
+def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
+    """Parse the 66 frontend file *path* as the service *name*.
+
+    *text* defaults to the file's content.  For an instance (``getty@tty1``
+    read from the template ``getty@``) ``@I`` is replaced before parsing.
+    Raises :class:`~ovis.errors.DefinitionError` at the first problem.
+    """
+    path = Path(path)
+    if not is_valid_name(name):
+        raise DefinitionError(path, 1, name, "invalid service name")
+    if text is None:
+        text = read_definition(path, name)
+    lexer = _Lexer(path, substitute_instance(text, name))
+    sections = lexer.run()
+    if lexer.dialect is None:  # nothing but comments: not even a [Main]
+        raise DefinitionError(path, 1, SECTION_TITLE[V08][MAIN], "missing required section")
+    return _Builder(path, name, lexer.dialect, sections).build()

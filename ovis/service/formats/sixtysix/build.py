@@ -1,0 +1,181 @@
+"""From the lexed sections of one 66 file to a :class:`~ovis.service.model.Service`."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from ovis.errors import DefinitionError
+from ovis.service.formats.sixtysix.keys import (
+    ENVIRONMENT, EXECUTE_KEY, LOGGER, MAIN, SECTION_TITLE, START, STOP, TYPE_KEY,
+)
+from ovis.service.formats.sixtysix.lexer import Entry, Section
+from ovis.service.model import LoggerSpec, Program, ProgramKind, Service
+
+#: Canonical [Main] key -> model field it lands in (for ``lines``/``keys``).
+MAIN_FIELDS = {
+    "type": "kind", "version": "version", "description": "description", "user": "user",
+    "depends": "depends", "requiredby": "requiredby", "optsdepends": "wants",
+    "notify": "notify", "timeout_start": "timeout_start", "timeout_stop": "timeout_stop",
+    "timeout_kill": "timeout_kill", "timeout_finish": "timeout_finish",
+    "max_death": "max_death", "down_signal": "down_signal", "options": "logger",
+}
+
+class _Builder:
+    """Turns the lexed sections of one file into a :class:`Service`."""
+
+    def __init__(self, path: Path, name: str, dialect: str, sections: dict[str, Section]) -> None:
+        self.path = path
+        self.name = name
+        self.dialect = dialect
+        self.sections = sections
+        self.lines: dict[str, tuple[Path, int]] = {}
+        self.keys: dict[str, str] = {}
+
+    def error(self, line: int, key: str, message: str) -> DefinitionError:
+        return DefinitionError(self.path, line, key, message)
+
+    def record(self, field_name: str, entry: Entry | Section) -> None:
+        self.lines[field_name] = (self.path, entry.line)
+        self.keys[field_name] = entry.key if isinstance(entry, Entry) else entry.written
+
+    def title(self, canon: str) -> str:
+        return SECTION_TITLE[self.dialect][canon]
+
+    def build(self) -> Service:
+        main = self.require_section(MAIN)
+        kind = self.require_key(main, "type", TYPE_KEY).value
+        values = {canon: entry.value for canon, entry in main.entries.items()}
+        for canon, entry in main.entries.items():
+            if canon != "flags":
+                self.record(MAIN_FIELDS[canon], entry)
+        flags = self.flags(main)
+        service = Service(
+            name=self.name,
+            kind=kind,
+            source=self.path,
+            description=values.get("description", ""),
+            version=values.get("version"),
+            depends=self.dependencies(main, "depends", "depends"),
+            wants=self.dependencies(main, "optsdepends", "wants"),
+            requiredby=self.dependencies(main, "requiredby", "requiredby"),
+            start=self.program(START, required=True),
+            stop=self.program(STOP, required=STOP in self.sections),
+            notify=values.get("notify"),
+            timeout_start=values.get("timeout_start"),
+            timeout_stop=values.get("timeout_stop"),
+            timeout_kill=values.get("timeout_kill"),
+            timeout_finish=values.get("timeout_finish"),
+            down_signal=values.get("down_signal"),
+            max_death=values.get("max_death"),
+            env=self.environment(),
+            logger=self.logger(values.get("options", True)),
+            down="down" in flags,
+            earlier="earlier" in flags,
+            user=values.get("user", ()),
+        )
+        service.lines, service.keys = self.lines, self.keys
+        return service
+
+    # -- required parts --------------------------------------------------
+
+    def require_section(self, canon: str) -> Section:
+        if canon not in self.sections:
+            raise self.error(1, self.title(canon), "missing required section")
+        return self.sections[canon]
+
+    def require_key(self, section: Section, canon: str, written: dict[str, str]) -> Entry:
+        if canon not in section.entries:
+            raise self.error(section.line, written[self.dialect], "missing required key")
+        return section.entries[canon]
+
+    # -- [Main] pieces -----------------------------------------------------
+
+    def flags(self, main: Section) -> set[str]:
+        entry = main.entries.get("flags")
+        if entry is None:
+            return set()
+        for flag in entry.value:
+            self.record(flag, entry)
+        return set(entry.value)
+
+    def dependencies(self, main: Section, canon: str, field_name: str) -> tuple[str, ...]:
+        """Names of a dependency list; each name's own line goes to ``lines``."""
+        entry = main.entries.get(canon)
+        if entry is None:
+            return ()
+        for lineno, word in entry.items:
+            key = f"{field_name}/{word}"
+            if key not in self.lines:
+                self.lines[key] = (self.path, lineno)
+                self.keys[key] = entry.key
+        return tuple(entry.value)
+
+    # -- [Start] / [Stop] / [Logger] ---------------------------------------
+
+    def program(self, canon: str, required: bool) -> Program | None:
+        """The Program of a script section (None when the section is absent)."""
+        if canon not in self.sections:
+            if required:
+                raise self.error(1, self.title(canon), "missing required section")
+            return None
+        section = self.sections[canon]
+        if "execute" not in section.entries:
+            if not required:
+                return None
+            raise self.error(section.line, EXECUTE_KEY[self.dialect], "missing required key")
+        program = self.script(section)
+        self.record(canon, section.entries["execute"])
+        return program
+
+    def script(self, section: Section) -> Program:
+        """Execute + Build + RunAs (+ @shebang) of one section as a Program."""
+        entries = section.entries
+        execute = entries["execute"]
+        build = entries["build"].value if "build" in entries else "auto"
+        runas = entries["runas"].value if "runas" in entries else None
+        if build == "auto":  # layout is not significant in execline: tidy it
+            text = textwrap.dedent(execute.value.lstrip("\n")).strip()
+            return Program(ProgramKind.EXECLINE, text=text, runas=runas)
+        text = execute.value.strip()
+        if not text.startswith("#!") and "shebang" in entries:
+            text = f"#!{entries['shebang'].value}\n{text}"
+        if not text.startswith("#!"):
+            raise self.error(execute.line, execute.key,
+                             "a custom build needs a script starting with #! (e.g. #!/bin/sh)")
+        return Program(ProgramKind.VERBATIM, text=text + "\n", runas=runas)
+
+    def logger(self, enabled: bool) -> LoggerSpec | None:
+        """The s6-log logger every frontend service gets, unless ``!log``."""
+        if not enabled:
+            return None
+        section = self.sections.get(LOGGER)
+        if section is None:
+            return LoggerSpec()
+        entries = section.entries
+        if entries.get("build") and entries["build"].value == "custom" and "execute" not in entries:
+            raise self.error(section.line, EXECUTE_KEY[self.dialect], "missing required key")
+        settings: dict[str, Any] = {
+            canon: entries[canon].value
+            for canon in ("destination", "backup", "maxsize", "timestamp", "runas",
+                          "timeout_start", "timeout_stop", "timeout_kill", "timeout_finish")
+            if canon in entries
+        }
+        if "execute" in entries:
+            settings["program"] = self.script(section)
+        self.record("logger", section)
+        return LoggerSpec(**settings)
+
+    # -- [Environment] -----------------------------------------------------
+
+    def environment(self) -> dict[str, str]:
+        """``[Environment]`` variables in file order."""
+        section = self.sections.get(ENVIRONMENT)
+        if section is None:
+            return {}
+        for key, (lineno, _) in section.env.items():
+            self.lines[f"env/{key}"] = (self.path, lineno)
+            self.keys[f"env/{key}"] = key
+        self.record("env", section)
+        return {key: value for key, (_, value) in section.env.items()}
