@@ -62,6 +62,8 @@ Service); this module holds the entry points.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from ovis.errors import DefinitionError
@@ -82,6 +84,46 @@ def substitute_instance(text: str, name: str) -> str:
     return text.replace("@I", instance)
 
 
+def identifiers(uid: int | None = None) -> dict[str, str]:
+    """66's user identifiers for the user running the service manager.
+
+    ``@U`` user name, ``@u`` uid, ``@G`` group name, ``@g`` gid, ``@H``
+    home, ``@S`` shell, ``@R`` runtime directory (``/run`` for root, else
+    ``$XDG_RUNTIME_DIR`` or ``/run/user/UID``).  The manager is whoever runs
+    ovis: its effective uid, looked up in the user database.
+    """
+    import grp
+    import pwd
+
+    uid = os.geteuid() if uid is None else uid
+    try:
+        entry = pwd.getpwuid(uid)
+        user, gid, home, shell = entry.pw_name, entry.pw_gid, entry.pw_dir, entry.pw_shell
+    except KeyError:
+        user, gid, home, shell = str(uid), os.getegid(), os.environ.get("HOME", "/"), "/bin/sh"
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    if uid == 0:
+        runtime = "/run"
+    else:
+        runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{uid}"
+    return {"U": user, "u": str(uid), "G": group, "g": str(gid), "H": home, "S": shell, "R": runtime}
+
+
+#: ``@U`` ... ``@R`` not followed by a letter or digit: ``@user`` stays a key.
+IDENTIFIER_RE = re.compile(r"@([UuGgHSR])(?![A-Za-z0-9_])")
+
+
+def substitute_identifiers(text: str, values: dict[str, str] | None = None) -> str:
+    """Replace 66's user identifiers (see :func:`identifiers`) in *text*."""
+    if "@" not in text or not IDENTIFIER_RE.search(text):
+        return text
+    table = identifiers() if values is None else values
+    return IDENTIFIER_RE.sub(lambda match: table[match.group(1)], text)
+
+
 def read_definition(path: Path, name: str) -> str:
     """Text of a definition file, with unreadable files as DefinitionError."""
     return read_source(path, name)
@@ -99,8 +141,14 @@ def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
         raise DefinitionError(path, 1, name, "invalid service name")
     if text is None:
         text = read_definition(path, name)
-    lexer = _Lexer(path, substitute_instance(text, name))
+    lexer = _Lexer(path, substitute_identifiers(substitute_instance(text, name)))
     sections = lexer.run()
+    if lexer.errors:
+        first = lexer.errors[0]
+        first.more = lexer.errors[1:]  # type: ignore[attr-defined]  # for ovis check
+        raise first
     if lexer.dialect is None:  # nothing but comments: not even a [Main]
         raise DefinitionError(path, 1, SECTION_TITLE[V08][MAIN], "missing required section")
-    return _Builder(path, name, lexer.dialect, sections).build()
+    service = _Builder(path, name, lexer.dialect, sections).build()
+    service.warnings[:0] = lexer.warnings
+    return service

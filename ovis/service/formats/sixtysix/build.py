@@ -20,7 +20,14 @@ MAIN_FIELDS = {
     "notify": "notify", "timeout_start": "timeout_start", "timeout_stop": "timeout_stop",
     "timeout_kill": "timeout_kill", "timeout_finish": "timeout_finish",
     "max_death": "max_death", "down_signal": "down_signal", "options": "logger",
+    "extdepends": "depends", "copyfrom": "extra_files", "stdin": "stdin", "stdout": "stdout",
+    "stderr": "stderr", "name": "name", "intree": "intree",
 }
+
+#: Names a CopyFrom entry may not take in the servicedir: the files ovis writes there.
+RESERVED = frozenset({"run", "finish", "down", "notification-fd", "timeout-kill", "timeout-finish",
+                      "max-death-tally", "down-signal", "log", "supervise", "event", "env"})
+
 
 class _Builder:
     """Turns the lexed sections of one file into a :class:`Service`."""
@@ -33,8 +40,13 @@ class _Builder:
         self.lines: dict[str, tuple[Path, int]] = {}
         self.keys: dict[str, str] = {}
 
+        self.warnings: list[tuple[Path, int, str, str]] = []
+
     def error(self, line: int, key: str, message: str) -> DefinitionError:
         return DefinitionError(self.path, line, key, message)
+
+    def warn(self, entry: Entry, message: str) -> None:
+        self.warnings.append((self.path, entry.line, entry.key, message))
 
     def record(self, field_name: str, entry: Entry | Section) -> None:
         self.lines[field_name] = (self.path, entry.line)
@@ -51,13 +63,20 @@ class _Builder:
             if canon != "flags":
                 self.record(MAIN_FIELDS[canon], entry)
         flags = self.flags(main)
+        self.lenient(main, kind)
+        env, unexported = self.environment()
+        stdout = values.get("stdout")
+        options = values.get("options", {"log"})
+        # 66: the logger only exists while stdout goes to it (StdOut unset or s6log).
+        log = "nolog" not in options and stdout in (None, "s6log")
         service = Service(
             name=self.name,
             kind=kind,
             source=self.path,
             description=values.get("description", ""),
             version=values.get("version"),
-            depends=self.dependencies(main, "depends", "depends"),
+            depends=self.merge(self.dependencies(main, "depends", "depends"),
+                               self.dependencies(main, "extdepends", "depends")),
             wants=self.dependencies(main, "optsdepends", "wants"),
             requiredby=self.dependencies(main, "requiredby", "requiredby"),
             start=self.program(START, required=True),
@@ -69,14 +88,68 @@ class _Builder:
             timeout_finish=values.get("timeout_finish"),
             down_signal=values.get("down_signal"),
             max_death=values.get("max_death"),
-            env=self.environment(),
-            logger=self.logger(values.get("options", True)),
+            env=env,
+            env_unexported=unexported,
+            stdin=values.get("stdin"),
+            stdout=stdout,
+            stderr=values.get("stderr"),
+            logger=self.logger(log),
             down="down" in flags,
             earlier="earlier" in flags,
+            essential="essential" in flags,
             user=values.get("user", ()),
+            extra_files=self.copyfrom(main),
         )
         service.lines, service.keys = self.lines, self.keys
+        service.warnings = self.warnings
         return service
+
+    @staticmethod
+    def merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+        return first + tuple(name for name in second if name not in first)
+
+    # -- what 66 accepts and ovis runs the same without ----------------------
+
+    def lenient(self, main: Section, kind: Any) -> None:
+        """Warnings for keys and words ovis accepts but does not act on."""
+        entries = main.entries
+        if "type" in entries and entries["type"].raw == "longrun":
+            self.warn(entries["type"], "'longrun' is the old name of 'classic': read as classic")
+        if "name" in entries and entries["name"].value != self.name:
+            self.warn(entries["name"], f"ignored: the service is named after its file ('{self.name}')")
+        if "intree" in entries:
+            self.warn(entries["intree"], "ignored: a tree is chosen with 'ovis enable -t TREE'")
+        if "options" in entries and "pipeline" in entries["options"].value:
+            self.warn(entries["options"], "pipeline: ignored, the logger is fed by a plain pipe as without it")
+        if "flags" in entries and "nosetsid" in entries["flags"].value:
+            self.warn(entries["flags"], "nosetsid: ignored, s6 starts every service in a new session")
+
+    def copyfrom(self, main: Section) -> dict[str, Path]:
+        """``CopyFrom`` / ``@hiercopy``: files next to the frontend, by servicedir name.
+
+        A relative name is looked up in the frontend's directory (for
+        ``dbus/dbus`` that is ``dbus/``, where its data lives) and keeps its
+        relative path in the servicedir; an absolute one keeps its last
+        component.  Each is checked now (exists, bounded, no link loops),
+        so a start never copies something that cannot be copied.
+        """
+        from ovis.service.sources import check_tree
+
+        entry = main.entries.get("copyfrom")
+        if entry is None:
+            return {}
+        files: dict[str, Path] = {}
+        base = self.path.parent
+        for lineno, word in entry.items:
+            source = Path(word) if word.startswith("/") else base / word
+            rel = Path(word).name if word.startswith("/") else str(Path(word))
+            if rel in RESERVED or rel.split("/")[0] in RESERVED:
+                raise self.error(lineno, entry.key, f"'{rel}' would overwrite a file ovis writes")
+            if not source.exists() and not source.is_symlink():
+                raise self.error(lineno, entry.key, f"no such file or directory: {source}")
+            check_tree(source, rel)
+            files[rel] = source
+        return files
 
     # -- required parts --------------------------------------------------
 
@@ -169,13 +242,13 @@ class _Builder:
 
     # -- [Environment] -----------------------------------------------------
 
-    def environment(self) -> dict[str, str]:
-        """``[Environment]`` variables in file order."""
+    def environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        """``[Environment]`` variables in file order, and those written ``KEY=!value``."""
         section = self.sections.get(ENVIRONMENT)
         if section is None:
-            return {}
+            return {}, ()
         for key, (lineno, _) in section.env.items():
             self.lines[f"env/{key}"] = (self.path, lineno)
             self.keys[f"env/{key}"] = key
         self.record("env", section)
-        return {key: value for key, (_, value) in section.env.items()}
+        return {key: value for key, (_, value) in section.env.items()}, tuple(section.unexported)

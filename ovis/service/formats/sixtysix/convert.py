@@ -12,9 +12,12 @@ from typing import Any, Callable, Protocol
 
 from ovis.errors import DefinitionError
 from ovis.service.envfile import unquote
-from ovis.service.formats.sixtysix.keys import RUNAS_RE, USER_RE, VERSION_RE
+from ovis.service.formats.sixtysix.keys import RUNAS_RE, STDIO_PATHS, STDIO_WORDS, USER_RE, VERSION_RE
 from ovis.service.model import Kind, is_valid_name
-from ovis.service.values import MAX_DEATH, MAX_MS, MAXSIZE_RANGE, bounded_uint, check_notify, normalize_signal
+from ovis.service.values import (
+    MAX_DEATH, MAX_MS, MAXSIZE_RANGE, bounded_uint, check_notify, check_text,
+    normalize_signal, shorten,
+)
 
 
 class Reporter(Protocol):
@@ -40,13 +43,13 @@ def _type(value: str) -> Kind:
     if value == "oneshot":
         return Kind.ONESHOT
     if value in ("bundle", "module"):
-        raise ValueError(f"type '{value}' is not supported (use classic or oneshot)")
-    raise ValueError(f"unknown type '{value}' (expected classic or oneshot)")
+        raise ValueError(f"type '{shorten(value)}' is not supported (use classic or oneshot)")
+    raise ValueError(f"unknown type '{shorten(value)}' (expected classic or oneshot)")
 
 
 def _version(value: str) -> str:
     if not VERSION_RE.match(value):
-        raise ValueError(f"invalid version '{value}' (expected N.N.N, e.g. 0.0.1)")
+        raise ValueError(f"invalid version '{shorten(value)}' (expected N.N.N, e.g. 0.0.1)")
     return value
 
 
@@ -61,38 +64,62 @@ def _notify(value: str) -> int:
 def _signal(value: str) -> str:
     canonical = normalize_signal(value)
     if canonical is None:
-        raise ValueError(f"unknown signal '{value}' (expected a name like TERM or SIGHUP, or 1..64)")
+        raise ValueError(f"unknown signal '{shorten(value)}' (expected a name like TERM or SIGHUP, or 1..64)")
     return canonical
 
 
 def _build(value: str) -> str:
     if value not in ("auto", "custom"):
-        raise ValueError(f"unknown build '{value}' (expected auto or custom)")
+        raise ValueError(f"unknown build '{shorten(value)}' (expected auto or custom)")
     return value
 
 
 def _runas(value: str) -> str:
     if not RUNAS_RE.match(value):
-        raise ValueError(f"invalid RunAs '{value}' (expected user, uid:gid, uid: or :gid)")
+        raise ValueError(f"invalid RunAs '{shorten(value)}' (expected user, user:group, uid:gid, uid: or :gid)")
     return value
 
 
 def _shebang(value: str) -> str:
     interpreter = value.removeprefix("#!").strip()
     if not interpreter.startswith("/"):
-        raise ValueError(f"not an absolute interpreter path: '{value}'")
+        raise ValueError(f"not an absolute interpreter path: '{shorten(value)}'")
     return interpreter
 
 
 def _absolute(value: str) -> Path:
     if not value.startswith("/"):
-        raise ValueError(f"not an absolute path: '{value}'")
+        raise ValueError(f"not an absolute path: '{shorten(value)}'")
     return Path(value)
 
 
 def _timestamp(value: str) -> str:
     if value not in ("tai", "iso", "none"):
-        raise ValueError(f"unknown timestamp '{value}' (expected tai, iso or none)")
+        raise ValueError(f"unknown timestamp '{shorten(value)}' (expected tai, iso or none)")
+    return value
+
+
+def _stdio(stream: str) -> Converter:
+    """66 0.8 StdIn/StdOut/StdErr: a word, or ``tty:/path`` / ``file:/path``."""
+    words, prefixes = STDIO_WORDS[stream], STDIO_PATHS[stream]
+
+    def convert(value: str) -> str:
+        if value in words:
+            return value
+        prefix, colon, rest = value.partition(":")
+        if colon and prefix in prefixes:
+            if not rest.startswith("/"):
+                raise ValueError(f"{prefix}: needs an absolute path: '{shorten(value)}'")
+            return f"{prefix}:{rest}"
+        forms = [*words, *(f"{prefix}:/path" for prefix in prefixes)]
+        raise ValueError(f"unknown redirection '{shorten(value)}' (expected {', '.join(forms)})")
+
+    return convert
+
+
+def _any_name(value: str) -> str:
+    if not is_valid_name(value):
+        raise ValueError(f"invalid name '{shorten(value)}'")
     return value
 
 
@@ -114,6 +141,11 @@ SCALARS: dict[str, Converter] = {
     "backup": _uint_converter(),
     "maxsize": _uint_converter(limit=MAXSIZE_RANGE[1], low=MAXSIZE_RANGE[0]),
     "timestamp": _timestamp,
+    "name": _any_name,
+    "intree": _any_name,
+    "stdin": _stdio("stdin"),
+    "stdout": _stdio("stdout"),
+    "stderr": _stdio("stderr"),
 }
 
 
@@ -135,7 +167,7 @@ def _names(lexer: Reporter, key: str, items: list[tuple[int, str]]) -> tuple[str
     names: list[str] = []
     for lineno, word in items:
         if not is_valid_name(word):
-            raise lexer.error(lineno, key, f"invalid service name '{word}'")
+            raise lexer.error(lineno, key, f"invalid service name '{shorten(word)}'")
         if word not in names:
             names.append(word)
     return tuple(names)
@@ -150,31 +182,39 @@ def _words(lexer: Reporter, key: str, items: list[tuple[int, str]], allowed: dic
     found: set[str] = set()
     for lineno, word in items:
         if word in refused:
-            raise lexer.error(lineno, key, f"{what} '{word}' is not supported: {refused[word]}")
+            raise lexer.error(lineno, key, f"{what} '{shorten(word)}' is not supported: {refused[word]}")
         if word not in allowed:
-            raise lexer.error(lineno, key, f"unknown {what} '{word}' (expected {' or '.join(allowed)})")
+            raise lexer.error(lineno, key, f"unknown {what} '{shorten(word)}' (expected {' or '.join(allowed)})")
         found.add(allowed[word])
     return found
 
 
-FLAGS = {"down": "down", "earlier": "earlier"}
-REFUSED_FLAGS = {"nosetsid": "s6 always starts a service in a new session"}
-OPTIONS = {"log": "log", "!log": "nolog", "env": "env"}  # env: 66 0.6, [environment] is always read
-REFUSED_OPTIONS = {"pipeline": "loggers are always plain s6-log pipes"}
+#: nosetsid (66 <= 0.6) is accepted with a warning: current s6 ignores it too.
+FLAGS = {"down": "down", "earlier": "earlier", "essential": "essential", "nosetsid": "nosetsid"}
+REFUSED_FLAGS: dict[str, str] = {}
+#: env: 66 0.6, [environment] is always read; pipeline (66 <= 0.6, s6-rc pipelines):
+#: accepted with a warning, the logger is a plain pipe to s6-log all the same.
+OPTIONS = {"log": "log", "!log": "nolog", "env": "env", "pipeline": "pipeline"}
+REFUSED_OPTIONS: dict[str, str] = {}
 
 
 def convert_list(lexer: Reporter, canon: str, key: str, items: list[tuple[int, str]]) -> Any:
     """Validate the words of a list key."""
-    if canon in ("depends", "requiredby", "optsdepends"):
+    if canon in ("depends", "extdepends", "requiredby", "optsdepends"):
         return _names(lexer, key, items)
+    if canon == "copyfrom":
+        for lineno, word in items:
+            if ".." in Path(word).parts:
+                raise lexer.error(lineno, key, f"'..' not allowed: '{shorten(word)}'")
+        return tuple(word for _, word in items)
     if canon == "flags":
         return _words(lexer, key, items, FLAGS, REFUSED_FLAGS, "flag")
     if canon == "options":
         found = _words(lexer, key, items, OPTIONS, REFUSED_OPTIONS, "option")
         if {"log", "nolog"} <= found:
             raise lexer.error(items[0][0], key, "both log and !log given")
-        return "nolog" not in found
+        return found
     for lineno, word in items:  # user
         if not USER_RE.match(word):
-            raise lexer.error(lineno, key, f"invalid user name '{word}'")
+            raise lexer.error(lineno, key, f"invalid user name '{shorten(word)}'")
     return tuple(word for _, word in items)

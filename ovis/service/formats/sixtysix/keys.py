@@ -46,10 +46,12 @@ _SCRIPT_SECTIONS = (START, STOP, LOGGER)
 
 AT_KEYS: dict[str, KeySpec] = {
     "@type": _spec("type", SCALAR, MAIN),
+    "@name": _spec("name", SCALAR, MAIN),
     "@version": _spec("version", SCALAR, MAIN),
     "@description": _spec("description", SCALAR, MAIN),
     "@user": _spec("user", LIST, MAIN),
     "@depends": _spec("depends", LIST, MAIN),
+    "@extdepends": _spec("extdepends", LIST, MAIN),
     "@requiredby": _spec("requiredby", LIST, MAIN),
     "@optsdepends": _spec("optsdepends", LIST, MAIN),
     "@flags": _spec("flags", LIST, MAIN),
@@ -61,6 +63,8 @@ AT_KEYS: dict[str, KeySpec] = {
     "@timeout-finish": _spec("timeout_finish", SCALAR, MAIN, LOGGER),
     "@maxdeath": _spec("max_death", SCALAR, MAIN),
     "@down-signal": _spec("down_signal", SCALAR, MAIN),
+    "@hiercopy": _spec("copyfrom", LIST, MAIN),
+    "@intree": _spec("intree", SCALAR, MAIN),
     "@build": _spec("build", SCALAR, *_SCRIPT_SECTIONS),
     "@runas": _spec("runas", SCALAR, *_SCRIPT_SECTIONS),
     "@shebang": _spec("shebang", SCALAR, *_SCRIPT_SECTIONS),
@@ -86,6 +90,11 @@ V08_KEYS: dict[str, KeySpec] = {
     "TimeoutStop": _spec("timeout_stop", SCALAR, MAIN, LOGGER),
     "MaxDeath": _spec("max_death", SCALAR, MAIN),
     "DownSignal": _spec("down_signal", SCALAR, MAIN),
+    "CopyFrom": _spec("copyfrom", LIST, MAIN),
+    "InTree": _spec("intree", SCALAR, MAIN),
+    "StdIn": _spec("stdin", SCALAR, MAIN),
+    "StdOut": _spec("stdout", SCALAR, MAIN),
+    "StdErr": _spec("stderr", SCALAR, MAIN),
     "Build": _spec("build", SCALAR, *_SCRIPT_SECTIONS),
     "RunAs": _spec("runas", SCALAR, *_SCRIPT_SECTIONS),
     "Execute": _spec("execute", BLOCK, *_SCRIPT_SECTIONS),
@@ -99,17 +108,8 @@ KEYS = {AT: AT_KEYS, V08: V08_KEYS}
 
 #: Keys 66 knows that ovis refuses rather than silently ignores.
 UNSUPPORTED_KEYS: dict[str, str] = {
-    "@name": "the service name is the file name",
-    "@extdepends": "list the names in @depends",
     "@contents": "bundles are not supported",
-    "@hiercopy": "copying files into the service directory is not supported",
-    "@intree": "use 'ovis enable -t TREE'",
-    "CopyFrom": "copying files into the service directory is not supported",
-    "InTree": "use 'ovis enable -t TREE'",
     "Contents": "bundles are not supported",
-    "StdIn": "standard streams are always wired to the logger",
-    "StdOut": "standard streams are always wired to the logger",
-    "StdErr": "standard streams are always wired to the logger",
 }
 
 #: Human spelling of canonical section names, per dialect, for messages.
@@ -120,7 +120,16 @@ SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:#.*)?$")
 ASSIGN_RE = re.compile(r"^\s*(?P<key>[^=\s]+)\s*=\s*(?P<rest>.*)$")
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$")
-RUNAS_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+:[0-9]*|:[0-9]+)$")
+_ID = r"(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)"
+#: user, uid, user:group, uid:gid, uid:, :gid (names or numbers on either side).
+RUNAS_RE = re.compile(rf"^(?:{_ID}(?::{_ID}?)?|:{_ID})$")
+#: 66 0.8 standard stream redirections: bare words, and the forms taking a path.
+STDIO_WORDS = {
+    "stdin": ("s6log", "null", "parent", "close"),
+    "stdout": ("s6log", "console", "syslog", "null", "parent", "close"),
+    "stderr": ("s6log", "console", "syslog", "null", "parent", "close", "inherit"),
+}
+STDIO_PATHS = {"stdin": ("tty",), "stdout": ("tty", "file"), "stderr": ("tty", "file")}
 
 
 def _written(canon: str, section: str) -> dict[str, str]:

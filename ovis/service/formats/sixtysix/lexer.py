@@ -8,6 +8,7 @@ is read so that errors come in file order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ from ovis.service.formats.sixtysix.keys import (
     ASSIGN_RE, AT, BLOCK, ENVIRONMENT, KEYS, SCALAR, SECTION_ORDER, SECTION_RE, SECTION_TITLE,
     SECTIONS, UNSUPPORTED_KEYS, UNSUPPORTED_SECTIONS, V08, KeySpec,
 )
+from ovis.service.values import check_text, shorten
 
+#: Every key spelling of both dialects: what may follow the ``)`` that ends a block.
+ALL_KEYS = frozenset({*KEYS[AT], *KEYS[V08], *UNSUPPORTED_KEYS})
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Entry:
     line: int
     value: Any
     items: list[tuple[int, str]] = field(default_factory=list)  # list keys: (line, word)
+    raw: str = ""  # scalar keys: the value as written (for warnings)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Section:
     line: int
     entries: dict[str, Entry] = field(default_factory=dict)
     env: dict[str, tuple[int, str]] = field(default_factory=dict)  # [Environment]: KEY -> (line, value)
+    unexported: list[str] = field(default_factory=list)  # [Environment] keys written KEY=!value
 
 
 def find_closing_paren(text: str) -> int | None:
@@ -49,8 +55,13 @@ def find_closing_paren(text: str) -> int | None:
     parentheses of their own, so this counts nesting and skips what cannot
     close the block: double- or single-quoted strings, backslash-escaped
     characters and ``#`` comments (a ``#`` starting a word, to the end of the
-    line, as in both execline and sh; the ``#!`` line is one too).  Shell
-    here-documents with unbalanced parentheses are beyond it.
+    line, as in both execline and sh; the ``#!`` line is one too).
+
+    A shell ``case`` pattern (``start)``) has a ``)`` without its ``(``.  As
+    66's own parser does, a ``)`` bringing the count to zero ends the block
+    only when what follows it is the end of the file, a section header or a
+    key of the format (commented out or not) on a later line, blank and
+    comment lines skipped; otherwise it belongs to the script.
     """
     depth = 0
     quote = ""
@@ -78,10 +89,34 @@ def find_closing_paren(text: str) -> int | None:
         elif ch == ")":
             depth -= 1
             if depth == 0:
-                return i
+                if _ends_block(text, i):
+                    return i
+                depth = 1  # a case pattern's ')': still inside the script
         word_start = ch.isspace() or ch in "(;|&"
         i += 1
     return None
+
+
+def _ends_block(text: str, end: int) -> bool:
+    """True when the ``)`` at *end* is followed by what may follow a block."""
+    start = text.find("\n", end)
+    while start >= 0:
+        stop = text.find("\n", start + 1)
+        line = text[start + 1: stop if stop >= 0 else len(text)]
+        start = stop
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if SECTION_RE.match(line):
+            return True
+        if stripped.startswith("#"):
+            match = ASSIGN_RE.match(stripped[1:])
+            if match and match.group("key") in ALL_KEYS:
+                return True  # a commented-out key
+            continue
+        match = ASSIGN_RE.match(line)
+        return bool(match and match.group("key") in ALL_KEYS)
+    return True
 
 
 def strip_comment(text: str) -> str:
@@ -98,8 +133,11 @@ def strip_comment(text: str) -> str:
 class _Lexer:
     """Walks the lines of one file and builds :class:`Section` objects.
 
-    Values are converted as soon as they are read, so the first error in
-    file order is the one reported.
+    Values are converted as soon as they are read, so errors come in file
+    order.  An error in a one-line statement does not stop the walk: the
+    next lines are still read and their errors collected in :attr:`errors`
+    (as dinit-check does), until an error that leaves the position unsure
+    (an unterminated list or block, a bad section header).
     """
 
     def __init__(self, path: Path, text: str) -> None:
@@ -110,9 +148,14 @@ class _Lexer:
         self.dialect_line = 0
         self.sections: dict[str, Section] = {}
         self.current: str | None = None
+        self.errors: list[DefinitionError] = []
+        self.warnings: list[tuple[Path, int, str, str]] = []
 
     def error(self, line: int, key: str, message: str) -> DefinitionError:
-        return DefinitionError(self.path, line, key, message)
+        return DefinitionError(self.path, line, shorten(key), shorten(message, 4 * 80))
+
+    def warn(self, line: int, key: str, message: str) -> None:
+        self.warnings.append((self.path, line, shorten(key), message))
 
     def run(self) -> dict[str, Section]:
         while self.index < len(self.lines):
@@ -120,14 +163,19 @@ class _Lexer:
             line = self.lines[self.index]
             self.index += 1
             header = SECTION_RE.match(line)
-            if header:
-                self.open_section(header.group("name"), lineno)
-            elif self.current == ENVIRONMENT:
-                self.assignment(line, lineno)
-            elif not strip_comment(line).strip():
-                continue
-            else:
-                self.statement(line, lineno)
+            try:
+                if header:
+                    self.open_section(header.group("name"), lineno)
+                elif self.current == ENVIRONMENT:
+                    self.assignment(line, lineno)
+                elif not strip_comment(line).strip():
+                    continue
+                else:
+                    self.statement(line, lineno)
+            except DefinitionError as exc:
+                self.errors.append(exc)
+                if header or self.index != lineno:  # lost track of where things are
+                    break
         return self.sections
 
     # -- dialect ---------------------------------------------------------
@@ -162,14 +210,28 @@ class _Lexer:
     # -- statements ------------------------------------------------------
 
     def assignment(self, line: str, lineno: int) -> None:
-        """One ``[Environment]`` line; a leading ``!`` on the value is dropped."""
+        """One ``[Environment]`` line.
+
+        ``KEY=!value`` (66: set while starting, not exported to the daemon)
+        keeps the value without the ``!`` and records KEY as unexported;
+        66 refuses a space after the ``!``.  ``\\"`` stands for ``"``.
+        """
         if is_env_ignorable(line):
             return
         key, value = parse_env_line(self.path, lineno, line)
-        env = self.sections[ENVIRONMENT].env
+        section = self.sections[ENVIRONMENT]
+        env = section.env
         if key in env:
             raise self.error(lineno, key, f"duplicate variable (first set at line {env[key][0]})")
-        env[key] = (lineno, value.removeprefix("!"))
+        problem = check_text(value)
+        if problem:
+            raise self.error(lineno, key, problem)
+        if value.startswith("!"):
+            value = value[1:]
+            if value[:1].isspace():
+                raise self.error(lineno, key, "no space allowed after '!' (write KEY=!value)")
+            section.unexported.append(key)
+        env[key] = (lineno, value.replace('\\"', '"'))
 
     def statement(self, line: str, lineno: int) -> None:
         match = ASSIGN_RE.match(line)
@@ -207,7 +269,7 @@ class _Lexer:
             value = strip_comment(rest).strip()
             if not value:
                 raise self.error(lineno, key, "empty value")
-            return Entry(key, lineno, convert_scalar(self, spec.canon, key, lineno, value))
+            return Entry(key, lineno, convert_scalar(self, spec.canon, key, lineno, value), raw=value)
         start = self.paren_start(rest, lineno)
         if start is None:  # a bare value where a ( ... ) was expected
             if spec.shape == BLOCK:
@@ -217,7 +279,11 @@ class _Lexer:
                 raise self.error(lineno, key, "empty value")
             items = [(lineno, word) for word in value.split()]
         elif spec.shape == BLOCK:
-            return Entry(key, lineno, self.read_block(key, lineno, *start))
+            body = self.read_block(key, lineno, *start)
+            problem = check_text(body)
+            if problem:
+                raise self.error(lineno, key, problem)
+            return Entry(key, lineno, body)
         else:
             items = self.read_list(key, lineno, *start)
         if not items:
@@ -257,8 +323,11 @@ class _Lexer:
     def read_list(self, key: str, lineno: int, index: int, column: int) -> list[tuple[int, str]]:
         """Words of the ``( ... )`` at (index, column), with the line of each.
 
-        ``#`` comments to the end of the line, wherever it is.  A section
-        header before the ``)`` means the list was never closed.
+        Comments as 66 writes them in lists: a word starting with ``#``
+        comments out that one word (``( fooA #fooB fooC )``); a line whose
+        first word starts with ``#``, and a lone ``#``, comment out the rest
+        of the line.  A section header before the ``)`` means the list was
+        never closed.
         """
         items: list[tuple[int, str]] = []
         for here in range(index, len(self.lines)):
@@ -267,13 +336,20 @@ class _Lexer:
                 raw = raw[column + 1:]
             elif SECTION_RE.match(raw):
                 break
-            body = strip_comment(raw)
-            close = body.find(")")
-            words = body[: close if close >= 0 else len(body)].split()
-            items.extend((here + 1, word) for word in words)
-            if close >= 0:
-                self.after_paren(key, here, body[close + 1:])
-                return items
+            words = raw.split()
+            if words and words[0].startswith("#") and words[0] != "#" and "(" not in words[0]:
+                if ")" not in words[0]:
+                    continue  # a comment line
+            for word_start, word in _words_at(raw):
+                if word == "#" or (word.startswith("#") and word_start == _first_word(raw)):
+                    break  # comment to the end of the line
+                close = word.find(")")
+                part = word if close < 0 else word[:close]
+                if part and not part.startswith("#"):
+                    items.append((here + 1, part))
+                if close >= 0:
+                    self.after_paren(key, here, raw[word_start + close + 1:])
+                    return items
         raise self.error(lineno, key, "unterminated '(' (no matching ')')")
 
     def after_paren(self, key: str, index: int, after: str) -> None:
@@ -281,3 +357,15 @@ class _Lexer:
         if strip_comment(after).strip():
             raise self.error(index + 1, key, "unexpected text after ')'")
         self.index = index + 1
+
+
+def _words_at(line: str) -> list[tuple[int, str]]:
+    """(column, word) of each whitespace-separated word of *line*."""
+    return [(match.start(), match.group()) for match in _WORD_RE.finditer(line)]
+
+
+def _first_word(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+_WORD_RE = re.compile(r"\S+")
