@@ -106,7 +106,10 @@ class Repository:
                 if dep in out:
                     continue
                 if self.locate(dep) is None:
-                    self.warnings.append(f"{n}: skipping wanted service {dep}: not found")
+                    from ovis.engine.graph import where_edge
+
+                    path, line, spelled = where_edge(svc, "wants", dep)
+                    self.warnings.append(f"{path}:{line}: {spelled}: wanted service '{dep}' not found: skipped")
                     continue
                 stack.append(dep)
         return out

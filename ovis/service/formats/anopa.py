@@ -38,6 +38,8 @@ line 1, and the file's name relative to the service directory.
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 from pathlib import Path
 
@@ -63,6 +65,9 @@ KNOWN = frozenset({*DEPENDENCY_DIRS, *SCRIPTS, *FLAG_FILES, *INTEGER_FILES,
                    "notification-fd", "timeout", "down-signal", "log"})
 #: Files of log/ that become LoggerSpec fields; the rest is copied verbatim.
 LOG_KNOWN = frozenset({"run", "notification-fd", "timeout", "timeout-kill", "timeout-finish"})
+#: Files s6 itself reads in a servicedir (copied as they are; ovis does not interpret them).
+S6_FILES = frozenset({"data", "env", "nosetsid", "lock-fd", "flag-newpidns", "template", "instance",
+                      "instances", "timeout-up", "timeout-down"})
 LOGGER_FIELDS = ("notify", "timeout_start", "timeout_stop", "timeout_kill", "timeout_finish")
 
 
@@ -77,6 +82,10 @@ class _Dir:
         self.lines: dict[str, tuple[Path, int]] = {}
         self.keys: dict[str, str] = {}
         self.extra: dict[str, Path] = {}
+        self.warnings: list[tuple[Path, int, str, str]] = []
+
+    def warn(self, relname: str, message: str) -> None:
+        self.warnings.append((self.root / relname, 1, self.prefix + relname, message))
 
     def error(self, relname: str, message: str) -> DefinitionError:
         return DefinitionError(self.root / relname, 1, self.prefix + relname, message)
@@ -140,8 +149,18 @@ class _Dir:
             self.set("down_signal", "down-signal", signame)
 
     def read_extras(self, entries: set[str], known: frozenset[str]) -> None:
+        """Keep every other file for the compiler to copy, checked and bounded.
+
+        A name neither anopa nor s6 knows (``runn``, ``down.bak``) is kept too,
+        as anopa does, with a warning: it is most often a typo or a leftover.
+        """
+        from ovis.service.sources import check_tree
+
         for relname in sorted(entries - known):
+            check_tree(self.root / relname, self.prefix + relname)
             self.extra[relname] = self.root / relname
+            if relname not in S6_FILES and relname not in KNOWN:
+                self.warn(relname, "unknown file, neither anopa nor s6 reads it (copied as it is)")
 
 
 def _entries(root: Path) -> set[str]:
@@ -227,7 +246,12 @@ def _read_logger(sdir: _Dir, entries: set[str]) -> None:
     if "log" not in entries:
         return
     root = sdir.root / "log"
-    if not root.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(root).st_mode)
+    except OSError as exc:
+        reason = "symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror
+        raise sdir.error("log", f"cannot read: {reason}") from None
+    if not is_dir:
         sdir.set("logger", "log", LoggerSpec())
         return
     logdir = _Dir(root, sdir.name, prefix="log/")
@@ -239,6 +263,7 @@ def _read_logger(sdir: _Dir, entries: set[str]) -> None:
     logdir.read_extras(log_entries, LOG_KNOWN)
     settings = {field: value for field, value in logdir.fields.items() if field in LOGGER_FIELDS}
     spec = LoggerSpec(program=program, extra_files=logdir.extra, **settings)  # type: ignore[arg-type]
+    sdir.warnings.extend(logdir.warnings)
     sdir.set("logger", "log", spec)
 
 
@@ -270,7 +295,10 @@ def parse_anopa_dir(path: Path, name: str) -> Service:
     except OSError as exc:
         raise DefinitionError(exc.filename or path, 1, name, f"cannot read: {exc.strerror}") from None
     sdir.read_extras(entries, KNOWN)
+    if kind is Kind.ONESHOT and "start" not in entries and "stop" not in entries:
+        sdir.warnings.append((path, 1, name, "nothing to run: no run, start or stop file"))
     service = Service(name=name, kind=kind, source=path, extra_files=sdir.extra,
                       **sdir.fields)  # type: ignore[arg-type]
     service.lines, service.keys = sdir.lines, sdir.keys
+    service.warnings = sdir.warnings
     return service

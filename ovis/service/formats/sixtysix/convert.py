@@ -15,7 +15,7 @@ from ovis.service.envfile import unquote
 from ovis.service.formats.sixtysix.keys import RUNAS_RE, STDIO_PATHS, STDIO_WORDS, USER_RE, VERSION_RE
 from ovis.service.model import Kind, is_valid_name
 from ovis.service.values import (
-    MAX_DEATH, MAX_MS, MAXSIZE_RANGE, bounded_uint, check_notify, check_text,
+    MAX_DEATH, MAX_MS, MAXSIZE_RANGE, bounded_uint, check_notify,
     normalize_signal, shorten,
 )
 
