@@ -310,3 +310,15 @@ def test_known_layouts_have_no_warnings(tmp_path: Path) -> None:
     assert parse_anopa_dir(root, "web").warnings == []
     (root / "log" / "rum").write_text("")
     assert [key for _, _, key, _ in parse_anopa_dir(root, "web").warnings] == ["log/rum"]
+
+
+def test_format_readers_do_not_import_each_other() -> None:
+    """Each format module stands alone: shared checks come from values/sources only."""
+    import ast
+
+    import ovis.service.formats.anopa as anopa_module
+
+    tree = ast.parse(Path(anopa_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in imported if m and ("sixtysix" in m or "frontend" in m)}
+    assert "ovis.service.values" in imported

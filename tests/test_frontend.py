@@ -701,3 +701,8 @@ def test_copyfrom_next_to_the_frontend(tmp_path: Path) -> None:
     (home / "dbus").write_text(V08_MIN + "CopyFrom = ( ../etc )\n[Start]\nExecute = ( x )\n")
     with pytest.raises(DefinitionError, match="'..' not allowed"):
         parse_frontend(home / "dbus", "dbus")
+
+
+def test_logger_depends_of_old_66_is_a_warning() -> None:
+    svc = parse("[main]\n@type = classic\n[start]\n@execute = ( x )\n[logger]\n@depends = ( a )\n")
+    assert svc.depends == () and [key for _, _, key, _ in svc.warnings] == ["@depends"]

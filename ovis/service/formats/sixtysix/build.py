@@ -237,6 +237,8 @@ class _Builder:
         }
         if "execute" in entries:
             settings["program"] = self.script(section)
+        if "depends" in entries:
+            self.warn(entries["depends"], "ignored: a logger starts with its service, whatever it depends on")
         self.record("logger", section)
         return LoggerSpec(**settings)
 

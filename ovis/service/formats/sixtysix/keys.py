@@ -50,7 +50,7 @@ AT_KEYS: dict[str, KeySpec] = {
     "@version": _spec("version", SCALAR, MAIN),
     "@description": _spec("description", SCALAR, MAIN),
     "@user": _spec("user", LIST, MAIN),
-    "@depends": _spec("depends", LIST, MAIN),
+    "@depends": _spec("depends", LIST, MAIN, LOGGER),  # [logger]: 66 0.4-0.6, warned and ignored
     "@extdepends": _spec("extdepends", LIST, MAIN),
     "@requiredby": _spec("requiredby", LIST, MAIN),
     "@optsdepends": _spec("optsdepends", LIST, MAIN),
