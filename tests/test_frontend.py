@@ -706,3 +706,11 @@ def test_copyfrom_next_to_the_frontend(tmp_path: Path) -> None:
 def test_logger_depends_of_old_66_is_a_warning() -> None:
     svc = parse("[main]\n@type = classic\n[start]\n@execute = ( x )\n[logger]\n@depends = ( a )\n")
     assert svc.depends == () and [key for _, _, key, _ in svc.warnings] == ["@depends"]
+
+
+@pytest.mark.parametrize("lines, names", [
+    ("( #a b )", ("b",)), ("(\n  #fooB fooC )", ("fooC",)), ("( a # b c\n d )", ("a", "d")),
+    ("(\n  # a note\n  x\n)", ("x",)),
+])
+def test_commented_words_in_lists(lines: str, names: tuple[str, ...]) -> None:
+    assert parse(V08_MIN + f"Depends = {lines}\n[Start]\nExecute = ( x )\n").depends == names

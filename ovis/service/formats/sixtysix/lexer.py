@@ -324,9 +324,8 @@ class _Lexer:
         """Words of the ``( ... )`` at (index, column), with the line of each.
 
         Comments as 66 writes them in lists: a word starting with ``#``
-        comments out that one word (``( fooA #fooB fooC )``); a line whose
-        first word starts with ``#``, and a lone ``#``, comment out the rest
-        of the line.  A section header before the ``)`` means the list was
+        comments out that one word (``( fooA #fooB fooC )``); a lone ``#``
+        (``# some text``) comments out the rest of the line.  A section header before the ``)`` means the list was
         never closed.
         """
         items: list[tuple[int, str]] = []
@@ -336,13 +335,9 @@ class _Lexer:
                 raw = raw[column + 1:]
             elif SECTION_RE.match(raw):
                 break
-            words = raw.split()
-            if words and words[0].startswith("#") and words[0] != "#" and "(" not in words[0]:
-                if ")" not in words[0]:
-                    continue  # a comment line
             for word_start, word in _words_at(raw):
-                if word == "#" or (word.startswith("#") and word_start == _first_word(raw)):
-                    break  # comment to the end of the line
+                if word == "#":
+                    break  # "# some text": a comment to the end of the line
                 close = word.find(")")
                 part = word if close < 0 else word[:close]
                 if part and not part.startswith("#"):
@@ -362,10 +357,6 @@ class _Lexer:
 def _words_at(line: str) -> list[tuple[int, str]]:
     """(column, word) of each whitespace-separated word of *line*."""
     return [(match.start(), match.group()) for match in _WORD_RE.finditer(line)]
-
-
-def _first_word(line: str) -> int:
-    return len(line) - len(line.lstrip())
 
 
 _WORD_RE = re.compile(r"\S+")
