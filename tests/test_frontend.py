@@ -714,3 +714,15 @@ def test_logger_depends_of_old_66_is_a_warning() -> None:
 ])
 def test_commented_words_in_lists(lines: str, names: tuple[str, ...]) -> None:
     assert parse(V08_MIN + f"Depends = {lines}\n[Start]\nExecute = ( x )\n").depends == names
+
+
+def test_huge_dependency_lists_parse_in_linear_time() -> None:
+    """100,000 names (issue 11: list membership made this take over a minute)."""
+    import time
+
+    names = " ".join(f"n{i}" for i in range(100_000))
+    began = time.monotonic()
+    svc = parse(V08_MIN + f"Depends = ( {names} n5 )\n[Start]\nExecute = ( x )\n"
+                "[Logger]\n")
+    assert time.monotonic() - began < 20  # linear: well under 1 s on an idle machine
+    assert len(svc.depends) == 100_000 and svc.depends[-1] == "n99999"

@@ -193,3 +193,18 @@ def test_frontend_in_its_own_directory(tmp_path: Path) -> None:
     except ModuleNotFoundError:
         with pytest.raises(DefinitionError, match="s6-rc source definitions: not supported yet"):
             parse_definition(tmp_path / "s6rc", "s6rc")
+
+
+def test_copyfrom_data_reaches_the_servicedir(system: LiveSystem) -> None:
+    """A frontend in its own directory with its data: started, the data is in the servicedir."""
+    home = system.services / "web"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "index.html").write_text("hello\n")
+    (home / "web").write_text("[Main]\nType = classic\nCopyFrom = ( data )\n"
+                              "[Start]\nExecute = ( cat data/index.html )\n")
+    system.start_scandir()
+    r = ovis(system, "start", "web")
+    assert r.returncode == 0, r.stdout + r.stderr
+    copied = [p for p in system.live.rglob("index.html")]
+    assert copied and all(p.read_text() == "hello\n" for p in copied)
+    assert any(p.parent.name == "data" and p.parent.parent.name == "web" for p in copied)

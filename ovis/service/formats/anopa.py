@@ -198,10 +198,10 @@ def _read_dependencies(sdir: _Dir, entries: set[str]) -> None:
     for dirname, field in DEPENDENCY_DIRS.items():
         if dirname not in entries:
             continue
-        names: list[str] = []
+        names: dict[str, None] = {}  # ordered, O(1) membership
         for target, relname in _dependency_names(sdir, dirname, instance):
             if target not in names:
-                names.append(target)
+                names[target] = None
                 sdir.lines[f"{field}/{target}"] = (sdir.root / relname, 1)
                 sdir.keys[f"{field}/{target}"] = relname
         sdir.set(field, dirname, tuple(names))

@@ -106,7 +106,7 @@ class _Builder:
 
     @staticmethod
     def merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
-        return first + tuple(name for name in second if name not in first)
+        return tuple(dict.fromkeys(first + second))
 
     # -- what 66 accepts and ovis runs the same without ----------------------
 

@@ -164,12 +164,11 @@ def convert_scalar(lexer: Reporter, canon: str, key: str, lineno: int, value: st
 
 
 def _names(lexer: Reporter, key: str, items: list[tuple[int, str]]) -> tuple[str, ...]:
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered and O(1) membership: lists may be huge
     for lineno, word in items:
         if not is_valid_name(word):
             raise lexer.error(lineno, key, f"invalid service name '{shorten(word)}'")
-        if word not in names:
-            names.append(word)
+        names[word] = None
     return tuple(names)
 
 
