@@ -726,3 +726,31 @@ def test_huge_dependency_lists_parse_in_linear_time() -> None:
                 "[Logger]\n")
     assert time.monotonic() - began < 20  # linear: well under 1 s on an idle machine
     assert len(svc.depends) == 100_000 and svc.depends[-1] == "n99999"
+
+
+#: (written in [Main], effective StdIn, StdOut, StdErr), after 66's standard IO documentation.
+STDIO_RULES = [
+    ("", (None, None, None)),
+    ("StdIn = s6log\n", ("s6log", "s6log", "inherit")),
+    ("StdIn = s6log\nStdOut = console\nStdErr = null\n", ("s6log", "s6log", "inherit")),
+    ("StdOut = s6log\n", ("s6log", "s6log", "inherit")),
+    ("StdIn = tty:/dev/tty1\n", ("tty:/dev/tty1", "tty:/dev/tty1", "inherit")),
+    ("StdIn = tty:/dev/tty1\nStdOut = syslog\n", ("tty:/dev/tty1", "tty:/dev/tty1", "inherit")),
+    ("StdIn = null\nStdOut = syslog\n", ("null", "syslog", "syslog")),
+    ("StdIn = null\n", ("null", "inherit", "inherit")),
+    ("StdIn = close\n", ("close", "parent", "inherit")),
+    ("StdOut = syslog\n", ("parent", "syslog", "syslog")),
+    ("StdOut = tty:/dev/tty1\n", ("parent", "tty:/dev/tty1", "inherit")),
+    ("StdOut = tty:/dev/tty2\nStdErr = tty:/dev/tty2\n", ("parent", "tty:/dev/tty2", "inherit")),
+    ("StdOut = tty:/dev/tty1\nStdErr = file:/var/log/c.log\n", ("parent", "tty:/dev/tty1", "file:/var/log/c.log")),
+    ("Options = ( !log )\nStdOut = s6log\nStdErr = file:/var/log/c.log\n",
+     ("parent", "parent", "file:/var/log/c.log")),
+    ("Options = ( !log )\nStdErr = s6log\n", ("parent", "parent", "parent")),
+]
+
+
+@pytest.mark.parametrize("written, effective", STDIO_RULES, ids=[w.replace("\n", ";") for w, _ in STDIO_RULES])
+def test_stdio_redefinitions_follow_66(written: str, effective: tuple) -> None:
+    svc = parse(V08_MIN + written + "[Start]\nExecute = ( x )\n")
+    assert (svc.stdin, svc.stdout, svc.stderr) == effective
+    assert (svc.logger is not None) == ("!log" not in written and effective[1] in (None, "s6log"))

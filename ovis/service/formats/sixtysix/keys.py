@@ -126,7 +126,7 @@ RUNAS_RE = re.compile(rf"^(?:{_ID}(?::{_ID}?)?|:{_ID})$")
 #: 66 0.8 standard stream redirections: bare words, and the forms taking a path.
 STDIO_WORDS = {
     "stdin": ("s6log", "null", "parent", "close"),
-    "stdout": ("s6log", "console", "syslog", "null", "parent", "close"),
+    "stdout": ("s6log", "console", "syslog", "null", "parent", "close", "inherit"),
     "stderr": ("s6log", "console", "syslog", "null", "parent", "close", "inherit"),
 }
 STDIO_PATHS = {"stdin": ("tty",), "stdout": ("tty", "file"), "stderr": ("tty", "file")}
