@@ -23,32 +23,40 @@ migration, and guessing which half the author meant would be worse than
 saying so.
 
 Syntax, as in 66: ``key = value``; ``#`` starts a comment to the end of the
-line (inside ``( ... )`` lists too); lists are ``( a b )`` and may span
-lines, and the ``(`` may be on the line after the key; ``Execute = ( ... )``
-takes everything up to the *matching* ``)`` verbatim (see
-:func:`find_closing_paren`); ``Description`` may be double-quoted.
+line; in ``( ... )`` lists a ``#word`` comments out that word and a lone
+``#`` the rest of the line; lists may span lines, and the ``(`` may be on
+the line after the key; ``Execute = ( ... )`` takes the text up to its
+closing ``)`` verbatim, found as 66 finds it (see
+:func:`find_closing_paren`: a shell ``case x)`` stays in the script);
+``Description`` may be double-quoted.
 
-Lenient where 66 is strict, strict where 66 only warns:
+Lenient where 66 is, and where being lenient is harmless (each such case
+is recorded in ``Service.warnings`` for ``ovis check``):
 
 - only ``Type`` and ``[Start] Execute`` are required (66 also wants Version,
   Description and User); a ``Version`` that is given must be ``N.N.N``;
-- an unknown section or key is an error, as is a key 66 knows but ovis does
-  not honour (``InTree``, ``StdOut``, ``@hiercopy`` ...): quietly dropping it
-  would change what the service does;
+- ``longrun`` (old name of ``classic``), ``@name``, ``InTree``, the
+  ``pipeline`` option, the ``nosetsid`` flag, ``[logger] @depends``:
+  accepted with a warning; bundles, modules and ``[regex]`` are refused,
+  since running them differently would change what the service does;
 - list keys also accept a bare value on one line (``Depends = a b``);
 - a custom ``Execute`` may have blank space before its ``#!`` line (66
   needs ``#!`` right after ``(``), ovis strips it;
 - ``@shebang`` (deprecated in 66): with a custom build it becomes the
   script's ``#!`` line when the body has none; with the auto build it is
   accepted and ignored, since ovis always writes the execline interpreter;
-- ``[Environment]`` values starting with ``!`` (66: "unexport from the final
-  process") keep the value without the ``!``: ovis exports every variable;
-- ``[Logger]`` keys are ignored when ``Options = ( !log )``; a ``[Logger]``
-  ``Execute`` replaces the generated s6-log command line (an execline body
-  with the auto build, a whole script with the custom build).
+- ``[Environment]`` ``KEY=!value`` keeps ``value`` and lists KEY in
+  ``Service.env_unexported``; ``${var}`` references are kept for the
+  compiler; a NUL byte (in a value or an Execute) is refused;
+- ``[Logger]`` keys are ignored when ``Options = ( !log )`` or StdOut is not
+  ``s6log``; a ``[Logger]`` ``Execute`` replaces the generated s6-log
+  command line (an execline body with the auto build, a whole script with
+  the custom build).
 
-Instances: for ``getty@tty1`` read from the template ``getty@``, every
-``@I`` in the text becomes ``tty1`` before parsing (:func:`substitute_instance`).
+Instances and identifiers: for ``getty@tty1`` read from the template
+``getty@``, every ``@I`` becomes ``tty1`` before parsing
+(:func:`substitute_instance`), and ``@U @u @G @g @H @S @R`` become the
+identifiers of the user running ovis (:func:`substitute_identifiers`).
 
 Errors are :class:`~ovis.errors.DefinitionError` naming the file, the line
 of the offending key (or, in a list, of the offending element) and the key
@@ -134,7 +142,8 @@ def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
 
     *text* defaults to the file's content.  For an instance (``getty@tty1``
     read from the template ``getty@``) ``@I`` is replaced before parsing.
-    Raises :class:`~ovis.errors.DefinitionError` at the first problem.
+    Raises :class:`~ovis.errors.DefinitionError` for the first problem; the
+    other statement errors of the file are in its ``more`` attribute.
     """
     path = Path(path)
     if not is_valid_name(name):
