@@ -1,9 +1,22 @@
 """Finding service definitions in the search path and loading closures.
 
+:func:`detect_format` is the one place that decides which reader a search
+path entry goes to (s6-rc-compile's ``add_source`` does the same on its
+``type`` file), and :func:`parse_definition` dispatches on it.
+
+Detection rules, for an entry NAME of a search directory:
+
+================================  ===========================================
+regular file NAME                 a 66 frontend file
+directory holding ``type``        an s6-rc source definition
+directory holding a regular file  a 66 frontend with its data: NAME/NAME is
+NAME (``dbus/dbus``)              the frontend, NAME/ its CopyFrom base
+any other directory               an anopa service directory
+================================  ===========================================
+
 The search path is ordered: the first directory holding a definition of a
-name wins (``/etc/ovis/service`` overrides ``/usr/lib/ovis/service``).  An
-entry that is a file is a 66 frontend file, a directory is an anopa service
-directory; ``name@`` entries are instance templates.
+name wins (``/etc/ovis/service`` overrides ``/usr/lib/ovis/service``);
+``name@`` entries are instance templates.
 
 Loading is all-or-nothing: :meth:`Repository.closure` parses every
 definition a transaction needs and checks names, missing hard dependencies
@@ -13,6 +26,7 @@ and cycles before the caller changes anything on disk.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -109,7 +123,10 @@ class Repository:
                 if dep in out:
                     continue
                 if self.locate(dep) is None:
-                    self.warnings.append(f"{n}: skipping wanted service {dep}: not found")
+                    from ovis.engine.graph import where_edge
+
+                    path, line, spelled = where_edge(svc, "wants", dep)
+                    self.warnings.append(f"{path}:{line}: {spelled}: wanted service '{dep}' not found: skipped")
                     continue
                 stack.append(dep)
         if any(s.producer_for or s.consumer_for for s in out.values()):
@@ -158,23 +175,45 @@ class Repository:
             raise DefinitionError(path, line, spelled, f"unknown service '{dep}'")
 
 
+FRONTEND, FRONTEND_DIR, S6RC, ANOPA = "66", "66-dir", "s6-rc", "anopa"
+
+
+def detect_format(path: Path) -> str:
+    """Which reader the search path entry *path* is for (see the module docstring)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return FRONTEND  # read_source reports why it cannot be read
+    if not stat.S_ISDIR(st.st_mode):
+        return FRONTEND
+    if os.path.lexists(path / "type"):
+        return S6RC
+    inner = path / path.name
+    try:
+        if stat.S_ISREG(os.stat(inner).st_mode):
+            return FRONTEND_DIR
+    except OSError:
+        pass
+    return ANOPA
+
+
 def parse_definition(path: Path, name: str) -> Service:
-    """Dispatch on the entry type: directory = anopa, file = 66 frontend."""
-    if path.is_dir() and os.path.lexists(path / "type"):  # s6-rc source definition
+    """Parse the search path entry *path* as the service *name*, in its format."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == ANOPA:
+        from ovis.service.formats.anopa import parse_anopa_dir
+
+        return parse_anopa_dir(path, name)
+    if fmt == S6RC:
         from ovis.service.formats.s6rc import parse_s6rc_dir
 
         return parse_s6rc_dir(path, name)
-    if path.is_dir():
-        from ovis.service.anopa import parse_anopa_dir
+    from ovis.service.formats.sixtysix import parse_frontend
 
-        return parse_anopa_dir(path, name)
-    from ovis.service.frontend import parse_frontend
-
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DefinitionError(path, 1, "file", f"cannot read: {e}") from None
-    return parse_frontend(path, name, text)
+    if fmt == FRONTEND_DIR:
+        return parse_frontend(path / path.name, name)
+    return parse_frontend(path, name)
 
 
 class LiveRepository(Repository):

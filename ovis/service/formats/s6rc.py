@@ -283,7 +283,7 @@ def _longrun(r: _Reader, entries: set[str]) -> None:
         r.uint("max-death-tally", MAX_DEATH_TALLY)
         r.extra["max-death-tally"] = r.root / "max-death-tally"  # s6's own file, as is
     if "down-signal" in entries:
-        from ovis.service.frontend import normalize_signal
+        from ovis.service.values import normalize_signal
 
         raw = r.text("down-signal").strip()
         signame = normalize_signal(raw)
