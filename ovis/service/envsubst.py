@@ -77,10 +77,10 @@ def resolve(env: dict[str, str], where: "dict[str, tuple[Path, int]]", source: P
             if ref == name or ref not in env:  # inherited from the starting environment
                 parts += [ref, ""]
                 continue
-            if ref in chain:
-                path, line = place(name)
+            if ref in chain:  # named at the variable where the cycle starts
+                path, line = place(ref)
                 cycle = " -> ".join([*chain[chain.index(ref):], ref])
-                raise DefinitionError(path, line, name, f"variables refer to each other in a cycle: {cycle}")
+                raise DefinitionError(path, line, ref, f"variables refer to each other in a cycle: {cycle}")
             sub = expand(ref, [*chain, ref])
             parts[-1] += sub.parts[0]
             parts += list(sub.parts[1:])

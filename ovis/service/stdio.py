@@ -88,7 +88,8 @@ def effective(stdin: str | None, stdout: str | None, stderr: str | None,
     - An unset StdOut follows StdIn (``tty``/``s6log``; ``parent`` and
       ``close`` give ``parent``), otherwise ``s6log``.
     - StdOut ``syslog`` takes StdErr along; a StdErr equal to StdOut is
-      ``inherit`` (one open file, not two); an unset StdErr is ``inherit``.
+      ``inherit`` (one open file, not two) for ``tty``/``file``/``console``;
+      an unset StdErr is ``inherit``, which is ``close`` when StdOut is.
     - With ``!log``, every stream left at ``s6log`` is the parent's.
     """
     if stdin is not None and stdin.startswith("tty:"):
@@ -104,10 +105,11 @@ def effective(stdin: str | None, stdout: str | None, stderr: str | None,
             stdout = "s6log"
     if stdin is None:
         stdin = "s6log"
-    if stdout == "syslog" or stderr is None or stderr == stdout:
+    same_target = stderr == stdout and stdout.partition(":")[0] in ("tty", "file", "console")
+    if stdout == "syslog" or stderr is None or same_target or stderr == "s6log":
         stderr = "inherit"
-    if stderr == "s6log":
-        stderr = "inherit"
+    if stderr == "inherit" and stdout == "close":  # nothing to copy: 66 would die here
+        stderr = "close"
     if not log_enabled:
         stdin = "parent" if stdin == "s6log" else stdin
         stdout = "parent" if stdout == "s6log" else stdout
