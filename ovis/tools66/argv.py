@@ -120,11 +120,13 @@ def read_block(argv: list[str], start: int, prog: str = "") -> tuple[list[str], 
     raise UsageError("unterminated block")
 
 
-def _key_end(word: str, at: int) -> tuple[str, int] | None:
+def _key_end(word: str, at: int, identifier: bool = False) -> tuple[str, int] | None:
     """The key of a ``$`` at *at*: ``(key, index after the reference)``.
 
     ``${key}`` is explicit; ``$key`` runs to the next ``$``, ``{``, ``}``
-    or the end of the word, as in execline (``$foo-b`` names ``foo-b``).
+    or the end of the word, as in execline (``$foo-b`` names ``foo-b``);
+    with *identifier* it stops at the first character that cannot be in a
+    shell name instead (``$UID:$GID`` names ``UID`` and ``GID``).
     """
     if at + 1 < len(word) and word[at + 1] == "{":
         close = word.find("}", at + 2)
@@ -132,14 +134,15 @@ def _key_end(word: str, at: int) -> tuple[str, int] | None:
             return None
         return word[at + 2:close], close + 1
     end = at + 1
-    while end < len(word) and word[end] not in "${}":
+    while end < len(word) and word[end] not in "${}" and not (
+            identifier and not (word[end].isalnum() or word[end] == "_")):
         end += 1
     if end == at + 1:
         return None
     return word[at + 1:end], end
 
 
-def substitute_word(word: str, values: Mapping[str, str]) -> str:
+def substitute_word(word: str, values: Mapping[str, str], identifier: bool = False) -> str:
     """Replace ``$key``/``${key}`` of the known *values* in one word.
 
     Backslashes right before a reference to a known key quote it as in
@@ -156,7 +159,7 @@ def substitute_word(word: str, values: Mapping[str, str]) -> str:
         if dollar < 0:
             out.append(word[i:])
             break
-        ref = _key_end(word, dollar)
+        ref = _key_end(word, dollar, identifier)
         if ref is None or ref[0] not in values:
             out.append(word[i:dollar + 1])
             i = dollar + 1
@@ -172,6 +175,6 @@ def substitute_word(word: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def substitute(words: Iterable[str], values: Mapping[str, str]) -> list[str]:
+def substitute(words: Iterable[str], values: Mapping[str, str], identifier: bool = False) -> list[str]:
     """:func:`substitute_word` over a command line; each word stays one word."""
-    return [substitute_word(w, values) for w in words]
+    return [substitute_word(w, values, identifier) for w in words]

@@ -2,7 +2,9 @@
 
 ``$UID``/``${UID}`` become the real uid of the process (or of *owner*),
 ``$GID``/``${GID}`` that user's primary group from the user database, as
-66-tools do; nothing is exported.  A user unknown to the database is an
+66-tools do; nothing is exported.  ``$UID`` ends where a shell name would
+(``chown $UID:$GID``, as 66-tools' documentation writes it), where plain
+execline would read the key ``UID:``.  A user unknown to the database is an
 error (exit 111), so a start that depends on it fails instead of running
 with a wrong owner.
 """
@@ -35,4 +37,4 @@ def ids(owner: str | None) -> dict[str, str]:
 
 def command(owner: str | None, prog: list[str]) -> list[str]:
     """*prog* with ``UID`` and ``GID`` substituted."""
-    return substitute(prog, ids(owner))
+    return substitute(prog, ids(owner), identifier=True)
