@@ -24,3 +24,19 @@ def shebang(positional: bool = False) -> str:
 
 def export_lines(env: dict[str, str]) -> str:
     return "".join(f"export {quote(k)} {quote(v)}\n" for k, v in env.items())
+
+
+def substitutions(names: list[str], unexported: "frozenset[str] | tuple[str, ...]") -> str:
+    """Substitute each variable of *names* into the rest of the script, in one pass.
+
+    One ``importas`` per variable inside a single ``multisubstitute``: values
+    are inserted as one word each and never rescanned, so a value holding
+    ``$x`` or ``${1}`` stays as written.  Names in *unexported* are unset
+    once substituted (66's ``key=!value``).
+    """
+    words = [f"importas {'-u ' if n in unexported else ''}{quote(n)} {quote(n)}" for n in names]
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0] + "\n"
+    return "multisubstitute {\n" + "".join(f"  {w}\n" for w in words) + "}\n"

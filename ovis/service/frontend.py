@@ -148,6 +148,10 @@ V08_KEYS: dict[str, KeySpec] = {
     "TimeoutStop": _spec("timeout_stop", SCALAR, MAIN, LOGGER),
     "MaxDeath": _spec("max_death", SCALAR, MAIN),
     "DownSignal": _spec("down_signal", SCALAR, MAIN),
+    # env66 bridge (fmt66's reader replaces this): 0.8 standard streams.
+    "StdIn": _spec("stdin", SCALAR, MAIN),
+    "StdOut": _spec("stdout", SCALAR, MAIN),
+    "StdErr": _spec("stderr", SCALAR, MAIN),
     "Build": _spec("build", SCALAR, *_SCRIPT_SECTIONS),
     "RunAs": _spec("runas", SCALAR, *_SCRIPT_SECTIONS),
     "Execute": _spec("execute", BLOCK, *_SCRIPT_SECTIONS),
@@ -169,9 +173,6 @@ UNSUPPORTED_KEYS: dict[str, str] = {
     "CopyFrom": "copying files into the service directory is not supported",
     "InTree": "use 'ovis enable -t TREE'",
     "Contents": "bundles are not supported",
-    "StdIn": "standard streams are always wired to the logger",
-    "StdOut": "standard streams are always wired to the logger",
-    "StdErr": "standard streams are always wired to the logger",
 }
 
 #: Human spelling of canonical section names, per dialect, for messages.
@@ -182,7 +183,9 @@ SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:#.*)?$")
 ASSIGN_RE = re.compile(r"^\s*(?P<key>[^=\s]+)\s*=\s*(?P<rest>.*)$")
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$")
-RUNAS_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+:[0-9]*|:[0-9]+)$")
+# env66 bridge: `user:group` by name too (resolved by the compiler).
+RUNAS_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?(?::[A-Za-z_][A-Za-z0-9_.-]*\$?)?"
+                      r"|[0-9]+:[0-9]*|:[0-9]+)$")
 
 MAX_DEATH = 4096
 MAX_MS = 2**32 - 1
@@ -255,6 +258,7 @@ class Section:
     line: int
     entries: dict[str, Entry] = field(default_factory=dict)
     env: dict[str, tuple[int, str]] = field(default_factory=dict)  # [Environment]: KEY -> (line, value)
+    unexported: list[str] = field(default_factory=list)  # env66 bridge: keys written key=!value
 
 
 def find_closing_paren(text: str) -> int | None:
@@ -385,6 +389,8 @@ class _Lexer:
         if key in env:
             raise self.error(lineno, key, f"duplicate variable (first set at line {env[key][0]})")
         env[key] = (lineno, value.removeprefix("!"))
+        if value.startswith("!"):  # env66 bridge: remember `key=!value`
+            self.sections[ENVIRONMENT].unexported.append(key)
 
     def statement(self, line: str, lineno: int) -> None:
         match = ASSIGN_RE.match(line)
@@ -556,8 +562,15 @@ def _build(value: str) -> str:
 
 def _runas(value: str) -> str:
     if not RUNAS_RE.match(value):
-        raise ValueError(f"invalid RunAs '{value}' (expected user, uid:gid, uid: or :gid)")
+        raise ValueError(f"invalid RunAs '{value}' (expected user, user:group, uid:gid, uid: or :gid)")
     return value
+
+
+def _stdio(value: str, stream: str) -> str:
+    """env66 bridge: one StdIn/StdOut/StdErr value (ovis.service.stdio knows the forms)."""
+    from ovis.service.stdio import normalize
+
+    return normalize(value, stream)
 
 
 def _shebang(value: str) -> str:
@@ -597,6 +610,9 @@ SCALARS: dict[str, Converter] = {
     "backup": _uint_converter(),
     "maxsize": _uint_converter(limit=MAXSIZE_RANGE[1], low=MAXSIZE_RANGE[0]),
     "timestamp": _timestamp,
+    "stdin": lambda value: _stdio(value, "stdin"),  # env66 bridge
+    "stdout": lambda value: _stdio(value, "stdout"),
+    "stderr": lambda value: _stdio(value, "stderr"),
 }
 
 
@@ -674,6 +690,7 @@ MAIN_FIELDS = {
     "notify": "notify", "timeout_start": "timeout_start", "timeout_stop": "timeout_stop",
     "timeout_kill": "timeout_kill", "timeout_finish": "timeout_finish",
     "max_death": "max_death", "down_signal": "down_signal", "options": "logger",
+    "stdin": "stdin", "stdout": "stdout", "stderr": "stderr",  # env66 bridge
 }
 
 #: Required keys per dialect, as written, for "missing" messages.
@@ -698,6 +715,10 @@ class _Builder:
     def record(self, field_name: str, entry: Entry | Section) -> None:
         self.lines[field_name] = (self.path, entry.line)
         self.keys[field_name] = entry.key if isinstance(entry, Entry) else entry.written
+
+    def section_canon(self, section: Section) -> str:
+        """env66 bridge: canonical name (start, stop, logger) of a lexed section."""
+        return next(c for c, s in self.sections.items() if s is section)
 
     def title(self, canon: str) -> str:
         return SECTION_TITLE[self.dialect][canon]
@@ -729,7 +750,9 @@ class _Builder:
             down_signal=values.get("down_signal"),
             max_death=values.get("max_death"),
             env=self.environment(),
+            env_unexported=self.unexported(),  # env66 bridge
             logger=self.logger(values.get("options", True)),
+            stdin=values.get("stdin"), stdout=values.get("stdout"), stderr=values.get("stderr"),
             down="down" in flags,
             earlier="earlier" in flags,
             user=values.get("user", ()),
@@ -794,6 +817,8 @@ class _Builder:
         execute = entries["execute"]
         build = entries["build"].value if "build" in entries else "auto"
         runas = entries["runas"].value if "runas" in entries else None
+        if runas is not None:  # env66 bridge: the compiler's RunAs errors name this line
+            self.record(f"{self.section_canon(section)}/runas", entries["runas"])
         if build == "auto":  # layout is not significant in execline: tidy it
             text = textwrap.dedent(execute.value.lstrip("\n")).strip()
             return Program(ProgramKind.EXECLINE, text=text, runas=runas)
@@ -838,6 +863,11 @@ class _Builder:
             self.keys[f"env/{key}"] = key
         self.record("env", section)
         return {key: value for key, (_, value) in section.env.items()}
+
+    def unexported(self) -> tuple[str, ...]:
+        """env66 bridge: names written ``key=!value`` (fmt66's reader replaces this)."""
+        section = self.sections.get(ENVIRONMENT)
+        return tuple(section.unexported) if section is not None else ()
 
 
 # --------------------------------------------------------------------------

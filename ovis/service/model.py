@@ -102,7 +102,13 @@ class Service:
     down_signal: str | None = None
     max_death: int | None = None
     env: dict[str, str] = field(default_factory=dict)
+    env_unexported: tuple[str, ...] = ()  # 66 `key=!value`: substituted into Execute, not exported
     logger: LoggerSpec | None = None
+    # 66 0.8 StdIn/StdOut/StdErr, normalised: s6log, tty:/path, file:/path, console,
+    # syslog, null, parent, close, inherit (stderr only).  None = the format's default.
+    stdin: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
     down: bool = False  # "normally down": tree start leaves it alone
     earlier: bool = False  # started by stage 1 as soon as s6-svscan runs
     essential: bool = False  # anopa: its failure fails the whole transaction

@@ -67,6 +67,7 @@ class Repository:
         if path is None:
             raise UnknownService(name)
         svc = parse_definition(path, name)
+        validate_compile(svc)
         self._cache[name] = svc
         return svc
 
@@ -76,6 +77,7 @@ class Repository:
         if name.endswith("@"):
             name = name + "check"
         svc = parse_definition(path, name)
+        validate_compile(svc)
         return svc
 
     # Closures ----------------------------------------------------------------
@@ -131,6 +133,13 @@ def parse_definition(path: Path, name: str) -> Service:
     except (OSError, UnicodeDecodeError) as e:
         raise DefinitionError(path, 1, "file", f"cannot read: {e}") from None
     return parse_frontend(path, name, text)
+
+
+def validate_compile(svc: Service) -> None:
+    """What only the compiler can check (variables, RunAs names, NUL bytes)."""
+    from ovis.service.compiler import validate
+
+    validate(svc)
 
 
 class LiveRepository(Repository):
