@@ -110,3 +110,33 @@ def test_unknown_user_in_execl_toc_fails_the_start_with_one_log_line(tools_syste
     log = (s.logdir / "needsuser" / "current").read_text().splitlines()
     assert [line.split(" ", 1)[1] for line in log] == ["execl-toc: fatal: unknown user: no-such-user-66"]
     assert s.status("needsuser")["needsuser"]["state"] == "failed"
+
+
+def test_environment_section_substituted_into_execl_cmdline_block(tools_system: LiveSystem) -> None:
+    """The 0.8 dialect as packaged: ``${args}`` of [Environment] split by execl-cmdline -s."""
+    s = tools_system
+    rundir = s.root / "run" / "envd"
+    s.write("envd", f"""
+        [Main]
+        Type = classic
+        Version = 0.0.1
+        Description = "environment into a block"
+
+        [Start]
+        Execute = (
+            execl-toc -d ${{rundir}} -m 0700
+            execl-cmdline -s {{ {sys.executable} ${{args}} }}
+        )
+
+        [Environment]
+        rundir={rundir}
+        args=-c "{DAEMON}" "x  y" ${{rundir}}
+        """)
+    r = s.ovis("start", "envd")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pid = s.status("envd")["envd"]["pid"]
+    assert wait_until(lambda: proc_words(pid, "cmdline")[:2] == [sys.executable.encode(), b"-c"])
+    assert proc_words(pid, "cmdline") == [sys.executable.encode(), b"-c", DAEMON.encode(),
+                                          b"x y", str(rundir).encode()]
+    assert stat.S_IMODE(rundir.stat().st_mode) == 0o700
+    s.ovis("stop", "envd", check=True)
