@@ -265,3 +265,26 @@ def test_subuidgid_unknown_owner() -> None:
 def test_identifier_mode_ends_keys_like_a_shell() -> None:
     assert substitute_word("$UID:$GID", {"UID": "0", "GID": "5"}) == "$UID:5"  # execline
     assert substitute_word("$UID:$GID", {"UID": "0", "GID": "5"}, identifier=True) == "0:5"
+
+
+# Forms found in a distribution's collection of 66 frontends (void-66-services) ---------
+
+def test_toc_forms_of_packaged_frontends() -> None:
+    req = toc.parse(["-d", "/var/run/chrony", "-m0750", "-u", "0", "-g", "0", "chronyd"])
+    assert (req.mode, req.uid, req.gid, req.prog) == (0o750, 0, 0, ["chronyd"])
+    req = toc.parse(["-d", "/run/dbus", "-m", "755", "-g", "22", "-u", "22", "dbus-daemon"])
+    assert (req.mode, req.uid, req.gid) == (0o755, 22, 22)
+    req = toc.parse(["-d", "/run/nsd", "-m", "0755", "-o", "nsd", "-g", "0", "nsd"])
+    assert req.mount_opts == "nsd" and req.prog == ["nsd"]  # -o has no effect on a directory
+    req = toc.parse(["-X", "-S", "/run/docker.sock", "-m", "0600"])
+    assert req.no_prog and req.test == "S" and req.prog == []
+    req = toc.parse(["-X", "-m", "/sys/fs/cgroup/systemd", "-t", "cgroup", "-o", "none,name=systemd",
+                     "-d", "cgroup"])
+    assert (req.test, req.type, req.mount_opts, req.device) == ("m", "cgroup", "none,name=systemd", "cgroup")
+    req = toc.parse(["-x", "/usr/bin/elogind-inhibit", "dbus-send", "--system"])
+    assert req.test == "x" and req.prog == ["dbus-send", "--system"]
+
+
+def test_cmdline_with_words_before_the_block() -> None:
+    # execl-cmdline -s cgrulesengd { ${cmd_args} }: execline gives a bare word, then the block
+    assert cmdline.parse(["-s", "cgrulesengd", " -n -g cgred", ""]).command == ["cgrulesengd", "-n", "-g", "cgred"]

@@ -144,7 +144,7 @@ def _create_options(argv: list[str], i: int, req: TocRequest) -> int:
         word = argv[i]
         if word == "--":
             return i + 1
-        if len(word) != 2 or word[0] != "-":
+        if len(word) < 2 or word[0] != "-" or (len(word) > 2 and word[1] not in CREATE_WITH_ARG):
             return i
         c = word[1]
         if c in CREATE_FLAGS:
@@ -158,9 +158,12 @@ def _create_options(argv: list[str], i: int, req: TocRequest) -> int:
             continue
         if c not in CREATE_WITH_ARG:
             raise UsageError(f"unknown create option: {word}")
-        if i + 1 >= len(argv):
+        if len(word) > 2:  # attached, as in -m0750
+            value, step = word[2:], 1
+        elif i + 1 >= len(argv):
             raise UsageError(f"option {word} needs an argument")
-        value = argv[i + 1]
+        else:
+            value, step = argv[i + 1], 2
         if c == "o":
             req.mount_opts = value
         elif c == "t":
@@ -179,7 +182,7 @@ def _create_options(argv: list[str], i: int, req: TocRequest) -> int:
             if not value.isdigit():
                 raise UsageError(f"-b: not a number: {value}")
             req.backlog = int(value)
-        i += 2
+        i += step
     return i
 
 
