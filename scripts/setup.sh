@@ -39,7 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
         own_policy=1
     fi
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    [ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+    if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # Debian's own python3 refuses pip installs outside a venv (PEP 668); ovis has
