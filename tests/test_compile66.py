@@ -270,17 +270,36 @@ Execute = ( {box.dump} {box.out / 's'} ${{password}} )
 password=!s3cr3t-value
 """)
     sd = box.compile(svc)
-    for name in ("run", "finish.user"):
-        st = os.stat(sd / name)
-        assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == 0
-        assert "s3cr3t-value" in (sd / name).read_text()
-        assert not _nobody_can_read(sd / name)
+    # The value sits in a private env file; the scripts that read it are private too.
+    secret = sd / "ovis-env" / "password"
+    assert secret.read_text() == "s3cr3t-value"
+    for path in (secret, sd / "run", sd / "finish.user"):
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) in (0o600, 0o700) and st.st_uid == 0, path
+        assert not _nobody_can_read(path), path
     # Files without values stay readable (s6 tools, status): only the values are private.
     assert _nobody_can_read(sd / "finish")
-    assert not any("s3cr3t-value" in p.read_text(errors="replace")
-                   for p in sd.rglob("*") if p.is_file() and os.access(p, os.R_OK)
-                   and stat.S_IMODE(p.stat().st_mode) & 0o004)
+    readable = [p for p in sd.rglob("*") if p.is_file() and stat.S_IMODE(p.stat().st_mode) & 0o004]
+    assert readable and not any(b"s3cr3t-value" in p.read_bytes() for p in readable)
     assert box.run(svc)["argv"] == ["s3cr3t-value"]
+
+
+def test_a_path_without_the_tools_still_runs(box: Box) -> None:
+    svc = box.service("ownpath", start=box.call("${PATH} ${a}"), rest="""
+[Environment]
+PATH=/nonexistent/bin
+a=1
+""")
+    got = box.run(svc)
+    assert got["argv"] == ["/nonexistent/bin", "1"] and got["env"]["PATH"] == "/nonexistent/bin"
+
+
+def test_a_dropped_variable_does_not_linger(box: Box) -> None:
+    svc = box.service("edit", start=box.call("x"), rest="[Environment]\nold=1\nkept=2\n")
+    assert box.run(svc)["env"]["old"] == "1"
+    svc = box.service("edit", start=box.call("x"), rest="[Environment]\nkept=3\nempty=\n")
+    got = box.run(svc)
+    assert "old" not in got["env"] and got["env"]["kept"] == "3" and got["env"]["empty"] == ""
 
 
 # -- RunAs ----------------------------------------------------------------------------

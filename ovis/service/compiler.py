@@ -51,6 +51,9 @@ PERMAFAIL_STATUSES = "1-255,SIGSEGV,SIGBUS,SIGABRT,SIGILL,SIGFPE,SIGSYS,SIGKILL"
 META = "ovis.json"
 #: Entries s6 owns inside a live servicedir: never replaced by a recompile.
 LIVE_ENTRIES = {"supervise", "event", "down", "log"}
+#: [Environment] values known at compile time, one 0600 file each, read by
+#: ``s6-envdir -fn`` (exact bytes) as root before RunAs applies.
+ENVDIR = "ovis-env"
 
 
 def effective_logger(svc: Service) -> LoggerSpec | None:
@@ -76,6 +79,16 @@ class _Env:
     @property
     def empty(self) -> bool:
         return not self.values
+
+    @property
+    def static(self) -> tuple[str, ...]:
+        """Variables whose value is known now and not empty: they go to ENVDIR.
+
+        (s6-envdir unsets a variable whose file is empty, so empty values,
+        and values built from the inherited environment, are exported by
+        the script itself.)
+        """
+        return tuple(k for k, t in self.values.items() if not t.inherited and t.parts[0])
 
 
 def _environment(svc: Service) -> _Env:
@@ -193,22 +206,31 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     # push them, and substitute them only after the values are exported.
     push = positional and not env.empty
     script = (f"#!{execline.EXECLINEB}\n" if push else execline.shebang(positional)) + redirs
+    # Once the service's variables are set, its own PATH may hide the tools:
+    # from there on they are called by absolute path.
+    cmd = execline.absolute if "PATH" in env.values else (lambda word: word)
     for inherited, alias in sorted(env.alias.items()):
         # 66 leaves ${NAME} as written when NAME is not in the environment.
         script += f"importas -D {execline.quote('${' + inherited + '}')} {alias} {inherited}\n"
+    if env.static:  # one exec for all of them, values kept out of the script
+        script += f"s6-envdir -fn {ENVDIR}\n"
     for key, value in env.values.items():  # `!` ones too: unset once substituted
-        script += f"export {execline.quote(key)} {execline.quote(value.render(env.alias))}\n"
+        if key not in env.static:
+            script += (f"{cmd('export')} {execline.quote(key)} "
+                       f"{execline.quote(value.render(env.alias))}\n")
     if ids is not None:
-        script += ids.command()
+        script += cmd("s6-applyuidgid") + ids.command().removeprefix("s6-applyuidgid")
     if push:
-        script += "elgetpositionals\nemptyenv -P\n"
+        script += f"{cmd('elgetpositionals')}\n{cmd('emptyenv')} -P\n"
     if verbatim:
         files[name + ".user"] = (prog.text.encode(), 0o755)
         body = f"./{name}.user" + (" $@" if positional else "")
     else:
-        script += execline.substitutions(list(env.values), env.unexported)
+        script += execline.substitutions(list(env.values), env.unexported, cmd)
         body = prog.text.strip("\n")
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
+    for key in env.static:
+        files[f"{ENVDIR}/{key}"] = (env.values[key].parts[0].encode(), 0o600)
 
 
 def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
@@ -466,6 +488,11 @@ class Compiler:
             from ovis.s6.events import ensure_fifodir
 
             ensure_fifodir(dest / "log")
+        envdir = dest / ENVDIR
+        if envdir.is_dir():  # a variable dropped from the definition must not linger
+            for entry in os.listdir(envdir):
+                if f"{ENVDIR}/{entry}" not in files:
+                    os.unlink(envdir / entry)
         wanted = set(files) | {META}
         for entry in os.listdir(dest):
             if entry not in LIVE_ENTRIES and entry not in wanted and not entry.startswith("."):
