@@ -428,3 +428,27 @@ def test_console_compiles_to_dev_console(box: Box) -> None:
 def test_bad_stdio_is_refused(box: Box, main: str, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         box.service("bad", main=main, start="Execute = ( true )")
+
+
+# -- Through the command line --------------------------------------------------------------
+
+from tests.livesys import LiveSystem, offline  # noqa: E402,F401
+
+
+def test_check_and_start_refuse_an_unknown_runas_user_changing_nothing(offline: LiveSystem) -> None:
+    offline.write("app", """
+        [Main]
+        Type = oneshot
+        Version = 0.0.1
+        Description = "app"
+        User = ( root )
+
+        [Start]
+        RunAs = no_such_user_x:nogroup
+        Execute = ( true )
+    """)
+    for args in (("check", "app"), ("start", "app")):
+        r = offline.ovis(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr == f"ovis: error: {offline.services / 'app'}:8: RunAs: unknown user 'no_such_user_x'\n"
+    assert not (offline.live / "sv" / "app").exists()
