@@ -213,6 +213,23 @@ v=${{1}}-$2
     assert "1" not in got["env"] and "#" not in got["env"]
 
 
+def test_custom_build_stop_gets_its_arguments_and_the_variables(box: Box) -> None:
+    svc = box.service("cust", start="Execute = ( sleep 100 )", rest=f"""
+[Stop]
+Build = custom
+Execute = (#!/bin/sh
+exec {box.dump} {box.out / 'c'} "$@" "$v" "$s"
+)
+
+[Environment]
+v=${{1}}
+s=!kept-for-custom
+""")
+    got = box.run(svc, script="finish", args=("0", "15"), tag="c")
+    # Nothing is substituted into a custom script; 66's `!` has no effect there.
+    assert got["argv"] == ["0", "15", "${1}", "kept-for-custom"]
+
+
 def test_a_oneshot_gets_the_same_semantics(box: Box) -> None:
     svc = box.service("once", kind="oneshot", start=box.call("${a} ${b}"), rest="""
 [Environment]
