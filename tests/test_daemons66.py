@@ -13,9 +13,11 @@ started by apt).
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -179,9 +181,14 @@ def test_rsyslog_from_a_v08_frontend_with_runas_and_file_stdout(system66: LiveSy
     assert s.ovis("stop", "rsyslog").returncode == 0
 
 
-def test_haveged_through_execl_cmdline(system66: LiveSystem) -> None:
+def test_haveged_through_execl_cmdline(system66: LiveSystem, request: pytest.FixtureRequest) -> None:
     haveged = need("haveged")
     s = system66
+    # The logger runs as nobody: its directory must be reachable by nobody
+    # (pytest's tmp_path is root's alone).
+    world = Path(tempfile.mkdtemp(prefix="ovis-haveged-", dir="/tmp"))
+    os.chmod(world, 0o755)
+    request.addfinalizer(lambda: shutil.rmtree(world, ignore_errors=True))
     s.write("haveged", f"""
         [Main]
         Type = classic
@@ -199,6 +206,10 @@ def test_haveged_through_execl_cmdline(system66: LiveSystem) -> None:
         watermark=1024
         verbose=!-v 1
         SECRET_SEED=!do-not-export
+
+        [Logger]
+        RunAs = nobody:nogroup
+        Destination = {world}/log/haveged
     """)
     pid = started_pid(s, "haveged")
     assert cmdline(pid) == [haveged, "-F", "-w", "1024", "-r", "0", "-v", "1"]
@@ -206,6 +217,9 @@ def test_haveged_through_execl_cmdline(system66: LiveSystem) -> None:
     assert env["cmd_args"] == "-w 1024  -r 0" and env["watermark"] == "1024"
     assert "verbose" not in env and "SECRET_SEED" not in env
     # The logger (default StdOut = s6log) got haveged's start-up lines.
-    current = s.logdir / "haveged" / "current"
+    current = world / "log" / "haveged" / "current"
     assert wait_until(lambda: current.exists() and "haveged" in current.read_text(), timeout=30)
+    # The logger ran as [Logger] RunAs says, by name.
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert current.stat().st_uid == nobody and current.parent.stat().st_uid == nobody
     assert s.ovis("stop", "haveged").returncode == 0
