@@ -330,7 +330,8 @@ def _ids(name: str) -> tuple[int, int]:
 
 
 @needs_root
-@pytest.mark.parametrize("spec", ["nobody", "nobody:users", "65534:100", ":100", "65534:"])
+@pytest.mark.parametrize("spec", ["nobody", "nobody:users", "65534:100", ":100", "65534:",
+                                  ":users", "65534:users", "nobody:100"])
 def test_runas_forms_all_run(box: Box, spec: str) -> None:
     svc = box.service("who", start=f"RunAs = {spec}\n" + box.call("x"))
     got = box.run(svc)

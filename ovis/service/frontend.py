@@ -184,8 +184,9 @@ ASSIGN_RE = re.compile(r"^\s*(?P<key>[^=\s]+)\s*=\s*(?P<rest>.*)$")
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$")
 # env66 bridge: `user:group` by name too (resolved by the compiler).
-RUNAS_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?(?::[A-Za-z_][A-Za-z0-9_.-]*\$?)?"
-                      r"|[0-9]+:[0-9]*|:[0-9]+)$")
+_ACCOUNT = r"[A-Za-z_][A-Za-z0-9_.-]*\$?"
+RUNAS_RE = re.compile(rf"^(?:{_ACCOUNT}(?::{_ACCOUNT})?|{_ACCOUNT}:[0-9]+"
+                      rf"|[0-9]+:(?:[0-9]+|{_ACCOUNT})?|:(?:[0-9]+|{_ACCOUNT}))$")
 
 MAX_DEATH = 4096
 MAX_MS = 2**32 - 1
