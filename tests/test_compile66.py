@@ -397,12 +397,24 @@ def test_stdout_file_appends_and_means_no_logger(box: Box) -> None:
     ("StdIn = close\nStdOut = close\n", {"0": None, "1": None, "2": None}),
     ("StdIn = tty:/dev/null\n", {"0": "/dev/null", "1": "/dev/null", "2": "/dev/null"}),
     ("StdOut = file:/dev/null\nStdErr = inherit\n", {"1": "/dev/null", "2": "/dev/null"}),
+    # 66: an unset StdOut after StdIn null is "inherit", a copy of stdin.
+    ("StdIn = null\n", {"0": "/dev/null", "1": "/dev/null", "2": "/dev/null"}),
 ])
 def test_stdio_forms(box: Box, main: str, fds: dict[str, str | None]) -> None:
     svc = box.service("io", main=main, start=box.call("x"))
     got = box.run(svc)
     for fd, target in fds.items():
         assert got["fds"][fd] == target, (fd, got["fds"])
+
+
+def test_stderr_alone_to_a_file_keeps_stdout_on_the_logger(box: Box) -> None:
+    err = box.root / "err.log"
+    svc = box.service("half", main=f"StdErr = file:{err}\n",
+                      start=f"Execute = ( foreground {{ fdmove -c 1 2 echo oops }} {box.dump} {box.out / 'o'} )")
+    assert (svc.stdin, svc.stdout, svc.stderr) == ("s6log", "s6log", f"file:{err}")
+    got = box.run(svc)
+    assert err.read_text() == "oops\n" and got["fds"]["2"] == str(err)
+    assert (box.paths.servicedir("half") / "log" / "run").exists()
 
 
 def test_stdout_parent_keeps_supervisor_streams(box: Box) -> None:
@@ -440,7 +452,7 @@ def test_console_compiles_to_dev_console(box: Box) -> None:
 @pytest.mark.parametrize("main, message", [
     ("StdOut = file:relative\n", "needs an absolute path"),
     ("StdIn = file:/x\n", "unknown form 'file:/x'"),
-    ("StdOut = inherit\n", "unknown form 'inherit'"),
+    ("StdIn = inherit\n", "unknown form 'inherit'"),
     ("StdErr = null:/x\n", "takes no path"),
 ])
 def test_bad_stdio_is_refused(box: Box, main: str, message: str) -> None:

@@ -567,6 +567,14 @@ def _runas(value: str) -> str:
     return value
 
 
+def derive_stdio(stdin: str | None, stdout: str | None, stderr: str | None,
+                 log: bool) -> tuple[str | None, str | None, str | None]:
+    """env66 bridge: see ovis.service.stdio.derive."""
+    from ovis.service.stdio import derive
+
+    return derive(stdin, stdout, stderr, log)
+
+
 def _stdio(value: str, stream: str) -> str:
     """env66 bridge: one StdIn/StdOut/StdErr value (ovis.service.stdio knows the forms)."""
     from ovis.service.stdio import normalize
@@ -753,7 +761,10 @@ class _Builder:
             env=self.environment(),
             env_unexported=self.unexported(),  # env66 bridge
             logger=self.logger(values.get("options", True)),
-            stdin=values.get("stdin"), stdout=values.get("stdout"), stderr=values.get("stderr"),
+            # env66 bridge: 66's redefinitions, as fmt66's reader applies them
+            **dict(zip(("stdin", "stdout", "stderr"), derive_stdio(
+                values.get("stdin"), values.get("stdout"), values.get("stderr"),
+                values.get("options", True)))),
             down="down" in flags,
             earlier="earlier" in flags,
             user=values.get("user", ()),

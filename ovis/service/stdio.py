@@ -23,7 +23,8 @@ form               compiled to (fd N = 0, 1 or 2)
 ``null``           ``redirfd -r 0 /dev/null`` / ``redirfd -w N /dev/null``
 ``parent``         nothing: the stream s6-supervise gave
 ``close``          ``fdclose N``
-``inherit``        (stderr) ``fdmove -c 2 1``: a copy of stdout
+``inherit``        stderr: ``fdmove -c 2 1``, a copy of stdout;
+                   stdout (66 derives it after StdIn ``null``): ``fdmove -c 1 0``
 =================  ====================================================
 """
 
@@ -36,7 +37,7 @@ from ovis.service import execline
 #: Forms each stream accepts (66's documentation of the three keys).
 FORMS = {
     "stdin": ("s6log", "tty", "null", "parent", "close"),
-    "stdout": ("s6log", "tty", "file", "console", "syslog", "null", "parent", "close"),
+    "stdout": ("s6log", "tty", "file", "console", "syslog", "null", "parent", "close", "inherit"),
     "stderr": ("s6log", "tty", "file", "console", "syslog", "null", "parent", "close", "inherit"),
 }
 WITH_PATH = ("tty", "file")
@@ -79,42 +80,63 @@ class Streams:
         return self.stdout == "s6log"
 
 
+def derive(stdin: str | None, stdout: str | None, stderr: str | None,
+           log: bool) -> tuple[str | None, str | None, str | None]:
+    """66's redefinitions of the keys as written (None = not written); a reader's job.
+
+    - With ``!log``, every stream unset or ``s6log`` is the parent's.
+    - An unset StdIn is ``s6log`` when StdOut is unset or ``s6log``, else ``parent``.
+    - StdIn ``tty:X`` makes StdOut ``tty:X``; a written StdIn ``s6log``
+      makes StdOut ``s6log`` and StdErr ``inherit``; an unset StdOut after
+      StdIn ``null`` is ``inherit`` (66's dup of stdin), after ``parent`` or
+      ``close`` it is ``parent``.
+    - StdErr: unset, or the same tty or file as StdOut, is ``inherit``; it
+      follows a StdOut of ``syslog``.
+
+    Nothing written: all None, the format's default (the logger, if any).
+    """
+    if stdin is None and stdout is None and stderr is None:
+        return None, None, None
+    written_in = stdin is not None
+    if not log:
+        stdin, stdout, stderr = ("parent" if v in (None, "s6log") else v for v in (stdin, stdout, stderr))
+    if stdin is None:
+        stdin = "s6log" if stdout in (None, "s6log") else "parent"
+    if stdin.startswith("tty:"):
+        stdout = stdin
+    elif stdin == "s6log" and written_in:
+        stdout, stderr = "s6log", "inherit"
+    elif stdout is None:
+        stdout = {"null": "inherit", "s6log": "s6log"}.get(stdin, "parent")
+    if stderr is None or (stderr == stdout and stdout.startswith(("tty:", "file:"))):
+        stderr = "inherit"
+    if stdout == "syslog":
+        stderr = "syslog"
+    return stdin, stdout, stderr
+
+
 def effective(stdin: str | None, stdout: str | None, stderr: str | None,
               log_enabled: bool) -> Streams:
-    """Apply 66's redefinitions to the keys as written (None = not written).
+    """The streams to compile, from the model's (already derived) values.
 
-    - StdIn ``tty:X`` makes StdOut ``tty:X``; StdIn ``s6log`` makes StdOut
-      ``s6log`` and StdErr ``inherit``.
-    - An unset StdOut follows StdIn (``tty``/``s6log``; ``parent`` and
-      ``close`` give ``parent``), otherwise ``s6log``.
-    - StdOut ``syslog`` takes StdErr along; a StdErr equal to StdOut is
-      ``inherit`` (one open file, not two) for ``tty``/``file``/``console``;
-      an unset StdErr is ``inherit``, which is ``close`` when StdOut is.
-    - With ``!log``, every stream left at ``s6log`` is the parent's.
+    The reader has applied 66's rules (:func:`derive`); here only what was
+    left to the format's default is filled in: a logged service's output
+    goes to its logger with stderr copied to it, an unlogged one keeps its
+    supervisor's streams.  StdErr ``inherit`` of a closed stdout is closed
+    (66 itself would die copying a closed fd).
     """
-    if stdin is not None and stdin.startswith("tty:"):
-        stdout = stdin
-    elif stdin == "s6log":
-        stdout, stderr = "s6log", "inherit"
     if stdout is None:
-        if stdin is not None and (stdin.startswith("tty:") or stdin == "s6log"):
-            stdout = stdin
-        elif stdin in ("parent", "close"):
-            stdout = "parent"
-        else:
-            stdout = "s6log"
+        stdout = "s6log" if log_enabled else "parent"
     if stdin is None:
-        stdin = "s6log"
-    same_target = stderr == stdout and stdout.partition(":")[0] in ("tty", "file", "console")
-    if stdout == "syslog" or stderr is None or same_target or stderr == "s6log":
+        stdin = "s6log" if stdout == "s6log" else "parent"
+    if stderr is None:
+        stderr = "inherit" if stdout != "parent" else "parent"
+    if stderr == "s6log":
         stderr = "inherit"
-    if stderr == "inherit" and stdout == "close":  # nothing to copy: 66 would die here
+    if stdout == "syslog" and stderr == "syslog":
+        stderr = "inherit"  # the same pipe to logger(1), not a second one
+    if stderr == "inherit" and stdout == "close":
         stderr = "close"
-    if not log_enabled:
-        stdin = "parent" if stdin == "s6log" else stdin
-        stdout = "parent" if stdout == "s6log" else stdout
-        if stdout == "parent" and stderr == "inherit":
-            stderr = "parent"
     return Streams(stdin, stdout, stderr)
 
 
@@ -155,6 +177,8 @@ def _output(value: str, fd: int, name: str) -> list[str]:
         return [f"redirfd -w {fd} /dev/null"]
     if form == "close":
         return [f"fdclose {fd}"]
+    if form == "inherit":  # StdOut: 66 copies stdin
+        return ["fdmove -c 1 0"]
     if form == "syslog":  # only reached for fd 1 (stderr has its own case)
         return [_syslog(name)]
     return []  # s6log, parent
