@@ -231,3 +231,13 @@ def test_subuidgid(env: dict[str, str], show: str, tmp_path: Path) -> None:
     r = execline("execl-subuidgid -o no-such-user-66 echo x", env, tmp_path)
     assert r.returncode == 111
     assert r.stderr.splitlines() == ["execl-subuidgid: fatal: unknown user: no-such-user-66"]
+
+
+def test_block_words_as_the_real_execlineb_writes_them(env: dict[str, str], show: str, tmp_path: Path) -> None:
+    """The block format read_block expects is the one execlineb produces here."""
+    from ovis.tools66.argv import read_block
+
+    argv = shown(execline(f'{show} -s {{ a "b c" "" {{ d }} }} after', env, tmp_path))["argv"]
+    assert argv == ["-s", " a", " b c", " ", "  d", " ", "", "after"]
+    words, end = read_block(argv, 1)
+    assert words == ["a", "b c", "", " d", ""] and argv[end:] == ["after"]
