@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at every service start
 if TYPE_CHECKING:
     from typing import Callable, Mapping, NoReturn
 
-from ovis.tools66.errors import ToolError, UsageError
+from ovis.tools66.errors import ToolError, UsageError, why
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
@@ -33,7 +33,7 @@ def execute(prog: str, argv: list[str], env: Mapping[str, str] | None = None) ->
         else:
             os.execvpe(argv[0], argv, env)
     except OSError as e:
-        sys.stderr.write(f"{prog}: fatal: unable to exec {argv[0]}: {e.strerror}\n")
+        sys.stderr.write(f"{prog}: fatal: unable to exec {argv[0]}: {why(e)}\n")
         raise SystemExit(EXIT_NOT_FOUND if isinstance(e, FileNotFoundError) else EXIT_NOT_EXECUTABLE)
 
 
