@@ -441,8 +441,8 @@ def only_test(req: TocRequest) -> Outcome:
         except OSError as e:
             return Outcome(False, f"{x}: {why(e)}")
         return Outcome(True)
-    ok, why = checks[t]
-    return Outcome(ok, f"{x} {why}")
+    ok, reason = checks[t]
+    return Outcome(ok, f"{x} {reason}")
 
 
 def run(req: TocRequest) -> Outcome:
