@@ -140,3 +140,25 @@ def test_environment_section_substituted_into_execl_cmdline_block(tools_system: 
                                           b"x y", str(rundir).encode()]
     assert stat.S_IMODE(rundir.stat().st_mode) == 0o700
     s.ovis("stop", "envd", check=True)
+
+
+def test_unknown_group_in_a_longrun_ends_failed_with_exit_111_and_its_log_line(
+        tools_system: LiveSystem) -> None:
+    """A longrun has no readiness here, so start returns at once; it must not loop forever unseen."""
+    s = tools_system
+    s.write("lrgroup", f"""
+        [Main]
+        Type = classic
+        Version = 0.0.1
+        Description = "a daemon whose group is missing"
+        [Start]
+        Execute = ( execl-toc -d {s.root}/run/lrgroup -g no-such-group-66 sleep 1000 )
+        """)
+    s.ovis("start", "lrgroup", timeout=60)
+    assert wait_until(lambda: s.status("lrgroup")["lrgroup"]["state"] == "failed", timeout=60, interval=0.2)
+    st = s.status("lrgroup")["lrgroup"]
+    assert (st["exit"], st["pid"]) == (111, None)
+    lines = (s.logdir / "lrgroup" / "current").read_text().splitlines()
+    assert lines and {line.split(" ", 1)[1] for line in lines} == {
+        "execl-toc: fatal: unknown group: no-such-group-66"}
+    assert not (s.root / "run" / "lrgroup").exists()

@@ -32,7 +32,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at every service start
 if TYPE_CHECKING:
     from typing import Mapping
 
-from .errors import ToolError, UsageError
+from .errors import ToolError, UsageError, why
 
 USAGE = "execl-envfile [ -h ] [ -v verbosity ] [ -l ] src prog..."
 
@@ -110,7 +110,7 @@ def source_files(src: str) -> list[str]:
     try:
         st = os.stat(src)
     except OSError as e:
-        raise EnvFileError(f"unable to read environment from {src}: {e.strerror}") from None
+        raise EnvFileError(f"unable to read environment from {src}: {why(e)}") from None
     import stat
 
     if stat.S_ISREG(st.st_mode):
@@ -120,7 +120,7 @@ def source_files(src: str) -> list[str]:
     try:
         names = sorted(n for n in os.listdir(src) if not n.startswith("."))
     except OSError as e:
-        raise EnvFileError(f"unable to read environment from {src}: {e.strerror}") from None
+        raise EnvFileError(f"unable to read environment from {src}: {why(e)}") from None
     files = [os.path.join(src, n) for n in names if os.path.isfile(os.path.join(src, n))]
     if not files:
         raise EnvFileError(f"unable to read environment from {src}: no regular file in it")
@@ -136,7 +136,7 @@ def read(src: str) -> tuple[dict[str, str], set[str]]:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
         except OSError as e:
-            raise EnvFileError(f"unable to read environment from {path}: {e.strerror}") from None
+            raise EnvFileError(f"unable to read environment from {path}: {why(e)}") from None
         for key, value, unexport in parse_text(text, path):
             raw[key] = value
             if unexport:

@@ -28,3 +28,8 @@ class UsageError(ToolError):
     """Bad command line: the CLI prints the usage line and exits 100."""
 
     status = EXIT_USAGE
+
+
+def why(error: OSError) -> str:
+    """The system's reason; some OSErrors (an AF_UNIX path too long) carry no errno."""
+    return error.strerror or str(error)

@@ -33,7 +33,7 @@ import os
 import stat
 
 from .accounts import group_id, user_id
-from .errors import ToolError, UsageError
+from .errors import ToolError, UsageError, why
 
 USAGE = ("execl-toc [ -h ] [ -v verbosity ] [ -n ] [ -t ] [ -D ] [ -X ] "
          "-d|p|S|m|L|e|b|c|k|n|g|r|s|t|u|w|x|f|z|O|U|N|V|E element "
@@ -242,7 +242,7 @@ def _makedirs(path: str, mode: int, exact: bool) -> None:
         except FileExistsError:
             continue
         except OSError as e:
-            raise ToolError(f"unable to create directory {directory}: {e.strerror}") from None
+            raise ToolError(f"unable to create directory {directory}: {why(e)}") from None
         if exact:
             os.chmod(directory, mode)
 
@@ -260,7 +260,7 @@ def _chown(req: TocRequest) -> None:
     try:
         os.chown(req.element, req.uid, req.gid, follow_symlinks=False)
     except OSError as e:
-        raise ToolError(f"unable to chown {req.element}: {e.strerror}") from None
+        raise ToolError(f"unable to chown {req.element}: {why(e)}") from None
 
 
 def _kind(path: str, follow: bool = True) -> int | None:
@@ -314,7 +314,7 @@ def _mount(req: TocRequest) -> None:
     try:
         pid = os.posix_spawnp("mount", argv, os.environ)
     except OSError as e:
-        raise ToolError(f"unable to run mount: {e.strerror}") from None
+        raise ToolError(f"unable to run mount: {why(e)}") from None
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise ToolError(f"unable to mount {req.device} on {req.element}")
@@ -335,7 +335,7 @@ def _bind_socket(req: TocRequest, mode: int) -> None:
         if not req.dgram:
             sock.listen(req.backlog if req.backlog else _socket.SOMAXCONN)
     except OSError as e:
-        raise ToolError(f"unable to bind socket {req.element}: {e.strerror}") from None
+        raise ToolError(f"unable to bind socket {req.element}: {why(e)}") from None
     fd = sock.detach()
     if fd != 0:
         os.dup2(fd, 0)
@@ -375,7 +375,7 @@ def create_or_test(req: TocRequest) -> Outcome:
             os.mkfifo(path, mode)
             os.chmod(path, mode)
         except OSError as e:
-            raise ToolError(f"unable to create fifo {path}: {e.strerror}") from None
+            raise ToolError(f"unable to create fifo {path}: {why(e)}") from None
         _chown(req)
     elif t == "S":
         _parents(req)
@@ -385,7 +385,7 @@ def create_or_test(req: TocRequest) -> Outcome:
         try:
             os.symlink(req.type or "", path)
         except OSError as e:
-            raise ToolError(f"unable to create symlink {path}: {e.strerror}") from None
+            raise ToolError(f"unable to create symlink {path}: {why(e)}") from None
     return Outcome(True)
 
 
@@ -412,7 +412,7 @@ def only_test(req: TocRequest) -> Outcome:
     try:
         st = os.stat(x)
     except OSError as e:
-        return Outcome(False, f"{x}: {e.strerror}")
+        return Outcome(False, f"{x}: {why(e)}")
     mode = st.st_mode
     checks = {
         "e": (True, "exists"),
@@ -439,10 +439,10 @@ def only_test(req: TocRequest) -> Outcome:
                     if not stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode):
                         return Outcome(False, f"directory {x} is not empty")
         except OSError as e:
-            return Outcome(False, f"{x}: {e.strerror}")
+            return Outcome(False, f"{x}: {why(e)}")
         return Outcome(True)
-    ok, why = checks[t]
-    return Outcome(ok, f"{x} {why}")
+    ok, reason = checks[t]
+    return Outcome(ok, f"{x} {reason}")
 
 
 def run(req: TocRequest) -> Outcome:

@@ -1,9 +1,9 @@
 """What every 66-tools front end does: report in one line, exit, or exec.
 
-Messages go to stderr, which in a service's run script is its log:
-``PROG: fatal: MESSAGE`` (exit 111, or the error's status), and for a bad
-command line ``PROG: fatal: MESSAGE`` then ``PROG: usage: USAGE`` (exit
-100), as 66-tools report them.
+Messages go to stderr, which in a service's run script is its log, as one
+line each: ``PROG: fatal: MESSAGE`` (exit 111, or the error's status), and
+for a bad command line ``PROG: fatal: MESSAGE; usage: USAGE`` (exit 100,
+66-tools' status for wrong usage).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at every service start
 if TYPE_CHECKING:
     from typing import Callable, Mapping, NoReturn
 
-from ovis.tools66.errors import ToolError, UsageError
+from ovis.tools66.errors import ToolError, UsageError, why
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
@@ -33,7 +33,7 @@ def execute(prog: str, argv: list[str], env: Mapping[str, str] | None = None) ->
         else:
             os.execvpe(argv[0], argv, env)
     except OSError as e:
-        sys.stderr.write(f"{prog}: fatal: unable to exec {argv[0]}: {e.strerror}\n")
+        sys.stderr.write(f"{prog}: fatal: unable to exec {argv[0]}: {why(e)}\n")
         raise SystemExit(EXIT_NOT_FOUND if isinstance(e, FileNotFoundError) else EXIT_NOT_EXECUTABLE)
 
 
@@ -42,7 +42,7 @@ def run(prog: str, usage: str, main: Callable[[list[str]], int]) -> int:
     try:
         return main(sys.argv[1:])
     except UsageError as e:
-        sys.stderr.write(f"{prog}: fatal: {e}\n{prog}: usage: {usage}\n")
+        sys.stderr.write(f"{prog}: fatal: {e}; usage: {usage}\n")
         return e.status
     except ToolError as e:
         sys.stderr.write(f"{prog}: fatal: {e}\n")

@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
     if outcome.ok == req.negate:
         if outcome.loud or req.verbosity >= 2:
             message = outcome.message if not outcome.ok else f"{req.element}: test succeeded (negated)"
-            sys.stderr.write(f"{PROG}: {'fatal' if outcome.loud else 'warning'}: {message}\n")
+            label = "fatal" if outcome.loud and not req.fail_ok else "warning"
+            sys.stderr.write(f"{PROG}: {label}: {message}\n")
         return 0 if req.fail_ok else EXIT_SYS
     if req.no_prog:
         return 0
