@@ -250,7 +250,7 @@ def test_no_environment_means_no_extra_commands(box: Box) -> None:
 
 
 @pytest.mark.parametrize("rest, key, message", [
-    ("[Environment]\na=x\x00y\n", "a", "value holds a NUL byte"),
+    ("[Environment]\na=x\x00y\n", "a", "NUL byte"),
     ("[Environment]\na=${b}\nb=${c}\nc=${a}\n", "a", "cycle: a -> b -> c -> a"),
 ])
 def test_bad_environment_is_one_line_error(box: Box, rest: str, key: str, message: str) -> None:
@@ -449,15 +449,17 @@ def test_console_compiles_to_dev_console(box: Box) -> None:
     assert "redirfd -w 1 /dev/console\nfdmove -c 2 1\n" in text
 
 
-@pytest.mark.parametrize("main, message", [
-    ("StdOut = file:relative\n", "needs an absolute path"),
-    ("StdIn = file:/x\n", "unknown form 'file:/x'"),
-    ("StdIn = inherit\n", "unknown form 'inherit'"),
-    ("StdErr = null:/x\n", "takes no path"),
+@pytest.mark.parametrize("main, key", [
+    ("StdOut = file:relative\n", "StdOut"),
+    ("StdIn = file:/x\n", "StdIn"),
+    ("StdIn = inherit\n", "StdIn"),
+    ("StdErr = null:/x\n", "StdErr"),
 ])
-def test_bad_stdio_is_refused(box: Box, main: str, message: str) -> None:
-    with pytest.raises(DefinitionError, match=message):
+def test_bad_stdio_is_refused(box: Box, main: str, key: str) -> None:
+    # The wording is the reader's; what matters here: one line naming file, line and key.
+    with pytest.raises(DefinitionError) as e:
         box.service("bad", main=main, start="Execute = ( true )")
+    assert str(e.value).startswith(f"{box.services / 'bad'}:6: {key}: ") and "\n" not in str(e.value)
 
 
 # -- Through the command line --------------------------------------------------------------
