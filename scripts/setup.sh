@@ -21,12 +21,25 @@ if [ $want_test = 1 ]; then
     ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
     dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
         || need+=(busybox-static)
+    # Real daemons started from 66 frontends (tests/test_daemons66.py).
+    for pkg in haveged lighttpd rsyslog; do
+        dpkg-query -W -f '${Status}' $pkg 2>/dev/null | grep -q 'ok installed' || need+=($pkg)
+    done
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Installing a daemon must not start it (the tests start their own copies):
+    # a policy-rc.d that refuses every start, only for this install.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # Debian's own python3 refuses pip installs outside a venv (PEP 668); ovis has

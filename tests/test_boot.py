@@ -144,6 +144,22 @@ def test_environment_precedence_and_no_kernel_env_leak(booted: BootedSystem) -> 
     booted.wait_exit()
 
 
+def test_live_environment_is_private_to_root(booted: BootedSystem) -> None:
+    """Issue 11: LIVE/environment holds the boot environment's values: 0600, root's."""
+    booted.set_conf(DB_PASSWORD="s3cr3t")
+    out = booted.root / "perm.out"
+    probe = (f'f=${{LIVE:-/run/ovis}}/environment; stat -c "%a %u" "$f" > {out}; '
+             f'grep -c s3cr3t "$f" >> {out}; '
+             f's6-setuidgid nobody cat "$f" > /dev/null 2>&1; echo "nobody:$?" >> {out}')
+    booted.write("probe", ONESHOT.format(name="probe", extra="", start=f"/bin/sh -c {json.dumps(probe)}"))
+    booted.boot()
+    mode_owner, found, nobody = out.read_text().splitlines()
+    assert mode_owner == "600 0" and found == "1"
+    assert nobody != "nobody:0"
+    booted.ovis("poweroff")
+    booted.wait_exit()
+
+
 def test_catch_all_log_holds_stage2_and_is_saved(booted: BootedSystem) -> None:
     booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
     booted.boot()

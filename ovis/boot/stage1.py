@@ -214,9 +214,9 @@ class Stage1:
         for d in (live, scandir, live / "sv", live / "state", live / "log"):
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o755)  # whatever UMASK says: the catch-all's user must get through
-        atomic.write_text(live / "environment",
+        atomic.write_text(live / "environment",  # 0600: values may be secrets
                           "".join(f"{k}={v}\n" for k, v in sorted(os.environ.items())
-                                  if "\n" not in v))
+                                  if "\n" not in v), mode=0o600)
         info = {
             "stage1_start": self.t0, "skel": str(cfg.skel), "live": str(live),
             "tree": cfg.tree, "rcshutdown": str(cfg.rcshutdown),

@@ -27,9 +27,12 @@ import shutil
 import stat
 from pathlib import Path
 
+from dataclasses import dataclass
+
 from ovis import atomic
+from ovis.errors import DefinitionError
 from ovis.paths import Paths
-from ovis.service import execline
+from ovis.service import envsubst, execline, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
     Kind,
@@ -48,19 +51,95 @@ PERMAFAIL_STATUSES = "1-255,SIGSEGV,SIGBUS,SIGABRT,SIGILL,SIGFPE,SIGSYS,SIGKILL"
 META = "ovis.json"
 #: Entries s6 owns inside a live servicedir: never replaced by a recompile.
 LIVE_ENTRIES = {"supervise", "event", "down", "log"}
+#: [Environment] values known at compile time, one 0600 file each, read by
+#: ``s6-envdir -fn`` (exact bytes) as root before RunAs applies.
+ENVDIR = "ovis-env"
+
+
+def effective_logger(svc: Service) -> LoggerSpec | None:
+    """The logger the service really gets: none when StdOut is not ``s6log`` (as in 66)."""
+    if svc.logger is None or not streams_of(svc).logged:
+        return None
+    return svc.logger
+
+
+def streams_of(svc: Service) -> stdio.Streams:
+    """Where the service's standard streams go, 66's redefinitions applied."""
+    return stdio.effective(svc.stdin, svc.stdout, svc.stderr, svc.logger is not None)
+
+
+@dataclass(frozen=True)
+class _Env:
+    """One service's [Environment], resolved once for all its scripts."""
+
+    values: dict[str, envsubst.Template]
+    unexported: frozenset[str]
+    alias: dict[str, str]  # inherited name -> private execline substitution name
+
+    @property
+    def empty(self) -> bool:
+        return not self.values
+
+    @property
+    def static(self) -> tuple[str, ...]:
+        """Variables whose value is known now and not empty: they go to ENVDIR.
+
+        (s6-envdir unsets a variable whose file is empty, so empty values,
+        and values built from the inherited environment, are exported by
+        the script itself.)
+        """
+        return tuple(k for k, t in self.values.items() if not t.inherited and t.parts[0])
+
+
+def _environment(svc: Service) -> _Env:
+    where = {k[4:]: v for k, v in svc.lines.items() if k.startswith("env/")}
+    values = envsubst.resolve(svc.env, where, svc.source)
+    inherited = {n for t in values.values() for n in t.inherited}
+    texts = [p.text for p in (svc.start, svc.stop) if p is not None] + list(svc.env.values())
+    return _Env(values, frozenset(svc.env_unexported), envsubst.import_names(inherited, texts))
+
+
+def _ids(svc: Service, prog: Program | None, key: str) -> runas.Ids | None:
+    spec = prog.runas if prog is not None else None
+    if not spec:
+        return None
+    path, line = svc.where(f"{key}/runas")
+    return runas.resolve(spec, path, line, svc.key_as_written(f"{key}/runas")
+                         if f"{key}/runas" in svc.keys else "RunAs")
+
+
+def validate(svc: Service) -> None:
+    """Refuse, as DefinitionError, what would only fail when the service runs.
+
+    Called when a definition is loaded (``check`` and every transaction), so
+    a NUL byte, a cycle between variables or an unknown RunAs user is one
+    error line before anything in LIVE changes.
+    """
+    _environment(svc)
+    for key, prog in (("start", svc.start), ("stop", svc.stop)):
+        if prog is not None and "\0" in prog.text:
+            path, line = svc.where(key)
+            raise DefinitionError(path, line, svc.key_as_written(key), "Execute holds a NUL byte")
+        _ids(svc, prog, key)
+    if svc.logger is not None and svc.logger.runas:
+        _ids(svc, Program(ProgramKind.EXECLINE, runas=svc.logger.runas), "logger")
 
 
 def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[bytes | Path, int]]:
     """Every file of the servicedir: relative name -> (content or source path, mode)."""
     files: dict[str, tuple[bytes | Path, int]] = {}
-    logged = svc.logger is not None
-    runas_ok = as_root
+    env = _environment(svc)
+    streams = streams_of(svc)
+    logger = effective_logger(svc)
     if svc.kind is Kind.LONGRUN:
         assert svc.start is not None
-        _program(files, "run", svc.start, svc.env, logged, runas_ok, positional=False)
+        _program(files, "run", svc.start, env, stdio.redirections(streams, svc.name),
+                 _ids(svc, svc.start, "start") if as_root else None, positional=False)
         finish_user = None
         if svc.stop is not None:
-            _program(files, "finish.user", svc.stop, svc.env, logged, runas_ok, positional=True)
+            _program(files, "finish.user", svc.stop, env,
+                     "fdmove -c 2 1\n" if logger is not None else "",
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=True)
             finish_user = "./finish.user $@"
         maxd = svc.max_death or 0
         if maxd > 0:
@@ -81,19 +160,25 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
             files["max-death-tally"] = (f"{min(maxd, 4096)}\n".encode(), 0o644)
         if svc.down_signal:
             files["down-signal"] = (f"{svc.down_signal}\n".encode(), 0o644)
-        if svc.logger is not None:
-            files["log/run"] = (_logger_run(svc.name, svc.logger, paths, runas_ok), 0o755)
+        if logger is not None:
+            ids = _ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger") \
+                if as_root else None
+            files["log/run"] = (_logger_run(svc.name, logger, paths, ids), 0o755)
         if svc.producer_for or svc.consumer_for:
             _pipe_wrappers(files, svc, paths)
     else:
+        # A oneshot's output is the engine's to collect unless StdOut says otherwise.
+        redirs = "" if streams.logged else stdio.redirections(streams, svc.name)
         if svc.start is not None:
-            _program(files, "start", svc.start, svc.env, False, runas_ok, positional=False)
+            _program(files, "start", svc.start, env, redirs,
+                     _ids(svc, svc.start, "start") if as_root else None, positional=False)
         if svc.stop is not None:
-            _program(files, "stop", svc.stop, svc.env, False, runas_ok, positional=False)
+            _program(files, "stop", svc.stop, env, redirs,
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=False)
     for rel, src in sorted(svc.extra_files.items()):
         files[rel] = (src, -1)
-    if svc.kind is Kind.LONGRUN and svc.logger is not None:
-        lg = svc.logger
+    if svc.kind is Kind.LONGRUN and logger is not None:
+        lg = logger
         if lg.notify is not None:
             files["log/notification-fd"] = (f"{lg.notify}\n".encode(), 0o644)
         kill = lg.timeout_kill if lg.timeout_kill is not None else lg.timeout_stop
@@ -101,30 +186,54 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
             files["log/timeout-kill"] = (f"{kill}\n".encode(), 0o644)
         if lg.timeout_finish is not None:
             files["log/timeout-finish"] = (f"{lg.timeout_finish}\n".encode(), 0o644)
-        for rel, src in sorted(svc.logger.extra_files.items()):
+        for rel, src in sorted(lg.extra_files.items()):
             files[f"log/{rel}"] = (src, -1)
     return files
 
 
 def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Program,
-             env: dict[str, str], logged: bool, runas_ok: bool, positional: bool) -> None:
+             env: _Env, redirs: str, ids: runas.Ids | None, positional: bool) -> None:
+    """The script *name* for *prog*: streams, environment, RunAs, then the user's text.
+
+    A script that holds [Environment] values is 0700: values are often
+    secrets, and only root (s6-supervise, the engine) runs these scripts.
+    """
     if prog.kind is ProgramKind.FILE:
         assert prog.path is not None
         # s6-rc's run/finish need not be executable: copied with mode 0755 then.
         files[name] = (prog.path, -1 if os.access(prog.path, os.X_OK) else 0o755)
         return
-    prelude = execline.shebang(positional)
-    if logged:
-        prelude += "fdmove -c 2 1\n"
-    prelude += execline.export_lines(env)
-    if prog.runas and runas_ok:
-        prelude += f"s6-setuidgid {execline.quote(prog.runas)}\n"
-    if prog.kind is ProgramKind.EXECLINE:
-        files[name] = ((prelude + prog.text.strip("\n") + "\n").encode(), 0o755)
-    else:  # VERBATIM: the user's own script, wrapped for env/runas/logging
+    verbatim = prog.kind is ProgramKind.VERBATIM
+    # With values in the text, positional parameters must not be substituted
+    # into them (execlineb -S0 would turn a value's ${1} into the exit code):
+    # push them, and substitute them only after the values are exported.
+    push = positional and not env.empty
+    script = (f"#!{execline.EXECLINEB}\n" if push else execline.shebang(positional)) + redirs
+    # Once the service's variables are set, its own PATH may hide the tools:
+    # from there on they are called by absolute path.
+    cmd = execline.absolute if "PATH" in env.values else (lambda word: word)
+    for inherited, alias in sorted(env.alias.items()):
+        # 66 leaves ${NAME} as written when NAME is not in the environment.
+        script += f"importas -D {execline.quote('${' + inherited + '}')} {alias} {inherited}\n"
+    if env.static:  # one exec for all of them, values kept out of the script
+        script += f"s6-envdir -fn {ENVDIR}\n"
+    for key, value in env.values.items():  # `!` ones too: unset once substituted
+        if key not in env.static:
+            script += (f"{cmd('export')} {execline.quote(key)} "
+                       f"{execline.quote(value.render(env.alias))}\n")
+    if ids is not None:
+        script += cmd("s6-applyuidgid") + ids.command().removeprefix("s6-applyuidgid")
+    if push:
+        script += f"{cmd('elgetpositionals')}\n{cmd('emptyenv')} -P\n"
+    if verbatim:
         files[name + ".user"] = (prog.text.encode(), 0o755)
-        files[name] = ((prelude + f"./{name}.user" + (" $@" if positional else "") + "\n").encode(),
-                       0o755)
+        body = f"./{name}.user" + (" $@" if positional else "")
+    else:
+        script += execline.substitutions(list(env.values), env.unexported, cmd)
+        body = prog.text.strip("\n")
+    files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
+    for key in env.static:
+        files[f"{ENVDIR}/{key}"] = (env.values[key].parts[0].encode(), 0o600)
 
 
 def pipe_path(paths: Paths, consumer: str) -> Path:
@@ -152,14 +261,14 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
         files["finish"] = (content.replace(b"./finish.user", lines.encode() + b"./finish.user"), mode)
 
 
-def _logger_run(name: str, spec: LoggerSpec, paths: Paths, runas_ok: bool) -> bytes | Path:
+def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
     dest = spec.destination or paths.logdir_of(name)
     script = execline.shebang()
-    if spec.runas and runas_ok:
-        script += f"s6-setuidgid {execline.quote(spec.runas)}\n"
+    if ids is not None:
+        script += ids.command()
     if spec.program is not None:
         script += spec.program.text.strip("\n") + "\n"
     else:
@@ -169,12 +278,14 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, runas_ok: bool) -> by
 
 
 def log_destination(svc: Service, paths: Paths) -> Path | None:
-    if svc.logger is None:
+    logger = effective_logger(svc)
+    if logger is None:
         return None
-    return svc.logger.destination or paths.logdir_of(svc.name)
+    return logger.destination or paths.logdir_of(svc.name)
 
 
 def metadata(svc: Service) -> dict[str, object]:
+    logger = effective_logger(svc)
     return {
         "name": svc.name,
         "kind": svc.kind.value,
@@ -191,11 +302,11 @@ def metadata(svc: Service) -> dict[str, object]:
         "down": svc.down,
         "earlier": svc.earlier,
         "essential": svc.essential,
-        "logged": svc.logger is not None,
-        "log_destination": (str(svc.logger.destination)
-                            if svc.logger is not None and svc.logger.destination else None),
-        "log_rotation": ([svc.logger.backup, svc.logger.maxsize, svc.logger.timestamp]
-                         if svc.logger is not None else None),
+        "logged": logger is not None,
+        "log_destination": (str(logger.destination)
+                            if logger is not None and logger.destination else None),
+        "log_rotation": ([logger.backup, logger.maxsize, logger.timestamp]
+                         if logger is not None else None),
         **({"contents": list(svc.contents)} if svc.kind is Kind.BUNDLE else {}),
     }
 
@@ -368,19 +479,22 @@ class Compiler:
                 os.mkfifo(fifo, 0o600)
 
     def _ensure_logdir(self, svc: Service) -> None:
+        logger = effective_logger(svc)
         dest = log_destination(svc, self.paths)
-        if dest is None or (svc.logger and svc.logger.program is not None):
-            return
-        dest.mkdir(parents=True, exist_ok=True)
-        runas = svc.logger.runas if svc.logger else None
-        if runas and self.as_root:
-            import pwd
-
-            try:
-                pw = pwd.getpwnam(runas.split(":")[0])
-                os.chown(dest, pw.pw_uid, pw.pw_gid)
-            except (KeyError, OSError):
-                pass
+        if logger is not None and dest is not None and logger.program is None:
+            dest.mkdir(parents=True, exist_ok=True)
+            if logger.runas and self.as_root:
+                ids = _ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger")
+                if ids is not None:
+                    try:
+                        os.chown(dest, ids.uid, ids.gid, follow_symlinks=False)
+                    except OSError:
+                        pass
+        # 66 creates a StdOut/StdErr file's directory (0755); the file itself
+        # is opened for appending (and created) by the run script.
+        for value in (streams_of(svc).stdout, streams_of(svc).stderr):
+            if value.startswith("file:"):
+                Path(value[5:]).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
 
     def _create(self, dest: Path, svc: Service, files: dict[str, tuple[bytes | Path, int]],
                 meta: dict[str, object], down: bool) -> None:
@@ -417,6 +531,11 @@ class Compiler:
             from ovis.s6.events import ensure_fifodir
 
             ensure_fifodir(dest / "log")
+        envdir = dest / ENVDIR
+        if envdir.is_dir():  # a variable dropped from the definition must not linger
+            for entry in os.listdir(envdir):
+                if f"{ENVDIR}/{entry}" not in files:
+                    os.unlink(envdir / entry)
         wanted = set(files) | {META}
         for entry in os.listdir(dest):
             if entry not in LIVE_ENTRIES and entry not in wanted and not entry.startswith("."):

@@ -38,10 +38,14 @@ def is_env_ignorable(line: str) -> bool:
 
 
 def unquote(value: str) -> str:
-    """Drop one pair of surrounding double quotes and unescape ``\\"``."""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].replace('\\"', '"')
-    return value
+    """Drop one pair of surrounding double quotes; ``\\"`` is ``"`` anywhere.
+
+    66 writes ``cmd_args=-g \\"daemon off;\\"`` unquoted: the escape must
+    work outside quotes too, or the daemon gets the backslashes.
+    """
+    if len(value) >= 2 and value[0] == value[-1] == '"' and value[-2] != "\\":
+        value = value[1:-1]
+    return value.replace('\\"', '"')
 
 
 def parse_env_line(path: Path, lineno: int, line: str) -> tuple[str, str]:

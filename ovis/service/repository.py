@@ -84,6 +84,7 @@ class Repository:
             raise UnknownService(name)
         virtual = self.virtual().get(name)
         svc = virtual if virtual is not None and virtual.source == path else parse_definition(path, name)
+        validate_compile(svc)
         self._cache[name] = svc
         return svc
 
@@ -93,6 +94,7 @@ class Repository:
         if name.endswith("@"):
             name = name + "check"
         svc = parse_definition(path, name)
+        validate_compile(svc)
         return svc
 
     # Closures ----------------------------------------------------------------
@@ -214,6 +216,13 @@ def parse_definition(path: Path, name: str) -> Service:
     if fmt == FRONTEND_DIR:
         return parse_frontend(path / path.name, name)
     return parse_frontend(path, name)
+
+
+def validate_compile(svc: Service) -> None:
+    """What only the compiler can check (variables, RunAs names, NUL bytes)."""
+    from ovis.service.compiler import validate
+
+    validate(svc)
 
 
 class LiveRepository(Repository):

@@ -26,7 +26,8 @@ MAIN_FIELDS = {
 
 #: Names a CopyFrom entry may not take in the servicedir: the files ovis writes there.
 RESERVED = frozenset({"run", "finish", "down", "notification-fd", "timeout-kill", "timeout-finish",
-                      "max-death-tally", "down-signal", "log", "supervise", "event", "env"})
+                      "max-death-tally", "down-signal", "log", "supervise", "event", "env",
+                      "ovis-env", "ovis.json"})
 
 
 def effective_stdio(stdin: str | None, stdout: str | None, stderr: str | None,
@@ -243,6 +244,9 @@ class _Builder:
         execute = entries["execute"]
         build = entries["build"].value if "build" in entries else "auto"
         runas = entries["runas"].value if "runas" in entries else None
+        if runas is not None:  # the compiler's RunAs errors name this line
+            canon = next(c for c, s in self.sections.items() if s is section)
+            self.record(f"{canon}/runas", entries["runas"])
         if build == "auto":  # layout is not significant in execline: tidy it
             text = textwrap.dedent(execute.value.lstrip("\n")).strip()
             return Program(ProgramKind.EXECLINE, text=text, runas=runas)
