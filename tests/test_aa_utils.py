@@ -411,8 +411,15 @@ def test_incmdline_errors(tmp_path: Path) -> None:
     assert r.stderr == f"aa-incmdline: fatal: unable to read {tmp_path / 'missing'}: No such file or directory\n"
     r = run("aa-incmdline", "--safe=", "aa")   # C must be one character
     assert r.returncode == 1 and r.stdout.startswith("Usage: aa-incmdline")
-    r = run("aa-incmdline", "-q", "BOOT_IMAGE")  # the real /proc/cmdline works too
-    assert r.returncode in (0, 3) and r.stdout == ""
+    # The real /proc/cmdline works too: its first word is found, a made-up one is not.
+    words = open("/proc/cmdline").read().split()
+    assert words, "empty /proc/cmdline"
+    first = words[0].split("=", 1)[0]
+    absent = "ovis_test_absent_" + str(os.getpid())
+    assert absent not in " ".join(words)
+    r, r_absent = run_many([["aa-incmdline", "-q", first], ["aa-incmdline", "-q", absent]])
+    assert (r.returncode, r.stdout) == (0, ""), (first, r.stderr)
+    assert (r_absent.returncode, r_absent.stdout) == (3, ""), r_absent.stderr
 
 
 # -- aa-test --------------------------------------------------------------------------
