@@ -20,7 +20,7 @@ import pytest
 
 from ovis.cli.aa.chroot import standalone_script
 
-from .nsutil import BIND_SYSTEM, NS_ARGS, REPO, SCRIPTS, require_namespaces, run_ns, script
+from .nsutil import BIND_SYSTEM, NS_ARGS, REPO, SCRIPTS, require_namespaces, run_ns, script, skip_beyond_ci
 from .test_aa_utils import HELP
 
 pytestmark = pytest.mark.root
@@ -268,8 +268,7 @@ def test_terminate_in_private_root(tmp_path) -> None:
     """Swaps, mounts (nested, stacked, busy, with a blank), lazy mode and -a."""
     if _host_swaps():
         # /proc/swaps is not namespaced: aa-terminate would turn the host's swap off
-        print("SKIP: the host has active swap, which aa-terminate would turn off", file=sys.stderr)
-        pytest.skip("the host has active swap, which aa-terminate would turn off")
+        skip_beyond_ci("the machine has swap active, which aa-terminate would turn off")
     T = str(tmp_path)
     prefix = os.path.realpath(sys.base_prefix)
     venv = os.path.realpath(sys.prefix)
