@@ -23,6 +23,28 @@ from tests.nsutil import CI_CANNOT, SCRIPTS, ci_strict, skip_or_fail
 from tests.s6fixtures import Scandir
 
 
+#: Test files that boot ovis as PID 1 in namespaces (their tests need root).
+BOOT_FILES = {"test_boot.py", "test_boot_stage4.py", "test_demo.py"}
+#: Fixtures and files that run a real s6-svscan.
+S6_FIXTURES = {"system", "scandir", "booted"}
+S6_FILES = {"test_aa_engine.py", "test_anopa_stages.py"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "s6: runs a real s6-svscan/s6-supervise (no root needed)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Layers by what a test really runs, so ``-m`` selects them (docs/testing.md)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        name = item.path.name
+        if name in BOOT_FILES or "booted" in fixtures:
+            item.add_marker(pytest.mark.root)
+        if fixtures & S6_FIXTURES or name in S6_FILES or name in BOOT_FILES:
+            item.add_marker(pytest.mark.s6)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     from tests import selfcheck
 

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,8 +71,14 @@ def script_ovis(path: Path, env: dict[str, str]) -> str:
     shebang = _shebang(path)
     if not shebang:
         return f"<{path} has no #! line>"
-    code = f"import sys; sys.path[0] = {str(path.parent)!r}; {_PROBE}"
-    return _probe([*shebang, "-c", code], env, "/")
+    return _probe_cached(tuple(shebang), str(path.parent), tuple(sorted(env.items())))
+
+
+@lru_cache(maxsize=None)
+def _probe_cached(shebang: tuple[str, ...], where: str, env: tuple[tuple[str, str], ...]) -> str:
+    """One probe per interpreter and directory: the scripts there differ only in their entry point."""
+    code = f"import sys; sys.path[0] = {where!r}; {_PROBE}"
+    return _probe([*shebang, "-c", code], dict(env), "/")
 
 
 def stage_env() -> dict[str, str]:
