@@ -25,6 +25,10 @@ if [ $want_test = 1 ]; then
     for pkg in haveged lighttpd rsyslog; do
         dpkg-query -W -f '${Status}' $pkg 2>/dev/null | grep -q 'ok installed' || need+=($pkg)
     done
+    # ovis analyze dot: the rendering test (tests/test_analyze.py) runs graphviz's dot.
+    command -v dot >/dev/null 2>&1 || need+=(graphviz)
+    # Swap tests fall back to a loop device; mount(8) for the boot tests' probes.
+    command -v losetup >/dev/null 2>&1 || need+=(mount)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,67 @@ def require_namespaces() -> None:
         skip_or_fail(reason)
 
 
+#: rc.shutdown.final of every booted test system: after stage 4 killed,
+#: unmounted and remounted read-only (its / may be read-only now, so it
+#: writes to the console it inherited), it mounts a fresh /proc of the
+#: namespace and reports every process and every mount left.
+FINAL_PROBE = """\
+#!/bin/sh
+P={procview}
+mount -t proc proc "$P" || echo "{tag} error: cannot mount proc on $P"
+echo "{tag} self $$"
+for d in "$P"/[0-9]*; do read -r s < "$d/stat" && echo "{tag} proc $s"; done
+while IFS= read -r m; do echo "{tag} mount $m"; done < "$P/self/mountinfo"
+echo "{tag} end"
+""".replace("{tag}", "OVIS-TEST-FINAL")
+
+
+def atomic_exe(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@dataclass
+class FinalView:
+    """What rc.shutdown.final saw at the very end of stage 4."""
+
+    self_pid: int
+    procs: dict[int, tuple[str, str, int]]  # pid -> (comm, state, ppid)
+    mounts: list[list[str]]                 # /proc/self/mountinfo lines, split
+    errors: list[str]
+
+    def others(self) -> dict[int, tuple[str, str, int]]:
+        """Processes besides PID 1 (stage 4) and the probe itself."""
+        return {p: v for p, v in self.procs.items() if p not in (1, self.self_pid)}
+
+    def mount_points(self) -> dict[str, list[str]]:
+        """Mount point -> its mountinfo fields (the last mount wins)."""
+        return {f[4]: f for f in self.mounts}
+
+
+def parse_final(console: str) -> FinalView | None:
+    """The probe's report in a console text, or None if rc.shutdown.final never ran."""
+    tag = "OVIS-TEST-FINAL "
+    lines = [l[len(tag):] for l in console.splitlines() if l.startswith(tag)]
+    if "end" not in lines:
+        return None
+    self_pid, procs, mounts, errors = 0, {}, [], []
+    for l in lines:
+        kind, _, rest = l.partition(" ")
+        if kind == "self":
+            self_pid = int(rest)
+        elif kind == "proc":
+            pid, _, tail = rest.partition(" (")
+            comm, _, fields = tail.rpartition(") ")
+            state, ppid = fields.split()[:2]
+            procs[int(pid)] = (comm, state, int(ppid))
+        elif kind == "mount":
+            mounts.append(rest.split())
+        elif kind == "error":
+            errors.append(rest)
+    return FinalView(self_pid, procs, mounts, errors)
+
+
 class BootedSystem:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -57,11 +119,17 @@ class BootedSystem:
             f"OVIS_SERVICES={self.services}\nOVIS_TREES={self.trees}\n"
             f"OVIS_LOGDIR={self.logdir}\n")
         self.cmdline.write_text("BOOT_IMAGE=/vmlinuz ro quiet\n")
+        self.procview = root / "procview"
+        self.procview.mkdir()
+        # The last look at the system (stage 4's rc.shutdown.final): which
+        # processes are left and what is still mounted, on the console.
+        atomic_exe(self.skel / "rc.shutdown.final", FINAL_PROBE.format(procview=self.procview))
         rescue = root / "rescue.sh"
         rescue.write_text(f"#!/bin/sh\necho rescue >> {self.rescue_marker}\nexit 0\n")
         rescue.chmod(0o755)
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid1: int | None = None
+        self.pidns: str | None = None
 
     def host_env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
@@ -104,6 +172,10 @@ class BootedSystem:
                                   text=True).stdout.split()
             if kids:
                 self.pid1 = int(kids[0])
+                try:
+                    self.pidns = os.readlink(f"/proc/{self.pid1}/ns/pid")
+                except OSError:
+                    pass
             elif self.proc.poll() is not None:
                 break
             else:
@@ -141,13 +213,27 @@ class BootedSystem:
         assert self.proc is not None
         return self.proc.wait(timeout=timeout)
 
+    def final_view(self) -> FinalView:
+        """rc.shutdown.final's report (the system must have shut down through stage 4)."""
+        view = parse_final(self.console_text())
+        assert view is not None, "rc.shutdown.final did not report:\n" + self.console_text()
+        assert not view.errors, view.errors
+        return view
+
+    def assert_nothing_survived_stage4(self) -> None:
+        """At stage 4's end only PID 1 (and the probe) were left in the namespace."""
+        left = self.final_view().others()
+        assert left == {}, f"processes left at the end of stage 4: {left}"
+
     def namespace_pids(self) -> list[int]:
-        """Host pids of every process in PID 1's PID namespace (PID 1 included)."""
-        if self.pid1 is None:
-            return []
-        try:
-            ns = os.readlink(f"/proc/{self.pid1}/ns/pid")
-        except OSError:
+        """Host pids of every process in PID 1's PID namespace (PID 1 included).
+
+        Only meaningful while PID 1 lives: once it has exited the kernel has
+        killed the whole namespace, so an empty list then proves nothing
+        (see :meth:`assert_nothing_survived_stage4`).
+        """
+        ns = self.pidns
+        if ns is None:
             return []
         out = []
         for p in os.listdir("/proc"):

@@ -33,7 +33,7 @@ def test_hardware_boot_to_ready_then_poweroff_ends_with_sigint(booted: BootedSys
     console = booted.console_text()
     assert "stage 4 done" in console and "poweroff" in console
     assert console.index("stopped") < console.index("stage 4")
-    assert booted.namespace_pids() == []
+    booted.assert_nothing_survived_stage4()
 
 
 def test_reboot_ends_with_sighup(booted: BootedSystem) -> None:
@@ -54,7 +54,7 @@ def test_container_exits_with_the_commands_code(booted: BootedSystem, exitcode: 
     assert "svc" in marker.read_text() and "up" in marker.read_text()
     halt = (booted.skel / "container" / "0" / "halt").read_text()
     assert f"EXITCODE={exitcode}\n" in halt
-    assert booted.namespace_pids() == []  # nothing survives stage 4
+    booted.assert_nothing_survived_stage4()
 
 
 def test_container_sigterm_shuts_down_cleanly(booted: BootedSystem) -> None:
@@ -91,7 +91,7 @@ def test_term_ignoring_process_is_killed_after_grace(booted: BootedSystem) -> No
     assert 1.0 <= float(m.group(1)) <= 1.0 + 1.0, console  # held out the grace, then KILL
     assert elapsed < 1.0 + 4.0, elapsed  # the whole shutdown, Python start-ups included
     assert "sent SIGKILL" in console
-    assert booted.namespace_pids() == []
+    booted.assert_nothing_survived_stage4()
 
 
 def test_broken_init_conf_reaches_rescue_and_boots_on(booted: BootedSystem) -> None:
@@ -258,7 +258,7 @@ def test_poweroff_f_skips_the_service_stop(booted: BootedSystem) -> None:
     console = booted.console_text()
     assert "ovis: stopped" not in console  # rc.shutdown (the ordered stop) was skipped
     assert "stage 4 done" in console
-    assert booted.namespace_pids() == []
+    booted.assert_nothing_survived_stage4()
 
 
 @pytest.mark.parametrize("sig,ends", [(signal.SIGUSR1, -signal.SIGINT),

@@ -184,8 +184,9 @@ def test_cycle_names_the_loop_and_where_it_is_declared() -> None:
 
 
 def test_cycle_through_ordering_edges_is_found() -> None:
-    g = graph(svc("a", after=["b"]), svc("b", before=["a"], after=["a"]))
-    assert g.find_cycle() is not None
+    g = graph(svc("a", after=["b"]), svc("b", before=["a"], after=["a"]), svc("c", after=["a"]))
+    assert g.find_cycle() == ["a", "b", "a"]
+    assert graph(svc("a", after=["b"]), svc("b", before=["a"])).find_cycle() is None
 
 
 def test_random_dag_respects_every_edge() -> None:

@@ -83,11 +83,17 @@ def test_random_dag_starts_in_dependency_order_and_stops_in_reverse(system: Live
         dep_line = f"Depends = ( {' '.join(deps[name])} )" if deps[name] else ""
         log = f"redirfd -a 1 {order_log}"
         stop = f"\n[Stop]\nExecute = ( {log} echo stop {name} )\n"
+        # "ready NAME" is logged just before the service is really up (a
+        # oneshot's exit, a readiness notification), after a pause: a
+        # dependent started before its dependency was ready logs its own
+        # "start" before that line.
+        ready = f"foreground {{ sleep 0.05 }} foreground {{ {log} echo ready {name} }}"
         if kinds[name] == "oneshot":
             system.write(name, ONESHOT.format(name=name, extra=dep_line,
-                                              start=f"{log} echo start {name}") + stop)
+                                              start=f"foreground {{ {log} echo start {name} }} "
+                                                    f"{ready} exit 0") + stop)
         elif kinds[name] == "ready":
-            run = (f"foreground {{ {log} echo start {name} }} "
+            run = (f"foreground {{ {log} echo start {name} }} {ready} "
                    f"if {{ fdmove 1 3 echo }} fdclose 3 sleep 1000")
             system.write(name, LONGRUN.format(name=name, run=run,
                                               extra=dep_line + "\nNotify = 3") + stop)
@@ -98,12 +104,13 @@ def test_random_dag_starts_in_dependency_order_and_stops_in_reverse(system: Live
     r = system.ovis("start", *deps, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert all(s["state"] == "up" for s in system.status().values())
-    wait_until(lambda: order_log.read_text().count("start ") == n)
+    assert wait_until(lambda: order_log.read_text().count("start ") == n)
     events = order_log.read_text().split("\n")
     pos = {e: i for i, e in enumerate(events)}
+    assert sum(e.startswith("ready ") for e in events) == sum(k != "plain" for k in kinds.values())
     for name, ds in deps.items():
         for d in ds:
-            assert pos[f"start {d}"] < pos[f"start {name}"], (d, name)
+            assert pos[f"ready {d}"] < pos[f"start {name}"], (d, name)
     r = system.ovis("stop", "--all", timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert wait_until(lambda: order_log.read_text().count("stop ") == n)
@@ -305,7 +312,8 @@ def test_restart_brings_back_only_what_was_up(system: LiveSystem) -> None:
 
 def test_failed_start_without_svscan_leaves_no_live_dir(offline: LiveSystem) -> None:
     longrun(offline, "x")
-    offline.ovis("start", "x")
+    r = offline.ovis("start", "x")
+    assert r.returncode == 1 and "no s6-svscan is running" in r.stderr, r.stderr
     assert not offline.live.exists()
 
 

@@ -17,6 +17,7 @@ import pytest
 from ovis.errors import NotSupervised
 from ovis.s6.control import VALID_LETTERS, is_supervised, send, svscan_running, svscan_send
 from ovis.s6.status import SupervisorStatus, read_status
+from tests.nsutil import skip_or_fail
 from tests.s6fixtures import Scandir, svstat, wait_for
 
 SLEEP_RUN = "exec sleep 1000\n"
@@ -59,8 +60,23 @@ def proc_state(pid: int) -> str:
 # -- argument checking, no supervisor ------------------------------------------
 
 
-def test_valid_letters_are_s6_2_11s() -> None:
-    assert VALID_LETTERS == "abqhkti12pcyroduDUxOQ"
+def test_valid_letters_are_what_the_installed_s6_svc_accepts(tmp_path: Path) -> None:
+    """s6-svc exits 111 (cannot reach the supervisor) for a control letter, 100 (usage) otherwise."""
+    import shutil
+    import string
+
+    if shutil.which("s6-svc") is None:
+        skip_or_fail("s6 is not installed (s6-svc not in PATH)")
+    accepted, refused = set(), set()
+    for c in string.ascii_letters + string.digits:
+        rc = subprocess.run(["s6-svc", f"-{c}", str(tmp_path / "none")], capture_output=True,
+                            timeout=10).returncode
+        assert rc in (100, 111), (c, rc)
+        (accepted if rc == 111 else refused).add(c)
+        if c not in VALID_LETTERS:
+            with pytest.raises(ValueError):
+                send(tmp_path / "none", c)
+    assert set(VALID_LETTERS) == accepted and len(VALID_LETTERS) == len(accepted)
 
 
 @pytest.mark.parametrize("letters", ["X", "w", "s", "uZ", "u d", "P", "é"])

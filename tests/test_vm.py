@@ -34,7 +34,9 @@ from tests.defs import LONGRUN, ONESHOT
 
 pytestmark = pytest.mark.vm
 
-BOOT_LIMIT = 90  # seconds, per boot, here (TCG)
+#: A guard against hangs, not a speed test (docs/benchmarks.md has the timings): TCG on a
+#: shared 2-core machine takes 20-75 s per boot when idle and far more when busy.
+BOOT_LIMIT = 240  # seconds, per boot
 
 FACTS = """\
 # Reports facts from inside the VM on the console: PID 1, the kernel, stage 0's boot log.
@@ -225,9 +227,9 @@ def require_anopa() -> None:
     """What anopa's stages need beyond busybox: the seed, execline, s6, ldd."""
     missing = anopa.missing()
     if missing:
-        if os.environ.get("CI") and not any("seed" in m for m in missing):
+        if os.environ.get("CI"):  # CI has shared/ (the seed) beside the fresh clone
             pytest.fail("VM tests must run in CI: " + "; ".join(missing))
-        pytest.skip("; ".join(missing))  # the seed lives beside the repository, not in it
+        pytest.skip("; ".join(missing))
 
 
 def test_anopa_initramfs_runs_ovis_in_a_chroot(tmp_path: Path) -> None:

@@ -15,12 +15,11 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ovis.boot import skel
+from ovis.boot import selfcmd, skel
 from ovis.errors import StateError
 
 
@@ -65,7 +64,7 @@ def run(verbose: bool = True) -> int:
         env = {"PATH": os.environ.get("PATH", skel.DEFAULT_PATH), "OVIS_CMDLINE": str(cmdline)}
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        argv = unshare_argv() + [sys.executable, "-m", "ovis", "boot", "-s", str(sk),
+        argv = unshare_argv() + [*selfcmd.argv(), "boot", "-s", str(sk),
                                  "-b", "[ovis demo: booting the example system as PID 1]"]
         if verbose:
             print(f"$ {' '.join(shlex.quote(a) for a in argv)}", flush=True)

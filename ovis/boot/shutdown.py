@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -97,7 +96,9 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
             write_halt_file(Path(info["skel"]), code, action)
         except OSError:
             pass
-    argv = [sys.executable, "-m", "ovis", "--live", str(live), "stage3"]
+    from ovis.boot import selfcmd
+
+    argv = [*selfcmd.argv(), "--live", str(live), "stage3"]
     pid = os.fork()
     if pid == 0:  # detach: new session, no tie to the caller's terminal
         try:
@@ -107,7 +108,7 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
                 null = os.open("/dev/null", os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
-                os.execv(sys.executable, argv)
+                os.execv(argv[0], argv)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)

@@ -7,8 +7,6 @@ PATH that finds both the system tools and ovis (``@PATH@``).
 
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -22,11 +20,10 @@ EXECUTABLE = {"rc.init", "rc.init.container", "rc.shutdown", "rc.shutdown.final"
 
 
 def ovis_command() -> str:
-    """How a script runs this ovis: the installed console script, else ``python -m ovis``."""
-    script = Path(sys.executable).parent / "ovis"
-    if script.is_file() and os.access(script, os.X_OK):
-        return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m ovis"
+    """How a script runs this ovis: this interpreter on this package (see selfcmd)."""
+    from ovis.boot import selfcmd
+
+    return selfcmd.command()
 
 
 def boot_path() -> str:

@@ -60,8 +60,10 @@ def in_namespace() -> bool:
 
 
 def ovis_argv() -> list[str]:
-    """How the stage scripts written here run this same ovis."""
-    return [sys.executable, "-m", "ovis"]
+    """How the stage scripts written here run this same ovis (interpreter and package)."""
+    from ovis.boot import selfcmd
+
+    return selfcmd.argv()
 
 
 def _say(text: str) -> None:

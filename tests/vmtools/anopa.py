@@ -88,8 +88,11 @@ from pathlib import Path
 from tests.vmtools import initramfs, qemu, stage0
 
 REPO = Path(__file__).resolve().parent.parent.parent
-#: shared/ sits beside the repository (in CI: beside the fresh clone).
-SEED = REPO.parent / "shared" / "seeds" / "000_fd1d526f21b0b976.txt"
+#: shared/ sits beside the repository (in CI: beside the fresh clone), or beside
+#: the folder of git worktrees (REPO/../../shared): the nearest one up wins.
+SEED_NAME = Path("shared") / "seeds" / "000_fd1d526f21b0b976.txt"
+SEED = next((p / SEED_NAME for p in REPO.parents if (p / SEED_NAME).is_file()),
+            REPO.parent / SEED_NAME)
 MARKER = "OVIS-VM-MARKER: hello from an anopa service on the console"
 #: What @BINDIR@ must hold, and where Debian has it.
 BINDIR_LINKS = {

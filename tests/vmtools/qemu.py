@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
+from ovis.boot import selfcmd
 from tests.vmtools import initramfs, stage0
 
 QEMU = "qemu-system-x86_64"
@@ -182,9 +183,10 @@ class Scenario:
         for d in (self.services, self.tree, self.logdir):
             d.mkdir(parents=True, exist_ok=True)
         self.python = lean_python(self.root / "python") if lean else Path(sys.executable)
-        ovis = f"{shlex.quote(str(self.python))} -m ovis"
+        # This tree's ovis, whatever the VM's current directory or environment.
+        ovis = selfcmd.command(str(self.python), REPO)
         # Written by the interpreter the VM will run, so that @OVIS@ names it.
-        subprocess.run([str(self.python), "-m", "ovis", "skel", "install", "--force",
+        subprocess.run([*selfcmd.argv(str(self.python), REPO), "skel", "install", "--force",
                         str(self.skel)], check=True, capture_output=True,
                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         search = [str(self.services)]
