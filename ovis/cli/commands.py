@@ -139,17 +139,9 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ovis.cli.output import status_table, use_colour
-    from ovis.engine.status import gather
+    from ovis.cli import statusview
 
-    items = gather(manager_of(args), args.names or None)
-    if args.json:
-        print(json.dumps(items, indent=1))
-    else:
-        print(status_table(items, use_colour(sys.stdout)))
-    if args.names and any(it["state"] != "up" for it in items):
-        return EXIT_FAILED
-    return EXIT_OK
+    return statusview.cmd_status(args)
 
 
 def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
@@ -159,12 +151,21 @@ def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
     done = (m.enable if enable else m.disable)(args.names, tree)
     key, yes, no = (("enabled", "enabled in", "already enabled in") if enable
                     else ("disabled", "disabled in", "was not enabled in"))
+    outcome = None
+    if getattr(args, "now", False):
+        outcome = m.start(args.names) if enable else m.stop(
+            [n for n in args.names if n in m.live_services()])
     if args.json:
-        print(json.dumps({"tree": tree, key: done}))
+        data: dict[str, Any] = {"tree": tree, key: done}
+        if outcome is not None:
+            data["transaction"] = outcome_json(outcome)
+        print(json.dumps(data))
     elif args.verbosity > 0:
         for n in args.names:
             print(f"ovis: {n}: {yes if n in done else no} tree {tree}")
-    return EXIT_OK
+    if outcome is not None and not args.json:
+        return finish(args, outcome)
+    return EXIT_FAILED if outcome is not None and outcome.failed else EXIT_OK
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
@@ -223,9 +224,9 @@ def cmd_scandir(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from ovis.cli import logview
+    from ovis.cli import logcmd
 
-    return logview.run(args, manager_of(args))
+    return logcmd.run(args, manager_of(args))
 
 
 def register(cmd: Register) -> None:
@@ -246,16 +247,26 @@ def register(cmd: Register) -> None:
             epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)")
     p.add_argument("signal", metavar="SIG")
     p.add_argument("names", nargs="+", metavar="NAME")
-    p = cmd("status", cmd_status, "show services: a table, or with --json a list of objects",
-            epilog="With names, exit status 1 when any of them is not up.\n"
-                   "JSON fields: name type state ready pid since exit reason (+ description,\n"
-                   "wanted, detail, source, compiled, timings)")
-    p.add_argument("names", nargs="*", metavar="NAME")
-    for verb, fn, what in (("enable", cmd_enable, "add services to a tree"),
-                           ("disable", cmd_disable, "remove services from a tree")):
-        p = cmd(verb, fn, what)
+    p = cmd("status", cmd_status, "show services: a table, or details of the named ones",
+            epilog="Without names, one line per service; with names, a detailed view of each\n"
+                   "(state, reason, pid, since, restarts, definition, trees, dependencies, the\n"
+                   "last log lines), and exit status 1 when any of them is not up.\n"
+                   "JSON fields: name type state ready pid since exit reason restarts (+ description,\n"
+                   "wanted, detail, source, compiled, changed, timings; with names also trees,\n"
+                   "needs, wants, needed_by, wanted_by, log)\n\n"
+                   "examples:\n  ovis status\n  ovis status --failed\n  ovis status nginx\n"
+                   "  ovis --json status nginx")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services to show in detail")
+    p.add_argument("--failed", action="store_true", help="only failed services")
+    p.add_argument("-n", "--lines", type=int, default=10, metavar="N",
+                   help="log lines in the detailed view (10; 0 for none)")
+    for verb, fn, what, now in (("enable", cmd_enable, "add services to a tree", "start them too"),
+                                ("disable", cmd_disable, "remove services from a tree",
+                                 "stop them too")):
+        p = cmd(verb, fn, what, epilog=f"examples:\n  ovis {verb} sshd\n  ovis {verb} --now -t boot sshd")
         p.add_argument("-t", "--tree", metavar="TREE", help="tree (default: init.conf TREE)")
-        p.add_argument("names", nargs="+", metavar="NAME")
+        p.add_argument("--now", action="store_true", help=now)
+        p.add_argument("names", nargs="+", metavar="NAME", help="services")
     p = cmd("tree", cmd_tree, "bring a whole tree up or down")
     p.add_argument("action", choices=["start", "stop"])
     p.add_argument("tree", nargs="?", metavar="TREE", help="default: init.conf TREE")
@@ -266,7 +277,15 @@ def register(cmd: Register) -> None:
     p.add_argument("targets", nargs="*", metavar="NAME|PATH")
     p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir")
     p.add_argument("action", choices=["start", "stop"])
-    p = cmd("log", cmd_log, "show a service's log, timestamps as local time")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="last N lines (20)")
+    p = cmd("log", cmd_log, "show services' logs, timestamps as local time",
+            epilog="Several names or --all: merged by time, each line prefixed with its service.\n"
+                   "--since: 10:30, '2026-12-01 10:30', -5m, '1h ago', today, @EPOCH.\n"
+                   "--json: one object per line: {\"service\", \"time\" (epoch|null), \"text\"}\n\n"
+                   "examples:\n  ovis log nginx\n  ovis log -f nginx | grep error\n"
+                   "  ovis log --all -f\n  ovis log --since '10 min ago' db webapp")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services whose logs to show")
+    p.add_argument("-a", "--all", action="store_true", help="every service's log, interleaved")
+    p.add_argument("-n", "--lines", type=int, default=None, metavar="N",
+                   help="last N lines (20; with --since, all since then)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME")

@@ -189,9 +189,15 @@ class Manager:
                 timings["start_begun"] = res.wall_begun or time.time()
                 timings["start_ended"] = res.wall_ended or time.time()
             st.state = "up" if res.ok else "failed"
+            if not res.already:
+                st.crashes = 0
             if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
                 st.state = "failed"
         else:
+            if not res.already and svc.kind is Kind.LONGRUN and st.state == "up":
+                from ovis.engine.status import restarts
+
+                st.crashes = restarts(self.paths, svc.name, st, until=res.wall_begun)
             if not res.already:
                 timings["stop_begun"] = res.wall_begun or time.time()
                 timings["stop_ended"] = res.wall_ended or time.time()
