@@ -6,6 +6,7 @@ Real s6-svscan, real CLI, real processes, as in test_manager.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -56,3 +57,130 @@ def test_restart_with_a_broken_dependent_changes_nothing(system: LiveSystem) -> 
     r = system.ovis("restart", "webapp")
     assert r.returncode == 2 and "nosuch" in r.stderr, r.stdout + r.stderr
     assert pids(system) == before
+
+
+# 2. status NAME explains ------------------------------------------------------------
+def test_status_name_is_a_detailed_view(system: LiveSystem) -> None:
+    longrun(system, "db", run='sh -c "echo db is listening; exec sleep 1000"')
+    path = longrun(system, "webapp", run='sh -c "echo serving on 8080; exec sleep 1000"',
+                   extra="Depends = ( db )")
+    longrun(system, "worker", extra="Depends = ( webapp )")
+    (system.trees / "boot").mkdir()
+    (system.trees / "boot" / "webapp").touch()
+    system.ovis("start", "worker", check=True)
+    assert wait_until(lambda: "serving" in system.ovis("log", "webapp").stdout)
+    pid = system.status()["webapp"]["pid"]
+    r = system.ovis("status", "webapp")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert text.splitlines()[0] == "● webapp - webapp (longrun)"
+    for label, value in (("State", "up (ready) since "), ("PID", str(pid)), ("Restarts", "0"),
+                         ("Definition", str(path)), ("Trees", "boot"), ("Needs", "db"),
+                         ("Needed by", "worker")):
+        assert f"{label:>11}: {value}" in text, (label, text)
+    assert text.rstrip().endswith("serving on 8080")
+    # JSON: the same facts, for both forms
+    item = json.loads(system.ovis("--json", "status", "webapp").stdout)[0]
+    assert item["pid"] == pid and item["restarts"] == 0
+    assert item["trees"] == ["boot"] and item["needs"] == ["db"] and item["needed_by"] == ["worker"]
+    assert item["log"][-1].endswith("serving on 8080") and item["changed"] is False
+    table = json.loads(system.ovis("--json", "status").stdout)
+    assert all(isinstance(it["restarts"], int) for it in table)
+    # the table without names stays one line per service
+    lines = system.ovis("status").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TYPE", "STATE", "READY", "PID", "SINCE", "REASON"]
+    assert [ln.split()[0] for ln in lines[1:]] == ["db", "webapp", "worker"]
+
+
+def test_status_counts_restarts_and_lists_failed(system: LiveSystem) -> None:
+    longrun(system, "flaky", run='sh -c "echo dying; exit 3"')
+    oneshot(system, "broken", start="exit 4")
+    longrun(system, "fine")
+    system.ovis("start", "fine", "flaky", check=True)
+    system.ovis("start", "broken")
+    # s6 restarts a dying longrun about once a second
+    assert wait_until(lambda: system.status("flaky")["flaky"]["restarts"] >= 2, timeout=20)
+    failed = json.loads(system.ovis("--json", "status", "--failed").stdout)
+    names = [it["name"] for it in failed]
+    assert "broken" in names and "fine" not in names
+    r = system.ovis("status", "--failed")
+    assert "fine" not in r.stdout and "broken" in r.stdout
+    r = system.ovis("status", "broken")
+    assert r.returncode == 1
+    assert "     Reason: exited" in r.stdout
+
+
+def test_table_honours_the_terminal_width(system: LiveSystem) -> None:
+    oneshot(system, "verbose", start="exit 4")
+    system.ovis("start", "verbose")
+    st = statefile_detail(system, "verbose", "x" * 300)
+    assert st
+    system.env["COLUMNS"] = "70"
+    out = system.ovis("status").stdout
+    assert all(len(line) <= 70 for line in out.splitlines()), out
+    assert "…" in out
+    del system.env["COLUMNS"]
+    assert "x" * 300 in system.ovis("status").stdout  # a pipe: nothing cut
+
+
+def statefile_detail(s: LiveSystem, name: str, detail: str) -> bool:
+    p = s.live / "state" / f"{name}.json"
+    data = json.loads(p.read_text())
+    data["detail"] = detail
+    p.write_text(json.dumps(data))
+    return True
+
+
+# 3. logs ---------------------------------------------------------------------------
+def test_log_follow_through_a_pipe_delivers_a_line_within_a_second(system: LiveSystem) -> None:
+    longrun(system, "talker", run="trap { SIGHUP { echo got-hup } } sleep 1000")
+    system.ovis("start", "talker", check=True)
+    assert wait_until(lambda: (system.logdir / "talker" / "current").exists())
+    proc = subprocess.Popen([sys.executable, "-m", "ovis", "log", "-f", "talker"],
+                            env=system.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)  # let it reach the end of the file and start following
+        system.ovis("reload", "talker", check=True)
+        t0 = time.monotonic()
+        import select
+
+        got = b""
+        while b"got-hup" not in got and time.monotonic() - t0 < 5:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+            if ready:
+                got += os.read(proc.stdout.fileno(), 4096)  # type: ignore[union-attr]
+        elapsed = time.monotonic() - t0
+        assert b"got-hup" in got, got
+        assert elapsed < 1.0, elapsed
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_log_several_names_all_since_json(system: LiveSystem) -> None:
+    oneshot(system, "one", start="sh -c \"echo first; sleep 0.05; echo third\"")
+    oneshot(system, "two", start="sh -c \"sleep 0.02; echo second\"", extra="")
+    system.ovis("start", "one", check=True)
+    system.ovis("start", "two", check=True)
+    r = system.ovis("log", "one", "two")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    texts = [ln.split(" ", 2)[2] for ln in lines]
+    assert "one: first" in texts and "two: second" in texts
+    stamps = [ln.split(" ", 2)[:2] for ln in lines]
+    assert stamps == sorted(stamps)  # interleaved by time
+    # one name: no prefix
+    assert all(not ln.split(" ", 2)[2].startswith("one:") for ln in
+               system.ovis("log", "one").stdout.splitlines())
+    # --all covers both, -n limits, --json one object per line
+    objs = [json.loads(ln) for ln in system.ovis("--json", "log", "--all").stdout.splitlines()]
+    assert {o["service"] for o in objs} >= {"one", "two"}
+    assert all(isinstance(o["time"], float) and isinstance(o["text"], str) for o in objs)
+    assert len(system.ovis("log", "--all", "-n", "1").stdout.splitlines()) == 1
+    assert system.ovis("log", "one", "--since", "@" + str(time.time() + 3600)).stdout == ""
+    assert "first" in system.ovis("log", "one", "--since=-1h").stdout
+    assert "first" in system.ovis("log", "one", "--since", "1h ago").stdout
+    r = system.ovis("log", "one", "--since", "yesterday-ish")
+    assert r.returncode == 2 and "--since" in r.stderr
+    assert system.ovis("log", "nosuch").returncode == 2
+    assert system.ovis("log").returncode == 2

@@ -79,10 +79,10 @@ def detail(it: dict[str, Any], colour: bool, now: float | None = None) -> str:
     state = it["state"]
     dot = paint("●", {"up": GREEN, "failed": RED}.get(state, ""), colour and state in ("up", "failed"))
     head = f"{dot} {it['name']}" + (f" - {it['description']}" if it.get("description") else "")
+    head += f" ({it['type']})"
     st = state
     if state == "up" and it["type"] == "longrun":
         st += " (ready)" if it["ready"] else " (not ready)"
-    st += f" ({it['type']})"
     since = _when(it.get("since"), now)
     if since:
         st += f" since {since}"
