@@ -184,3 +184,169 @@ def test_log_several_names_all_since_json(system: LiveSystem) -> None:
     assert r.returncode == 2 and "--since" in r.stderr
     assert system.ovis("log", "nosuch").returncode == 2
     assert system.ovis("log").returncode == 2
+
+
+# 6. failed services -------------------------------------------------------------------
+def blame(s: LiveSystem) -> dict[str, str]:
+    out = {}
+    for line in s.ovis("analyze", "blame").stdout.splitlines()[1:]:
+        _, name, outcome = line.split(None, 2)
+        out[name] = outcome
+    return out
+
+
+def test_stop_of_a_crash_looping_service_reports_it_and_blame_keeps_the_failure(
+        system: LiveSystem) -> None:
+    longrun(system, "looper", run='sh -c "exit 3"')
+    system.ovis("start", "looper", check=True)
+    assert wait_until(lambda: system.status("looper")["looper"]["restarts"] >= 1, timeout=20)
+    r = system.ovis("stop", "looper")
+    assert r.returncode == 0, r.stderr
+    assert "stopped 1 service" in r.stdout, r.stdout
+    assert system.status("looper")["looper"]["state"] == "down"
+    outcome = blame(system)["looper"]
+    assert outcome != "ok" and outcome.startswith("crashed"), outcome
+
+
+def test_reset_clears_a_failure_and_keeps_its_history(system: LiveSystem) -> None:
+    oneshot(system, "migrate", start="exit 4")
+    oneshot(system, "ok1")
+    system.ovis("start", "migrate")
+    system.ovis("start", "ok1", check=True)
+    assert system.status("migrate")["migrate"]["state"] == "failed"
+    r = system.ovis("reset", "migrate", "ok1")
+    assert r.returncode == 0, r.stderr
+    assert "ovis: migrate: failure cleared" in r.stdout and "ok1: not failed" in r.stdout
+    st = system.status("migrate")["migrate"]
+    assert st["state"] == "down" and st["reason"] == "reset"
+    assert json.loads(system.ovis("--json", "status", "--failed").stdout) == []
+    assert blame(system)["migrate"].startswith("exited")  # history kept for analyze
+    assert system.ovis("reset", "nosuch").returncode == 2
+    # reset-failed is the same verb, for systemd users
+    system.ovis("start", "migrate")
+    r = system.ovis("reset-failed")
+    assert r.returncode == 0 and "migrate: failure cleared" in r.stdout
+
+
+# 7. apply -------------------------------------------------------------------------------
+def test_apply_restarts_only_the_edited_service(system: LiveSystem) -> None:
+    for n in ("alpha", "beta", "gamma"):
+        longrun(system, n)
+    system.ovis("start", "alpha", "beta", "gamma", check=True)
+    before = pids(system)
+    time.sleep(0.05)
+    p = system.services / "beta"
+    p.write_text(p.read_text().replace("sleep 1000", "sleep 2000"))
+    # status marks it
+    table = system.ovis("status").stdout
+    assert "beta*" in table and "alpha*" not in table and "definition changed" in table
+    assert system.status("beta")["beta"]["changed"] is True
+    dry = system.ovis("apply", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == ["ovis: beta: would restart (definition changed)"]
+    assert pids(system) == before
+    r = system.ovis("apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ovis: beta: restart (definition changed)" in r.stdout
+    after = pids(system)
+    assert after["alpha"] == before["alpha"] and after["gamma"] == before["gamma"]
+    assert after["beta"] != before["beta"] and after["beta"]
+    assert "sleep 2000" in (system.live / "sv" / "beta" / "run").read_text()
+    assert "beta*" not in system.ovis("status").stdout
+    assert system.ovis("apply").stdout.strip() == "ovis: nothing to apply: LIVE matches the definitions"
+
+
+def test_apply_with_a_broken_definition_changes_nothing(system: LiveSystem) -> None:
+    longrun(system, "alpha")
+    longrun(system, "beta")
+    system.ovis("start", "alpha", "beta", check=True)
+    before = pids(system)
+    longrun(system, "alpha", run="sleep 2000")
+    b = system.services / "beta"
+    b.write_text(b.read_text() + "Bogus = 1\n")
+    r = system.ovis("apply")
+    assert r.returncode == 2 and r.stderr.startswith("ovis: error: "), r.stdout + r.stderr
+    assert pids(system) == before
+    assert "sleep 1000" in (system.live / "sv" / "alpha" / "run").read_text()
+
+
+def test_deleted_definitions_are_stopped_and_leave_status_and_analyze(system: LiveSystem) -> None:
+    longrun(system, "keep")
+    longrun(system, "gone")
+    system.ovis("start", "keep", "gone", check=True)
+    (system.services / "gone").unlink()
+    r = system.ovis("apply", "--dry-run")
+    assert r.stdout.splitlines() == ["ovis: gone: would remove (definition deleted, was up)"]
+    keep_pid = pids(system)["keep"]
+    r = system.ovis("apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    st = system.status()
+    assert "gone" not in st and st["keep"]["pid"] == keep_pid
+    assert "gone" not in system.ovis("analyze", "blame").stdout
+    assert "gone" not in system.ovis("analyze", "dot").stdout
+    assert not (system.live / "scandir" / "gone").exists()
+
+
+# 9. discoverability ----------------------------------------------------------------
+def test_deps_of_services_not_compiled(offline: LiveSystem) -> None:
+    longrun(offline, "db")
+    longrun(offline, "cache")
+    longrun(offline, "webapp", extra="Depends = ( db )\nOptsDepends = ( cache )")
+    longrun(offline, "worker", extra="Depends = ( webapp )")
+    r = offline.ovis("deps", "worker")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["worker", "  needs webapp", "    needs db", "    wants cache"]
+    r = offline.ovis("deps", "--reverse", "db")
+    assert r.stdout.splitlines() == ["db", "  needed by webapp", "    needed by worker"]
+    assert offline.ovis("deps", "nosuch").returncode == 2
+    assert not (offline.live / "sv").exists()  # nothing compiled
+
+
+def test_enable_now_disable_now_and_is_enabled(system: LiveSystem) -> None:
+    longrun(system, "sshd")
+    r = system.ovis("is-enabled", "sshd")
+    assert r.returncode == 1 and r.stdout == "disabled\n"
+    r = system.ovis("enable", "--now", "-t", "boot", "sshd")
+    assert r.returncode == 0, r.stderr
+    assert system.status("sshd")["sshd"]["state"] == "up"
+    r = system.ovis("is-enabled", "-t", "boot", "sshd")
+    assert r.returncode == 0 and r.stdout == "enabled\n"
+    r = system.ovis("disable", "--now", "-t", "boot", "sshd")
+    assert r.returncode == 0, r.stderr
+    assert system.status("sshd")["sshd"]["state"] == "down"
+    assert system.ovis("is-enabled", "-t", "boot", "sshd").returncode == 1
+    assert system.ovis("is-enabled", "nosuch").returncode == 2
+
+
+def test_ovis_alone_prints_a_summary(system: LiveSystem) -> None:
+    longrun(system, "up1")
+    oneshot(system, "bad", start="exit 1")
+    system.ovis("start", "up1", check=True)
+    system.ovis("start", "bad")
+    r = system.ovis()
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "ovis: 2 services: 1 up, 1 failed, 0 down"
+    assert lines[1] == "  failed: bad (exited)"
+
+
+def test_help_has_examples_and_positional_help() -> None:
+    for verb in ("status", "log", "apply", "deps", "reset", "enable"):
+        r = subprocess.run([sys.executable, "-m", "ovis", verb, "--help"], capture_output=True,
+                           text=True, cwd=Path(__file__).parent.parent)
+        assert r.returncode == 0
+        assert "examples:" in r.stdout, verb
+        pos = r.stdout.split("positional arguments:")[1].split("options:")[0]
+        assert all(len(ln.split(None, 1)) == 2 for ln in pos.strip().splitlines()
+                   if ln.startswith("  ") and not ln.startswith("    ")), (verb, pos)
+
+
+def test_stopping_a_service_whose_definition_is_gone_removes_it(system: LiveSystem) -> None:
+    longrun(system, "old")
+    system.ovis("start", "old", check=True)
+    (system.services / "old").unlink()
+    r = system.ovis("stop", "old")
+    assert r.returncode == 0, r.stderr
+    assert "old: definition deleted: removed from LIVE" in r.stdout
+    assert "old" not in system.status()
+    assert "old" not in system.ovis("analyze", "blame").stdout

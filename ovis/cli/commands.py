@@ -91,7 +91,17 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     if not args.names and not args.all:
         raise UsageError("stop: name at least one service, or --all")
-    return finish(args, manager_of(args).stop(args.names, everything=args.all, force=args.force))
+    m = manager_of(args)
+    outcome = m.stop(args.names, everything=args.all, force=args.force)
+    gone = [n for n, r in outcome.results.items() if r.ok and m.repo.locate(n) is None]
+    if gone:  # stopped, and its definition deleted: nothing left to show or start
+        from ovis.engine.apply import remove_from_live
+
+        remove_from_live(m, gone)
+        if not args.json and args.verbosity > 0:
+            for n in gone:
+                print(f"ovis: {n}: definition deleted: removed from LIVE")
+    return finish(args, outcome)
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
