@@ -350,3 +350,26 @@ def test_stopping_a_service_whose_definition_is_gone_removes_it(system: LiveSyst
     assert "old: definition deleted: removed from LIVE" in r.stdout
     assert "old" not in system.status()
     assert "old" not in system.ovis("analyze", "blame").stdout
+
+
+# 10. output --------------------------------------------------------------------------
+def test_durations_stay_in_their_column_on_failed_lines(system: LiveSystem) -> None:
+    import re
+
+    oneshot(system, "good")
+    oneshot(system, "bad", start="exit 3")
+    r = system.ovis("start", "good", "bad")
+    lines = {ln.split()[2]: ln for ln in r.stdout.splitlines() if ln.startswith("[")}
+    dur = re.compile(r"\d+\.\d{3}s")
+    cols = {n: dur.search(ln).start() for n, ln in lines.items()}  # type: ignore[union-attr]
+    assert cols["good"] == cols["bad"], r.stdout
+    assert lines["bad"].rstrip().endswith("exited: exited 3"), lines["bad"]
+
+
+def test_scandir_stop_says_what_it_stopped(system: LiveSystem) -> None:
+    longrun(system, "a")
+    longrun(system, "b")
+    system.ovis("start", "a", "b", check=True)
+    r = system.ovis("scandir", "stop")
+    assert r.returncode == 0, r.stderr
+    assert f"ovis: stopped 2 services and s6-svscan on {system.live / 'scandir'} in " in r.stdout

@@ -80,7 +80,8 @@ class TerminalReporter:
             tag = paint("[FAILED]", RED, c)
             reason = result.reason.value if result.reason else "failed"
             extra = f": {result.detail}" if result.detail else ""
-            line = f"{tag} {name:<{self.width}} {reason}{extra} {duration(result.elapsed)}"
+            # "failed" where OK lines say "started": the duration stays in its column
+            line = f"{tag} {name:<{self.width}} {'failed':<10} {duration(result.elapsed):<7} {reason}{extra}"
         print(line, file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
