@@ -359,7 +359,7 @@ def test_durations_stay_in_their_column_on_failed_lines(system: LiveSystem) -> N
     oneshot(system, "good")
     oneshot(system, "bad", start="exit 3")
     r = system.ovis("start", "good", "bad")
-    lines = {ln.split()[2]: ln for ln in r.stdout.splitlines() if ln.startswith("[")}
+    lines = {ln[9:].split()[0]: ln for ln in r.stdout.splitlines() if ln.startswith("[")}
     dur = re.compile(r"\d+\.\d{3}s")
     cols = {n: dur.search(ln).start() for n, ln in lines.items()}  # type: ignore[union-attr]
     assert cols["good"] == cols["bad"], r.stdout
