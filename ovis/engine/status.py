@@ -51,7 +51,9 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
 
     sup = read_status(paths.servicedir(svc.name)) if compiled else None
     if sup is not None:
-        out["restarts"] = restarts(paths, svc.name, st)
+        deaths = restarts(paths, svc.name, st)
+        # the last death of a service s6 gave up on was not followed by a restart
+        out["restarts"] = max(0, deaths - 1) if deaths and not sup.up and not sup.want_up else deaths
     if sup is not None and sup.up:
         out.update(state="up", pid=sup.pid, since=sup.stamp, reason=None,
                    ready=sup.ready if svc.notify is not None else True)
