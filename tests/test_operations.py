@@ -6,6 +6,7 @@ Real s6-svscan, real CLI, real processes, as in test_manager.py.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -373,3 +374,44 @@ def test_scandir_stop_says_what_it_stopped(system: LiveSystem) -> None:
     r = system.ovis("scandir", "stop")
     assert r.returncode == 0, r.stderr
     assert f"ovis: stopped 2 services and s6-svscan on {system.live / 'scandir'} in " in r.stdout
+
+
+# 11. docs that match the program ------------------------------------------------------
+def test_examples_readme_sequence_runs(tmp_path: Path) -> None:
+    """The command sequence of examples/README.md, as written, against both formats."""
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "examples" / "README.md").read_text()
+    block = re.search(r"\n((?:    .*\n)+)", text).group(1)  # type: ignore[union-attr]
+    cmds = [ln.strip() for ln in block.splitlines() if ln.strip().startswith("ovis ")]
+    assert cmds[0] == "ovis scandir start &" and cmds[-1] == "ovis scandir stop"
+    for fmt in ("66", "anopa"):
+        s = LiveSystem(tmp_path / fmt)
+        s.env["OVIS_SERVICES"] = str(repo / "examples" / fmt)
+        s.env["OVIS_TREES"] = str(repo / "examples" / "tree")
+        s.start_scandir()
+        try:
+            for c in cmds[1:-1]:
+                if c.startswith("ovis log"):  # s6-log creates current a moment after the start
+                    assert wait_until(lambda: (s.logdir / "clock" / "current").exists())
+                r = s.ovis(*c.split()[1:])
+                assert r.returncode == 0, (fmt, c, r.stdout, r.stderr)
+                if c.startswith("ovis log"):
+                    assert wait_until(lambda: "clock" in s.ovis(*c.split()[1:]).stdout), c
+            r = s.ovis("scandir", "stop")
+            assert r.returncode == 0, r.stderr
+        finally:
+            s.stop_scandir()
+
+
+def test_docs_do_not_point_outside_the_repository() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    for p in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        assert "shared/DESIGN.md" not in p.read_text(), p
+    for p in sorted((repo / "docs").glob("*.md")):
+        for target in re.findall(r"\]\(([^)#]+\.md)\)", p.read_text()):
+            assert (p.parent / target).exists(), (p, target)
+    index = (repo / "docs" / "README.md").read_text()
+    for page in ("contract.md", "ovis-apply.md", "ovis-deps.md", "ovis-reset.md"):
+        assert f"({page})" in index, page
