@@ -332,14 +332,24 @@ def test_ovis_alone_prints_a_summary(system: LiveSystem) -> None:
 
 
 def test_help_has_examples_and_positional_help() -> None:
-    for verb in ("status", "log", "apply", "deps", "reset", "enable"):
-        r = subprocess.run([sys.executable, "-m", "ovis", verb, "--help"], capture_output=True,
-                           text=True, cwd=Path(__file__).parent.parent)
-        assert r.returncode == 0
-        assert "examples:" in r.stdout, verb
-        pos = r.stdout.split("positional arguments:")[1].split("options:")[0]
-        assert all(len(ln.split(None, 1)) == 2 for ln in pos.strip().splitlines()
-                   if ln.startswith("  ") and not ln.startswith("    ")), (verb, pos)
+    import argparse
+
+    from ovis.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    internal = {a.dest for a in sub._choices_actions if str(a.help).startswith("(internal)")}
+    verbs = sorted(set(sub.choices) - internal)
+    assert {"apply", "deps", "reset", "is-enabled", "status", "log"} <= set(verbs)
+    for verb in verbs:
+        p = sub.choices[verb]
+        assert "examples:" in (p.epilog or ""), verb
+        for a in p._actions:
+            if not a.option_strings:
+                assert a.help, (verb, a.metavar or a.dest)
+    r = subprocess.run([sys.executable, "-m", "ovis", "log", "--help"], capture_output=True,
+                       text=True, cwd=Path(__file__).parent.parent)
+    assert r.returncode == 0 and "examples:" in r.stdout
+    assert "services whose logs to show" in r.stdout
 
 
 def test_stopping_a_service_whose_definition_is_gone_removes_it(system: LiveSystem) -> None:

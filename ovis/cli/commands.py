@@ -242,21 +242,25 @@ def cmd_log(args: argparse.Namespace) -> int:
 def register(cmd: Register) -> None:
     p = cmd("start", cmd_start, "start services and what they need; wait until up+ready",
             epilog="examples:\n  ovis start nginx\n  ovis --json start getty@tty1")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", help="services (instances as name@arg)")
     p = cmd("stop", cmd_stop, "stop services and, first, whatever depends on them",
             epilog="examples:\n  ovis stop nginx\n  ovis stop --all")
-    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services to stop (or --all)")
     p.add_argument("-a", "--all", action="store_true", help="stop every service in LIVE")
     p.add_argument("-f", "--force", action="store_true",
                    help="a dependent that fails to stop does not hold back what it needs")
-    p = cmd("restart", cmd_restart, "stop then start services (and their dependents)")
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("restart", cmd_restart, "stop then start services (and their dependents)",
+            epilog="Every definition needed is checked first: exit 2 means nothing was stopped.\n\n"
+                   "examples:\n  ovis restart nginx\n  ovis apply        # restart whatever changed")
+    p.add_argument("names", nargs="+", metavar="NAME", help="services to restart")
+    p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')",
+            epilog="examples:\n  ovis reload nginx")
+    p.add_argument("names", nargs="+", metavar="NAME", help="up longruns")
     p = cmd("signal", cmd_signal, "send a signal to longruns",
-            epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)")
-    p.add_argument("signal", metavar="SIG")
-    p.add_argument("names", nargs="+", metavar="NAME")
+            epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)"
+                   "\n\nexamples:\n  ovis signal USR1 nginx\n  ovis signal 15 worker")
+    p.add_argument("signal", metavar="SIG", help="signal name or number")
+    p.add_argument("names", nargs="+", metavar="NAME", help="up longruns")
     p = cmd("status", cmd_status, "show services: a table, or details of the named ones",
             epilog="Without names, one line per service; with names, a detailed view of each\n"
                    "(state, reason, pid, since, restarts, definition, trees, dependencies, the\n"
@@ -277,16 +281,21 @@ def register(cmd: Register) -> None:
         p.add_argument("-t", "--tree", metavar="TREE", help="tree (default: init.conf TREE)")
         p.add_argument("--now", action="store_true", help=now)
         p.add_argument("names", nargs="+", metavar="NAME", help="services")
-    p = cmd("tree", cmd_tree, "bring a whole tree up or down")
-    p.add_argument("action", choices=["start", "stop"])
+    p = cmd("tree", cmd_tree, "bring a whole tree up or down",
+            epilog="examples:\n  ovis tree start\n  ovis tree stop --force net")
+    p.add_argument("action", choices=["start", "stop"], help="start or stop")
     p.add_argument("tree", nargs="?", metavar="TREE", help="default: init.conf TREE")
     p.add_argument("-f", "--force", action="store_true",
                    help="stop: a dependent that fails to stop does not hold back its dependencies")
     p = cmd("check", cmd_check, "parse and validate definitions; change nothing",
-            epilog="With no argument, every definition in the search path is checked.")
-    p.add_argument("targets", nargs="*", metavar="NAME|PATH")
-    p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir")
-    p.add_argument("action", choices=["start", "stop"])
+            epilog="With no argument, every definition in the search path is checked.\n\n"
+                   "examples:\n  ovis check\n  ovis check nginx ./my-service")
+    p.add_argument("targets", nargs="*", metavar="NAME|PATH",
+                   help="service names, or paths of definitions (a path has a /)")
+    p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir",
+            epilog="examples:\n  ovis --live /tmp/l scandir start &\n  ovis --live /tmp/l scandir stop")
+    p.add_argument("action", choices=["start", "stop"],
+                   help="start: exec s6-svscan (foreground); stop: stop everything, end it")
     p = cmd("log", cmd_log, "show services' logs, timestamps as local time",
             epilog="Several names or --all: merged by time, each line prefixed with its service.\n"
                    "--since: 10:30, '2026-12-01 10:30', -5m, '1h ago', today, @EPOCH.\n"
