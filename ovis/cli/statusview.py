@@ -25,6 +25,8 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     from ovis.engine.status import gather
 
     m = manager_of(args)
+    live = m.live_services()  # read once: the detailed view asks for it several times
+    m.live_services = lambda: live  # type: ignore[method-assign]
     items = gather(m, args.names or None)
     if not args.names:
         from ovis.engine.apply import definition_changed
