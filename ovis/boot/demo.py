@@ -63,18 +63,23 @@ def import_path() -> str:
 
 
 def preflight(env: dict[str, str], python: str = sys.executable) -> None:
-    """Fail in seconds, with one line, when ovis cannot run inside the namespaces."""
-    argv = unshare_argv() + [python, "-c", "import ovis.cli.main"]
+    """Fail in seconds, with one line, when the stages could not import ovis.
+
+    Run with the environment and the interpreter the stages get, from ``/``,
+    as the same user: what it can import, they can (the namespaces change
+    neither the files nor the permissions), and it costs no namespace set-up.
+    """
+    argv = [python, "-c", "import ovis.cli.main"]
     try:
         p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=15, cwd="/")
     except subprocess.TimeoutExpired:
-        raise StateError("demo: starting Python in new namespaces took over 15 s") from None
+        raise StateError("demo: starting Python took over 15 s") from None
     except OSError as e:
-        raise StateError(f"demo: cannot run unshare: {e}") from None
+        raise StateError(f"demo: cannot run {python}: {e}") from None
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
-        raise StateError(f"demo: ovis cannot run inside the namespace ({python}): {last}")
+        raise StateError(f"demo: the boot stages could not import ovis ({python}): {last}")
 
 
 def run(verbose: bool = True) -> int:
