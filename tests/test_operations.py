@@ -255,6 +255,12 @@ def test_apply_restarts_only_the_edited_service(system: LiveSystem) -> None:
     assert "sleep 2000" in (system.live / "sv" / "beta" / "run").read_text()
     assert "beta*" not in system.ovis("status").stdout
     assert system.ovis("apply").stdout.strip() == "ovis: nothing to apply: LIVE matches the definitions"
+    # a comment changes nothing compiled: nothing to restart, and status does not mark it
+    time.sleep(0.05)
+    p.write_text("# edited by hand\n" + p.read_text())
+    assert "beta*" not in system.ovis("status").stdout
+    assert system.ovis("apply", "--dry-run").stdout.strip() == \
+        "ovis: nothing to apply: LIVE matches the definitions"
 
 
 def test_apply_with_a_broken_definition_changes_nothing(system: LiveSystem) -> None:
