@@ -431,3 +431,25 @@ def test_docs_do_not_point_outside_the_repository() -> None:
     index = (repo / "docs" / "README.md").read_text()
     for page in ("contract.md", "ovis-apply.md", "ovis-deps.md", "ovis-reset.md"):
         assert f"({page})" in index, page
+
+
+def test_a_down_service_whose_definition_is_gone_leaves_the_table(system: LiveSystem) -> None:
+    longrun(system, "old")
+    longrun(system, "running")
+    system.ovis("start", "old", "running", check=True)
+    system.ovis("stop", "old", check=True)
+    (system.services / "old").unlink()
+    (system.services / "running").unlink()
+    st = system.status()
+    assert "old" not in st  # down and no definition: nothing to show
+    assert st["running"]["state"] == "up" and st["running"]["changed"] is True  # still runs
+    assert "running*" in system.ovis("status").stdout
+
+
+def test_blame_fits_the_terminal(system: LiveSystem) -> None:
+    oneshot(system, "verbose", start="exit 4")
+    system.ovis("start", "verbose")
+    statefile_detail(system, "verbose", "y" * 200)
+    system.env["COLUMNS"] = "60"
+    out = system.ovis("analyze", "blame").stdout
+    assert out and all(len(line) <= 60 for line in out.splitlines()), out
