@@ -335,6 +335,8 @@ def test_ovis_alone_prints_a_summary(system: LiveSystem) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == "ovis: 2 services: 1 up, 1 failed, 0 down"
     assert lines[1] == "  failed: bad (exited)"
+    data = json.loads(system.ovis("--json").stdout)
+    assert data == {"services": 2, "up": 1, "failed": 1, "down": 0, "failed_names": ["bad"]}
 
 
 def test_help_has_examples_and_positional_help() -> None:
