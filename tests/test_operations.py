@@ -455,3 +455,30 @@ def test_blame_fits_the_terminal(system: LiveSystem) -> None:
     system.env["COLUMNS"] = "60"
     out = system.ovis("analyze", "blame").stdout
     assert out and all(len(line) <= 60 for line in out.splitlines()), out
+
+
+def test_a_terminal_of_unknown_width_cuts_nothing() -> None:
+    """A serial console (the VM's) reports 0 columns: that is no width at all."""
+    import pty
+
+    from ovis.cli.output import terminal_width
+
+    master, slave = pty.openpty()
+    try:
+        with open(slave, "w", closefd=False) as tty:
+            env = os.environ.pop("COLUMNS", None)
+            try:
+                import fcntl
+                import struct
+                import termios
+
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+                assert terminal_width(tty) is None
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+                assert terminal_width(tty) == 50
+            finally:
+                if env is not None:
+                    os.environ["COLUMNS"] = env
+    finally:
+        os.close(master)
+        os.close(slave)
