@@ -8,9 +8,10 @@ for it.
 from __future__ import annotations
 
 from ovis.terminal import (
-    BOLD, GREEN, RED, RESET, STATE_COLOURS, VERBS, YELLOW, TerminalReporter, duration, paint,
-    status_table, table, use_colour,
+    BOLD, GREEN, RED, RESET, STATE_COLOURS, VERBS, YELLOW, TerminalReporter, duration,
+    fit_last_column, paint, status_table, table, terminal_width, use_colour,
 )
 
 __all__ = ["BOLD", "GREEN", "RED", "RESET", "STATE_COLOURS", "VERBS", "YELLOW", "TerminalReporter",
-           "duration", "paint", "status_table", "table", "use_colour"]
+           "duration", "fit_last_column", "paint", "status_table", "table", "terminal_width",
+           "use_colour"]
