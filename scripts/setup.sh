@@ -58,6 +58,6 @@ else
 fi
 
 # Man pages built from docs/ and bash/zsh completion built from the parser
-# (python3 -m ovis.docgen), under PREFIX (default /usr/local: in man's and
+# (python3 -m ovis.cli.docgen), under PREFIX (default /usr/local: in man's and
 # zsh's default search paths, and bash-completion's).
-python3 -m ovis.docgen install "${OVIS_PREFIX:-/usr/local}"
+python3 -m ovis.cli.docgen install "${OVIS_PREFIX:-/usr/local}"

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def install(prefix: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "ovis.docgen", "install", str(prefix)],
+    r = subprocess.run([sys.executable, "-m", "ovis.cli.docgen", "install", str(prefix)],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
 
@@ -48,7 +48,7 @@ def test_every_doc_page_becomes_a_man_page_that_man_finds_and_renders(tmp_path: 
 
 
 def test_markdown_to_roff_subset() -> None:
-    from ovis.docgen.man import convert
+    from ovis.cli.docgen.man import convert
 
     md = ("# ovis x\n\n`ovis x` — does a thing. More.\n\n## Options\n\n"
           "- `-a`: all *items*, **bold**\n\n| A | B |\n|---|---|\n| `x` | y \\| z |\n\n"

@@ -4,45 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 from typing import TYPE_CHECKING
 
 from ovis.errors import EXIT_FAILED, EXIT_OK, UsageError
+from ovis.cli.context import manager_of, paths_of  # noqa: F401  (other CLI modules import them from here)
 from ovis.paths import Paths, read_env_file
 
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
     from ovis.engine.manager import Manager, Outcome
 
 Register = Callable[..., argparse.ArgumentParser]
-
-
-def paths_of(args: argparse.Namespace) -> Paths:
-    """Options, else the environment, else what the boot recorded, else defaults.
-
-    On a machine booted by ``ovis boot`` the OVIS_* variables of the boot
-    environment (LIVE/environment) apply to a user's ``ovis`` too, so that
-    ``ovis status`` in a login shell sees what the stages set up.
-    """
-    env = dict(os.environ)
-    live = args.live or env.get("OVIS_LIVE") or Paths.resolve({}).live
-    boot_env = read_env_file(Path(live) / "environment")
-    for k, v in boot_env.items():
-        if k.startswith("OVIS_") and k not in env:
-            env[k] = v
-    return Paths.resolve(env, skel=args.skel, services=args.services, trees=args.trees,
-                         live=args.live, logdir=args.logdir)
-
-
-def manager_of(args: argparse.Namespace) -> Manager:
-    from ovis.cli.output import TerminalReporter
-    from ovis.engine.manager import Manager
-
-    quiet = args.json or args.verbosity <= 0
-    return Manager(paths_of(args), TerminalReporter(quiet=quiet))
 
 
 def default_tree(paths: Paths) -> str:

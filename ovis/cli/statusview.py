@@ -21,7 +21,7 @@ LABEL = 11  # width of the detailed view's labels
 
 
 def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
-    from ovis.cli.commands import manager_of
+    from ovis.cli.context import manager_of
     from ovis.engine.status import gather
 
     m = manager_of(args)
@@ -29,7 +29,7 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     m.live_services = lambda: live  # type: ignore[method-assign]
     items = gather(m, args.names or None)
     if not args.names:
-        from ovis.engine.apply import definition_changed
+        from ovis.engine.drift import definition_changed
 
         for it in items:
             if it.get("compiled"):

@@ -294,7 +294,7 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
     ``changed`` (definition differs on disk from what was compiled) and
     ``log`` (the last *lines* lines).
     """
-    from ovis.engine.apply import definition_changed
+    from ovis.engine.drift import definition_changed
 
     name = item["name"]
     svc = manager.live_services().get(name)

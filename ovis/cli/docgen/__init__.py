@@ -1,5 +1,5 @@
 """Build-time generators: man pages from docs/, shell completion from the parser.
 
-Run by ``scripts/setup.sh`` (``python3 -m ovis.docgen install``); never on
+Run by ``scripts/setup.sh`` (``python3 -m ovis.cli.docgen install``); never on
 the boot path.
 """

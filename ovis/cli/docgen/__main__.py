@@ -1,4 +1,4 @@
-"""``python3 -m ovis.docgen install [PREFIX]``: man pages and completion, as setup.sh installs them.
+"""``python3 -m ovis.cli.docgen install [PREFIX]``: man pages and completion, as setup.sh installs them.
 
 ``man DIR`` / ``bash FILE`` / ``zsh FILE`` write one part only (the tests and
 packagers use these).
@@ -11,11 +11,11 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    from ovis.docgen import completion, man
+    from ovis.cli.docgen import completion, man
 
-    docs = Path(__file__).resolve().parent.parent.parent / "docs"
+    docs = Path(__file__).resolve().parents[3] / "docs"  # ovis/cli/docgen/ -> the checkout
     if not argv or argv[0] not in ("install", "man", "bash", "zsh"):
-        print("usage: python3 -m ovis.docgen install [PREFIX] | man DIR | bash FILE | zsh FILE",
+        print("usage: python3 -m ovis.cli.docgen install [PREFIX] | man DIR | bash FILE | zsh FILE",
               file=sys.stderr)
         return 2
     what, rest = argv[0], argv[1:]
