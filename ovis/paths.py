@@ -86,10 +86,10 @@ class Paths:
         return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
 
     def servicedir(self, name: str) -> Path:
-        return self.servicedirs / name
+        return self.servicedirs / check_name(name)
 
     def logdir_of(self, name: str) -> Path:
-        return self.logdir / name
+        return self.logdir / check_name(name)
 
     def boot_env(self, path: str = DEFAULT_PATH) -> dict[str, str]:
         """The boot environment (LIVE/environment) with these OVIS_* paths.
@@ -111,6 +111,22 @@ class Paths:
             "OVIS_LIVE": str(self.live),
             "OVIS_LOGDIR": str(self.logdir),
         }
+
+
+def check_name(name: str, what: str = "service") -> str:
+    """*name*, when it is safe as one path component; else a ConfigError.
+
+    The one gate every user-given name passes before it becomes part of a
+    path (servicedirs, state files, trees, logs): ``..``, ``/``, a leading
+    dot, a trailing newline and NUL never reach the filesystem.
+    """
+    from ovis.service.model import is_valid_name
+
+    if not is_valid_name(name):
+        from ovis.errors import ConfigError
+
+        raise ConfigError(f"invalid {what} name: {name!r}")
+    return name
 
 
 def detect_layout(live: Path) -> str:

@@ -19,7 +19,7 @@ from ovis.engine.graph import Graph
 from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
-from ovis.paths import Paths
+from ovis.paths import Paths, check_name
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
@@ -141,7 +141,7 @@ class Manager:
         """Stop *names* and, first, whatever hard-depends on them."""
         with statefile.Lock(self.paths, self.reporter.message):
             live = self.live_services()
-            names = list(dict.fromkeys(names))
+            names = list(dict.fromkeys(check_name(n) for n in names))
             for n in names:
                 if n not in live:
                     if self.repo.locate(n) is None:
@@ -211,6 +211,7 @@ class Manager:
         from ovis.s6 import control
 
         live = self.live_services()
+        names = [check_name(n) for n in names]
         sent = []
         for n in names:
             if n not in live:
@@ -240,9 +241,7 @@ class Manager:
 
     # Trees -------------------------------------------------------------------
     def tree_dir(self, tree: str) -> Path:
-        if not tree or "/" in tree or tree.startswith("."):
-            raise ConfigError(f"invalid tree name: {tree!r}")
-        return self.paths.trees / tree
+        return self.paths.trees / check_name(tree, "tree")
 
     def tree_members(self, tree: str) -> list[str]:
         d = self.tree_dir(tree)
@@ -265,7 +264,7 @@ class Manager:
         return done
 
     def disable(self, names: Iterable[str], tree: str) -> list[str]:
-        names = list(names)
+        names = [check_name(n) for n in names]
         d = self.tree_dir(tree)
         live = self.live_services()
         for n in names:  # all or nothing: check every name before removing any

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ovis import atomic
-from ovis.paths import Paths
+from ovis.paths import Paths, check_name
 
 
 @dataclass
@@ -38,7 +38,7 @@ class ServiceState:
 
 
 def _path(paths: Paths, name: str) -> Path:
-    return paths.state / f"{name}.json"
+    return paths.state / f"{check_name(name)}.json"
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
