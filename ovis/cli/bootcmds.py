@@ -11,6 +11,9 @@ from ovis.errors import EXIT_FAILED, EXIT_OK, StateError, UsageError
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
+    from ovis.boot import signals
+
+    signals.hold()  # first: PID 1 must not die of a ctrl-alt-del while it is Python
     from ovis.boot.stage1 import BootOptions, boot
 
     if os.geteuid() != 0:
@@ -72,6 +75,9 @@ def cmd_stage3(args: argparse.Namespace) -> int:
 
 
 def cmd_stage4(args: argparse.Namespace) -> int:
+    from ovis.boot import signals
+
+    signals.ignore()
     from ovis.boot.shutdown import stage4
 
     stage4(_live(args), crashed=args.crash)
