@@ -85,8 +85,13 @@ class Paths:
     def lockfile(self) -> Path:
         return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
 
+    @property
+    def shutdown_request(self) -> Path:
+        """Exists (a symlink) once a shutdown was asked for: transactions yield to it."""
+        return self.live / "shutdown"
+
     def servicedir(self, name: str) -> Path:
-        return self.servicedirs / check_name(name)
+        return self.servicedirs / name  # internal callers too (anopa: NAME/log)
 
     def logdir_of(self, name: str) -> Path:
         return self.logdir / check_name(name)

@@ -64,7 +64,7 @@ def test_sigint_during_stage1_does_not_kill_pid1_and_is_acted_on(booted: BootedS
     code = booted.wait_exit(timeout=40)
     console = booted.console_text()
     assert "interrupted" not in console and "Traceback" not in console, console
-    assert "system ready" in console, console  # the boot went on...
+    assert "stage 2: starting tree" in console, console  # the boot went on...
     assert code == -signal.SIGHUP, (code, console)  # ...and SIGINT then rebooted, cleanly
     assert "stage 4 done" in console
     assert booted.namespace_pids() == []
@@ -102,3 +102,124 @@ def test_container_sigint_exits_130_and_never_0(booted: BootedSystem) -> None:
     os.kill(booted.pid1, signal.SIGINT)
     assert booted.wait_exit(timeout=30) == 130, booted.console_text()
     assert "EXITCODE=130" in (booted.skel / "container" / "0" / "halt").read_text()
+
+
+# Item 2: a shutdown request always wins --------------------------------------
+NEVER_READY = LONGRUN.format(name="stuck", extra="Notify = 3\nTimeoutStart = 0",
+                             run="sleep 1000")
+
+
+def test_poweroff_interrupts_a_start_that_never_ends(booted: BootedSystem) -> None:
+    import signal
+
+    booted.write("stuck", NEVER_READY)  # stage 2 waits for it forever (TimeoutStart = 0)
+    booted.boot(wait_ready=False)
+    assert booted.wait_console("stage 2: starting tree"), booted.console_text()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    r = booted.ovis("poweroff")
+    assert r.returncode == 0, r.stderr
+    assert booted.wait_exit(timeout=30) == -signal.SIGINT, booted.console_text()
+    assert time.monotonic() - t0 < 15
+    console = booted.console_text()
+    assert "stage 4 done" in console and "shutdown is in progress" in console, console
+    assert booted.namespace_pids() == []
+
+
+def test_poweroff_f_wins_over_a_wedged_shutdown(booted: BootedSystem) -> None:
+    import signal
+
+    # A service whose stop never ends: the ordered shutdown (rc.shutdown) hangs in it.
+    booted.write("sticky", LONGRUN.format(
+        name="sticky", extra="TimeoutStop = 0",
+        run="sh -c \"trap '' TERM; while :; do sleep 1; done\""))
+    booted.boot()
+    r = booted.ovis("poweroff")
+    assert r.returncode == 0, r.stderr
+    time.sleep(2.0)
+    assert booted.proc is not None and booted.proc.poll() is None  # wedged, as arranged
+    r = booted.ovis("reboot", "-f")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert booted.wait_exit(timeout=30) == -signal.SIGHUP, booted.console_text()  # reboot won
+    assert booted.namespace_pids() == []
+
+
+# Item 3: a full LIVE does not prevent shutdown -------------------------------
+@pytest.mark.parametrize("how", ["poweroff", "poweroff -f", "SIGUSR1"])
+def test_shutdown_works_with_a_full_live(booted: BootedSystem, how: str) -> None:
+    import shlex
+    import signal
+    import sys as _sys
+
+    booted.write("d", LONGRUN.format(name="d", extra="", run="sleep 1000"))
+    boot = " ".join(shlex.quote(a) for a in
+                    [_sys.executable, "-m", "ovis", "boot", "-s", str(booted.skel)])
+    # A small tmpfs on /run (stage 1 keeps a mounted /run), then ovis as PID 1.
+    booted.boot_argv(["sh", "-c", f"mount -t tmpfs -o size=1m,mode=0755 tmpfs /run && exec {boot}"])
+    fill = booted.inside("sh", "-c", "cat /dev/zero > /run/fill; df -k /run | tail -1")
+    assert "No space left" in fill.stderr, (fill.stdout, fill.stderr)
+    if how == "SIGUSR1":
+        assert booted.pid1 is not None
+        os.kill(booted.pid1, signal.SIGUSR1)
+    else:
+        r = booted.ovis(*how.split())
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert booted.wait_exit(timeout=30) == -signal.SIGINT, booted.console_text()
+    assert "stage 4 done" in booted.console_text()
+    assert booted.namespace_pids() == []
+
+
+# Issue 12 point 5: the LIVE lock is not held while waiting for services ------
+def test_disjoint_transactions_run_in_parallel_overlapping_ones_wait(system: LiveSystem) -> None:
+    import subprocess
+    import sys as _sys
+
+    system.write("slow", LONGRUN.format(name="slow", extra="Notify = 3\nTimeoutStart = 10000",
+                                        run="sleep 1000"))
+    system.write("worker", LONGRUN.format(name="worker", extra="", run="sleep 1000"))
+    system.ovis("start", "worker", check=True)
+    bg = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "slow"], env=system.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_file(system.live / "claims" / "slow", lambda t: "start" in t, 15)
+        t0 = time.monotonic()
+        r = system.ovis("stop", "worker", timeout=30)
+        took = time.monotonic() - t0
+        assert r.returncode == 0, r.stderr
+        assert "waiting" not in r.stderr, r.stderr
+        assert took < 5, took  # not the 10 s of slow's timeout
+        assert system.status("worker")["worker"]["state"] == "down"
+        # Overlapping: a second start of slow waits and says for whom.
+        second = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "slow"],
+                                  env=system.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert second.poll() is None
+        bg.kill()
+        bg.wait()
+        out, err = second.communicate(timeout=60)  # slow never gets ready: times out
+        assert f"slow: waiting for another ovis command (pid {bg.pid} (start))" in out + err
+    finally:
+        if bg.poll() is None:
+            bg.kill()
+            bg.wait()
+
+
+def _wait_file(path: Path, pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred(path.read_text()):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def test_live_control_files_are_private(system: LiveSystem) -> None:
+    system.write("worker", LONGRUN.format(name="worker", extra="", run="sleep 1000"))
+    system.ovis("start", "worker", check=True)
+    assert (system.live / ".lock").stat().st_mode & 0o777 == 0o600
+    assert (system.live / "claims").stat().st_mode & 0o777 == 0o700
+    assert (system.live / "claims" / "worker").stat().st_mode & 0o777 == 0o600

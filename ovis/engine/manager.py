@@ -106,9 +106,20 @@ class Manager:
             services = {n: s for n, s in services.items() if n in needed}
         if any(s.kind is Kind.LONGRUN for s in services.values()):
             self._require_svscan()  # oneshots alone need no supervisor (anopa's stage 0)
-        with statefile.Lock(self.paths, self.reporter.message):
-            self._compile_and_link(services)
-            return self._transact(services, set(services), Action.START)
+        self._refuse_during_shutdown()
+        with statefile.Claims(self.paths, self.reporter.message, "start") as claims:
+            claims.acquire(set(services))
+            self._refuse_during_shutdown()
+            with statefile.Lock(self.paths, self.reporter.message):
+                self._compile_and_link(services)
+            return self._transact(services, set(services), Action.START, interruptible=True)
+
+    def shutting_down(self) -> bool:
+        return os.path.lexists(self.paths.shutdown_request)
+
+    def _refuse_during_shutdown(self) -> None:
+        if self.shutting_down():
+            raise StateError("a shutdown is in progress: nothing is started")
 
     def _needed_by(self, services: dict[str, Service], roots: list[str]) -> set[str]:
         out: set[str] = set()
@@ -139,16 +150,23 @@ class Manager:
     def stop(self, names: Iterable[str], *, everything: bool = False,
              force: bool = False) -> Outcome:
         """Stop *names* and, first, whatever hard-depends on them."""
-        with statefile.Lock(self.paths, self.reporter.message):
+        names = list(dict.fromkeys(check_name(n) for n in names))
+
+        def targets_now() -> tuple[dict[str, Service], set[str]]:
             live = self.live_services()
-            names = list(dict.fromkeys(check_name(n) for n in names))
             for n in names:
                 if n not in live:
                     if self.repo.locate(n) is None:
                         raise UnknownService(n)
             graph = Graph.build(live)
-            targets = set(live) if everything else graph.hard_dependents_closure(
+            return live, set(live) if everything else graph.hard_dependents_closure(
                 [n for n in names if n in live])
+
+        with statefile.Claims(self.paths, self.reporter.message, "stop") as claims:
+            live, targets = targets_now()
+            while not targets <= set(claims.held):  # a start may have added dependents
+                claims.acquire(targets)
+                live, targets = targets_now()
             return self._transact(live, targets, Action.STOP, force=force)
 
     def _oneshot_up(self, services: dict[str, Service]) -> dict[str, bool]:
@@ -160,7 +178,7 @@ class Manager:
         return out
 
     def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
-                  force: bool = False) -> Outcome:
+                  force: bool = False, interruptible: bool = False) -> Outcome:
         from ovis.engine.s6backend import S6Backend
 
         graph = Graph.build(services)
@@ -175,7 +193,8 @@ class Manager:
 
         begin = getattr(self.reporter, "begin", None)
         results = run(plan, backend, report,
-                      on_begin=(lambda name: begin(name, action)) if begin is not None else None)
+                      on_begin=(lambda name: begin(name, action)) if begin is not None else None,
+                      interrupted=self.shutting_down if interruptible else None)
         return Outcome(action, results, time.monotonic() - t0)
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
@@ -203,7 +222,13 @@ class Manager:
         if not res.already or st.since is None:
             st.since = res.wall_ended or time.time()
         st.timings = timings
-        statefile.save(self.paths, st)
+        try:
+            statefile.save(self.paths, st)
+        except OSError as e:  # LIVE full or gone: s6 still does the work; say it once
+            if not getattr(self, "_save_warned", False):
+                self._save_warned = True
+                self.reporter.message(f"warning: cannot record the state of {svc.name} "
+                                      f"in {self.paths.state}: {e.strerror or e}")
 
     # Simple verbs -----------------------------------------------------------
     def send_letters(self, names: Iterable[str], letters: str) -> list[str]:

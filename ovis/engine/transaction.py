@@ -35,6 +35,7 @@ class Reason(str, enum.Enum):
     NOT_SUPERVISED = "not-supervised"
     SUPERVISOR_GONE = "supervisor-gone"
     INVALID_DEFINITION = "invalid-definition"  # could not be loaded at all
+    INTERRUPTED = "interrupted"  # a shutdown was asked for while it was starting
 
 
 @dataclass
