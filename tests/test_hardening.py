@@ -223,3 +223,85 @@ def test_live_control_files_are_private(system: LiveSystem) -> None:
     assert (system.live / ".lock").stat().st_mode & 0o777 == 0o600
     assert (system.live / "claims").stat().st_mode & 0o777 == 0o700
     assert (system.live / "claims" / "worker").stat().st_mode & 0o777 == 0o600
+
+
+# Item 4 / issue 12 point 4: other local users ---------------------------------
+SYSTEM_PYTHON = "/usr/bin/python3"  # the test's interpreter may live under root's 0700 home
+
+
+@pytest.fixture
+def user():  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("useradd") is None or not os.access(SYSTEM_PYTHON, os.X_OK):
+        from tests.nsutil import skip_or_fail
+
+        skip_or_fail("needs root, useradd and /usr/bin/python3 (a real unprivileged user)")
+    name = f"ovist{os.getpid() % 100000}"
+    subprocess.run(["useradd", "-M", "-N", "-s", "/bin/sh", name], check=True,
+                   capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.fixture
+def root_system():  # type: ignore[no-untyped-def]
+    """A root LiveSystem in a directory other users can reach (not under 0700 pytest dirs)."""
+    import shutil
+    import tempfile
+
+    from tests.livesys import _kill_leftovers
+
+    root = Path(tempfile.mkdtemp(prefix="ovis-h11-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    s = LiveSystem(root)
+    s.start_scandir()
+    try:
+        yield s
+    finally:
+        s.stop_scandir()
+        _kill_leftovers(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _as(user: str, system: LiveSystem, *argv: str):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.nsutil import REPO
+
+    env = dict(system.env, PYTHONPATH=str(REPO), HOME="/")
+    return subprocess.run(["runuser", "-u", user, "--", SYSTEM_PYTHON, *argv], env=env,
+                          capture_output=True, text=True, timeout=60, cwd="/")
+
+
+def test_other_users_cannot_hold_the_lock_and_get_one_line(root_system: LiveSystem,
+                                                           user: str) -> None:
+    s = root_system
+    s.write("worker", LONGRUN.format(name="worker", extra="", run="sleep 1000"))
+    s.ovis("start", "worker", check=True)
+    pid = s.status("worker")["worker"]["pid"]
+    # flock(2) works on a read-only descriptor: the files must not be openable at all.
+    probe = _as(user, s, "-c", f"""
+import fcntl, os, sys
+for p in ({str(s.live / '.lock')!r}, {str(s.live / 'claims' / 'worker')!r}):
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except OSError as e:
+        print("refused", p, e.errno)
+        continue
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("LOCKED", p)
+""")
+    assert "LOCKED" not in probe.stdout and probe.stdout.count("refused") == 2, probe
+    for verb in (("status",), ("status", "worker"), ("stop", "worker"), ("start", "worker"),
+                 ("restart", "worker")):
+        r = _as(user, s, "-m", "ovis", *verb)
+        assert "Traceback" not in r.stderr, (verb, r.stderr)
+        assert len(r.stdout.splitlines()) + len(r.stderr.splitlines()) <= 2, (verb, r)
+        if verb[0] != "status":
+            assert r.returncode != 0, (verb, r)
+            assert "permission denied (run as root, or point --live" in r.stderr, (verb, r.stderr)
+    assert s.status("worker")["worker"]["pid"] == pid  # nothing was changed
