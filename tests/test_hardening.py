@@ -305,3 +305,48 @@ for p in ({str(s.live / '.lock')!r}, {str(s.live / 'claims' / 'worker')!r}):
             assert r.returncode != 0, (verb, r)
             assert "permission denied (run as root, or point --live" in r.stderr, (verb, r.stderr)
     assert s.status("worker")["worker"]["pid"] == pid  # nothing was changed
+
+
+# Scaling: bookkeeping bounded by the input's size ---------------------------
+def _chain(n: int):  # type: ignore[no-untyped-def]
+    from ovis.engine.graph import Graph
+    from ovis.service.model import Kind, Program, ProgramKind, Service
+
+    prog = Program(ProgramKind.EXECLINE, "true")
+    services = {f"c{i}": Service(name=f"c{i}", kind=Kind.ONESHOT, start=prog, source=Path("/x"),
+                                 depends=((f"c{i-1}",) if i else ()))
+                for i in range(n)}
+    return Graph.build(services)
+
+
+@pytest.mark.parametrize("action", ["start", "stop"])
+def test_a_5000_long_chain_is_planned_in_linear_time(action: str) -> None:
+    from ovis.engine.transaction import Action, Plan, Result
+
+    graph = _chain(5000)
+    t0 = time.process_time()
+    plan = Plan.make(graph, graph.services, Action(action))
+    order = []
+    while not plan.done:
+        names = plan.runnable()
+        assert len(names) == 1  # a chain: exactly one at a time
+        plan.begin(names[0])
+        plan.complete(names[0], Result(True))
+        order.append(names[0])
+    took = time.process_time() - t0
+    expect = [f"c{i}" for i in range(5000)]
+    assert order == (expect if action == "start" else expect[::-1])
+    assert took < 3.0, took  # quadratic bookkeeping took minutes here
+
+
+def test_a_failure_at_the_root_of_a_5000_chain_cascades_in_linear_time() -> None:
+    from ovis.engine.transaction import Action, Plan, Reason, Result
+
+    graph = _chain(5000)
+    t0 = time.process_time()
+    plan = Plan.make(graph, graph.services, Action.START)
+    plan.begin("c0")
+    cascaded = plan.complete("c0", Result(False, Reason.EXITED))
+    assert len(cascaded) == 4999 and plan.done
+    assert all(r.reason is Reason.DEPENDENCY_FAILED for _, r in cascaded)
+    assert time.process_time() - t0 < 3.0

@@ -111,8 +111,7 @@ class Runner:
             else:
                 res.begun = res.ended = now
                 res.wall_begun = res.wall_ended = time.time()
-                self.plan.pending.discard(name)
-                self.plan.results[name] = res
+                self.plan._settle(name, res)
                 self.report(name, res)
 
     def _begin_runnable(self) -> None:

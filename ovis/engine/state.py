@@ -87,11 +87,11 @@ def _open_private(path: Path) -> int:
 
 
 def _note_holder(fd: int, text: str) -> None:
+    """Who holds it, for the waiter's message only (padded: no truncate needed)."""
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, text.encode(), 0)
+        os.pwrite(fd, text.ljust(64)[:64].encode(), 0)
     except OSError:
-        pass  # a full LIVE: the note is only for the waiter's message
+        pass  # a full LIVE: the lock itself still works
 
 
 def _holder(fd: int) -> str:
@@ -203,7 +203,6 @@ class Claims:
 
     def release(self) -> None:
         for fd in self.held.values():
-            _note_holder(fd, "")
             os.close(fd)
         self.held.clear()
 
