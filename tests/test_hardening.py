@@ -350,3 +350,49 @@ def test_a_failure_at_the_root_of_a_5000_chain_cascades_in_linear_time() -> None
     assert len(cascaded) == 4999 and plan.done
     assert all(r.reason is Reason.DEPENDENCY_FAILED for _, r in cascaded)
     assert time.process_time() - t0 < 3.0
+
+
+# Processes left behind --------------------------------------------------------
+def _pids_with(token: str) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if token in cmd and state != "Z":
+                out.append(int(p))
+    return out
+
+
+def test_children_of_a_longrun_do_not_survive_its_stop(system: LiveSystem) -> None:
+    from tests.livesys import wait_until
+
+    token = f"{os.getpid() % 1000 + 7000}.5"
+    system.write("forky", LONGRUN.format(
+        name="forky", extra="",
+        run=f"sh -c \"sleep {token} & sh -c 'trap \\\"\\\" TERM; exec sleep {token}' & wait\""))
+    system.ovis("start", "forky", check=True)
+    assert wait_until(lambda: len(_pids_with(f"sleep {token}")) >= 2, 10), _pids_with(token)
+    r = system.ovis("stop", "forky", check=True)
+    assert "stopped 1 service" in r.stdout
+    assert wait_until(lambda: not _pids_with(f"sleep {token}"), 5), _pids_with(token)
+
+
+def test_a_oneshots_daemon_neither_delays_start_nor_survives_stop(system: LiveSystem) -> None:
+    from tests.livesys import wait_until
+
+    token = f"{os.getpid() % 1000 + 8000}.5"
+    system.write("spawner", ONESHOT.format(
+        name="spawner", extra="", start=f"background {{ sleep {token} }} echo spawned"))
+    t0 = time.monotonic()
+    system.ovis("start", "spawner", check=True)
+    took = time.monotonic() - t0
+    assert _pids_with(f"sleep {token}"), "the daemon should run while the oneshot is up"
+    assert took < 1.8, took  # it used to wait 2 s for the daemon's end of the log pipe
+    system.ovis("stop", "spawner", check=True)
+    assert wait_until(lambda: not _pids_with(f"sleep {token}"), 5), _pids_with(token)
+    log = system.logdir / "spawner" / "current"
+    assert wait_until(lambda: log.exists() and "spawned" in log.read_text(), 5)

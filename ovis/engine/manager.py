@@ -208,6 +208,8 @@ class Manager:
                 timings["start_begun"] = res.wall_begun or time.time()
                 timings["start_ended"] = res.wall_ended or time.time()
             st.state = "up" if res.ok else "failed"
+            if not res.already:
+                st.session = res.session
             if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
                 st.state = "failed"
         else:
@@ -215,6 +217,8 @@ class Manager:
                 timings["stop_begun"] = res.wall_begun or time.time()
                 timings["stop_ended"] = res.wall_ended or time.time()
             st.state = "down" if res.ok else "failed"
+            if res.ok:
+                st.session = None
         st.reason = None if (res.ok and action is Action.START) else (
             res.reason.value if res.reason else "stopped")
         st.exit = res.exit

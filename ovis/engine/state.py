@@ -32,6 +32,8 @@ class ServiceState:
     detail: str = ""
     since: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: session a oneshot's start script left processes in (ended at its stop)
+    session: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -51,6 +51,7 @@ class Result:
     ended: float | None = None
     wall_begun: float | None = None  # epoch seconds, for analyze
     wall_ended: float | None = None
+    session: int | None = None  # a oneshot's start left processes in this session
 
     @property
     def elapsed(self) -> float:
