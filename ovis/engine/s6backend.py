@@ -140,6 +140,10 @@ class LongrunJob:
 class OneshotJob:
     """Run a oneshot's start or stop script as a child, its output into s6-log."""
 
+    #: class defaults: subclasses with their own __init__ (aa-start's) keep working
+    action: Action = Action.START
+    end_after: int | None = None
+
     def __init__(self, svc: Service, servicedir: Path, script: Path, action: Action,
                  env: Mapping[str, str], logdir: Path | None, now: float,
                  loggers: list[subprocess.Popen[bytes]], end_after: int | None = None) -> None:
