@@ -396,3 +396,28 @@ def test_a_oneshots_daemon_neither_delays_start_nor_survives_stop(system: LiveSy
     assert wait_until(lambda: not _pids_with(f"sleep {token}"), 5), _pids_with(token)
     log = system.logdir / "spawner" / "current"
     assert wait_until(lambda: log.exists() and "spawned" in log.read_text(), 5)
+
+
+# Item 6: a logger's directory is never chowned through a planted symlink -------
+def test_logger_destination_symlink_is_refused_not_chowned(root_system: LiveSystem,
+                                                           user: str) -> None:
+    import pwd
+
+    s = root_system
+    public = s.root / "public"
+    public.mkdir(mode=0o777)
+    os.chmod(public, 0o1777)  # like /tmp
+    victim = s.root / "victim"
+    victim.mkdir(mode=0o755)
+    (public / "logs").symlink_to(victim)  # what another local user planted
+    s.write("logged", LONGRUN.format(name="logged", extra="", run="sleep 1000")
+            + f"\n[Logger]\nRunAs = {user}\nDestination = {public / 'logs'}\n")
+    r = s.ovis("start", "logged")
+    assert victim.stat().st_uid == 0, "the symlink's target was handed to the user"
+    assert r.returncode != 0 and "not a real directory" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # A real directory is created and handed over as before.
+    os.unlink(public / "logs")
+    r = s.ovis("start", "logged")
+    assert r.returncode == 0, r.stderr
+    assert (public / "logs").stat().st_uid == pwd.getpwnam(user).pw_uid
