@@ -7,6 +7,7 @@ then rename(2) it over the target (rename is atomic within a filesystem).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -67,3 +68,50 @@ def owned_dir(path: Path, uid: int, gid: int) -> None:
             os.close(fd)
     finally:
         os.close(pfd)
+
+
+#: ``.NAME.PID.new|old|lnk|tmp``: what ovis writes before a rename(2).
+_TEMPORARY = re.compile(r"\..+\.([0-9]+)\.(new|old|lnk|tmp)")
+
+
+def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
+    """Remove the temporaries of ovis processes that died before their rename.
+
+    A command killed in the middle of compiling leaves ``.NAME.PID.new``
+    (and ``.lnk``, ``.tmp``) behind; the next command, under the LIVE lock,
+    removes those whose PID is gone.  Returns what was removed.
+    """
+    import shutil
+
+    removed = []
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            m = _TEMPORARY.fullmatch(e)
+            if m is None or _alive(int(m.group(1))):
+                continue
+            p = d / e
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -421,3 +421,26 @@ def test_logger_destination_symlink_is_refused_not_chowned(root_system: LiveSyst
     r = s.ovis("start", "logged")
     assert r.returncode == 0, r.stderr
     assert (public / "logs").stat().st_uid == pwd.getpwnam(user).pw_uid
+
+
+# Interrupted commands ----------------------------------------------------------
+def test_temporaries_of_a_killed_command_are_cleaned_by_the_next(system: LiveSystem) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that existed and is gone: the killed command's
+    system.write("a", LONGRUN.format(name="a", extra="", run="sleep 1000"))
+    system.write("b", LONGRUN.format(name="b", extra="", run="sleep 1000"))
+    system.ovis("start", "a", check=True)
+    sv, scandir = system.live / "sv", system.live / "scandir"
+    (sv / f".b.{dead.pid}.new").mkdir()
+    (sv / f".b.{dead.pid}.new" / "run").write_text("half written")
+    (scandir / f".b.{dead.pid}.lnk").symlink_to("../sv/b")
+    (system.live / "state" / f".b.json.{dead.pid}.tmp").write_text("{")
+    mine = sv / f".c.{os.getpid()}.new"  # a live process's: not touched
+    mine.mkdir()
+    system.ovis("start", "b", check=True)
+    left = [p.name for d in (sv, scandir, system.live / "state") for p in d.iterdir()
+            if p.name.startswith(".") and str(dead.pid) in p.name]
+    assert left == []
+    assert mine.exists()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from ovis import atomic
 from ovis.engine import state as statefile
 from ovis.engine.graph import Graph
 from ovis.engine.runner import run
@@ -134,6 +135,8 @@ class Manager:
         return out
 
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
+        atomic.clean_stale_temporaries(
+            [self.paths.servicedirs, self.paths.scandir, self.paths.state])
         new_links = False
         for svc in services.values():
             if self.compile:
