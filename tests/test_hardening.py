@@ -444,3 +444,27 @@ def test_temporaries_of_a_killed_command_are_cleaned_by_the_next(system: LiveSys
             if p.name.startswith(".") and str(dead.pid) in p.name]
     assert left == []
     assert mine.exists()
+
+
+def test_status_after_a_killed_start_says_what_was_asked(system: LiveSystem) -> None:
+    import signal
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    system.write("stuck", NEVER_READY)
+
+    def killed_start() -> None:
+        p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "stuck"], env=system.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_until(lambda: system.status("stuck")["stuck"]["pid"] is not None, 20)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    killed_start()
+    system.ovis("stop", "stuck", check=True)
+    assert system.status("stuck")["stuck"]["wanted"] == "down"
+    killed_start()
+    st = system.status("stuck")["stuck"]
+    assert st["state"] == "up" and st["wanted"] == "up", st

@@ -194,11 +194,24 @@ class Manager:
             self._record(services[name], action, res)
             self.reporter.progress(name, action, res)
 
+        self._record_wanted(targets, "up" if action is Action.START else "down")
         begin = getattr(self.reporter, "begin", None)
         results = run(plan, backend, report,
                       on_begin=(lambda name: begin(name, action)) if begin is not None else None,
                       interrupted=self.shutting_down if interruptible else None)
         return Outcome(action, results, time.monotonic() - t0)
+
+    def _record_wanted(self, names: set[str], wanted: str) -> None:
+        """What ovis was asked, before anything happens: a command killed
+        half-way leaves records that say so, not the previous wish."""
+        for n in names:
+            st = statefile.load(self.paths, n)
+            if st is not None and st.wanted != wanted:
+                st.wanted = wanted
+                try:
+                    statefile.save(self.paths, st)
+                except OSError:
+                    pass  # a full LIVE: the transaction's own records will warn
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
         st = statefile.load(self.paths, svc.name) or statefile.ServiceState(svc.name)
