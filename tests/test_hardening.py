@@ -76,7 +76,7 @@ def test_sigint_during_stage4_grace_does_not_skip_the_kill_and_unmount(booted: B
     booted.set_conf(GRACETIME="3000")
     booted.write("stray", ONESHOT.format(
         name="stray", extra="",
-        start="background { sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
+        start="background { setsid sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
     booted.boot()
     booted.ovis("poweroff")
     assert booted.wait_console("sending all processes the TERM signal"), booted.console_text()
@@ -468,3 +468,27 @@ def test_status_after_a_killed_start_says_what_was_asked(system: LiveSystem) -> 
     killed_start()
     st = system.status("stuck")["stuck"]
     assert st["state"] == "up" and st["wanted"] == "up", st
+
+
+def test_a_killed_starts_oneshot_is_not_run_again_concurrently(system: LiveSystem) -> None:
+    import signal
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    runs = system.root / "runs"
+    system.write("slowshot", ONESHOT.format(
+        name="slowshot", extra="",
+        start=f"foreground {{ redirfd -a 1 {runs} echo ran }} sleep 3"))
+    p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "slowshot"], env=system.env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: runs.exists() and runs.read_text() == "ran\n", 20)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = system.ovis("--json", "start", "slowshot")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert '"still-running"' in r.stdout, r.stdout
+    assert runs.read_text() == "ran\n"  # not a second, concurrent run
+    assert wait_until(lambda: system.ovis("start", "slowshot").returncode == 0, 20)
+    assert runs.read_text() == "ran\nran\n"  # once the orphan ended, a start runs it

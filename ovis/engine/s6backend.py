@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Mapping
 
+from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import NotSupervised, StateError
 from ovis.linux import procs
@@ -175,6 +176,11 @@ class OneshotJob:
             os.close(out_r)
             os.close(out_w)
         self.pidfd = os.pidfd_open(self.proc.pid)
+        self.marker: Path | None = servicedir / RUNNING
+        try:  # if this ovis is killed, the next one must not run the script twice
+            atomic.write_text(self.marker, f"{self.proc.pid}\n")
+        except OSError:
+            self.marker = None
 
     def fileno(self) -> int | None:
         return self.pidfd
@@ -225,6 +231,33 @@ class OneshotJob:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        marker = getattr(self, "marker", None)
+        if marker is not None:
+            try:
+                os.unlink(marker)
+            except OSError:
+                pass
+            self.marker = None
+
+
+#: In a oneshot's servicedir while ovis runs one of its scripts: the script's pid.
+RUNNING = ".ovis-running"
+
+
+def orphan_script(servicedir: Path) -> int | None:
+    """The pid of a script a killed ovis left running in *servicedir*, if any.
+
+    It is that script when the pid still leads its own session (ovis starts
+    scripts with setsid) and runs in the servicedir (their cwd): a reused pid
+    is not mistaken for it.
+    """
+    try:
+        pid = int((servicedir / RUNNING).read_text().split()[0])
+        if os.getsid(pid) == pid and os.readlink(f"/proc/{pid}/cwd") == str(servicedir.resolve()):
+            return pid
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 class S6Backend:
@@ -255,6 +288,10 @@ class S6Backend:
         if (action is Action.START) == is_up:
             return Result(True, already=True)
         script = sdir / ("start" if action is Action.START else "stop")
+        orphan = orphan_script(sdir)
+        if orphan is not None:
+            return Result(False, Reason.STILL_RUNNING,
+                          detail=f"a script started by an interrupted ovis still runs (pid {orphan})")
         left: int | None = None
         if action is Action.STOP:
             from ovis.engine import state as statefile

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ovis import atomic
-from ovis.paths import Paths, check_name
+from ovis.paths import Paths, check_name, safe_component
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ServiceState:
 
 
 def _path(paths: Paths, name: str) -> Path:
-    return paths.state / f"{check_name(name)}.json"
+    return paths.state / f"{safe_component(name)}.json"
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:

@@ -36,6 +36,7 @@ class Reason(str, enum.Enum):
     SUPERVISOR_GONE = "supervisor-gone"
     INVALID_DEFINITION = "invalid-definition"  # could not be loaded at all
     INTERRUPTED = "interrupted"  # a shutdown was asked for while it was starting
+    STILL_RUNNING = "still-running"  # a oneshot script of a killed ovis has not ended
 
 
 @dataclass
