@@ -492,3 +492,48 @@ def test_a_killed_starts_oneshot_is_not_run_again_concurrently(system: LiveSyste
     assert runs.read_text() == "ran\n"  # not a second, concurrent run
     assert wait_until(lambda: system.ovis("start", "slowshot").returncode == 0, 20)
     assert runs.read_text() == "ran\nran\n"  # once the orphan ended, a start runs it
+
+
+# Defects: tracebacks instead of one line --------------------------------------
+def test_live_state_deleted_during_a_start_is_no_traceback(system: LiveSystem) -> None:
+    import shutil
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    gate = system.root / "gate"
+    system.write("first", ONESHOT.format(name="first", extra="",
+                                         start=f"if {{ touch {gate} }} sleep 1"))
+    system.write("second", ONESHOT.format(name="second", extra="Depends = ( first )",
+                                          start="true"))
+    system.ovis("start", "first", check=True)
+    system.ovis("stop", "first", check=True)
+    gate.unlink()
+    p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "second"], env=system.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_until(gate.exists, 20)
+    shutil.rmtree(system.live / "state")  # under the running transaction's feet
+    out, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode == 0, (out, err)
+    assert system.status("second")["second"]["state"] == "up"
+
+
+def test_a_full_live_during_start_is_one_line(booted: BootedSystem) -> None:
+    import shlex
+    import sys as _sys
+
+    booted.write("d", LONGRUN.format(name="d", extra="", run="sleep 1000"))
+    booted.write("late", LONGRUN.format(name="late", extra="", run="sleep 1000"), enable=False)
+    boot = " ".join(shlex.quote(a) for a in
+                    [_sys.executable, "-m", "ovis", "boot", "-s", str(booted.skel)])
+    booted.boot_argv(["sh", "-c", f"mount -t tmpfs -o size=1m,mode=0755 tmpfs /run && exec {boot}"])
+    booted.inside("sh", "-c", "cat /dev/zero > /run/fill")
+    r = booted.ovis("start", "late")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode in (1, 2) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no space left on device" in r.stderr.lower(), r.stderr
+    r = booted.ovis("poweroff")
+    assert r.returncode == 0, r.stderr
+    booted.wait_exit(timeout=30)
