@@ -85,11 +85,16 @@ class Paths:
     def lockfile(self) -> Path:
         return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
 
+    @property
+    def shutdown_request(self) -> Path:
+        """Exists (a symlink) once a shutdown was asked for: transactions yield to it."""
+        return self.live / "shutdown"
+
     def servicedir(self, name: str) -> Path:
-        return self.servicedirs / name
+        return self.servicedirs / name  # internal callers too (anopa: NAME/log)
 
     def logdir_of(self, name: str) -> Path:
-        return self.logdir / name
+        return self.logdir / check_name(name)
 
     def boot_env(self, path: str = DEFAULT_PATH) -> dict[str, str]:
         """The boot environment (LIVE/environment) with these OVIS_* paths.
@@ -111,6 +116,33 @@ class Paths:
             "OVIS_LIVE": str(self.live),
             "OVIS_LOGDIR": str(self.logdir),
         }
+
+
+def check_name(name: str, what: str = "service") -> str:
+    """*name*, when it is safe as one path component; else a ConfigError.
+
+    The one gate every user-given name passes before it becomes part of a
+    path (servicedirs, state files, trees, logs): ``..``, ``/``, a leading
+    dot, a trailing newline and NUL never reach the filesystem.
+    """
+    from ovis.service.model import is_valid_name
+
+    if not is_valid_name(name):
+        from ovis.errors import ConfigError
+
+        raise ConfigError(f"invalid {what} name: {name!r}")
+    return name
+
+
+def safe_component(name: str) -> str:
+    """*name*, when it is one harmless path component (the floor under
+    :func:`check_name`, for names that come from LIVE rather than a user)."""
+    if (not name or name in (".", "..") or name.startswith(".")
+            or any(c in name for c in "/\0\n")):
+        from ovis.errors import ConfigError
+
+        raise ConfigError(f"invalid name: {name!r}")
+    return name
 
 
 def detect_layout(live: Path) -> str:

@@ -53,34 +53,68 @@ def write_halt_file(skel: Path, code: int, action: str = "poweroff") -> None:
 
 
 def read_request(live: Path) -> dict[str, Any] | None:
+    """The shutdown request, or None.  It is the *target* of the symlink
+    ``LIVE/shutdown`` (a regular file holding the same JSON is read too)."""
+    p = live / "shutdown"
     try:
-        with open(live / "shutdown") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        text = os.readlink(p)
+    except OSError:
+        try:
+            with open(p) as f:
+                text = f.read()
+        except OSError:
+            return None
+    try:
+        data = json.loads(text)
+    except ValueError:
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _request_text(action: str, exitcode: int | None, force: bool) -> str:
+    # Short on purpose: a tmpfs keeps a symlink target below 128 bytes (ext4:
+    # below 60) inside the inode, so asking for a shutdown needs no free block.
+    return json.dumps({"action": action, "exitcode": exitcode, "force": force,
+                       "requested": round(time.time(), 3), "by": os.getpid()},
+                      separators=(",", ":"))
 
 
 def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
                      force: bool = False) -> bool:
-    """Record the request; False when another shutdown already claimed it."""
+    """Record the request; False when another shutdown already claimed it.
+
+    The request is a symlink whose target is the request itself: symlink(2)
+    is atomic and exclusive (the first request wins) and needs no data
+    block, so a full LIVE (``ENOSPC``) cannot make shutdown impossible.
+    A forced request (``-f``) over an unforced one in progress replaces it
+    (rename(2) needs no space either) and wins: True.
+    """
     if action not in ACTIONS:
         raise ValueError(action)
-    data = json.dumps({"action": action, "exitcode": exitcode, "force": force,
-                       "requested": time.time(), "by": os.getpid()})
-    tmp = live / f".shutdown.{os.getpid()}"
-    atomic.write_text(tmp, data + "\n")
+    text = _request_text(action, exitcode, force)
+    target = live / "shutdown"
     try:
-        os.link(tmp, live / "shutdown")  # atomic and exclusive: the first request wins
+        os.symlink(text, target)
+        return True
     except FileExistsError:
+        pass
+    old = read_request(live) or {}
+    if not force or old.get("force"):
         return False
-    finally:
+    if exitcode is None and old.get("exitcode") is not None:
+        text = _request_text(action, old["exitcode"], force)
+    tmp = live / f".shutdown.{os.getpid()}"
+    try:
         os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(text, tmp)
+    os.rename(tmp, target)
     return True
 
 
 def shutdown(live: Path, action: str, *, exitcode: int | None = None,
-             force: bool = False) -> bool:
+             force: bool = False, repeat_forces: bool = False) -> bool:
     """Stage 3 entry point (``ovis poweroff`` & co.).
 
     Returns False when a shutdown was already in progress.  The stop of the
@@ -88,6 +122,8 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
     whoever asked (a login shell whose sshd is being stopped...).
     """
     info = boot_info(live)
+    if repeat_forces and os.path.lexists(live / "shutdown"):
+        force = True  # a signal sent again (ctrl-alt-del twice, docker stop twice) insists
     if not request_shutdown(live, action, exitcode=exitcode, force=force):
         return False
     if info.get("container"):

@@ -244,11 +244,15 @@ class Stage1:
             "crash": f"exec {ovis} stage4 --crash",
             # ctrl-alt-del (SIGINT to PID 1) reboots; SIGUSR1/SIGPWR power off;
             # SIGUSR2 halts; SIGTERM stops a container (what runtimes send).
-            "SIGINT": f"exec {ovis} reboot",
-            "SIGUSR1": f"exec {ovis} poweroff",
-            "SIGPWR": f"exec {ovis} poweroff",
-            "SIGUSR2": f"exec {ovis} halt",
-            "SIGTERM": f"exec {ovis} halt --exit-code 143" if container else "exit 0",
+            # In a container SIGINT (docker's ctrl-C) ends it as a shell would: 130.
+            # --repeat-forces: the same signal again, during a shutdown, forces it.
+            "SIGINT": (f"exec {ovis} halt --repeat-forces --exit-code 130" if container
+                       else f"exec {ovis} reboot --repeat-forces"),
+            "SIGUSR1": f"exec {ovis} poweroff --repeat-forces",
+            "SIGPWR": f"exec {ovis} poweroff --repeat-forces",
+            "SIGUSR2": f"exec {ovis} halt --repeat-forces",
+            "SIGTERM": (f"exec {ovis} halt --repeat-forces --exit-code 143" if container
+                        else "exit 0"),
             "SIGQUIT": "exit 0",
             "SIGHUP": "exit 0",
             "SIGWINCH": "exit 0",
@@ -316,10 +320,15 @@ class Stage1:
             self.fail(f"the fifo trick on {fifo}: {e}")
 
     def _fork_stage2(self) -> None:
+        from ovis.boot import signals
+
+        pid1 = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
-                self._stage2_child()
+                pending = signals.received()
+                signals.restore()
+                self._stage2_child(pid1, pending)
             finally:
                 os._exit(111)
         if self.cfg.catchlog:
@@ -328,7 +337,7 @@ class Stage1:
             except OSError:
                 pass
 
-    def _stage2_child(self) -> None:
+    def _stage2_child(self, pid1: int, pending: list[int]) -> None:
         cfg = self.cfg
         os.setsid()
         if cfg.catchlog:
@@ -337,8 +346,14 @@ class Stage1:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
-        else:
+        if pending or not cfg.catchlog:
             self._wait_svscan()
+        for sig in pending:  # what PID 1 was asked while it was Python: s6-svscan acts now
+            _say(f"ovis: stage 1 received signal {sig}: passing it to s6-svscan")
+            try:
+                os.kill(pid1, sig)
+            except OSError:
+                pass
         initconf = str(cfg.skel / "init.conf")
         if cfg.container:
             script = cfg.rcinit_container

@@ -9,11 +9,14 @@ status`` says which service failed and why.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
 from ovis.boot.shutdown import console_fd, boot_info
 from ovis.engine.manager import Manager, Outcome
+from ovis.engine.transaction import Action
+from ovis.errors import StateError
 from ovis.paths import Paths
 
 
@@ -69,7 +72,21 @@ def run(paths: Paths, show_status: bool = False) -> int:
     reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
     reporter.colour = bool(info.get("colour"))  # `ovis boot -z`
     manager = Manager(paths, reporter)
-    outcome: Outcome = manager.tree_start(tree)
+    try:
+        outcome: Outcome = manager.tree_start(tree)
+    except StateError:
+        if not manager.shutting_down():
+            raise
+        outcome = Outcome(Action.START)
+    if manager.shutting_down():
+        out.write("ovis: stage 2: a shutdown is in progress: stopped starting\n")
+        if info.get("container"):
+            # rc.init.container runs the command once stage 2 returns: never
+            # return, stage 4 ends this process with the rest.
+            out.write("ovis: stage 2: the container command is not started\n")
+            while True:
+                signal.pause()
+        return 0
     up = sum(1 for r in outcome.results.values() if r.ok)
     elapsed = time.time() - float(info.get("stage1_start", time.time()))
     if outcome.failed:

@@ -131,4 +131,20 @@ def entrypoint() -> None:
         code = 130
     except BrokenPipeError:
         code = 0
+    except OSError as e:  # the system said no: one line that says what to do, no traceback
+        print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
+        code = 1
     sys.exit(code)
+
+
+def os_error_text(e: OSError) -> str:
+    """``PATH: what happened`` (+ the way out, for the usual cases)."""
+    import errno
+
+    where = f"{e.filename}: " if e.filename is not None else ""
+    if isinstance(e, PermissionError):
+        return (f"{where}permission denied (run as root, or point --live at your own "
+                "directory)")
+    if e.errno == errno.ENOSPC:
+        return f"{where}no space left on device (free some space in LIVE, or use --live)"
+    return f"{where}{e.strerror or e}"

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from ovis import atomic
 from ovis.engine import state as statefile
 from ovis.engine.graph import Graph
 from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
-from ovis.paths import Paths
+from ovis.paths import Paths, check_name
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
@@ -106,9 +107,20 @@ class Manager:
             services = {n: s for n, s in services.items() if n in needed}
         if any(s.kind is Kind.LONGRUN for s in services.values()):
             self._require_svscan()  # oneshots alone need no supervisor (anopa's stage 0)
-        with statefile.Lock(self.paths, self.reporter.message):
-            self._compile_and_link(services)
-            return self._transact(services, set(services), Action.START)
+        self._refuse_during_shutdown()
+        with statefile.Claims(self.paths, self.reporter.message, "start") as claims:
+            claims.acquire(set(services))
+            self._refuse_during_shutdown()
+            with statefile.Lock(self.paths, self.reporter.message):
+                self._compile_and_link(services)
+            return self._transact(services, set(services), Action.START, interruptible=True)
+
+    def shutting_down(self) -> bool:
+        return os.path.lexists(self.paths.shutdown_request)
+
+    def _refuse_during_shutdown(self) -> None:
+        if self.shutting_down():
+            raise StateError("a shutdown is in progress: nothing is started")
 
     def _needed_by(self, services: dict[str, Service], roots: list[str]) -> set[str]:
         out: set[str] = set()
@@ -124,6 +136,8 @@ class Manager:
         return out
 
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
+        atomic.clean_stale_temporaries(
+            [self.paths.servicedirs, self.paths.scandir, self.paths.state])
         new_links = False
         for svc in services.values():
             if self.compile:
@@ -140,17 +154,24 @@ class Manager:
     def stop(self, names: Iterable[str], *, everything: bool = False,
              force: bool = False) -> Outcome:
         """Stop *names* and, first, whatever hard-depends on them."""
-        with statefile.Lock(self.paths, self.reporter.message):
+        names = list(dict.fromkeys(check_name(n) for n in names))
+
+        def targets_now() -> tuple[dict[str, Service], set[str]]:
             live = self.live_services()
-            names = list(dict.fromkeys(names))
             for n in names:
                 if n not in live:
                     if self.repo.locate(n) is None:
                         raise UnknownService(n)
             names = self._with_bundle_members(names, live)
             graph = Graph.build(live)
-            targets = set(live) if everything else graph.hard_dependents_closure(
+            return live, set(live) if everything else graph.hard_dependents_closure(
                 [n for n in names if n in live])
+
+        with statefile.Claims(self.paths, self.reporter.message, "stop") as claims:
+            live, targets = targets_now()
+            while not targets <= set(claims.held):  # a start may have added dependents
+                claims.acquire(targets)
+                live, targets = targets_now()
             return self._transact(live, targets, Action.STOP, force=force)
 
     def _with_bundle_members(self, names: list[str], live: dict[str, Service]) -> list[str]:
@@ -177,7 +198,7 @@ class Manager:
         return out
 
     def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
-                  force: bool = False) -> Outcome:
+                  force: bool = False, interruptible: bool = False) -> Outcome:
         from ovis.engine.s6backend import S6Backend
 
         graph = Graph.build(services)
@@ -190,10 +211,24 @@ class Manager:
             self._record(services[name], action, res)
             self.reporter.progress(name, action, res)
 
+        self._record_wanted(targets, "up" if action is Action.START else "down")
         begin = getattr(self.reporter, "begin", None)
         results = run(plan, backend, report,
-                      on_begin=(lambda name: begin(name, action)) if begin is not None else None)
+                      on_begin=(lambda name: begin(name, action)) if begin is not None else None,
+                      interrupted=self.shutting_down if interruptible else None)
         return Outcome(action, results, time.monotonic() - t0)
+
+    def _record_wanted(self, names: set[str], wanted: str) -> None:
+        """What ovis was asked, before anything happens: a command killed
+        half-way leaves records that say so, not the previous wish."""
+        for n in names:
+            st = statefile.load(self.paths, n)
+            if st is not None and st.wanted != wanted:
+                st.wanted = wanted
+                try:
+                    statefile.save(self.paths, st)
+                except OSError:
+                    pass  # a full LIVE: the transaction's own records will warn
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
         st = statefile.load(self.paths, svc.name) or statefile.ServiceState(svc.name)
@@ -208,6 +243,7 @@ class Manager:
             st.state = "up" if res.ok else "failed"
             if not res.already:
                 st.crashes = 0
+                st.session = res.session
             if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
                 st.state = "failed"
         else:
@@ -219,6 +255,8 @@ class Manager:
                 timings["stop_begun"] = res.wall_begun or time.time()
                 timings["stop_ended"] = res.wall_ended or time.time()
             st.state = "down" if res.ok else "failed"
+            if res.ok:
+                st.session = None
         st.reason = None if (res.ok and action is Action.START) else (
             res.reason.value if res.reason else "stopped")
         st.exit = res.exit
@@ -226,7 +264,13 @@ class Manager:
         if not res.already or st.since is None:
             st.since = res.wall_ended or time.time()
         st.timings = timings
-        statefile.save(self.paths, st)
+        try:
+            statefile.save(self.paths, st)
+        except OSError as e:  # LIVE full or gone: s6 still does the work; say it once
+            if not getattr(self, "_save_warned", False):
+                self._save_warned = True
+                self.reporter.message(f"warning: cannot record the state of {svc.name} "
+                                      f"in {self.paths.state}: {e.strerror or e}")
 
     # Simple verbs -----------------------------------------------------------
     def send_letters(self, names: Iterable[str], letters: str) -> list[str]:
@@ -234,6 +278,7 @@ class Manager:
         from ovis.s6 import control
 
         live = self.live_services()
+        names = [check_name(n) for n in names]
         sent = []
         for n in names:
             if n not in live:
@@ -278,9 +323,7 @@ class Manager:
 
     # Trees -------------------------------------------------------------------
     def tree_dir(self, tree: str) -> Path:
-        if not tree or "/" in tree or tree.startswith("."):
-            raise ConfigError(f"invalid tree name: {tree!r}")
-        return self.paths.trees / tree
+        return self.paths.trees / check_name(tree, "tree")
 
     def tree_members(self, tree: str) -> list[str]:
         d = self.tree_dir(tree)
@@ -303,7 +346,7 @@ class Manager:
         return done
 
     def disable(self, names: Iterable[str], tree: str) -> list[str]:
-        names = list(names)
+        names = [check_name(n) for n in names]
         d = self.tree_dir(tree)
         live = self.live_services()
         for n in names:  # all or nothing: check every name before removing any

@@ -12,7 +12,7 @@ import selectors
 import time
 from typing import Callable, Protocol
 
-from ovis.engine.transaction import Action, Plan, Result
+from ovis.engine.transaction import Action, Plan, Reason, Result
 
 
 class Job(Protocol):
@@ -41,13 +41,19 @@ Report = Callable[[str, Result], None]
 #: Told the name of each service just before its transition begins (after its
 #: prerequisites settled): aa-start prints anopa's "Starting X..." there.
 OnBegin = Callable[[str], None]
+#: Asked whenever the loop wakes (at least every INTERRUPT_POLL seconds): True
+#: ends the transaction at once (a shutdown request wins over a start).
+Interrupted = Callable[[], bool]
+INTERRUPT_POLL = 0.25
 
 
 class Runner:
     def __init__(self, plan: Plan, backend: Backend, report: Report,
                  clock: Callable[[], float] = time.monotonic,
-                 on_begin: OnBegin | None = None) -> None:
+                 on_begin: OnBegin | None = None,
+                 interrupted: Interrupted | None = None) -> None:
         self.plan = plan
+        self.interrupted = interrupted
         self.backend = backend
         self.report = report
         self.clock = clock
@@ -61,6 +67,9 @@ class Runner:
         plan = self.plan
         try:
             while not plan.done:
+                if self.interrupted is not None and self.interrupted():
+                    self._interrupt()
+                    break
                 self._begin_runnable()
                 if plan.done:
                     break
@@ -69,6 +78,8 @@ class Runner:
                 now = self.clock()
                 deadlines = [j.deadline for j in self.jobs.values() if j.deadline is not None]
                 wait = max(0.0, min(deadlines) - now) if deadlines else None
+                if self.interrupted is not None:
+                    wait = INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL)
                 events = self.sel.select(wait)
                 now = self.clock()
                 for key, _ in events:
@@ -88,6 +99,20 @@ class Runner:
             self.sel.close()
             self.backend.finish()
         return plan.results
+
+    def _interrupt(self) -> None:
+        """Settle everything still open as interrupted; what is up stays up
+        (the shutdown's stop takes it down), running scripts are ended."""
+        now = self.clock()
+        for name in sorted(self.plan.running | self.plan.pending):
+            res = Result(False, Reason.INTERRUPTED, detail="shutdown requested")
+            if name in self.plan.running:
+                self._settle(name, res, now)
+            else:
+                res.begun = res.ended = now
+                res.wall_begun = res.wall_ended = time.time()
+                self.plan._settle(name, res)
+                self.report(name, res)
 
     def _begin_runnable(self) -> None:
         # Beginning a job may settle it at once (already up, no script...),
@@ -131,5 +156,6 @@ class Runner:
 
 def run(plan: Plan, backend: Backend, report: Report,
         clock: Callable[[], float] = time.monotonic,
-        on_begin: OnBegin | None = None) -> dict[str, Result]:
-    return Runner(plan, backend, report, clock, on_begin).run()
+        on_begin: OnBegin | None = None,
+        interrupted: Interrupted | None = None) -> dict[str, Result]:
+    return Runner(plan, backend, report, clock, on_begin, interrupted).run()

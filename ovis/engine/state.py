@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ovis import atomic
-from ovis.paths import Paths
+from ovis.paths import Paths, check_name, safe_component
 
 
 @dataclass
@@ -37,13 +37,15 @@ class ServiceState:
     crashes: int = 0
     #: [reason, detail] of a failure cleared by ``ovis reset``: history for ``analyze``
     reset_from: list[str] | None = None
+    #: session a oneshot's start script left processes in (ended at its stop)
+    session: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
 def _path(paths: Paths, name: str) -> Path:
-    return paths.state / f"{name}.json"
+    return paths.state / f"{safe_component(name)}.json"
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
@@ -57,8 +59,15 @@ def load(paths: Paths, name: str) -> ServiceState | None:
 
 
 def save(paths: Paths, st: ServiceState) -> None:
-    paths.state.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(_path(paths, st.name), st.to_json() + "\n")
+    path = _path(paths, st.name)
+    for attempt in (0, 1):  # LIVE/state removed under our feet: make it again, once
+        paths.state.mkdir(parents=True, exist_ok=True)
+        try:
+            atomic.write_text(path, st.to_json() + "\n")
+            return
+        except FileNotFoundError:
+            if attempt:
+                raise
 
 
 def remove(paths: Paths, name: str) -> None:
@@ -68,11 +77,44 @@ def remove(paths: Paths, name: str) -> None:
         pass
 
 
-class Lock:
-    """Serialises state-changing ovis commands on one LIVE directory.
+#: Who may open LIVE's control files: only their owner (root on a booted
+#: system).  flock(2) works on a read-only descriptor, so a lock file other
+#: users can open is a lock any local user can hold forever.
+PRIVATE = 0o600
 
-    flock(2) on ``LIVE/.lock``: released by the kernel when the holder dies,
-    so a crashed ovis never wedges the next one.  The holder's pid is written
+
+def _open_private(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE)
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, PRIVATE)  # one created by an older ovis was 0644
+    except OSError:
+        pass
+    return fd
+
+
+def _note_holder(fd: int, text: str) -> None:
+    """Who holds it, for the waiter's message only (padded: no truncate needed)."""
+    try:
+        os.pwrite(fd, text.ljust(64)[:64].encode(), 0)
+    except OSError:
+        pass  # a full LIVE: the lock itself still works
+
+
+def _holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+class Lock:
+    """Serialises *changes* to one LIVE directory (compile, link, records).
+
+    flock(2) on ``LIVE/.lock`` (mode 0600): released by the kernel when the
+    holder dies, so a crashed ovis never wedges the next one.  It is held only
+    for short critical sections, never while waiting for services: that is
+    what the per-service :class:`Claims` are for.  The holder's pid is written
     in the file only to tell the waiter whom it is waiting for.
     """
 
@@ -83,21 +125,96 @@ class Lock:
 
     def __enter__(self) -> "Lock":
         self.paths.live.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.paths.lockfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_private(self.paths.lockfile)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             if self.on_wait:
-                self.on_wait(f"waiting for another ovis command (pid {holder}) to finish...")
+                self.on_wait(f"waiting for another ovis command (pid {_holder(fd)}) to finish...")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _note_holder(fd, f"{os.getpid()}\n")
         self.fd = fd
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
-            os.ftruncate(self.fd, 0)
+            _note_holder(self.fd, "")
             os.close(self.fd)
             self.fd = None
+
+
+class Claims:
+    """Which transaction is working on which service: ``LIVE/claims/NAME``.
+
+    A transaction claims every service it will start or stop (flock(2) on
+    one private file per service) before it changes anything, and keeps the
+    claims while it waits for s6; the LIVE :class:`Lock` is only taken to
+    claim, all or nothing.  So transactions on disjoint services run in
+    parallel, and on overlapping ones the second waits, saying for whom.
+    """
+
+    def __init__(self, paths: Paths, on_wait: Callable[[str], None] | None = None,
+                 what: str = "") -> None:
+        self.paths = paths
+        self.on_wait = on_wait
+        self.what = what
+        self.held: dict[str, int] = {}
+
+    @property
+    def dir(self) -> Path:
+        return self.paths.live / (".ovis-claims" if self.paths.layout == "anopa" else "claims")
+
+    def _open(self, name: str) -> int:
+        return _open_private(self.dir / check_name(name))
+
+    def acquire(self, names: set[str] | list[str]) -> None:
+        """Claim *names* (on top of what is held already); waits while another has one."""
+        want = sorted(set(names) - set(self.held))
+        while want:
+            busy: str | None = None
+            with Lock(self.paths, self.on_wait):
+                try:
+                    os.mkdir(self.dir, 0o700)
+                except FileExistsError:
+                    pass
+                got: dict[str, int] = {}
+                for n in want:
+                    fd = self._open(n)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        os.close(fd)
+                        busy = n
+                        break
+                    got[n] = fd
+                if busy is None:
+                    for n, fd in got.items():
+                        _note_holder(fd, f"{os.getpid()} {self.what}\n")
+                    self.held.update(got)
+                    return
+                for fd in got.values():
+                    os.close(fd)
+            fd = self._open(busy)  # wait outside the lock, then try all again
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if self.on_wait:
+                        who = _holder(fd).split(None, 1)
+                        doing = f" ({who[1]})" if len(who) > 1 else ""
+                        self.on_wait(f"{busy}: waiting for another ovis command "
+                                     f"(pid {who[0]}{doing})...")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:
+                os.close(fd)
+
+    def release(self) -> None:
+        for fd in self.held.values():
+            os.close(fd)
+        self.held.clear()
+
+    def __enter__(self) -> "Claims":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -486,14 +486,12 @@ class Compiler:
         logger = effective_logger(svc)
         dest = log_destination(svc, self.paths)
         if logger is not None and dest is not None and logger.program is None:
-            dest.mkdir(parents=True, exist_ok=True)
-            if logger.runas and self.as_root:
-                ids = _ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger")
-                if ids is not None:
-                    try:
-                        os.chown(dest, ids.uid, ids.gid, follow_symlinks=False)
-                    except OSError:
-                        pass
+            ids = (_ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger")
+                   if logger.runas and self.as_root else None)
+            if ids is not None:  # created and chowned without following a planted symlink
+                atomic.owned_dir(dest, ids.uid, ids.gid)
+            else:
+                dest.mkdir(parents=True, exist_ok=True)
         # 66 creates a StdOut/StdErr file's directory (0755); the file itself
         # is opened for appending (and created) by the run script.
         for value in (streams_of(svc).stdout, streams_of(svc).stderr):

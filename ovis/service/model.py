@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Names must be safe as a single path component and as an argv word.
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:+@-]*$")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+@-]*")
 MAX_NAME = 200
 
 
@@ -25,7 +25,9 @@ def is_valid_name(name: str) -> bool:
     ``@`` marks instances (``getty@tty1``), so it may appear once at most and
     a name may end with it only as a template (``getty@``).
     """
-    return bool(NAME_RE.match(name)) and len(name) <= MAX_NAME and name.count("@") <= 1
+    # fullmatch: with ``$`` a trailing newline would pass.
+    return (isinstance(name, str) and bool(NAME_RE.fullmatch(name)) and len(name) <= MAX_NAME
+            and name.count("@") <= 1)
 
 
 def split_instance(name: str) -> tuple[str, str | None]:

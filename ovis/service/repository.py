@@ -47,7 +47,9 @@ class Repository:
     # Lookup ----------------------------------------------------------------
     def locate(self, name: str) -> Path | None:
         """Definition path for *name* (an instance uses its template)."""
-        base, inst = split_instance(name)
+        from ovis.paths import check_name
+
+        base, inst = split_instance(check_name(name))
         for d in self.search:
             p = d / name
             if os.path.lexists(p):
