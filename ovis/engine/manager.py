@@ -162,10 +162,10 @@ class Manager:
                 if n not in live:
                     if self.repo.locate(n) is None:
                         raise UnknownService(n)
-            names = self._with_bundle_members(names, live)
+            wanted = self._with_bundle_members(names, live)
             graph = Graph.build(live)
             return live, set(live) if everything else graph.hard_dependents_closure(
-                [n for n in names if n in live])
+                [n for n in wanted if n in live])
 
         with statefile.Claims(self.paths, self.reporter.message, "stop") as claims:
             live, targets = targets_now()
