@@ -81,9 +81,12 @@ def test_longrun_files(tmp_path: Path) -> None:
     assert svc.where("depends/db") == (d / "dependencies.d" / "db", 1)
 
 
-def test_absent_timeouts_mean_forever_and_no_sigkill(tmp_path: Path) -> None:
+def test_absent_timeout_up_is_forever_absent_timeout_down_keeps_the_stop_defaults(tmp_path: Path) -> None:
     svc = parse_s6rc_dir(make(tmp_path, "w", {"type": "longrun\n", "run": "#!/bin/sh\n"}), "w")
-    assert (svc.timeout_start, svc.timeout_stop, svc.timeout_kill) == (0, 0, 0)
+    assert (svc.timeout_start, svc.timeout_stop, svc.timeout_kill) == (0, None, None)
+    svc = parse_s6rc_dir(make(tmp_path, "v", {"type": "longrun\n", "run": "#!/bin/sh\n",
+                                              "timeout-down": "0\n"}), "v")
+    assert (svc.timeout_stop, svc.timeout_kill) == (0, 0)  # written 0: forever, no SIGKILL
 
 
 def test_dependencies_list_file(tmp_path: Path) -> None:
@@ -232,7 +235,7 @@ def test_compiled_longrun_run_is_executable_and_pipelined(tmp_path: Path) -> Non
     assert f'redirfd -u 1 "{fifo}"' in (sv / "finish").read_text()
     assert f'redirfd -u 0 "{fifo}"' in (paths.servicedir("app-log") / "run").read_text()
     assert (sv / "max-death-tally").read_text() == "7\n" and (sv / "env" / "X").is_file()
-    assert not (sv / "timeout-kill").exists()  # none in the source: s6 never SIGKILLs
+    assert (sv / "timeout-kill").read_text() == "10000\n"  # no timeout-down: ovis's stop default
     assert not (sv / "log").exists()
 
 

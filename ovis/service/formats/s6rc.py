@@ -222,11 +222,15 @@ def execline_words(text: str) -> int:
 
 
 def _read_timeouts(r: _Reader, entries: set[str]) -> None:
-    for rel, field in (("timeout-up", "timeout_start"), ("timeout-down", "timeout_stop")):
-        if rel in entries:
-            r.set(field, rel, r.uint(rel))
-        else:
-            r.fields[field] = 0  # s6-rc: no file means no timeout
+    if "timeout-up" in entries:
+        r.set("timeout_start", "timeout-up", r.uint("timeout-up"))
+    else:
+        r.fields["timeout_start"] = 0  # s6-rc: no file means no timeout
+    # An absent timeout-down keeps ovis's stop defaults (wait 10 s, then s6
+    # sends SIGKILL): s6-rc would wait forever, but one daemon ignoring
+    # SIGTERM must never wedge a shutdown (docs/guarantees.md).
+    if "timeout-down" in entries:
+        r.set("timeout_stop", "timeout-down", r.uint("timeout-down"))
 
 
 def _oneshot(r: _Reader, entries: set[str]) -> None:
@@ -278,7 +282,8 @@ def _longrun(r: _Reader, entries: set[str]) -> None:
     for rel, field in (("timeout-kill", "timeout_kill"), ("timeout-finish", "timeout_finish")):
         if rel in entries:
             r.set(field, rel, r.uint(rel))
-    r.fields.setdefault("timeout_kill", 0)  # s6: no file, no SIGKILL after the down signal
+    if "timeout-down" in entries:  # s6: no timeout-kill file, no SIGKILL after the down signal
+        r.fields.setdefault("timeout_kill", 0)
     if "max-death-tally" in entries:
         r.uint("max-death-tally", MAX_DEATH_TALLY)
         r.extra["max-death-tally"] = r.root / "max-death-tally"  # s6's own file, as is
