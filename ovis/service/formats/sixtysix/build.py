@@ -12,6 +12,7 @@ from ovis.service.formats.sixtysix.keys import (
 )
 from ovis.service.formats.sixtysix.lexer import Entry, Section
 from ovis.service.model import LoggerSpec, Program, ProgramKind, Service
+from ovis.service.stdio import derive as derive_stdio  # 66's rules between the three keys
 
 #: Canonical [Main] key -> model field it lands in (for ``lines``/``keys``).
 MAIN_FIELDS = {
@@ -28,40 +29,6 @@ MAIN_FIELDS = {
 RESERVED = frozenset({"run", "finish", "down", "notification-fd", "timeout-kill", "timeout-finish",
                       "max-death-tally", "down-signal", "log", "supervise", "event", "env",
                       "ovis-env", "ovis.json"})
-
-
-def effective_stdio(stdin: str | None, stdout: str | None, stderr: str | None,
-                    log: bool) -> tuple[str | None, str | None, str | None]:
-    """The three redirections as 66 0.8 derives them from what is written.
-
-    66's standard IO documentation: unset or ``s6log`` streams of a
-    ``!log`` service go to the parent; an unset StdIn follows StdOut
-    (``s6log`` when StdOut is unset or ``s6log``, else ``parent``); a written
-    ``StdIn = tty:X`` sends StdOut there too, a written ``StdIn = s6log``
-    makes StdOut ``s6log`` and StdErr ``inherit``; an unset StdOut after
-    StdIn ``null`` is ``inherit``, after ``parent``/``close`` it is
-    ``parent``; StdErr defaults to ``inherit``, is ``inherit`` when it names
-    the same tty or file as StdOut, and follows a StdOut of ``syslog``.
-    Nothing written: all None (the format's default, as before these keys).
-    """
-    if stdin is None and stdout is None and stderr is None:
-        return None, None, None
-    written_in = stdin is not None
-    if not log:
-        stdin, stdout, stderr = ("parent" if v in (None, "s6log") else v for v in (stdin, stdout, stderr))
-    if stdin is None:
-        stdin = "s6log" if stdout in (None, "s6log") else "parent"
-    if stdin.startswith("tty:"):
-        stdout = stdin
-    elif stdin == "s6log" and written_in:
-        stdout, stderr = "s6log", "inherit"
-    elif stdout is None:
-        stdout = {"null": "inherit", "s6log": "s6log"}.get(stdin, "parent")
-    if stderr is None or (stderr == stdout and stderr.startswith(("tty:", "file:"))):
-        stderr = "inherit"
-    if stdout == "syslog":
-        stderr = "syslog"
-    return stdin, stdout, stderr
 
 
 class _Builder:
@@ -101,7 +68,7 @@ class _Builder:
         self.lenient(main, kind)
         env, unexported = self.environment()
         options = values.get("options", {"log"})
-        stdin, stdout, stderr = effective_stdio(values.get("stdin"), values.get("stdout"),
+        stdin, stdout, stderr = derive_stdio(values.get("stdin"), values.get("stdout"),
                                                 values.get("stderr"), "nolog" not in options)
         # 66: the logger only exists while stdout goes to it (StdOut unset or s6log).
         log = "nolog" not in options and stdout in (None, "s6log")
