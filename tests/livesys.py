@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -172,3 +172,25 @@ def offline(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield sys_
     finally:
         _kill_leftovers(tmp_path)
+
+
+def tools66_system(tmp_path: Path) -> Iterator[LiveSystem]:
+    """A running LiveSystem whose services find the execl-* console scripts on PATH.
+
+    Installed system-wide they are in /usr/local/bin or /usr/bin, on the
+    default PATH; a test's pip may have put them elsewhere, so the boot
+    environment (LIVE/environment, what oneshots and s6-svscan run with)
+    gets their directory first.  For fixtures: ``yield from``.
+    """
+    from tests.nsutil import script
+
+    s = LiveSystem(tmp_path)
+    bindir = os.path.dirname(script("execl-cmdline"))
+    s.env["PATH"] = f"{bindir}:/usr/sbin:/usr/bin:/sbin:/bin"
+    s.live.mkdir(parents=True)
+    (s.live / "environment").write_text(f"PATH={s.env['PATH']}\n")
+    s.start_scandir()
+    try:
+        yield s
+    finally:
+        s.stop_scandir()

@@ -25,8 +25,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.livesys import LiveSystem, wait_until
-from tests.nsutil import script, skip_or_fail
+from tests.livesys import LiveSystem, tools66_system, wait_until
+from tests.nsutil import skip_or_fail
 
 
 def need(program: str) -> str:
@@ -39,17 +39,8 @@ def need(program: str) -> str:
 
 @pytest.fixture
 def system66(tmp_path: Path) -> Iterator[LiveSystem]:
-    """A LiveSystem whose services find the execl-* console scripts on PATH."""
-    s = LiveSystem(tmp_path)
-    bindir = os.path.dirname(script("execl-cmdline"))
-    s.env["PATH"] = f"{bindir}:/usr/sbin:/usr/bin:/sbin:/bin"
-    s.live.mkdir(parents=True)
-    (s.live / "environment").write_text(f"PATH={s.env['PATH']}\n")
-    s.start_scandir()
-    try:
-        yield s
-    finally:
-        s.stop_scandir()
+    """A running LiveSystem whose services find the execl-* commands on PATH."""
+    yield from tools66_system(tmp_path)
 
 
 def started_pid(s: LiveSystem, name: str) -> int:

@@ -9,7 +9,6 @@ environ are the proof.
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
@@ -17,31 +16,15 @@ from typing import Iterator
 
 import pytest
 
-from tests.livesys import LiveSystem, wait_until
-from tests.nsutil import script
+from tests.livesys import LiveSystem, tools66_system, wait_until
 
 DAEMON = "import time; time.sleep(1000)"
 
 
 @pytest.fixture
 def tools_system(tmp_path: Path) -> Iterator[LiveSystem]:
-    """A LiveSystem whose services find the execl-* console scripts on PATH.
-
-    Installed system-wide they are in /usr/local/bin or /usr/bin, on the
-    default PATH; a test's pip may have put them elsewhere, so the boot
-    environment (LIVE/environment, what oneshots and s6-svscan run with)
-    gets their directory first.
-    """
-    s = LiveSystem(tmp_path)
-    bindir = os.path.dirname(script("execl-toc"))
-    s.env["PATH"] = f"{bindir}:{s.env['PATH']}"
-    s.live.mkdir(parents=True)
-    (s.live / "environment").write_text(f"PATH={s.env['PATH']}\n")
-    s.start_scandir()
-    try:
-        yield s
-    finally:
-        s.stop_scandir()
+    """A running LiveSystem whose services find the execl-* commands on PATH."""
+    yield from tools66_system(tmp_path)
 
 
 def proc_words(pid: int, what: str) -> list[str]:
