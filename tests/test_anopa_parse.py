@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ovis.errors import DefinitionError
-from ovis.service.anopa import parse_anopa_dir
+from ovis.service.formats.anopa import parse_anopa_dir
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind
 
 SCRIPT = "#!/bin/sh\nexec true\n"

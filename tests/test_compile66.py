@@ -27,7 +27,7 @@ import pytest
 from ovis.errors import DefinitionError
 from ovis.paths import Paths
 from ovis.service.compiler import Compiler, read_metadata, validate
-from ovis.service.frontend import parse_frontend
+from ovis.service.formats.sixtysix import parse_frontend
 from ovis.service.model import Kind, Program, ProgramKind, Service
 from ovis.service.repository import Repository
 

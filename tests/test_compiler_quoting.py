@@ -17,7 +17,7 @@ import pytest
 
 from ovis.paths import Paths
 from ovis.service.compiler import Compiler
-from ovis.service.frontend import parse_frontend
+from ovis.service.formats.sixtysix import parse_frontend
 
 from .nsutil import skip_or_fail
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovis.service.anopa import parse_anopa_dir
-from ovis.service.frontend import parse_frontend
+from ovis.service.formats.anopa import parse_anopa_dir
+from ovis.service.formats.sixtysix import parse_frontend
 from ovis.service.model import Kind, Service
 
 SEMANTIC_FIELDS = (

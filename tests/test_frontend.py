@@ -8,14 +8,13 @@ import pytest
 
 from ovis.errors import EXIT_CONFIG, DefinitionError
 from ovis.service.envfile import parse_env_lines, parse_envfile
-from ovis.service.frontend import (
+from ovis.service.formats.sixtysix import (
     find_closing_paren,
-    normalize_signal,
     parse_frontend,
-    parse_uint,
     strip_comment,
     substitute_instance,
 )
+from ovis.service.values import normalize_signal, parse_uint
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind
 
 SRC = Path("/etc/ovis/service/svc")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from ovis.errors import DefinitionError
-from ovis.service.anopa import parse_anopa_dir
-from ovis.service.frontend import parse_frontend
+from ovis.service.formats.anopa import parse_anopa_dir
+from ovis.service.formats.sixtysix import parse_frontend
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

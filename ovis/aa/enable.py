@@ -288,7 +288,7 @@ class Enabler:
     def install(self, name: str, source: str, stage: str, dst: Path, has_log: bool,
                 skip_down: bool, new: bool) -> bool:
         """Compile the staged servicedir into the repository, add anopa's files."""
-        from ovis.service.anopa import parse_anopa_dir
+        from ovis.service.formats.anopa import parse_anopa_dir
 
         try:
             svc = parse_anopa_dir(Path(stage), name)

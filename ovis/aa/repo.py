@@ -145,7 +145,7 @@ class Services:
         except Exception:
             svc = None
             if not is_logger(name):
-                from ovis.service.anopa import parse_anopa_dir
+                from ovis.service.formats.anopa import parse_anopa_dir
 
                 try:
                     svc = parse_anopa_dir(self.paths.servicedir(name), name)
