@@ -15,12 +15,14 @@ command -v s6-svscan >/dev/null 2>&1 || need+=(s6)
 command -v execlineb >/dev/null 2>&1 || need+=(execline)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v man >/dev/null 2>&1 || need+=(man-db)  # `man ovis`, `man ovis-status`...
 if [ $want_test = 1 ]; then
     # The VM tests (tests/test_vm.py): QEMU, a kernel with its modules, a static busybox.
     command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
     ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
     dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
         || need+=(busybox-static)
+    command -v zsh >/dev/null 2>&1 || need+=(zsh)  # tests/test_docgen.py: zsh completion
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
@@ -37,3 +39,8 @@ if [ $want_test = 1 ]; then
 else
     python3 -m pip install -q -e .
 fi
+
+# Man pages built from docs/ and bash/zsh completion built from the parser
+# (python3 -m ovis.docgen), under PREFIX (default /usr/local: in man's and
+# zsh's default search paths, and bash-completion's).
+python3 -m ovis.docgen install "${OVIS_PREFIX:-/usr/local}"

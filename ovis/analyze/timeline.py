@@ -112,6 +112,10 @@ def start_outcome(st: statefile.ServiceState) -> tuple[bool, str | None, str]:
                      and t["stop_begun"] >= t["start_ended"])
     if st.state == "failed" and not stopped_later:
         return False, st.reason or UNKNOWN_REASON, st.detail or ""
+    if st.reason == "reset" and st.reset_from and not stopped_later:
+        return False, st.reset_from[0] or UNKNOWN_REASON, st.reset_from[1] if len(st.reset_from) > 1 else ""
+    if stopped_later and st.crashes:
+        return False, "crashed", f"died {st.crashes} time{'s' if st.crashes != 1 else ''} before it was stopped"
     return True, None, ""
 
 

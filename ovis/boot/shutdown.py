@@ -166,7 +166,17 @@ def console_fd(info: dict[str, Any]) -> int | None:
         try:  # any other fd number here may be something else: go through PID 1
             return os.open(f"/proc/1/fd/{fd}", os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
         except OSError:
-            return None
+            pass
+        # /proc/1/fd is closed to an unprivileged user's namespace: use the
+        # inherited fd when it is the very file PID 1 keeps.
+        ident = info.get("console_id")
+        try:
+            st = os.fstat(int(fd))
+            if ident and [st.st_dev, st.st_ino] == list(ident):
+                return os.dup(int(fd))
+        except (OSError, TypeError, ValueError):
+            pass
+        return None
     if info.get("namespace"):
         return None
     try:

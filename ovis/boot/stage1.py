@@ -224,6 +224,7 @@ class Stage1:
             "gracetime": cfg.gracetime, "catchlog": cfg.catchlog, "namespace": self.namespace,
             "console_fd": CONSOLE_FD if self.namespace else None, "verbosity": cfg.verbosity,
             "command": self.opts.command, "colour": self.opts.colour,
+            "console_id": _file_id(CONSOLE_FD) if self.namespace else None,
         }
         atomic.write_text(live / "boot.json", json.dumps(info, indent=1) + "\n")
         self._svscan_scripts(scandir / ".s6-svscan")
@@ -409,3 +410,13 @@ class Stage1:
 
 def boot(opts: BootOptions) -> NoReturn:
     Stage1(opts, dict(os.environ)).run()
+
+
+def _file_id(fd: int) -> list[int] | None:
+    """(st_dev, st_ino) of *fd*: lets a process that inherited the console recognise it
+    where ``/proc/1/fd`` is closed to it (a user namespace of an unprivileged user)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino]

@@ -110,14 +110,16 @@ def register(cmd) -> None:  # type: ignore[no-untyped-def]
                    help="banner printed on the console")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARG...",
                    help="container command (CONTAINER=1)")
-    p = cmd("skel", cmd_skel, "write the default skeleton (init.conf, rc.*, environment/)")
-    p.add_argument("action", choices=["install"])
-    p.add_argument("dir", metavar="DIR")
+    p = cmd("skel", cmd_skel, "write the default skeleton (init.conf, rc.*, environment/)",
+            epilog="examples:\n  ovis skel install /etc/ovis\n  ovis skel install --force /tmp/skel")
+    p.add_argument("action", choices=["install"], help="install (the only action)")
+    p.add_argument("dir", metavar="DIR", help="where to write it")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     for name, what in (("poweroff", "power off"), ("reboot", "reboot"), ("halt", "halt")):
         p = cmd(name, cmd_power, f"stop every service in order, then {what} (stages 3 and 4)",
                 epilog="Returns once the shutdown is under way; exit status 1 when another\n"
-                       "shutdown was already in progress.")
+                       f"shutdown was already in progress.\n\nexamples:\n  ovis {name}\n"
+                       f"  ovis {name} --exit-code 3     (container mode)")
         p.set_defaults(command_name=name)
         p.add_argument("-f", "--force", action="store_true",
                        help="skip the ordered service stop (rc.shutdown)")
@@ -128,7 +130,8 @@ def register(cmd) -> None:  # type: ignore[no-untyped-def]
     cmd("stage3", cmd_stage3, "(internal) run rc.shutdown, then make s6-svscan exit")
     p = cmd("stage4", cmd_stage4, "(internal) .s6-svscan/finish: kill, unmount, reboot(2)")
     p.add_argument("--crash", action="store_true")
-    cmd("demo", cmd_demo, "boot the bundled example system as PID 1 in a namespace, then power off")
+    cmd("demo", cmd_demo, "boot the bundled example system as PID 1 in a namespace, then power off",
+        epilog="Needs unshare; works without root (in a user namespace).\n\nexamples:\n  ovis demo")
 
 
 __all__ = ["register", "UsageError"]

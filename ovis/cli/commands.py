@@ -91,7 +91,17 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     if not args.names and not args.all:
         raise UsageError("stop: name at least one service, or --all")
-    return finish(args, manager_of(args).stop(args.names, everything=args.all, force=args.force))
+    m = manager_of(args)
+    outcome = m.stop(args.names, everything=args.all, force=args.force)
+    gone = [n for n, r in outcome.results.items() if r.ok and m.repo.locate(n) is None]
+    if gone:  # stopped, and its definition deleted: nothing left to show or start
+        from ovis.engine.apply import remove_from_live
+
+        remove_from_live(m, gone)
+        if not args.json and args.verbosity > 0:
+            for n in gone:
+                print(f"ovis: {n}: definition deleted: removed from LIVE")
+    return finish(args, outcome)
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -139,17 +149,9 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ovis.cli.output import status_table, use_colour
-    from ovis.engine.status import gather
+    from ovis.cli import statusview
 
-    items = gather(manager_of(args), args.names or None)
-    if args.json:
-        print(json.dumps(items, indent=1))
-    else:
-        print(status_table(items, use_colour(sys.stdout)))
-    if args.names and any(it["state"] != "up" for it in items):
-        return EXIT_FAILED
-    return EXIT_OK
+    return statusview.cmd_status(args)
 
 
 def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
@@ -159,12 +161,21 @@ def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
     done = (m.enable if enable else m.disable)(args.names, tree)
     key, yes, no = (("enabled", "enabled in", "already enabled in") if enable
                     else ("disabled", "disabled in", "was not enabled in"))
+    outcome = None
+    if getattr(args, "now", False):
+        outcome = m.start(args.names) if enable else m.stop(
+            [n for n in args.names if n in m.live_services()])
     if args.json:
-        print(json.dumps({"tree": tree, key: done}))
+        data: dict[str, Any] = {"tree": tree, key: done}
+        if outcome is not None:
+            data["transaction"] = outcome_json(outcome)
+        print(json.dumps(data))
     elif args.verbosity > 0:
         for n in args.names:
             print(f"ovis: {n}: {yes if n in done else no} tree {tree}")
-    return EXIT_OK
+    if outcome is not None and not args.json:
+        return finish(args, outcome)
+    return EXIT_FAILED if outcome is not None and outcome.failed else EXIT_OK
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
@@ -223,50 +234,77 @@ def cmd_scandir(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from ovis.cli import logview
+    from ovis.cli import logcmd
 
-    return logview.run(args, manager_of(args))
+    return logcmd.run(args, manager_of(args))
 
 
 def register(cmd: Register) -> None:
     p = cmd("start", cmd_start, "start services and what they need; wait until up+ready",
             epilog="examples:\n  ovis start nginx\n  ovis --json start getty@tty1")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", help="services (instances as name@arg)")
     p = cmd("stop", cmd_stop, "stop services and, first, whatever depends on them",
             epilog="examples:\n  ovis stop nginx\n  ovis stop --all")
-    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services to stop (or --all)")
     p.add_argument("-a", "--all", action="store_true", help="stop every service in LIVE")
     p.add_argument("-f", "--force", action="store_true",
                    help="a dependent that fails to stop does not hold back what it needs")
-    p = cmd("restart", cmd_restart, "stop then start services (and their dependents)")
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p = cmd("restart", cmd_restart, "stop then start services (and their dependents)",
+            epilog="Every definition needed is checked first: exit 2 means nothing was stopped.\n\n"
+                   "examples:\n  ovis restart nginx\n  ovis apply        # restart whatever changed")
+    p.add_argument("names", nargs="+", metavar="NAME", help="services to restart")
+    p = cmd("reload", cmd_reload, "send SIGHUP to longruns (their usual 'reload configuration')",
+            epilog="examples:\n  ovis reload nginx")
+    p.add_argument("names", nargs="+", metavar="NAME", help="up longruns")
     p = cmd("signal", cmd_signal, "send a signal to longruns",
-            epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)")
-    p.add_argument("signal", metavar="SIG")
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p = cmd("status", cmd_status, "show services: a table, or with --json a list of objects",
-            epilog="With names, exit status 1 when any of them is not up.\n"
-                   "JSON fields: name type state ready pid since exit reason (+ description,\n"
-                   "wanted, detail, source, compiled, timings)")
-    p.add_argument("names", nargs="*", metavar="NAME")
-    for verb, fn, what in (("enable", cmd_enable, "add services to a tree"),
-                           ("disable", cmd_disable, "remove services from a tree")):
-        p = cmd(verb, fn, what)
+            epilog="SIG: " + " ".join(sorted(SIGNAL_LETTERS)) + " (with or without SIG, or a number)"
+                   "\n\nexamples:\n  ovis signal USR1 nginx\n  ovis signal 15 worker")
+    p.add_argument("signal", metavar="SIG", help="signal name or number")
+    p.add_argument("names", nargs="+", metavar="NAME", help="up longruns")
+    p = cmd("status", cmd_status, "show services: a table, or details of the named ones",
+            epilog="Without names, one line per service; with names, a detailed view of each\n"
+                   "(state, reason, pid, since, restarts, definition, trees, dependencies, the\n"
+                   "last log lines), and exit status 1 when any of them is not up.\n"
+                   "JSON fields: name type state ready pid since exit reason restarts (+ description,\n"
+                   "wanted, detail, source, compiled, changed, timings; with names also trees,\n"
+                   "needs, wants, needed_by, wanted_by, log)\n\n"
+                   "examples:\n  ovis status\n  ovis status --failed\n  ovis status nginx\n"
+                   "  ovis --json status nginx")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services to show in detail")
+    p.add_argument("--failed", action="store_true", help="only failed services")
+    p.add_argument("-n", "--lines", type=int, default=10, metavar="N",
+                   help="log lines in the detailed view (10; 0 for none)")
+    for verb, fn, what, now in (("enable", cmd_enable, "add services to a tree", "start them too"),
+                                ("disable", cmd_disable, "remove services from a tree",
+                                 "stop them too")):
+        p = cmd(verb, fn, what, epilog=f"examples:\n  ovis {verb} sshd\n  ovis {verb} --now -t boot sshd")
         p.add_argument("-t", "--tree", metavar="TREE", help="tree (default: init.conf TREE)")
-        p.add_argument("names", nargs="+", metavar="NAME")
-    p = cmd("tree", cmd_tree, "bring a whole tree up or down")
-    p.add_argument("action", choices=["start", "stop"])
+        p.add_argument("--now", action="store_true", help=now)
+        p.add_argument("names", nargs="+", metavar="NAME", help="services")
+    p = cmd("tree", cmd_tree, "bring a whole tree up or down",
+            epilog="examples:\n  ovis tree start\n  ovis tree stop --force net")
+    p.add_argument("action", choices=["start", "stop"], help="start or stop")
     p.add_argument("tree", nargs="?", metavar="TREE", help="default: init.conf TREE")
     p.add_argument("-f", "--force", action="store_true",
                    help="stop: a dependent that fails to stop does not hold back its dependencies")
     p = cmd("check", cmd_check, "parse and validate definitions; change nothing",
-            epilog="With no argument, every definition in the search path is checked.")
-    p.add_argument("targets", nargs="*", metavar="NAME|PATH")
-    p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir")
-    p.add_argument("action", choices=["start", "stop"])
-    p = cmd("log", cmd_log, "show a service's log, timestamps as local time")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="last N lines (20)")
+            epilog="With no argument, every definition in the search path is checked.\n\n"
+                   "examples:\n  ovis check\n  ovis check nginx ./my-service")
+    p.add_argument("targets", nargs="*", metavar="NAME|PATH",
+                   help="service names, or paths of definitions (a path has a /)")
+    p = cmd("scandir", cmd_scandir, "run or stop the s6-svscan of LIVE/scandir",
+            epilog="examples:\n  ovis --live /tmp/l scandir start &\n  ovis --live /tmp/l scandir stop")
+    p.add_argument("action", choices=["start", "stop"],
+                   help="start: exec s6-svscan (foreground); stop: stop everything, end it")
+    p = cmd("log", cmd_log, "show services' logs, timestamps as local time",
+            epilog="Several names or --all: merged by time, each line prefixed with its service.\n"
+                   "--since: 10:30, '2026-12-01 10:30', -5m, '1h ago', today, @EPOCH.\n"
+                   "--json: one object per line: {\"service\", \"time\" (epoch|null), \"text\"}\n\n"
+                   "examples:\n  ovis log nginx\n  ovis log -f nginx | grep error\n"
+                   "  ovis log --all -f\n  ovis log --since '10 min ago' db webapp")
+    p.add_argument("names", nargs="*", metavar="NAME", help="services whose logs to show")
+    p.add_argument("-a", "--all", action="store_true", help="every service's log, interleaved")
+    p.add_argument("-n", "--lines", type=int, default=None, metavar="N",
+                   help="last N lines (20; with --since, all since then)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME")

@@ -97,9 +97,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(func=handler)
         return p
 
-    from ovis.cli import analyzecmd, bootcmds
+    from ovis.cli import analyzecmd, bootcmds, opscmds
 
-    for module in (commands, bootcmds, analyzecmd):
+    for module in (commands, bootcmds, analyzecmd, opscmds):
         module.register(cmd)
     parser.ovis_commands = sorted(sub.choices)  # type: ignore[attr-defined]
     return parser
@@ -108,6 +108,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     word = command_word(argv)
+    if word is None and not any(a in ("-h", "--help", "--version") for a in argv):
+        from ovis.cli import statusview  # `ovis` alone: a short summary, not a usage error
+
+        parser = build_parser("status")
+        return statusview.summary(parser.parse_args([*argv, "status"]))
     parser = build_parser(word) if word else None
     if parser is None or not parser.ovis_commands:  # type: ignore[attr-defined]
         parser = build_parser()  # no or unknown command: the full list, for the error

@@ -80,7 +80,8 @@ class TerminalReporter:
             tag = paint("[FAILED]", RED, c)
             reason = result.reason.value if result.reason else "failed"
             extra = f": {result.detail}" if result.detail else ""
-            line = f"{tag} {name:<{self.width}} {reason}{extra} {duration(result.elapsed)}"
+            # "failed" where OK lines say "started": the duration stays in its column
+            line = f"{tag} {name:<{self.width}} {'failed':<10} {duration(result.elapsed):<7} {reason}{extra}"
         print(line, file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
@@ -103,6 +104,31 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str], colour: bool) ->
 STATE_COLOURS = {"up": GREEN, "failed": RED}
 
 
+def terminal_width(stream: TextIO = sys.stdout) -> int | None:
+    """Columns of the terminal (``$COLUMNS`` wins); None when not a terminal: no limit."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def fit_last_column(rows: list[list[str]], header: Sequence[str], width: int | None) -> None:
+    """Truncate the last column (the reason) with ``…`` so each row fits *width*."""
+    if width is None or not rows:
+        return
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header[:-1])]
+    room = width - sum(widths) - 2 * (len(header) - 1)
+    room = max(room, len(header[-1]), 8)
+    for r in rows:
+        if len(r[-1]) > room:
+            r[-1] = r[-1][:room - 1] + "…"
+
+
 def status_table(items: list[dict[str, Any]], colour: bool, now: float | None = None) -> str:
     now = time.time() if now is None else now
     rows = []
@@ -113,11 +139,13 @@ def status_table(items: list[dict[str, Any]], colour: bool, now: float | None = 
         if it.get("detail") and it["state"] != "up":
             why = f"{why} ({it['detail']})"
         rows.append([
-            it["name"], it["type"], state,
+            it["name"] + ("*" if it.get("changed") else ""), it["type"], state,
             "yes" if it["ready"] else "no",
             str(it["pid"]) if it.get("pid") else "-",
             since, why,
         ])
+    fit_last_column(rows, ["NAME", "TYPE", "STATE", "READY", "PID", "SINCE", "REASON"],
+                    terminal_width())
     text = table(rows, ["NAME", "TYPE", "STATE", "READY", "PID", "SINCE", "REASON"], colour)
     if colour:
         out = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 from ovis.paths import DEFAULT_PATH
@@ -43,11 +44,24 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         raise StateError(f"no s6-svscan is running on {paths.scandir}")
     from ovis.cli.commands import manager_of
 
-    manager_of(args).stop([], everything=True, force=True)
+    t0 = time.monotonic()
+    outcome = manager_of(args).stop([], everything=True, force=True)
     svscan_send(paths.scandir, "t")
     deadline = time.monotonic() + 10
+    told = False
     while svscan_running(paths.scandir) and time.monotonic() < deadline:
+        if not told and time.monotonic() > deadline - 9:  # a second of silence is enough
+            told = True
+            if args.verbosity > 0:
+                print(f"ovis: waiting for s6-svscan on {paths.scandir} to exit...",
+                      file=sys.stderr, flush=True)
         time.sleep(0.02)
     if svscan_running(paths.scandir):
         raise StateError(f"s6-svscan on {paths.scandir} did not exit")
+    if args.verbosity > 0 and not args.json:
+        from ovis.cli.output import duration
+
+        n = sum(1 for r in outcome.results.values() if r.ok and not r.already)
+        print(f"ovis: stopped {n} service{'s' if n != 1 else ''} and s6-svscan on {paths.scandir} "
+              f"in {duration(time.monotonic() - t0)}")
     return 0

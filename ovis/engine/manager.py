@@ -208,9 +208,15 @@ class Manager:
                 timings["start_begun"] = res.wall_begun or time.time()
                 timings["start_ended"] = res.wall_ended or time.time()
             st.state = "up" if res.ok else "failed"
+            if not res.already:
+                st.crashes = 0
             if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
                 st.state = "failed"
         else:
+            if not res.already and svc.kind is Kind.LONGRUN and st.state == "up":
+                from ovis.engine.status import restarts
+
+                st.crashes = restarts(self.paths, svc.name, st, until=res.wall_begun)
             if not res.already:
                 timings["stop_begun"] = res.wall_begun or time.time()
                 timings["stop_ended"] = res.wall_ended or time.time()
@@ -258,11 +264,26 @@ class Manager:
 
     def restart(self, names: Iterable[str]) -> tuple[Outcome, Outcome]:
         """Stop *names* (and their dependents), then start again what was up, and *names*."""
-        names = list(names)
+        names = list(dict.fromkeys(names))
+        self.validate_restart(names)
         stopped = self.stop(names)
         was_up = [n for n, r in stopped.results.items() if r.ok and not r.already]
         started = self.start(list(dict.fromkeys(names + was_up)))
         return stopped, started
+
+    def validate_restart(self, names: list[str]) -> dict[str, Service]:
+        """Load every definition a restart of *names* will start again.
+
+        The stop half takes dependents down too; if any definition it would
+        need to bring them back is broken or gone, the error must come before
+        anything is stopped (exit 2 means nothing changed).
+        """
+        live = self.live_services()
+        for n in names:
+            if n not in live and self.repo.locate(n) is None:
+                raise UnknownService(n)
+        affected = Graph.build(live).hard_dependents_closure([n for n in names if n in live])
+        return self.load(list(dict.fromkeys(names + sorted(affected))))
 
     # Trees -------------------------------------------------------------------
     def tree_dir(self, tree: str) -> Path:

@@ -81,7 +81,9 @@ class LongrunJob:
             if self.action is Action.STOP:
                 self.result = Result(True, already=True)
             return
-        if before is not None and events.Tracker(before).satisfies(self.wanted):
+        if before is not None and events.Tracker(before).satisfies(self.wanted) and not (
+                self.action is Action.STOP and before.want_up):
+            # (down but wanted up: a crash loop between restarts; the D stopped it)
             self.result = Result(True, already=True)
             return
         self.tracker = events.Tracker(read_status(self.dir))

@@ -32,6 +32,11 @@ class ServiceState:
     detail: str = ""
     since: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: deaths s6 recorded between the last start and the stop that ended it
+    #: (a crash loop stopped by hand is no success for ``analyze``)
+    crashes: int = 0
+    #: [reason, detail] of a failure cleared by ``ovis reset``: history for ``analyze``
+    reset_from: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

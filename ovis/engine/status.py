@@ -40,6 +40,7 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
         "source": str(svc.source),
         "compiled": compiled,
         "timings": st.timings if st else {},
+        "restarts": 0,
     }
     if svc.kind is Kind.ONESHOT:
         if st is not None:
@@ -49,6 +50,10 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
     from ovis.s6.status import read_status
 
     sup = read_status(paths.servicedir(svc.name)) if compiled else None
+    if sup is not None:
+        deaths = restarts(paths, svc.name, st)
+        # the last death of a service s6 gave up on was not followed by a restart
+        out["restarts"] = max(0, deaths - 1) if deaths and not sup.up and not sup.want_up else deaths
     if sup is not None and sup.up:
         out.update(state="up", pid=sup.pid, since=sup.stamp, reason=None,
                    ready=sup.ready if svc.notify is not None else True)
@@ -110,7 +115,30 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
         "description": "", "wanted": st.wanted if st else None, "detail": error,
         "source": str(source) if source else None, "compiled": False,
         "timings": st.timings if st else {},
+        "restarts": 0,
     }
+
+
+def restarts(paths: Paths, name: str, st: statefile.ServiceState | None,
+             until: float | None = None) -> int:
+    """Deaths s6 recorded since ovis last started the service (and before it stopped it).
+
+    Each is a crash that s6 answered with a restart (or, for the last one,
+    gave up on): what an administrator means by "restarts".  A stop asked
+    for through ovis is a death too, and is not counted.
+    """
+    from ovis.s6.status import read_death_stamps
+
+    stamps = read_death_stamps(paths.servicedir(name))
+    if not stamps:
+        return 0
+    t = st.timings if st else {}
+    begun = t.get("start_begun", 0.0)
+    stop = t.get("stop_begun")
+    end = stop if stop is not None and stop >= begun else float("inf")
+    if until is not None:
+        end = min(end, until)
+    return sum(1 for x in stamps if begun <= x < end)
 
 
 def log_path(paths: Paths, name: str) -> Path:
@@ -143,3 +171,75 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
     by_name = {it["name"]: it for it in good}
     by_name.update(broken)
     return [by_name[n] for n in wanted]
+
+
+def trees_of(manager: Manager, name: str) -> list[str]:
+    """The trees *name* is enabled in (one file per member under TREES/TREE/)."""
+    import os
+
+    try:
+        trees = sorted(os.listdir(manager.paths.trees))
+    except OSError:
+        return []
+    return [t for t in trees if not t.startswith(".") and (manager.paths.trees / t / name).is_file()]
+
+
+def dependents_of(manager: Manager, name: str) -> tuple[list[str], list[str]]:
+    """(needed-by, wanted-by) *name*: every compiled or defined service that names it.
+
+    Definitions that do not parse are skipped: they cannot start anyway.
+    """
+    from ovis.errors import ConfigError
+
+    models: dict[str, Service] = {}
+    for n in manager.repo.names():
+        try:
+            models[n] = manager.repo.load(n)
+        except ConfigError:
+            continue
+    for n, svc in manager.live_services().items():
+        models.setdefault(n, svc)
+    needed = sorted(n for n, s in models.items() if name in s.depends)
+    wanted = sorted(n for n, s in models.items() if name in s.wants)
+    return needed, wanted
+
+
+def last_log_lines(manager: Manager, name: str, n: int) -> list[str]:
+    """The last *n* lines of the service's log, time stamps as local time."""
+    from ovis.logs.reader import localise, log_file, tail
+
+    try:
+        path = log_file(manager, name)
+        return [localise(line.rstrip("\n")) for line in tail(path, n)]
+    except (OSError, Exception):  # no log yet, no definition: the view shows none
+        return []
+
+
+def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[str, Any]:
+    """*item* (from :func:`gather`) plus what ``ovis status NAME`` explains.
+
+    Adds ``trees``, ``needs``, ``wants``, ``needed_by``, ``wanted_by``,
+    ``changed`` (definition differs on disk from what was compiled) and
+    ``log`` (the last *lines* lines).
+    """
+    from ovis.engine.apply import definition_changed
+
+    name = item["name"]
+    svc = manager.live_services().get(name)
+    if svc is None:
+        try:
+            svc = manager.repo.load(name)
+        except Exception:
+            svc = None
+    needed_by, wanted_by = dependents_of(manager, name)
+    out = dict(item)
+    out.update(
+        trees=trees_of(manager, name),
+        needs=list(svc.depends) if svc else [],
+        wants=list(svc.wants) if svc else [],
+        needed_by=needed_by,
+        wanted_by=wanted_by,
+        log=last_log_lines(manager, name, lines) if lines > 0 else [],
+    )
+    out.setdefault("changed", definition_changed(manager, name))
+    return out

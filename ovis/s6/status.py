@@ -133,3 +133,29 @@ def signal_name(num: int) -> str | None:
         return signal.Signals(num).name
     except ValueError:
         return None
+
+
+#: One record of ``supervise/death_tally``: a 12-byte tain, the exit code, the signal.
+DEATH_RECORD = 14
+
+
+def read_death_stamps(servicedir: Path) -> list[float]:
+    """When the service died, oldest first, from ``supervise/death_tally``.
+
+    s6-supervise appends one record per death and empties the file when it
+    starts; it keeps at most max-death-tally records (100 by default), so
+    the count saturates there.  Missing or unreadable: no deaths known.
+    """
+    import struct
+
+    from ovis.s6.tai import tain_to_unix
+
+    try:
+        data = (Path(servicedir) / "supervise" / "death_tally").read_bytes()
+    except OSError:
+        return []
+    out = []
+    for i in range(0, len(data) - DEATH_RECORD + 1, DEATH_RECORD):
+        sec, nano = struct.unpack(">QL", data[i:i + 12])
+        out.append(tain_to_unix(sec, nano))
+    return out

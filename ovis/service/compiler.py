@@ -302,6 +302,10 @@ class Compiler:
         self.paths = paths
         self.as_root = os.geteuid() == 0
 
+    def digest(self, svc: Service) -> str:
+        """What :meth:`compile` would record as ``digest`` for *svc* (``ovis apply``)."""
+        return _digest(_files_for(svc, self.paths, self.as_root), metadata(svc))
+
     def compile(self, svc: Service, *, down: bool = True) -> bool:
         """Make ``LIVE/sv/NAME`` match *svc*; True when something was written.
 
