@@ -276,3 +276,49 @@ def test_error_unreadable_value_file(tmp_path: Path) -> None:
     root = make(tmp_path / "a", {"run": SCRIPT, "notification-fd": "3"})
     (root / "notification-fd").write_bytes(b"\xff\n")
     assert error(root).startswith(f"{root}/notification-fd:1: notification-fd: cannot read:")
+
+
+# --------------------------------------------------------------------------
+# Files anopa does not know, definitions with nothing to run (issue 9 point 5)
+# --------------------------------------------------------------------------
+
+
+def test_unknown_files_and_nothing_to_run_are_warnings(tmp_path: Path) -> None:
+    root = tmp_path / "cleanup"
+    root.mkdir()
+    (root / "runn").write_text("#!/bin/sh\n")
+    (root / "down.bak").write_text("")
+    (root / "nosetsid").write_text("")  # an s6 file: copied, no warning
+    svc = parse_anopa_dir(root, "cleanup")
+    assert [(path, key, message.split(",")[0]) for path, _, key, message in svc.warnings] == [
+        (root / "down.bak", "down.bak", "unknown file"),
+        (root / "runn", "runn", "unknown file"),
+        (root, "cleanup", "nothing to run: no run"),
+    ]
+    assert set(svc.extra_files) == {"down.bak", "nosetsid", "runn"}
+
+
+def test_known_layouts_have_no_warnings(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "log").mkdir(parents=True)
+    for rel in ("run", "log/run"):
+        (root / rel).write_text("#!/bin/sh\n")
+        (root / rel).chmod(0o755)
+    (root / "log" / "down-signal").write_text("TERM\n")
+    (root / "data").mkdir()
+    (root / "timeout-kill").write_text("100\n")
+    assert parse_anopa_dir(root, "web").warnings == []
+    (root / "log" / "rum").write_text("")
+    assert [key for _, _, key, _ in parse_anopa_dir(root, "web").warnings] == ["log/rum"]
+
+
+def test_format_readers_do_not_import_each_other() -> None:
+    """Each format module stands alone: shared checks come from values/sources only."""
+    import ast
+
+    import ovis.service.formats.anopa as anopa_module
+
+    tree = ast.parse(Path(anopa_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {m for m in imported if m and ("sixtysix" in m or "frontend" in m)}
+    assert "ovis.service.values" in imported

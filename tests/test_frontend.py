@@ -431,9 +431,9 @@ ERRORS = [
     (MAIN + "Foo = 1\n", f"{F}:3: Foo: unknown key"),
     (MAIN + "type = classic\n", f"{F}:3: type: unknown key"),
     ("[main]\n@type = classic\n@foo = 1\n", f"{F}:3: @foo: unknown key"),
-    (MAIN + "InTree = boot\n", f"{F}:3: InTree: not supported by ovis: use 'ovis enable -t TREE'"),
-    ("[main]\n@type = classic\n@extdepends = ( a )\n",
-     f"{F}:3: @extdepends: not supported by ovis: list the names in @depends"),
+    (MAIN + "Contents = ( a )\n", f"{F}:3: Contents: not supported by ovis: bundles are not supported"),
+    ("[main]\n@type = classic\n@contents = ( a )\n",
+     f"{F}:3: @contents: not supported by ovis: bundles are not supported"),
     (MAIN + "[Start]\nNotify = 3\n", f"{F}:4: Notify: not allowed in [Start] (only in [Main])"),
     (MAIN + "Execute = ( x )\n",
      f"{F}:3: Execute: not allowed in [Main] (only in [Start], [Stop], [Logger])"),
@@ -478,16 +478,16 @@ ERRORS = [
     (MAIN + "Depends = ( ok\n   a@b@c )\n", f"{F}:4: Depends: invalid service name 'a@b@c'"),
     ("[main]\n@type = classic\n@optsdepends = ( -x )\n", f"{F}:3: @optsdepends: invalid service name '-x'"),
     (MAIN + "RequiredBy = ( .hidden )\n", f"{F}:3: RequiredBy: invalid service name '.hidden'"),
-    (MAIN + "Flags = ( up )\n", f"{F}:3: Flags: unknown flag 'up' (expected down or earlier)"),
-    (MAIN + "Flags = ( nosetsid )\n",
-     f"{F}:3: Flags: flag 'nosetsid' is not supported: s6 always starts a service in a new session"),
-    (MAIN + "Options = ( logs )\n", f"{F}:3: Options: unknown option 'logs' (expected log or !log or env)"),
+    (MAIN + "Flags = ( up )\n",
+     f"{F}:3: Flags: unknown flag 'up' (expected down or earlier or essential or nosetsid)"),
+    (MAIN + "Options = ( logs )\n",
+     f"{F}:3: Options: unknown option 'logs' (expected log or !log or env or pipeline)"),
     (MAIN + "Options = ( log !log )\n", f"{F}:3: Options: both log and !log given"),
     (MAIN + "User = ( root b@d )\n", f"{F}:3: User: invalid user name 'b@d'"),
     (MAIN + 'Description = "open\n', f"{F}:3: Description: unterminated '\"'"),
     (MAIN + "[Start]\nBuild = fast\n", f"{F}:4: Build: unknown build 'fast' (expected auto or custom)"),
-    (MAIN + "[Start]\nRunAs = a:b\n",
-     f"{F}:4: RunAs: invalid RunAs 'a:b' (expected user, uid:gid, uid: or :gid)"),
+    (MAIN + "[Start]\nRunAs = a:b:c\n",
+     f"{F}:4: RunAs: invalid RunAs 'a:b:c' (expected user, user:group, uid:gid, uid: or :gid)"),
     ("[main]\n@type = classic\n[start]\n@shebang = bin/sh\n",
      f"{F}:4: @shebang: not an absolute interpreter path: 'bin/sh'"),
     (MAIN + START + "[Logger]\nDestination = var/log\n",
@@ -577,3 +577,180 @@ def test_envfile(tmp_path: Path) -> None:
         parse_envfile(path, "A=1\nA=2\n")
     with pytest.raises(DefinitionError, match=r"env:1: =: invalid variable name"):
         parse_envfile(path, "=1\n")
+
+
+# --------------------------------------------------------------------------
+# 66 fidelity: keys real files use (issue 9 point 3)
+# --------------------------------------------------------------------------
+
+V08_MIN = "[Main]\nType = classic\n"
+
+
+def test_case_pattern_does_not_end_a_custom_script() -> None:
+    text = ("[Main]\nType = classic\n[Start]\nBuild = custom\nExecute = (#!/bin/sh\n"
+            "case \"$1\" in\n  start) exec foo ;;\n  *) exit 1 ;;\nesac\n)\n[Stop]\nExecute = ( true )\n")
+    svc = parse(text)
+    assert svc.start.text == "#!/bin/sh\ncase \"$1\" in\n  start) exec foo ;;\n  *) exit 1 ;;\nesac\n"
+    assert svc.stop.text == "true"
+
+
+@pytest.mark.parametrize("after, closes", [
+    ("", True), ("\n\n[Stop]\n", True), ("\nRunAs = foo\n", True), ("\n#Build = auto\n", True),
+    ("\n# a comment\n\n@build = auto\n", True), ("\n  foo ;;\n", False), ("\nesac\n", False),
+])
+def test_find_closing_paren_follows_66(after: str, closes: bool) -> None:
+    text = "( case x in a) foo" + after
+    found = find_closing_paren(text)
+    assert (found == text.index(")")) is closes
+
+
+def test_list_comments_as_66_writes_them() -> None:
+    svc = parse(V08_MIN + "Depends = ( a #b c )\n[Start]\nExecute = ( x )\n")
+    assert svc.depends == ("a", "c")
+    svc = parse(V08_MIN + "Depends = (\n  # why: ( a b )\n  d # e f\n  g\n)\n[Start]\nExecute = ( x )\n")
+    assert svc.depends == ("d", "g")
+
+
+def test_extdepends_is_depends() -> None:
+    svc = parse("[main]\n@type = classic\n@depends = ( a )\n@extdepends = ( b a )\n[start]\n@execute = ( x )\n")
+    assert svc.depends == ("a", "b")
+    assert svc.where("depends/b") == (SRC, 4)
+
+
+@pytest.mark.parametrize("runas", ["oblive", "1000:19", ":19", "1000:", "http:http", "root:0", ":wheel"])
+def test_runas_forms_kept_as_written(runas: str) -> None:
+    svc = parse(V08_MIN + f"[Start]\nRunAs = {runas}\nExecute = ( x )\n")
+    assert svc.start.runas == runas
+
+
+@pytest.mark.parametrize("key, value, field", [
+    ("StdIn", "tty:/dev/tty1", "stdin"), ("StdIn", "null", "stdin"), ("StdIn", "close", "stdin"),
+    ("StdIn", "parent", "stdin"), ("StdIn", "s6log", "stdin"), ("StdOut", "file:/var/log/x", "stdout"),
+    ("StdOut", "console", "stdout"), ("StdOut", "syslog", "stdout"), ("StdOut", "tty:/dev/tty2", "stdout"),
+    ("StdErr", "inherit", "stderr"), ("StdErr", "file:/x/y", "stderr"), ("StdErr", "null", "stderr"),
+])
+def test_stdio_forms(key: str, value: str, field: str) -> None:
+    svc = parse(V08_MIN + f"{key} = {value}\n[Start]\nExecute = ( x )\n")
+    assert getattr(svc, field) == value
+
+
+@pytest.mark.parametrize("line, message", [
+    ("StdIn = inherit", "unknown redirection 'inherit'"),
+    ("StdIn = file:/x", "unknown redirection 'file:/x'"),
+    ("StdOut = tty:dev/tty1", "tty: needs an absolute path"),
+])
+def test_stdio_errors(line: str, message: str) -> None:
+    assert message in error(V08_MIN + line + "\n[Start]\nExecute = ( x )\n")
+
+
+def test_stdout_elsewhere_means_no_logger() -> None:
+    assert parse(V08_MIN + "StdOut = console\n[Start]\nExecute = ( x )\n").logger is None
+    assert parse(V08_MIN + "StdOut = s6log\n[Start]\nExecute = ( x )\n").logger is not None
+
+
+def test_environment_unexported_and_escapes() -> None:
+    svc = parse(V08_MIN + "[Start]\nExecute = ( x )\n[Environment]\nA=!/run/a\nB=${A}/b\n"
+                'PATH=/x:${PATH}\nC=say \\"hi\\"\n')
+    assert svc.env == {"A": "/run/a", "B": "${A}/b", "PATH": "/x:${PATH}", "C": 'say "hi"'}
+    assert svc.env_unexported == ("A",)
+    assert "no space allowed after '!'" in error(V08_MIN + "[Start]\nExecute = ( x )\n[Environment]\nA=! x\n")
+
+
+def test_nul_bytes_are_refused_where_written() -> None:
+    assert error(V08_MIN + "[Start]\nExecute = ( a\0b )\n") == f"{SRC}:4: Execute: contains a NUL byte"
+    assert error(V08_MIN + "[Start]\nExecute = ( x )\n[Environment]\nA=x\0y\n") == \
+        f"{SRC}:6: A: contains a NUL byte"
+
+
+def test_huge_values_are_not_quoted_whole() -> None:
+    message = error(V08_MIN + "Notify = " + "x" * 100_000 + "\n[Start]\nExecute = ( x )\n")
+    assert len(message) < 400 and message.endswith("...'")
+    message = error(V08_MIN + "K" * 100_000 + " = 1\n")
+    assert len(message) < 400
+
+
+def test_lenient_keys_warn() -> None:
+    svc = parse("[main]\n@type = longrun\n@name = other\n@intree = boot\n@options = ( log pipeline )\n"
+                "@flags = ( nosetsid essential )\n[start]\n@execute = ( x )\n")
+    assert svc.essential
+    assert [(line, key) for _, line, key, _ in svc.warnings] == [
+        (2, "@type"), (3, "@name"), (4, "@intree"), (5, "@options"), (6, "@flags")]
+    assert parse("[main]\n@type = classic\n@name = svc\n[start]\n@execute = ( x )\n").warnings == []
+
+
+def test_all_errors_of_a_file_are_collected() -> None:
+    with pytest.raises(DefinitionError) as info:
+        parse(V08_MIN + "Notify = 1\nMaxDeath = x\nFoo = 1\n[Start]\nExecute = ( x )\n")
+    found = [info.value, *info.value.more]
+    assert [(e.line, e.key) for e in found] == [(3, "Notify"), (4, "MaxDeath"), (5, "Foo")]
+
+
+def test_copyfrom_next_to_the_frontend(tmp_path: Path) -> None:
+    home = tmp_path / "dbus"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "a.conf").write_text("x\n")
+    (home / "dbus").write_text(V08_MIN + "CopyFrom = ( data )\n[Start]\nExecute = ( x )\n")
+    svc = parse_frontend(home / "dbus", "dbus")
+    assert svc.extra_files == {"data": home / "data"}
+    (home / "data" / "loop").symlink_to(home / "data")
+    with pytest.raises(DefinitionError, match="data/loop:1: data/loop: cannot be copied: symbolic link loop"):
+        parse_frontend(home / "dbus", "dbus")
+    (home / "dbus").write_text(V08_MIN + "CopyFrom = ( nothere )\n[Start]\nExecute = ( x )\n")
+    with pytest.raises(DefinitionError, match="CopyFrom: no such file or directory"):
+        parse_frontend(home / "dbus", "dbus")
+    (home / "dbus").write_text(V08_MIN + "CopyFrom = ( ../etc )\n[Start]\nExecute = ( x )\n")
+    with pytest.raises(DefinitionError, match="'..' not allowed"):
+        parse_frontend(home / "dbus", "dbus")
+
+
+def test_logger_depends_of_old_66_is_a_warning() -> None:
+    svc = parse("[main]\n@type = classic\n[start]\n@execute = ( x )\n[logger]\n@depends = ( a )\n")
+    assert svc.depends == () and [key for _, _, key, _ in svc.warnings] == ["@depends"]
+
+
+@pytest.mark.parametrize("lines, names", [
+    ("( #a b )", ("b",)), ("(\n  #fooB fooC )", ("fooC",)), ("( a # b c\n d )", ("a", "d")),
+    ("(\n  # a note\n  x\n)", ("x",)),
+])
+def test_commented_words_in_lists(lines: str, names: tuple[str, ...]) -> None:
+    assert parse(V08_MIN + f"Depends = {lines}\n[Start]\nExecute = ( x )\n").depends == names
+
+
+def test_huge_dependency_lists_parse_in_linear_time() -> None:
+    """100,000 names (issue 11: list membership made this take over a minute)."""
+    import time
+
+    names = " ".join(f"n{i}" for i in range(100_000))
+    began = time.monotonic()
+    svc = parse(V08_MIN + f"Depends = ( {names} n5 )\n[Start]\nExecute = ( x )\n"
+                "[Logger]\n")
+    assert time.monotonic() - began < 20  # linear: well under 1 s on an idle machine
+    assert len(svc.depends) == 100_000 and svc.depends[-1] == "n99999"
+
+
+#: (written in [Main], effective StdIn, StdOut, StdErr), after 66's standard IO documentation.
+STDIO_RULES = [
+    ("", (None, None, None)),
+    ("StdIn = s6log\n", ("s6log", "s6log", "inherit")),
+    ("StdIn = s6log\nStdOut = console\nStdErr = null\n", ("s6log", "s6log", "inherit")),
+    ("StdOut = s6log\n", ("s6log", "s6log", "inherit")),
+    ("StdIn = tty:/dev/tty1\n", ("tty:/dev/tty1", "tty:/dev/tty1", "inherit")),
+    ("StdIn = tty:/dev/tty1\nStdOut = syslog\n", ("tty:/dev/tty1", "tty:/dev/tty1", "inherit")),
+    ("StdIn = null\nStdOut = syslog\n", ("null", "syslog", "syslog")),
+    ("StdIn = null\n", ("null", "inherit", "inherit")),
+    ("StdIn = close\n", ("close", "parent", "inherit")),
+    ("StdOut = syslog\n", ("parent", "syslog", "syslog")),
+    ("StdOut = tty:/dev/tty1\n", ("parent", "tty:/dev/tty1", "inherit")),
+    ("StdOut = tty:/dev/tty2\nStdErr = tty:/dev/tty2\n", ("parent", "tty:/dev/tty2", "inherit")),
+    ("StdOut = tty:/dev/tty1\nStdErr = file:/var/log/c.log\n", ("parent", "tty:/dev/tty1", "file:/var/log/c.log")),
+    ("Options = ( !log )\nStdOut = s6log\nStdErr = file:/var/log/c.log\n",
+     ("parent", "parent", "file:/var/log/c.log")),
+    ("Options = ( !log )\nStdErr = s6log\n", ("parent", "parent", "parent")),
+]
+
+
+@pytest.mark.parametrize("written, effective", STDIO_RULES, ids=[w.replace("\n", ";") for w, _ in STDIO_RULES])
+def test_stdio_redefinitions_follow_66(written: str, effective: tuple) -> None:
+    svc = parse(V08_MIN + written + "[Start]\nExecute = ( x )\n")
+    assert (svc.stdin, svc.stdout, svc.stderr) == effective
+    assert (svc.logger is not None) == ("!log" not in written and effective[1] in (None, "s6log"))

@@ -3,7 +3,10 @@
 For each ``tests/scenarios/<case>/``: the command in ``cmd`` (default: ``check``)
 must print exactly ``ovis: error: <expected>`` and exit 2 — or succeed when
 ``expected`` is ``OK`` — and a failing command must leave a live system's
-LIVE directory exactly as it was (nothing half-compiled).
+LIVE directory exactly as it was (nothing half-compiled).  A ``stderr`` file,
+when present, is the command's whole expected standard error (warnings,
+every error of a file); ``{dir}`` stands for the scenario directory, in
+``cmd`` too.
 """
 
 from __future__ import annotations
@@ -55,10 +58,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_scenario(case: Path, live: LiveSystem) -> None:
     expected = (case / "expected").read_text().strip().replace("{dir}", str(case))
-    cmd = shlex.split((case / "cmd").read_text()) if (case / "cmd").exists() else ["check"]
+    cmd = shlex.split((case / "cmd").read_text().replace("{dir}", str(case))) if (case / "cmd").exists() else ["check"]
     live.env["OVIS_SERVICES"] = f"{case / 'service'}:{live.services}"
     before = snapshot(live.live)
     r = live.ovis(*cmd)
+    if (case / "stderr").exists():
+        assert r.stderr == (case / "stderr").read_text().replace("{dir}", str(case))
     if expected == "OK":
         assert r.returncode == 0, r.stderr
         return

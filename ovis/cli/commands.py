@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from typing import TYPE_CHECKING
 
-from ovis.errors import EXIT_FAILED, EXIT_OK, OvisError, UsageError
+from ovis.errors import EXIT_FAILED, EXIT_OK, UsageError
 from ovis.paths import Paths, read_env_file
 
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
@@ -195,36 +195,21 @@ def cmd_tree(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ovis.service.check import check
 
-    from ovis.engine.graph import Graph
-
-    m = manager_of(args)
-    errors: list[str] = []
-    checked: dict[str, Any] = {}
-    targets = args.targets or m.repo.names()
-    for t in targets:
-        try:
-            if "/" in t or os.path.exists(t) and not m.repo.locate(t):
-                svc = m.repo.load_path(Path(t))
-                checked[svc.name] = svc
-            else:
-                checked.update(m.repo.closure([t]))
-        except OvisError as e:
-            errors.append(str(e))
-    if not errors:
-        try:
-            Graph.build(checked).check_acyclic()
-        except OvisError as e:
-            errors.append(str(e))
+    report = check(manager_of(args).repo, args.targets)
     if args.json:
-        print(json.dumps({"ok": not errors, "checked": sorted(checked), "errors": errors}))
+        print(json.dumps({"ok": report.ok, "checked": sorted(report.checked), "errors": report.errors,
+                          "warnings": report.warnings}))
     else:
-        for e in errors:
+        for e in report.errors:
             print(f"ovis: error: {e}", file=sys.stderr)
-        if not errors and args.verbosity > 0:
-            print(f"ovis: {len(checked)} definition{'s' if len(checked) != 1 else ''} ok")
-    return 2 if errors else EXIT_OK
+        for warning in report.warnings:
+            print(f"ovis: warning: {warning}", file=sys.stderr)
+        if report.ok and args.verbosity > 0:
+            count = len(report.checked)
+            print(f"ovis: {count} definition{'s' if count != 1 else ''} ok")
+    return EXIT_OK if report.ok else 2
 
 
 def cmd_scandir(args: argparse.Namespace) -> int:

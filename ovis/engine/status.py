@@ -105,9 +105,12 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
         if source.is_dir():
             kind = "longrun" if (source / "run").exists() else "oneshot"
         else:
-            try:
-                kind = "oneshot" if "oneshot" in source.read_text(errors="replace") else "longrun"
-            except OSError:
+            from ovis.errors import DefinitionError
+            from ovis.service.sources import read_bytes
+
+            try:  # bounded and non-blocking: the source may be a FIFO or a device
+                kind = "oneshot" if b"oneshot" in read_bytes(source, name) else "longrun"
+            except DefinitionError:
                 pass
     return {
         "name": name, "type": kind, "state": "failed", "ready": False, "pid": None,

@@ -103,7 +103,13 @@ class Service:
     timeout_finish: int | None = None  # s6 timeout-finish, ms
     down_signal: str | None = None
     max_death: int | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # as written, ${x} kept, 66's "!" removed
+    env_unexported: tuple[str, ...] = ()  # 66 key=!value: substituted into Execute, not exported
+    # 66 0.8 StdIn/StdOut/StdErr: s6log, tty:/path, file:/path, console, syslog, null,
+    # parent, close, inherit (stderr only); None = the format's default.
+    stdin: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
     logger: LoggerSpec | None = None
     down: bool = False  # "normally down": tree start leaves it alone
     earlier: bool = False  # started by stage 1 as soon as s6-svscan runs
@@ -120,6 +126,9 @@ class Service:
     # For each ``lines`` key, the key as the user wrote it (``@depends``,
     # ``Depends``, ``needs/foo``), so later errors can quote the source exactly.
     keys: dict[str, str] = field(default_factory=dict)
+    # Harmless things a reader was lenient with: (file, line, key as written, message),
+    # printed by ``ovis check`` as warnings.
+    warnings: list[tuple[Path, int, str, str]] = field(default_factory=list)
 
     def where(self, key: str) -> tuple[Path, int]:
         """File and line that defined *key* (falls back to the source, line 1)."""

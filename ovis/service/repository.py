@@ -1,9 +1,10 @@
 """Finding service definitions in the search path and loading closures.
 
 The search path is ordered: the first directory holding a definition of a
-name wins (``/etc/ovis/service`` overrides ``/usr/lib/ovis/service``).  An
-entry that is a file is a 66 frontend file, a directory is an anopa service
-directory; ``name@`` entries are instance templates.
+name wins (``/etc/ovis/service`` overrides ``/usr/lib/ovis/service``).  Which
+format an entry is written in is decided in one place,
+:func:`ovis.service.sources.detect_format`; ``name@`` entries are instance
+templates.
 
 Loading is all-or-nothing: :meth:`Repository.closure` parses every
 definition a transaction needs and checks names, missing hard dependencies
@@ -107,7 +108,10 @@ class Repository:
                 if dep in out:
                     continue
                 if self.locate(dep) is None:
-                    self.warnings.append(f"{n}: skipping wanted service {dep}: not found")
+                    from ovis.engine.graph import where_edge
+
+                    path, line, spelled = where_edge(svc, "wants", dep)
+                    self.warnings.append(f"{path}:{line}: {spelled}: wanted service '{dep}' not found: skipped")
                     continue
                 stack.append(dep)
         return out
@@ -121,18 +125,10 @@ class Repository:
 
 
 def parse_definition(path: Path, name: str) -> Service:
-    """Dispatch on the entry type: directory = anopa, file = 66 frontend."""
-    if path.is_dir():
-        from ovis.service.anopa import parse_anopa_dir
+    """Parse one search path entry in its format (see :mod:`ovis.service.sources`)."""
+    from ovis.service.sources import parse_definition as parse
 
-        return parse_anopa_dir(path, name)
-    from ovis.service.frontend import parse_frontend
-
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DefinitionError(path, 1, "file", f"cannot read: {e}") from None
-    return parse_frontend(path, name, text)
+    return parse(path, name)
 
 
 class LiveRepository(Repository):

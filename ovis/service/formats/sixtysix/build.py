@@ -1,0 +1,291 @@
+"""From the lexed sections of one 66 file to a :class:`~ovis.service.model.Service`."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from ovis.errors import DefinitionError
+from ovis.service.formats.sixtysix.keys import (
+    ENVIRONMENT, EXECUTE_KEY, LOGGER, MAIN, SECTION_TITLE, START, STOP, TYPE_KEY,
+)
+from ovis.service.formats.sixtysix.lexer import Entry, Section
+from ovis.service.model import LoggerSpec, Program, ProgramKind, Service
+
+#: Canonical [Main] key -> model field it lands in (for ``lines``/``keys``).
+MAIN_FIELDS = {
+    "type": "kind", "version": "version", "description": "description", "user": "user",
+    "depends": "depends", "requiredby": "requiredby", "optsdepends": "wants",
+    "notify": "notify", "timeout_start": "timeout_start", "timeout_stop": "timeout_stop",
+    "timeout_kill": "timeout_kill", "timeout_finish": "timeout_finish",
+    "max_death": "max_death", "down_signal": "down_signal", "options": "logger",
+    "extdepends": "depends", "copyfrom": "extra_files", "stdin": "stdin", "stdout": "stdout",
+    "stderr": "stderr", "name": "name", "intree": "intree",
+}
+
+#: Names a CopyFrom entry may not take in the servicedir: the files ovis writes there.
+RESERVED = frozenset({"run", "finish", "down", "notification-fd", "timeout-kill", "timeout-finish",
+                      "max-death-tally", "down-signal", "log", "supervise", "event", "env"})
+
+
+def effective_stdio(stdin: str | None, stdout: str | None, stderr: str | None,
+                    log: bool) -> tuple[str | None, str | None, str | None]:
+    """The three redirections as 66 0.8 derives them from what is written.
+
+    66's standard IO documentation: unset or ``s6log`` streams of a
+    ``!log`` service go to the parent; an unset StdIn follows StdOut
+    (``s6log`` when StdOut is unset or ``s6log``, else ``parent``); a written
+    ``StdIn = tty:X`` sends StdOut there too, a written ``StdIn = s6log``
+    makes StdOut ``s6log`` and StdErr ``inherit``; an unset StdOut after
+    StdIn ``null`` is ``inherit``, after ``parent``/``close`` it is
+    ``parent``; StdErr defaults to ``inherit``, is ``inherit`` when it names
+    the same tty or file as StdOut, and follows a StdOut of ``syslog``.
+    Nothing written: all None (the format's default, as before these keys).
+    """
+    if stdin is None and stdout is None and stderr is None:
+        return None, None, None
+    written_in = stdin is not None
+    if not log:
+        stdin, stdout, stderr = ("parent" if v in (None, "s6log") else v for v in (stdin, stdout, stderr))
+    if stdin is None:
+        stdin = "s6log" if stdout in (None, "s6log") else "parent"
+    if stdin.startswith("tty:"):
+        stdout = stdin
+    elif stdin == "s6log" and written_in:
+        stdout, stderr = "s6log", "inherit"
+    elif stdout is None:
+        stdout = {"null": "inherit", "s6log": "s6log"}.get(stdin, "parent")
+    if stderr is None or (stderr == stdout and stderr.startswith(("tty:", "file:"))):
+        stderr = "inherit"
+    if stdout == "syslog":
+        stderr = "syslog"
+    return stdin, stdout, stderr
+
+
+class _Builder:
+    """Turns the lexed sections of one file into a :class:`Service`."""
+
+    def __init__(self, path: Path, name: str, dialect: str, sections: dict[str, Section]) -> None:
+        self.path = path
+        self.name = name
+        self.dialect = dialect
+        self.sections = sections
+        self.lines: dict[str, tuple[Path, int]] = {}
+        self.keys: dict[str, str] = {}
+
+        self.warnings: list[tuple[Path, int, str, str]] = []
+
+    def error(self, line: int, key: str, message: str) -> DefinitionError:
+        return DefinitionError(self.path, line, key, message)
+
+    def warn(self, entry: Entry, message: str) -> None:
+        self.warnings.append((self.path, entry.line, entry.key, message))
+
+    def record(self, field_name: str, entry: Entry | Section) -> None:
+        self.lines[field_name] = (self.path, entry.line)
+        self.keys[field_name] = entry.key if isinstance(entry, Entry) else entry.written
+
+    def title(self, canon: str) -> str:
+        return SECTION_TITLE[self.dialect][canon]
+
+    def build(self) -> Service:
+        main = self.require_section(MAIN)
+        kind = self.require_key(main, "type", TYPE_KEY).value
+        values = {canon: entry.value for canon, entry in main.entries.items()}
+        for canon, entry in main.entries.items():
+            if canon != "flags":
+                self.record(MAIN_FIELDS[canon], entry)
+        flags = self.flags(main)
+        self.lenient(main, kind)
+        env, unexported = self.environment()
+        options = values.get("options", {"log"})
+        stdin, stdout, stderr = effective_stdio(values.get("stdin"), values.get("stdout"),
+                                                values.get("stderr"), "nolog" not in options)
+        # 66: the logger only exists while stdout goes to it (StdOut unset or s6log).
+        log = "nolog" not in options and stdout in (None, "s6log")
+        service = Service(
+            name=self.name,
+            kind=kind,
+            source=self.path,
+            description=values.get("description", ""),
+            version=values.get("version"),
+            depends=self.merge(self.dependencies(main, "depends", "depends"),
+                               self.dependencies(main, "extdepends", "depends")),
+            wants=self.dependencies(main, "optsdepends", "wants"),
+            requiredby=self.dependencies(main, "requiredby", "requiredby"),
+            start=self.program(START, required=True),
+            stop=self.program(STOP, required=STOP in self.sections),
+            notify=values.get("notify"),
+            timeout_start=values.get("timeout_start"),
+            timeout_stop=values.get("timeout_stop"),
+            timeout_kill=values.get("timeout_kill"),
+            timeout_finish=values.get("timeout_finish"),
+            down_signal=values.get("down_signal"),
+            max_death=values.get("max_death"),
+            env=env,
+            env_unexported=unexported,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            logger=self.logger(log),
+            down="down" in flags,
+            earlier="earlier" in flags,
+            essential="essential" in flags,
+            user=values.get("user", ()),
+            extra_files=self.copyfrom(main),
+        )
+        service.lines, service.keys = self.lines, self.keys
+        service.warnings = self.warnings
+        return service
+
+    @staticmethod
+    def merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(first + second))
+
+    # -- what 66 accepts and ovis runs the same without ----------------------
+
+    def lenient(self, main: Section, kind: Any) -> None:
+        """Warnings for keys and words ovis accepts but does not act on."""
+        entries = main.entries
+        if "type" in entries and entries["type"].raw == "longrun":
+            self.warn(entries["type"], "'longrun' is the old name of 'classic': read as classic")
+        if "name" in entries and entries["name"].value != self.name:
+            self.warn(entries["name"], f"ignored: the service is named after its file ('{self.name}')")
+        if "intree" in entries:
+            self.warn(entries["intree"], "ignored: a tree is chosen with 'ovis enable -t TREE'")
+        if "options" in entries and "pipeline" in entries["options"].value:
+            self.warn(entries["options"], "pipeline: ignored, the logger is fed by a plain pipe as without it")
+        if "flags" in entries and "nosetsid" in entries["flags"].value:
+            self.warn(entries["flags"], "nosetsid: ignored, s6 starts every service in a new session")
+
+    def copyfrom(self, main: Section) -> dict[str, Path]:
+        """``CopyFrom`` / ``@hiercopy``: files next to the frontend, by servicedir name.
+
+        A relative name is looked up in the frontend's directory (for
+        ``dbus/dbus`` that is ``dbus/``, where its data lives) and keeps its
+        relative path in the servicedir; an absolute one keeps its last
+        component.  Each is checked now (exists, bounded, no link loops),
+        so a start never copies something that cannot be copied.
+        """
+        from ovis.service.sources import check_tree
+
+        entry = main.entries.get("copyfrom")
+        if entry is None:
+            return {}
+        files: dict[str, Path] = {}
+        base = self.path.parent
+        for lineno, word in entry.items:
+            source = Path(word) if word.startswith("/") else base / word
+            rel = Path(word).name if word.startswith("/") else str(Path(word))
+            if rel in RESERVED or rel.split("/")[0] in RESERVED:
+                raise self.error(lineno, entry.key, f"'{rel}' would overwrite a file ovis writes")
+            if not source.exists() and not source.is_symlink():
+                raise self.error(lineno, entry.key, f"no such file or directory: {source}")
+            check_tree(source, rel)
+            files[rel] = source
+        return files
+
+    # -- required parts --------------------------------------------------
+
+    def require_section(self, canon: str) -> Section:
+        if canon not in self.sections:
+            raise self.error(1, self.title(canon), "missing required section")
+        return self.sections[canon]
+
+    def require_key(self, section: Section, canon: str, written: dict[str, str]) -> Entry:
+        if canon not in section.entries:
+            raise self.error(section.line, written[self.dialect], "missing required key")
+        return section.entries[canon]
+
+    # -- [Main] pieces -----------------------------------------------------
+
+    def flags(self, main: Section) -> set[str]:
+        entry = main.entries.get("flags")
+        if entry is None:
+            return set()
+        for flag in entry.value:
+            self.record(flag, entry)
+        return set(entry.value)
+
+    def dependencies(self, main: Section, canon: str, field_name: str) -> tuple[str, ...]:
+        """Names of a dependency list; each name's own line goes to ``lines``."""
+        entry = main.entries.get(canon)
+        if entry is None:
+            return ()
+        for lineno, word in entry.items:
+            key = f"{field_name}/{word}"
+            if key not in self.lines:
+                self.lines[key] = (self.path, lineno)
+                self.keys[key] = entry.key
+        return tuple(entry.value)
+
+    # -- [Start] / [Stop] / [Logger] ---------------------------------------
+
+    def program(self, canon: str, required: bool) -> Program | None:
+        """The Program of a script section (None when the section is absent)."""
+        if canon not in self.sections:
+            if required:
+                raise self.error(1, self.title(canon), "missing required section")
+            return None
+        section = self.sections[canon]
+        if "execute" not in section.entries:
+            if not required:
+                return None
+            raise self.error(section.line, EXECUTE_KEY[self.dialect], "missing required key")
+        program = self.script(section)
+        self.record(canon, section.entries["execute"])
+        return program
+
+    def script(self, section: Section) -> Program:
+        """Execute + Build + RunAs (+ @shebang) of one section as a Program."""
+        entries = section.entries
+        execute = entries["execute"]
+        build = entries["build"].value if "build" in entries else "auto"
+        runas = entries["runas"].value if "runas" in entries else None
+        if build == "auto":  # layout is not significant in execline: tidy it
+            text = textwrap.dedent(execute.value.lstrip("\n")).strip()
+            return Program(ProgramKind.EXECLINE, text=text, runas=runas)
+        text = execute.value.strip()
+        if not text.startswith("#!") and "shebang" in entries:
+            text = f"#!{entries['shebang'].value}\n{text}"
+        if not text.startswith("#!"):
+            raise self.error(execute.line, execute.key,
+                             "a custom build needs a script starting with #! (e.g. #!/bin/sh)")
+        return Program(ProgramKind.VERBATIM, text=text + "\n", runas=runas)
+
+    def logger(self, enabled: bool) -> LoggerSpec | None:
+        """The s6-log logger every frontend service gets, unless ``!log``."""
+        if not enabled:
+            return None
+        section = self.sections.get(LOGGER)
+        if section is None:
+            return LoggerSpec()
+        entries = section.entries
+        if entries.get("build") and entries["build"].value == "custom" and "execute" not in entries:
+            raise self.error(section.line, EXECUTE_KEY[self.dialect], "missing required key")
+        settings: dict[str, Any] = {
+            canon: entries[canon].value
+            for canon in ("destination", "backup", "maxsize", "timestamp", "runas",
+                          "timeout_start", "timeout_stop", "timeout_kill", "timeout_finish")
+            if canon in entries
+        }
+        if "execute" in entries:
+            settings["program"] = self.script(section)
+        if "depends" in entries:
+            self.warn(entries["depends"], "ignored: a logger starts with its service, whatever it depends on")
+        self.record("logger", section)
+        return LoggerSpec(**settings)
+
+    # -- [Environment] -----------------------------------------------------
+
+    def environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        """``[Environment]`` variables in file order, and those written ``KEY=!value``."""
+        section = self.sections.get(ENVIRONMENT)
+        if section is None:
+            return {}, ()
+        for key, (lineno, _) in section.env.items():
+            self.lines[f"env/{key}"] = (self.path, lineno)
+            self.keys[f"env/{key}"] = key
+        self.record("env", section)
+        return {key: value for key, (_, value) in section.env.items()}, tuple(section.unexported)
