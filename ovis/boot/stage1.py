@@ -7,8 +7,12 @@ scandir with its catch-all logger and ``.s6-svscan`` control scripts, the
 early services of TREE, the fifo trick, the stage-2 child (blocked until the
 catch-all logger reads its fifo), and finally exec into ``s6-svscan``.
 
-PID 1 must never die: every failing step prints what went wrong and opens
-a rescue shell on the console; when the shell exits, the boot carries on.
+PID 1 must never die on a machine: every failing step prints what went
+wrong and opens a rescue shell on the console; when the shell exits, the
+boot carries on.  In container mode there is nobody at a console and the
+runtime restarts what exits, so a failing step ends PID 1 at once with one
+``ovis: fatal: ...`` line on stderr and a documented exit status
+(:data:`EXIT_CONFIG`, :data:`EXIT_STAGE1`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ CATCHALL = "catch-all"
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
 DEFAULT_BANNER = "[Starts stage1 process ...]"
+#: Container mode: PID 1's exit status when init.conf or an environment file is wrong.
+EXIT_CONFIG = 2
+#: Container mode: PID 1's exit status when a step of stage 1 failed (mount, LIVE, exec).
+EXIT_STAGE1 = 111
 
 
 @dataclass
@@ -78,8 +86,19 @@ class Stage1:
         self.t0 = time.time()
         self.namespace = in_namespace()
         self.cmdline = Path(original_env.get("OVIS_CMDLINE") or "/proc/cmdline")
+        try:  # the runtime's stderr, for a fatal line even once fd 2 is the catch-all fifo
+            self.err_fd = os.dup(2)
+        except OSError:
+            self.err_fd = 2
 
-    def fail(self, what: str) -> None:
+    def container_mode(self) -> bool:
+        """Container mode, also before init.conf is read (a container command was given)."""
+        cfg = getattr(self, "cfg", None)
+        return bool(cfg.container) if cfg is not None else bool(self.opts.command)
+
+    def fail(self, what: str, code: int = EXIT_STAGE1) -> None:
+        if self.container_mode():
+            fatal(what, code, self.err_fd)
         rescue(what, env=dict(os.environ))
 
     # The sequence ------------------------------------------------------------
@@ -87,10 +106,11 @@ class Stage1:
         configure_rescue(self.original_env)
         skel = self.opts.skel
         if not skel.is_absolute():
-            self.fail(f"skeleton directory must be an absolute path: {skel}")
+            self.fail(f"skeleton directory must be an absolute path: {skel}", EXIT_CONFIG)
             skel = Path("/etc/ovis")
         if self.opts.envdir is not None and not self.opts.envdir.is_absolute():
-            self.fail(f"environment directory must be an absolute path: {self.opts.envdir}")
+            self.fail(f"environment directory must be an absolute path: {self.opts.envdir}",
+                      EXIT_CONFIG)
             self.opts.envdir = None
         env, errors = config.load(skel, self.opts.envdir, self.cmdline)
         cfg, verrors = config.validate(env, skel)
@@ -103,6 +123,8 @@ class Stage1:
                 self._step("ctrl-alt-del to SIGINT", self._cad)
         self._set_environment(cfg)
         for e in errors + verrors:
+            if cfg.container:
+                self.fail(str(e), EXIT_CONFIG)
             self.fail(f"init.conf: {e}")
         self._step("chdir /", lambda: os.chdir("/"))
         os.umask(cfg.umask)
@@ -113,7 +135,14 @@ class Stage1:
         if self.opts.dev is not None:
             self._step(f"mount devtmpfs on {self.opts.dev}", self._devtmpfs)
         self._step("stdin from /dev/null", self._stdin_null)
-        self._step(f"tmpfs on {self._live_top()}", self._mount_live)
+        if cfg.container:  # docker gives no CAP_SYS_ADMIN: a writable /run will do
+            try:
+                self._mount_live()
+            except OSError as e:
+                _say(f"ovis: warning: no tmpfs on {self._live_top()} ({e.strerror}): "
+                     "using the directory as it is")
+        else:
+            self._step(f"tmpfs on {self._live_top()}", self._mount_live)
         while not self._step("create the live directory", self._make_live):
             pass
         self._step(f"early services of tree {cfg.tree}", self._early_services)
@@ -406,6 +435,15 @@ class Stage1:
             except OSError as e:
                 self.fail(f"cannot exec {argv[0]}: {e}")
                 time.sleep(1)
+
+
+def fatal(what: str, code: int, fd: int = 2) -> NoReturn:
+    """Container mode: one line on stderr, then PID 1 exits (the namespace ends with it)."""
+    try:
+        os.write(fd, f"ovis: fatal: {what}\n".encode())
+    except OSError:
+        pass
+    os._exit(code)
 
 
 def boot(opts: BootOptions) -> NoReturn:
