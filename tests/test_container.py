@@ -62,3 +62,81 @@ def test_hardware_rescue_that_ends_at_once_backs_off(booted: BootedSystem) -> No
     assert took >= 7
     booted.ovis("poweroff")
     booted.wait_exit(30)
+
+
+def status_of(b: BootedSystem, name: str) -> dict:
+    r = b.ovis("--json", "status", name)
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)[0]
+
+
+def test_crash_loop_backs_off_and_is_never_failed_while_restarting(booted: BootedSystem) -> None:
+    starts = booted.root / "starts"
+    booted.write("crash", DAEMON.format(
+        name="crash", extra="", run=f'sh -c "echo x >> {starts}; exit 3"'))
+    booted.boot()
+    t0 = time.monotonic()
+    seen = []
+    while time.monotonic() - t0 < 12:
+        seen.append(status_of(booted, "crash"))
+        time.sleep(0.3)
+    n = len(starts.read_text().splitlines())
+    # s6 alone restarts it every second (12+ starts); 1, 2, 4 s delays: about 4
+    assert 2 <= n <= 6, n
+    assert all(s["state"] != "failed" for s in seen), [s["state"] for s in seen]
+    waiting = [s for s in seen if s["waiting"]]
+    assert waiting, seen[-1]
+    assert all(s["reason"] == "restarting" and s["exit"] == 3 and s["restart_at"] for s in waiting)
+    assert max(s["restarts"] for s in seen) >= 2
+    assert [s["restarts"] for s in seen] == sorted(s["restarts"] for s in seen)
+    table = booted.ovis("status").stdout
+    assert "crash" in table and "restart(s)" in table
+    # A stop during the back-off wait is prompt and final.
+    t = time.monotonic()
+    assert booted.ovis("stop", "crash").returncode == 0
+    assert time.monotonic() - t < 10
+    st = status_of(booted, "crash")
+    assert st["state"] == "down" and not st["waiting"] and st["pid"] is None
+    booted.ovis("poweroff")
+    booted.wait_exit(30)
+
+
+def test_restart_limit_gives_up_and_then_status_is_failed(booted: BootedSystem) -> None:
+    starts = booted.root / "starts"
+    booted.write("crash", DAEMON.format(
+        name="crash", extra="MaxDeath = 2", run=f'sh -c "echo x >> {starts}; exit 4"'))
+    booted.boot()
+    deadline = time.monotonic() + 20
+    while status_of(booted, "crash")["state"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    st = status_of(booted, "crash")
+    assert st["state"] == "failed" and st["exit"] == 4 and st["pid"] is None, st
+    assert st["restarts"] == 1 and not st["waiting"]
+    assert len(starts.read_text().splitlines()) == 2
+    time.sleep(2.5)  # nothing restarts it any more
+    assert len(starts.read_text().splitlines()) == 2
+    booted.ovis("poweroff")
+    booted.wait_exit(30)
+
+
+def _essential_dies(booted: BootedSystem, run: str) -> tuple[int, float]:
+    booted.set_conf(CONTAINER="1", GRACETIME="1000")
+    booted.write("core", DAEMON.format(
+        name="core", extra="Flags = ( essential )\nMaxDeath = 2", run=run))
+    booted.boot("sleep", "1000", wait_ready=False)
+    code, took, cpu = wait_rusage(booted, 40)
+    return code, took
+
+
+def test_essential_death_ends_the_container_with_its_exit_code(booted: BootedSystem) -> None:
+    code, took = _essential_dies(booted, 'sh -c "sleep 1; exit 7"')
+    console = booted.console_text()
+    assert code == 7, console
+    assert "ovis: ESSENTIAL SERVICE core FAILED: exit 7, 2 deaths in a row" in console
+    assert "EXITCODE=7" in (booted.skel / "container" / "0" / "halt").read_text()
+    assert booted.namespace_pids() == []
+
+
+def test_essential_killed_by_a_signal_exits_128_plus_n(booted: BootedSystem) -> None:
+    code, took = _essential_dies(booted, 'sh -c "sleep 1; kill -KILL $$"')
+    assert code == 128 + signal.SIGKILL, booted.console_text()

@@ -73,6 +73,10 @@ class LongrunJob:
     def _send(self) -> None:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
         before = read_status(self.dir)
+        if self.action is Action.START:
+            from ovis.service.restart import forget
+
+            forget(self.dir)  # a start through ovis begins a new restart count
         try:
             # Sent even when already there: U/D also fix the down file, so a
             # restarted supervisor keeps the state ovis was asked for.

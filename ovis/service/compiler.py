@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ovis import atomic
 from ovis.paths import Paths
-from ovis.service import execline
+from ovis.service import execline, restart
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
     Kind,
@@ -39,12 +39,8 @@ from ovis.service.model import (
     Service,
 )
 
-#: With MaxDeath N, N deaths within PERMAFAIL_WINDOW seconds make s6 stop
-#: restarting (finish exits 125). Without it s6 restarts forever, as s6 does,
-#: and no finish process is spawned at each death (1000 services stopping at
-#: shutdown would otherwise fork 2000 processes for nothing).
-PERMAFAIL_WINDOW = 60
-PERMAFAIL_STATUSES = "1-255,SIGSEGV,SIGBUS,SIGABRT,SIGILL,SIGFPE,SIGSYS,SIGKILL"
+# Every longrun's finish is the restart policy of ovis/service/restart.py
+# (back-off, MaxDeath as the limit of deaths in a row, essential deaths).
 META = "ovis.json"
 #: Entries s6 owns inside a live servicedir: never replaced by a recompile.
 LIVE_ENTRIES = {"supervise", "event", "down", "log"}
@@ -58,27 +54,17 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
     if svc.kind is Kind.LONGRUN:
         assert svc.start is not None
         _program(files, "run", svc.start, svc.env, logged, runas_ok, positional=False)
-        finish_user = None
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, svc.env, logged, runas_ok, positional=True)
-            finish_user = "./finish.user $@"
-        maxd = svc.max_death or 0
-        if maxd > 0:
-            files["finish"] = ((execline.shebang(True)
-                                + f"s6-permafailon {PERMAFAIL_WINDOW} {maxd} {PERMAFAIL_STATUSES}\n"
-                                + (finish_user or "exit 0") + "\n").encode(), 0o755)
-        elif finish_user:
-            files["finish"] = ((execline.shebang(True) + finish_user + "\n").encode(), 0o755)
+        _restart_policy(files, svc, paths)
         if svc.notify is not None:
             files["notification-fd"] = (f"{svc.notify}\n".encode(), 0o644)
         kill = svc.timeout_kill if svc.timeout_kill is not None else (
             svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS)
         if kill:
             files["timeout-kill"] = (f"{kill}\n".encode(), 0o644)
-        if svc.timeout_finish is not None:
-            files["timeout-finish"] = (f"{svc.timeout_finish}\n".encode(), 0o644)
-        if maxd > 100:
-            files["max-death-tally"] = (f"{min(maxd, 4096)}\n".encode(), 0o644)
+        if (svc.max_death or 0) > 100:
+            files["max-death-tally"] = (f"{min(svc.max_death or 0, 4096)}\n".encode(), 0o644)
         if svc.down_signal:
             files["down-signal"] = (f"{svc.down_signal}\n".encode(), 0o644)
         if svc.logger is not None:
@@ -102,6 +88,20 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         for rel, src in sorted(svc.logger.extra_files.items()):
             files[f"log/{rel}"] = (src, -1)
     return files
+
+
+def _restart_policy(files: dict[str, tuple[bytes | Path, int]], svc: Service,
+                    paths: Paths) -> None:
+    """``finish`` carries the back-off, the restart limit and essential deaths."""
+    first = svc.restart_delay if svc.restart_delay is not None else restart.FIRST_MS
+    top = max(first, svc.restart_delay_max if svc.restart_delay_max is not None
+              else restart.MAX_MS)
+    text = restart.finish_script(svc.name, paths.live, first_ms=first, max_ms=top,
+                                 limit=svc.max_death or 0, essential=svc.essential,
+                                 user_finish=svc.stop is not None)
+    files["finish"] = (text.encode(), 0o755)
+    files["timeout-finish"] = (f"{restart.timeout_finish(top, svc.timeout_finish)}\n".encode(),
+                               0o644)
 
 
 def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Program,
