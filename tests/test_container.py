@@ -140,3 +140,29 @@ def test_essential_death_ends_the_container_with_its_exit_code(booted: BootedSys
 def test_essential_killed_by_a_signal_exits_128_plus_n(booted: BootedSystem) -> None:
     code, took = _essential_dies(booted, 'sh -c "sleep 1; kill -KILL $$"')
     assert code == 128 + signal.SIGKILL, booted.console_text()
+
+
+def test_essential_oneshot_failing_at_boot_ends_the_container(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1", GRACETIME="1000")
+    ran = booted.root / "ran"
+    booted.write("setup", "[Main]\nType = oneshot\nFlags = ( essential )\n"
+                          "[Start]\nExecute = ( exit 5 )\n")
+    booted.boot("touch", str(ran), wait_ready=False)
+    code, took, cpu = wait_rusage(booted, 40)
+    assert code == 5, booted.console_text()
+    assert "ESSENTIAL SERVICE(S) FAILED TO START: setup" in booted.console_text()
+    assert not ran.exists()  # the container command never ran
+
+
+def test_essential_failing_at_boot_on_a_machine_opens_the_rescue_shell(booted: BootedSystem) -> None:
+    booted.write("setup", "[Main]\nType = oneshot\nFlags = ( essential )\n"
+                          "[Start]\nExecute = ( exit 5 )\n")
+    booted.write("other", "[Main]\nType = oneshot\n[Start]\nExecute = ( exit 6 )\n")
+    booted.boot(wait_ready=False)
+    deadline = time.monotonic() + 30
+    while not booted.rescue_marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert booted.rescue_marker.exists(), booted.console_text()
+    assert "ESSENTIAL SERVICE(S) FAILED TO START: setup" in booted.console_text()
+    assert "other" not in booted.console_text().split("ESSENTIAL")[1].splitlines()[0]
+    assert booted.proc is not None and booted.proc.poll() is None  # PID 1 stays
