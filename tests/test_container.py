@@ -166,3 +166,62 @@ def test_essential_failing_at_boot_on_a_machine_opens_the_rescue_shell(booted: B
     assert "ESSENTIAL SERVICE(S) FAILED TO START: setup" in booted.console_text()
     assert "other" not in booted.console_text().split("ESSENTIAL")[1].splitlines()[0]
     assert booted.proc is not None and booted.proc.poll() is None  # PID 1 stays
+
+
+def test_service_lines_reach_pid1_stdout_prefixed_and_in_order(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1")
+    booted.write("web", DAEMON.format(name="web", extra="", run=(
+        'sh -c "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; exec sleep 1000"')))
+    booted.boot("sleep", "4", wait_ready=False)
+    assert wait_rusage(booted, 40)[0] == 0
+    lines = booted.console_text().splitlines()
+    mine = [l for l in lines if l.startswith("web: ")]
+    assert mine == [f"web: line {i}" for i in range(1, 6)] + ["web: oops"], lines
+    # ... and the service's own log keeps them too
+    assert "line 5" in (booted.logdir / "web" / "current").read_text()
+
+
+def test_container_logs_0_keeps_them_out(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1", CONTAINER_LOGS="0")
+    booted.write("web", DAEMON.format(name="web", extra="", run='sh -c "echo hello; exec sleep 1000"'))
+    booted.boot("sleep", "3", wait_ready=False)
+    assert wait_rusage(booted, 40)[0] == 0
+    assert "web: hello" not in booted.console_text()
+    assert "hello" in (booted.logdir / "web" / "current").read_text()
+
+
+def test_a_stdout_nobody_reads_never_blocks_a_service(booted: BootedSystem) -> None:
+    import subprocess
+    import sys
+
+    booted.set_conf(CONTAINER="1")
+    done = booted.root / "done"
+    # 1.3 MB of output: far more than any pipe holds
+    booted.write("chatty", DAEMON.format(name="chatty", extra="", run=(
+        f'sh -c "yes 0123456789012345678901234567890123456789 | head -n 20000; '
+        f'touch {done}; exec sleep 1000"')))
+    env = booted.host_env()
+    env.update({"OVIS_CMDLINE": str(booted.cmdline), "OVIS_RESCUE": str(booted.root / "rescue.sh")})
+    argv = ["unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation", "private",
+            "--kill-child", sys.executable, "-m", "ovis", "boot", "-s", str(booted.skel),
+            "--", "sleep", "1000"]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)  # nobody ever reads proc.stdout
+    try:
+        deadline = time.monotonic() + 40
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.exists()
+        logdir = booted.logdir / "chatty"
+
+        def logged() -> int:
+            return sum(p.read_text().count("\n") for p in logdir.iterdir()
+                       if p.name == "current" or p.name.startswith("@"))
+        while logged() < 20000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert logged() >= 20000  # and the service's own log lost nothing
+    finally:
+        proc.kill()  # unshare --kill-child takes the namespace with it
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()

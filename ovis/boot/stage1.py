@@ -35,6 +35,8 @@ CATCHALL = "catch-all"
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
+#: In LIVE while services' log lines are copied to PID 1's stdout (CONTAINER_LOGS).
+CONSOLE_LOGS = "container-logs"
 DEFAULT_BANNER = "[Starts stage1 process ...]"
 #: Container mode: PID 1's exit status when init.conf or an environment file is wrong.
 EXIT_CONFIG = 2
@@ -261,6 +263,11 @@ class Stage1:
             self._catchall(scandir / CATCHALL, live / "log" / CATCHALL)
         if cfg.container:
             self._halt_file(0)
+        marker = live / CONSOLE_LOGS
+        if cfg.container and cfg.container_logs:
+            marker.touch()  # read by the compiler of the services' loggers
+        elif marker.exists():
+            marker.unlink()
 
     def _svscan_scripts(self, d: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)

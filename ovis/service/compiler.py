@@ -136,8 +136,23 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, runas_ok: bool) -> by
         script += spec.program.text.strip("\n") + "\n"
     else:
         script += (f"s6-log -- {' '.join(s6log_script(spec))} "
-                   f"{execline.quote(str(dest))}\n")
+                   f"{execline.quote(str(dest))}{_console_copy(name, paths)}\n")
     return script.encode()
+
+
+def _console_copy(name: str, paths: Paths) -> str:
+    """Container mode (CONTAINER_LOGS=1): s6-log also writes ``NAME: line`` to its stdout.
+
+    That stdout is s6-svscan's: the catch-all fifo, which the catch-all logger
+    copies to PID 1's stdout.  s6-log writes it without blocking and without
+    ``-b`` goes on reading its input, so a stdout nobody reads never blocks
+    the service (the lines wait in the logger's memory).
+    """
+    from ovis.boot.stage1 import CONSOLE_LOGS
+
+    if not (paths.live / CONSOLE_LOGS).exists():
+        return ""
+    return f" {execline.quote('p' + name + ':')} 1"
 
 
 def log_destination(svc: Service, paths: Paths) -> Path | None:
