@@ -225,3 +225,37 @@ def test_a_stdout_nobody_reads_never_blocks_a_service(booted: BootedSystem) -> N
         proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_runtime_environment_stays_out_of_services_unless_asked(booted: BootedSystem) -> None:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    booted.set_conf(CONTAINER="1")
+    plain, asked, recipe = (booted.root / n for n in ("plain", "asked", "recipe"))
+    tool = shutil.which("with-contenv", path=str(Path(sys.executable).parent))
+    wrapper = tool or f"{sys.executable} -m ovis.cli.contenv"
+    booted.write("plain", DAEMON.format(name="plain", extra="", run=(
+        f'sh -c "env > {plain}; exec sleep 1000"')))
+    booted.write("asked", DAEMON.format(name="asked", extra="", run=(
+        f'{wrapper} sh -c "env > {asked}; exec sleep 1000"')))
+    booted.write("recipe", DAEMON.format(name="recipe", extra="", run=(
+        f's6-envdir -Lfn /run/ovis/container-environment sh -c "env > {recipe}; exec sleep 1000"')))
+    booted.boot("sh", "-c", "sleep 2; env > " + str(booted.root / "cmd"), wait_ready=False,
+                extra_env={"FROM_RUNTIME": "a b=c"})
+    assert wait_rusage(booted, 40)[0] == 0, booted.console_text()
+    assert "FROM_RUNTIME" not in plain.read_text()
+    assert "FROM_RUNTIME=a b=c\n" in asked.read_text()
+    assert "FROM_RUNTIME=a b=c\n" in recipe.read_text()
+    assert "FROM_RUNTIME=a b=c\n" in (booted.root / "cmd").read_text()  # the command gets it
+
+
+def test_saved_environment_is_root_only(booted: BootedSystem) -> None:
+    booted.boot(extra_env={"TOKEN": "s3cret"})
+    d = booted.live() / "container-environment"
+    assert (d.stat().st_mode & 0o777) == 0o700
+    assert ((d / "TOKEN").stat().st_mode & 0o777) == 0o600
+    assert (d / "TOKEN").read_text() == "s3cret"
+    booted.ovis("poweroff")
+    booted.wait_exit(30)

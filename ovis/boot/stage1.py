@@ -35,6 +35,9 @@ CATCHALL = "catch-all"
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
+#: In LIVE: the environment PID 1 was started with (the runtime's ``-e``), as an envdir
+#: that only ``with-contenv`` (or ``s6-envdir -Lfn``) brings into a service.
+CONTENV = "container-environment"
 #: In LIVE while services' log lines are copied to PID 1's stdout (CONTAINER_LOGS).
 CONSOLE_LOGS = "container-logs"
 DEFAULT_BANNER = "[Starts stage1 process ...]"
@@ -248,6 +251,7 @@ class Stage1:
         atomic.write_text(live / "environment",
                           "".join(f"{k}={v}\n" for k, v in sorted(os.environ.items())
                                   if "\n" not in v))
+        self._save_contenv(live / CONTENV)
         info = {
             "stage1_start": self.t0, "skel": str(cfg.skel), "live": str(live),
             "tree": cfg.tree, "rcshutdown": str(cfg.rcshutdown),
@@ -268,6 +272,28 @@ class Stage1:
             marker.touch()  # read by the compiler of the services' loggers
         elif marker.exists():
             marker.unlink()
+
+    def _save_contenv(self, d: Path) -> None:
+        """PID 1's initial environment, one file per variable, root only (0700/0600).
+
+        Services never inherit it (66's rule: the boot environment is init.conf
+        and the environment directories); ``with-contenv`` reads it on request.
+        """
+        import shutil
+
+        tmp = d.with_name(f".{d.name}.new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.mkdir(tmp, 0o700)
+        os.chmod(tmp, 0o700)
+        for k, v in self.original_env.items():
+            if k and "/" not in k and "=" not in k and not k.startswith("."):
+                fd = os.open(tmp / k, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    os.write(fd, v.encode(errors="surrogateescape"))
+                finally:
+                    os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)
+        os.rename(tmp, d)
 
     def _svscan_scripts(self, d: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
