@@ -259,3 +259,74 @@ def test_saved_environment_is_root_only(booted: BootedSystem) -> None:
     assert (d / "TOKEN").read_text() == "s3cret"
     booted.ovis("poweroff")
     booted.wait_exit(30)
+
+
+def test_container_signals_have_their_documented_effects(booted: BootedSystem) -> None:
+    # SIGQUIT: clean shutdown, 131; SIGUSR1 (poweroff) after it changes nothing: first wins
+    booted.set_conf(CONTAINER="1")
+    stopped = booted.root / "stopped"
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000")
+                 + f"\n[Stop]\nExecute = ( redirfd -w 1 {stopped} echo stopped )\n")
+    booted.boot("sleep", "1000", wait_ready=False)
+    assert booted.wait_console("system ready"), booted.console_text()
+    assert booted.pid1 is not None
+    os.kill(booted.pid1, signal.SIGHUP)  # ignored
+    os.kill(booted.pid1, signal.SIGWINCH)  # ignored
+    time.sleep(0.5)
+    assert booted.proc is not None and booted.proc.poll() is None
+    os.kill(booted.pid1, signal.SIGQUIT)
+    time.sleep(0.2)
+    os.kill(booted.pid1, signal.SIGUSR1)
+    assert booted.wait_exit(30) == 131, booted.console_text()
+    assert stopped.read_text() == "stopped\n"
+
+
+def test_container_sigusr1_powers_off_with_status_0(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1")
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000"))
+    booted.boot("sleep", "1000", wait_ready=False)
+    assert booted.wait_console("system ready"), booted.console_text()
+    assert booted.pid1 is not None
+    os.kill(booted.pid1, signal.SIGUSR1)
+    assert booted.wait_exit(30) == 0, booted.console_text()
+
+
+def test_sigterm_while_stage2_starts_services_never_runs_the_command(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1")
+    ran = booted.root / "ran"
+    slow = booted.root / "slow-started"
+    booted.write("slow", "[Main]\nType = oneshot\n[Start]\n"
+                         f"Execute = ( foreground {{ touch {slow} }} sleep 4 )\n")
+    booted.boot("touch", str(ran), wait_ready=False)
+    deadline = time.monotonic() + 20
+    while not slow.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert slow.exists(), booted.console_text()
+    assert booted.pid1 is not None
+    os.kill(booted.pid1, signal.SIGTERM)  # stage 2 is still waiting for "slow"
+    assert booted.wait_exit(30) == 143, booted.console_text()
+    time.sleep(0.5)
+    assert not ran.exists(), booted.console_text()
+    assert "the container command is not started" in booted.console_text()
+
+
+def test_sigterm_during_stage1_is_acted_on_once_s6_runs(booted: BootedSystem) -> None:
+    booted.set_conf(CONTAINER="1")
+    ran = booted.root / "ran"
+    booted.write("svc", DAEMON.format(name="svc", extra="", run="sleep 1000"))
+    booted.boot("sh", "-c", f"sleep 3; touch {ran}", wait_ready=False)
+    assert booted.pid1 is not None
+    # A signal the kernel gives a namespace's init before it has a handler is
+    # dropped: wait until stage 1 (still Python) catches SIGTERM.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with open(f"/proc/{booted.pid1}/status") as f:
+            caught = next(int(l.split()[1], 16) for l in f if l.startswith("SigCgt:"))
+        if caught & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.001)
+    with open(f"/proc/{booted.pid1}/comm") as f:
+        assert f.read().strip() != "s6-svscan"  # still stage 1
+    os.kill(booted.pid1, signal.SIGTERM)
+    assert booted.wait_exit(30) == 143, booted.console_text()
+    assert not ran.exists()

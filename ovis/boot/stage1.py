@@ -310,7 +310,8 @@ class Stage1:
             "SIGPWR": f"exec {ovis} poweroff",
             "SIGUSR2": f"exec {ovis} halt",
             "SIGTERM": f"exec {ovis} halt --exit-code 143" if container else "exit 0",
-            "SIGQUIT": "exit 0",
+            # In a container SIGQUIT (docker kill -s QUIT) ends it as a shell would: 131.
+            "SIGQUIT": f"exec {ovis} halt --exit-code 131" if container else "exit 0",
             "SIGHUP": "exit 0",
             "SIGWINCH": "exit 0",
         }
@@ -411,6 +412,8 @@ class Stage1:
                 os.kill(pid1, sig)
             except OSError:
                 pass
+        if pending:
+            self._wait_shutdown_request(pending)
         initconf = str(cfg.skel / "init.conf")
         if cfg.container:
             script = cfg.rcinit_container
@@ -436,6 +439,23 @@ class Stage1:
             _say(f"rc.init: fatal: {why}; see the log at {cfg.live}/log/{CATCHALL}/current")
             self._rescue_on_console(why)
         os._exit(0)
+
+    def _wait_shutdown_request(self, pending: list[int]) -> None:
+        """A re-sent signal that means shutdown: let its request land before rc.init.
+
+        s6-svscan runs its signal script asynchronously; waiting for the request
+        makes stage 2 see it, so a container command is never started after it.
+        """
+        import signal as sig
+
+        stops = {sig.SIGINT, sig.SIGUSR1, sig.SIGUSR2, sig.SIGPWR}
+        if self.cfg.container:
+            stops |= {sig.SIGTERM, sig.SIGQUIT}
+        if not stops & set(pending):
+            return
+        deadline = time.monotonic() + 10
+        while not os.path.lexists(self.cfg.live / "shutdown") and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _rescue_on_console(self, why: str) -> None:
         if self.namespace:
