@@ -23,6 +23,7 @@ if [ $want_test = 1 ]; then
     dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
         || need+=(busybox-static)
     command -v zsh >/dev/null 2>&1 || need+=(zsh)  # tests/test_docgen.py: zsh completion
+    command -v runc >/dev/null 2>&1 || need+=(runc)  # tests/test_runc.py: a real OCI runtime
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
