@@ -50,11 +50,11 @@ def finish_script(name: str, live: Path, *, first_ms: int, max_ms: int, limit: i
                   essential: bool, user_finish: bool) -> str:
     """The text of ``finish`` (``$1`` exit code or 256, ``$2`` signal, as s6 passes them)."""
     q = shlex.quote
-    ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
     user = './finish.user "$@"\n' if user_finish else ""
+    essential_block = _essential_block(live) if essential else ""
     return f"""#!/bin/sh
 # Written by ovis: the restart policy of {name} (see ovis/service/restart.py).
-{user}name={q(name)} first={first_ms} max={max_ms} reset={RESET_S} limit={limit} essential={int(essential)}
+{user}name={q(name)} first={first_ms} max={max_ms} reset={RESET_S} limit={limit}
 wantup() {{
   f=$(od -An -tu1 -j34 -N1 supervise/status 2>/dev/null) || return 0
   [ $(( ${{f:-4}} / 4 % 2 )) = 1 ]
@@ -72,23 +72,14 @@ streak=$((streak + 1))
 if [ "$limit" -gt 0 ] && [ "$streak" -ge "$limit" ]; then
   save 0 0 1
   if [ "$1" = 256 ]; then code=$((128 + $2)); why="killed by signal $2"; else code=$1; why="exit $1"; fi
-  if [ $essential = 1 ]; then
-    msg="ovis: ESSENTIAL SERVICE $name FAILED: $why, $streak deaths in a row, not restarted"
-    echo "$msg"
-    if [ -e /proc/1/fd/{KEPT_CONSOLE} ]; then echo "$msg" >> /proc/1/fd/{KEPT_CONSOLE}
-    else echo "$msg" > /dev/console; fi 2>/dev/null
-    if grep -q '"container": true' {q(str(live / "boot.json"))} 2>/dev/null; then
-      {ovis} halt --exit-code "$code" >/dev/null 2>&1
-    fi
-  fi
-  exit 125
+{essential_block}  exit 125
 fi
 delay=$first n=1
 while [ $n -lt $streak ] && [ $delay -lt $max ]; do delay=$((delay * 2)); n=$((n + 1)); done
 [ $delay -gt $max ] && delay=$max
 restarts=$((restarts + 1))
 save 1 $((now + (delay + 999) / 1000)) 0
-ticks=$((delay / 250))
+ticks=$(( (delay + 249) / 250 ))
 while [ $ticks -gt 0 ]; do
   wantup || {{ restarts=$((restarts - 1)); save 0 0 0; exit 0; }}
   sleep 0.25
@@ -96,6 +87,29 @@ while [ $ticks -gt 0 ]; do
 done
 started=$(date +%s)
 save 0 0 0
+"""
+
+
+def _essential_block(live: Path) -> str:
+    """Giving up on an essential service: say it loudly; a container shuts down.
+
+    Only essential services get it: it names this interpreter and LIVE, which
+    would otherwise make every compiled servicedir depend on them.
+    """
+    q = shlex.quote
+    ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
+    return (BLOCK
+            .replace("@BOOT@", q(str(live / "boot.json"))).replace("@OVIS@", ovis)
+            .replace("@CONSOLE@", str(KEPT_CONSOLE)))
+
+
+BLOCK = """    msg="ovis: ESSENTIAL SERVICE $name FAILED: $why, $streak deaths in a row, not restarted"
+    echo "$msg"
+    if [ -e /proc/1/fd/@CONSOLE@ ]; then echo "$msg" >> /proc/1/fd/@CONSOLE@
+    else echo "$msg" > /dev/console; fi 2>/dev/null
+    if grep -q '"container": true' @BOOT@ 2>/dev/null; then
+      @OVIS@ halt --exit-code "$code" >/dev/null 2>&1
+    fi
 """
 
 
