@@ -67,3 +67,25 @@ def test_runc_sigint_exits_130(container: RuncContainer) -> None:
     container.boot("sleep", "1000", timeout=40)
     assert container.kill("INT").returncode == 0
     assert container.wait_exit(30) == 130 + 0 * signal.SIGINT, container.console_text()
+
+
+def test_runc_environment_reaches_the_command_not_the_services(container: RuncContainer) -> None:
+    plain, cmd = container.root / "plain", container.root / "cmd"
+    container.write("plain", DAEMON.format(name="plain", extra="", run=(
+        f'sh -c "env > {plain}; exec sleep 1000"')))
+    container.boot("sh", "-c", f"sleep 1; env > {cmd}", wait_ready=False, timeout=40,
+                   extra_env={"FROM_RUNTIME": "yes"})
+    assert container.wait_exit(40) == 0, container.console_text()
+    assert "FROM_RUNTIME" not in plain.read_text()
+    assert "FROM_RUNTIME=yes\n" in cmd.read_text()
+
+
+def test_runc_crash_loop_backs_off(container: RuncContainer) -> None:
+    starts = container.root / "starts"
+    container.write("crash", DAEMON.format(
+        name="crash", extra="", run=f'sh -c "echo x >> {starts}; exit 3"'))
+    container.boot("sleep", "7", wait_ready=False, timeout=40)
+    assert container.wait_exit(40) == 0, container.console_text()
+    n = len(starts.read_text().splitlines())
+    assert 2 <= n <= 5, n  # 1 s, 2 s, 4 s apart: not once a second
+    assert container.console_text().count("crash: ") == 0  # it printed nothing itself
