@@ -7,6 +7,7 @@ then rename(2) it over the target (rename is atomic within a filesystem).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -29,3 +30,88 @@ def write_text(path: Path, text: str, mode: int = 0o644, fsync: bool = False) ->
 
 def mkdir_p(path: Path, mode: int = 0o755) -> None:
     os.makedirs(path, mode=mode, exist_ok=True)
+
+
+def owned_dir(path: Path, uid: int, gid: int) -> None:
+    """Make *path* a directory owned by uid:gid without following a planted symlink.
+
+    A log destination may sit in a world-writable directory: whoever can
+    write there could replace the last component by a symlink to a root-owned
+    directory, and a plain ``chown`` would hand that target over.  So the
+    directory is created and opened relative to its parent with
+    ``O_NOFOLLOW``, checked (a real directory, owned by root or already by
+    *uid*) and changed through its descriptor only.  Refusals raise
+    :class:`ovis.errors.ConfigError`.
+    """
+    from ovis.errors import ConfigError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            os.mkdir(path.name, 0o755, dir_fd=pfd)
+        except FileExistsError:
+            pass
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=pfd)
+        except OSError:
+            raise ConfigError(f"{path}: not a real directory (a symlink or a file): "
+                              f"refusing to give it to uid {uid}") from None
+        try:
+            st = os.fstat(fd)
+            if st.st_uid not in (0, uid):
+                raise ConfigError(f"{path}: owned by uid {st.st_uid}, neither root nor the "
+                                  f"logger's uid {uid}: refusing to use it")
+            os.fchown(fd, uid, gid)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(pfd)
+
+
+#: ``.NAME.PID.new|old|lnk|tmp``: what ovis writes before a rename(2).
+_TEMPORARY = re.compile(r"\..+\.([0-9]+)\.(new|old|lnk|tmp)")
+
+
+def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
+    """Remove the temporaries of ovis processes that died before their rename.
+
+    A command killed in the middle of compiling leaves ``.NAME.PID.new``
+    (and ``.lnk``, ``.tmp``) behind; the next command, under the LIVE lock,
+    removes those whose PID is gone.  Returns what was removed.
+    """
+    import shutil
+
+    removed = []
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            m = _TEMPORARY.fullmatch(e)
+            if m is None or _alive(int(m.group(1))):
+                continue
+            p = d / e
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

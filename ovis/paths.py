@@ -134,6 +134,17 @@ def check_name(name: str, what: str = "service") -> str:
     return name
 
 
+def safe_component(name: str) -> str:
+    """*name*, when it is one harmless path component (the floor under
+    :func:`check_name`, for names that come from LIVE rather than a user)."""
+    if (not name or name in (".", "..") or name.startswith(".")
+            or any(c in name for c in "/\0\n")):
+        from ovis.errors import ConfigError
+
+        raise ConfigError(f"invalid name: {name!r}")
+    return name
+
+
 def detect_layout(live: Path) -> str:
     """An anopa repository has ``.scandir`` where ovis has ``scandir``."""
     if (live / ".scandir").is_dir() and not (live / "scandir").exists():

@@ -75,10 +75,11 @@ def test_container_sigterm_shuts_down_cleanly(booted: BootedSystem) -> None:
 
 def test_term_ignoring_process_is_killed_after_grace(booted: BootedSystem) -> None:
     booted.set_conf(GRACETIME="1000")
-    # A oneshot leaving behind a process that ignores SIGTERM.
+    # A oneshot leaving behind a process that ignores SIGTERM, in a session of its own
+    # (what ovis ends when the oneshot stops is only its own session).
     booted.write("stray", ONESHOT.format(
         name="stray", extra="",
-        start="background { sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
+        start="background { setsid sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
     booted.boot()
     t0 = time.monotonic()
     booted.ovis("poweroff")

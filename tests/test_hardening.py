@@ -76,7 +76,7 @@ def test_sigint_during_stage4_grace_does_not_skip_the_kill_and_unmount(booted: B
     booted.set_conf(GRACETIME="3000")
     booted.write("stray", ONESHOT.format(
         name="stray", extra="",
-        start="background { sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
+        start="background { setsid sh -c \"trap '' TERM; exec sleep 1000\" } exit 0"))
     booted.boot()
     booted.ovis("poweroff")
     assert booted.wait_console("sending all processes the TERM signal"), booted.console_text()
@@ -350,3 +350,190 @@ def test_a_failure_at_the_root_of_a_5000_chain_cascades_in_linear_time() -> None
     assert len(cascaded) == 4999 and plan.done
     assert all(r.reason is Reason.DEPENDENCY_FAILED for _, r in cascaded)
     assert time.process_time() - t0 < 3.0
+
+
+# Processes left behind --------------------------------------------------------
+def _pids_with(token: str) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if token in cmd and state != "Z":
+                out.append(int(p))
+    return out
+
+
+def test_children_of_a_longrun_do_not_survive_its_stop(system: LiveSystem) -> None:
+    from tests.livesys import wait_until
+
+    token = f"{os.getpid() % 1000 + 7000}.5"
+    system.write("forky", LONGRUN.format(
+        name="forky", extra="",
+        run=f"sh -c \"sleep {token} & sh -c 'trap \\\"\\\" TERM; exec sleep {token}' & wait\""))
+    system.ovis("start", "forky", check=True)
+    assert wait_until(lambda: len(_pids_with(f"sleep {token}")) >= 2, 10), _pids_with(token)
+    r = system.ovis("stop", "forky", check=True)
+    assert "stopped 1 service" in r.stdout
+    assert wait_until(lambda: not _pids_with(f"sleep {token}"), 5), _pids_with(token)
+
+
+def test_a_oneshots_daemon_neither_delays_start_nor_survives_stop(system: LiveSystem) -> None:
+    from tests.livesys import wait_until
+
+    token = f"{os.getpid() % 1000 + 8000}.5"
+    system.write("spawner", ONESHOT.format(
+        name="spawner", extra="", start=f"background {{ sleep {token} }} echo spawned"))
+    t0 = time.monotonic()
+    system.ovis("start", "spawner", check=True)
+    took = time.monotonic() - t0
+    assert _pids_with(f"sleep {token}"), "the daemon should run while the oneshot is up"
+    assert took < 1.8, took  # it used to wait 2 s for the daemon's end of the log pipe
+    system.ovis("stop", "spawner", check=True)
+    assert wait_until(lambda: not _pids_with(f"sleep {token}"), 5), _pids_with(token)
+    log = system.logdir / "spawner" / "current"
+    assert wait_until(lambda: log.exists() and "spawned" in log.read_text(), 5)
+
+
+# Item 6: a logger's directory is never chowned through a planted symlink -------
+def test_logger_destination_symlink_is_refused_not_chowned(root_system: LiveSystem,
+                                                           user: str) -> None:
+    import pwd
+
+    s = root_system
+    public = s.root / "public"
+    public.mkdir(mode=0o777)
+    os.chmod(public, 0o1777)  # like /tmp
+    victim = s.root / "victim"
+    victim.mkdir(mode=0o755)
+    (public / "logs").symlink_to(victim)  # what another local user planted
+    s.write("logged", LONGRUN.format(name="logged", extra="", run="sleep 1000")
+            + f"\n[Logger]\nRunAs = {user}\nDestination = {public / 'logs'}\n")
+    r = s.ovis("start", "logged")
+    assert victim.stat().st_uid == 0, "the symlink's target was handed to the user"
+    assert r.returncode != 0 and "not a real directory" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # A real directory is created and handed over as before.
+    os.unlink(public / "logs")
+    r = s.ovis("start", "logged")
+    assert r.returncode == 0, r.stderr
+    assert (public / "logs").stat().st_uid == pwd.getpwnam(user).pw_uid
+
+
+# Interrupted commands ----------------------------------------------------------
+def test_temporaries_of_a_killed_command_are_cleaned_by_the_next(system: LiveSystem) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that existed and is gone: the killed command's
+    system.write("a", LONGRUN.format(name="a", extra="", run="sleep 1000"))
+    system.write("b", LONGRUN.format(name="b", extra="", run="sleep 1000"))
+    system.ovis("start", "a", check=True)
+    sv, scandir = system.live / "sv", system.live / "scandir"
+    (sv / f".b.{dead.pid}.new").mkdir()
+    (sv / f".b.{dead.pid}.new" / "run").write_text("half written")
+    (scandir / f".b.{dead.pid}.lnk").symlink_to("../sv/b")
+    (system.live / "state" / f".b.json.{dead.pid}.tmp").write_text("{")
+    mine = sv / f".c.{os.getpid()}.new"  # a live process's: not touched
+    mine.mkdir()
+    system.ovis("start", "b", check=True)
+    left = [p.name for d in (sv, scandir, system.live / "state") for p in d.iterdir()
+            if p.name.startswith(".") and str(dead.pid) in p.name]
+    assert left == []
+    assert mine.exists()
+
+
+def test_status_after_a_killed_start_says_what_was_asked(system: LiveSystem) -> None:
+    import signal
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    system.write("stuck", NEVER_READY)
+
+    def killed_start() -> None:
+        p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "stuck"], env=system.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_until(lambda: system.status("stuck")["stuck"]["pid"] is not None, 20)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    killed_start()
+    system.ovis("stop", "stuck", check=True)
+    assert system.status("stuck")["stuck"]["wanted"] == "down"
+    killed_start()
+    st = system.status("stuck")["stuck"]
+    assert st["state"] == "up" and st["wanted"] == "up", st
+
+
+def test_a_killed_starts_oneshot_is_not_run_again_concurrently(system: LiveSystem) -> None:
+    import signal
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    runs = system.root / "runs"
+    system.write("slowshot", ONESHOT.format(
+        name="slowshot", extra="",
+        start=f"foreground {{ redirfd -a 1 {runs} echo ran }} sleep 3"))
+    p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "slowshot"], env=system.env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: runs.exists() and runs.read_text() == "ran\n", 20)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = system.ovis("--json", "start", "slowshot")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert '"still-running"' in r.stdout, r.stdout
+    assert runs.read_text() == "ran\n"  # not a second, concurrent run
+    assert wait_until(lambda: system.ovis("start", "slowshot").returncode == 0, 20)
+    assert runs.read_text() == "ran\nran\n"  # once the orphan ended, a start runs it
+
+
+# Defects: tracebacks instead of one line --------------------------------------
+def test_live_state_deleted_during_a_start_is_no_traceback(system: LiveSystem) -> None:
+    import shutil
+    import subprocess
+    import sys as _sys
+
+    from tests.livesys import wait_until
+
+    gate = system.root / "gate"
+    system.write("first", ONESHOT.format(name="first", extra="",
+                                         start=f"if {{ touch {gate} }} sleep 1"))
+    system.write("second", ONESHOT.format(name="second", extra="Depends = ( first )",
+                                          start="true"))
+    system.ovis("start", "first", check=True)
+    system.ovis("stop", "first", check=True)
+    gate.unlink()
+    p = subprocess.Popen([_sys.executable, "-m", "ovis", "start", "second"], env=system.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_until(gate.exists, 20)
+    shutil.rmtree(system.live / "state")  # under the running transaction's feet
+    out, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode == 0, (out, err)
+    assert system.status("second")["second"]["state"] == "up"
+
+
+def test_a_full_live_during_start_is_one_line(booted: BootedSystem) -> None:
+    import shlex
+    import sys as _sys
+
+    booted.write("d", LONGRUN.format(name="d", extra="", run="sleep 1000"))
+    booted.write("late", LONGRUN.format(name="late", extra="", run="sleep 1000"), enable=False)
+    boot = " ".join(shlex.quote(a) for a in
+                    [_sys.executable, "-m", "ovis", "boot", "-s", str(booted.skel)])
+    booted.boot_argv(["sh", "-c", f"mount -t tmpfs -o size=1m,mode=0755 tmpfs /run && exec {boot}"])
+    booted.inside("sh", "-c", "cat /dev/zero > /run/fill")
+    r = booted.ovis("start", "late")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode in (1, 2) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no space left on device" in r.stderr.lower(), r.stderr
+    r = booted.ovis("poweroff")
+    assert r.returncode == 0, r.stderr
+    booted.wait_exit(timeout=30)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from ovis import atomic
 from ovis.engine import state as statefile
 from ovis.engine.graph import Graph
 from ovis.engine.runner import run
@@ -134,6 +135,8 @@ class Manager:
         return out
 
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
+        atomic.clean_stale_temporaries(
+            [self.paths.servicedirs, self.paths.scandir, self.paths.state])
         new_links = False
         for svc in services.values():
             if self.compile:
@@ -191,11 +194,24 @@ class Manager:
             self._record(services[name], action, res)
             self.reporter.progress(name, action, res)
 
+        self._record_wanted(targets, "up" if action is Action.START else "down")
         begin = getattr(self.reporter, "begin", None)
         results = run(plan, backend, report,
                       on_begin=(lambda name: begin(name, action)) if begin is not None else None,
                       interrupted=self.shutting_down if interruptible else None)
         return Outcome(action, results, time.monotonic() - t0)
+
+    def _record_wanted(self, names: set[str], wanted: str) -> None:
+        """What ovis was asked, before anything happens: a command killed
+        half-way leaves records that say so, not the previous wish."""
+        for n in names:
+            st = statefile.load(self.paths, n)
+            if st is not None and st.wanted != wanted:
+                st.wanted = wanted
+                try:
+                    statefile.save(self.paths, st)
+                except OSError:
+                    pass  # a full LIVE: the transaction's own records will warn
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
         st = statefile.load(self.paths, svc.name) or statefile.ServiceState(svc.name)
@@ -210,6 +226,7 @@ class Manager:
             st.state = "up" if res.ok else "failed"
             if not res.already:
                 st.crashes = 0
+                st.session = res.session
             if not res.ok and res.reason is Reason.DEPENDENCY_FAILED:
                 st.state = "failed"
         else:
@@ -221,6 +238,8 @@ class Manager:
                 timings["stop_begun"] = res.wall_begun or time.time()
                 timings["stop_ended"] = res.wall_ended or time.time()
             st.state = "down" if res.ok else "failed"
+            if res.ok:
+                st.session = None
         st.reason = None if (res.ok and action is Action.START) else (
             res.reason.value if res.reason else "stopped")
         st.exit = res.exit

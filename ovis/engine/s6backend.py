@@ -16,8 +16,10 @@ import subprocess
 from pathlib import Path
 from typing import Mapping
 
+from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import NotSupervised, StateError
+from ovis.linux import procs
 from ovis.paths import Paths
 from ovis.s6 import control, events
 from ovis.s6.status import SupervisorStatus, read_status, signal_name
@@ -65,6 +67,7 @@ class LongrunJob:
         else:
             stop_ms = svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS
             self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
+        self.session: int | None = None
         self.sub = events.subscribe(servicedir)
         self.tracker: events.Tracker | None = None
         self.result: Result | None = None
@@ -77,6 +80,8 @@ class LongrunJob:
             from ovis.service.restart import forget
 
             forget(self.dir)  # a start through ovis begins a new restart count
+        if self.action is Action.STOP and before is not None and before.up:
+            self.session = before.pid  # s6-supervise runs ./run as a session leader
         try:
             # Sent even when already there: U/D also fix the down file, so a
             # restarted supervisor keeps the state ovis was asked for.
@@ -104,9 +109,8 @@ class LongrunJob:
             if t.supervisor_gone:
                 return Result(False, Reason.SUPERVISOR_GONE, detail="s6-supervise exited")
         else:
-            if t.satisfies(self.wanted):
-                return Result(True)
-            if t.supervisor_gone:
+            if t.satisfies(self.wanted) or t.supervisor_gone:
+                procs.end_session(self.session)  # children s6 did not signal
                 return Result(True)
         return None
 
@@ -143,10 +147,16 @@ class LongrunJob:
 class OneshotJob:
     """Run a oneshot's start or stop script as a child, its output into s6-log."""
 
+    #: class defaults: subclasses with their own __init__ (aa-start's) keep working
+    action: Action = Action.START
+    end_after: int | None = None
+
     def __init__(self, svc: Service, servicedir: Path, script: Path, action: Action,
                  env: Mapping[str, str], logdir: Path | None, now: float,
-                 loggers: list[subprocess.Popen[bytes]]) -> None:
+                 loggers: list[subprocess.Popen[bytes]], end_after: int | None = None) -> None:
         self.svc = svc
+        self.action = action
+        self.end_after = end_after  # stop: the session the start script left
         ms = svc.timeout_start if action is Action.START else svc.timeout_stop
         self.deadline = _deadline(now, ms, DEFAULT_TIMEOUT_START_MS if action is Action.START
                                   else DEFAULT_TIMEOUT_STOP_MS)
@@ -159,7 +169,9 @@ class OneshotJob:
                 loggers.append(subprocess.Popen(
                     ["s6-log", "--", *compiler.s6log_script(spec), str(logdir)],
                     stdin=out_r, stdout=subprocess.DEVNULL, env=dict(env),
-                    start_new_session=True))
+                    # it may outlive this command (a daemon the script left
+                    # writes to it): it must not hold the caller's stderr open
+                    stderr=subprocess.DEVNULL, start_new_session=True))
                 stdout: int = out_w
             else:
                 stdout = subprocess.DEVNULL
@@ -170,6 +182,11 @@ class OneshotJob:
             os.close(out_r)
             os.close(out_w)
         self.pidfd = os.pidfd_open(self.proc.pid)
+        self.marker: Path | None = servicedir / RUNNING
+        try:  # if this ovis is killed, the next one must not run the script twice
+            atomic.write_text(self.marker, f"{self.proc.pid}\n")
+        except OSError:
+            self.marker = None
 
     def fileno(self) -> int | None:
         return self.pidfd
@@ -178,6 +195,15 @@ class OneshotJob:
         code = self.proc.poll()
         if code is None:
             return None
+        res = self._result(code)
+        if self.action is Action.STOP:
+            procs.end_session(self.end_after)
+            procs.end_session(self.proc.pid)
+        elif procs.session_members(self.proc.pid):
+            res.session = self.proc.pid  # it left a daemon: ended at the stop
+        return res
+
+    def _result(self, code: int) -> Result:
         if self.killed:
             return Result(False, Reason.TIMED_OUT, detail="script killed after timeout")
         if code == 0:
@@ -211,6 +237,33 @@ class OneshotJob:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        marker = getattr(self, "marker", None)
+        if marker is not None:
+            try:
+                os.unlink(marker)
+            except OSError:
+                pass
+            self.marker = None
+
+
+#: In a oneshot's servicedir while ovis runs one of its scripts: the script's pid.
+RUNNING = ".ovis-running"
+
+
+def orphan_script(servicedir: Path) -> int | None:
+    """The pid of a script a killed ovis left running in *servicedir*, if any.
+
+    It is that script when the pid still leads its own session (ovis starts
+    scripts with setsid) and runs in the servicedir (their cwd): a reused pid
+    is not mistaken for it.
+    """
+    try:
+        pid = int((servicedir / RUNNING).read_text().split()[0])
+        if os.getsid(pid) == pid and os.readlink(f"/proc/{pid}/cwd") == str(servicedir.resolve()):
+            return pid
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 class S6Backend:
@@ -223,6 +276,7 @@ class S6Backend:
         self.base_env = dict(base_env)
         self.oneshot_up = oneshot_up
         self.loggers: list[subprocess.Popen[bytes]] = []
+        self.session_of: dict[int, int] = {}  # logger pid -> its script's session
 
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
@@ -240,20 +294,39 @@ class S6Backend:
         if (action is Action.START) == is_up:
             return Result(True, already=True)
         script = sdir / ("start" if action is Action.START else "stop")
+        orphan = orphan_script(sdir)
+        if orphan is not None:
+            return Result(False, Reason.STILL_RUNNING,
+                          detail=f"a script started by an interrupted ovis still runs (pid {orphan})")
+        left: int | None = None
+        if action is Action.STOP:
+            from ovis.engine import state as statefile
+
+            st = statefile.load(self.paths, name)
+            left = st.session if st is not None else None
         if not script.exists():
+            procs.end_session(left)
             return Result(True)
         logdir = compiler.log_destination(svc, self.paths)
         try:
-            return OneshotJob(svc, sdir, script, action, self.base_env, logdir, now, self.loggers)
+            job = OneshotJob(svc, sdir, script, action, self.base_env, logdir, now, self.loggers,
+                             end_after=left)
         except OSError as e:
             return Result(False, Reason.EXEC_FAILED, detail=str(e))
+        if logdir is not None:
+            self.session_of[self.loggers[-1].pid] = job.proc.pid
+        return job
 
     def finish(self) -> None:
         # Loggers exit on EOF once the scripts (and whatever they left behind)
         # close their output; give them a moment so logs are complete on return.
         for p in self.loggers:
+            sid = self.session_of.get(p.pid)
+            if sid is not None and procs.session_members(sid):
+                continue  # a daemon the script left writes to it: it lives as long
             try:
                 p.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
         self.loggers.clear()
+        self.session_of.clear()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ovis import atomic
-from ovis.paths import Paths, check_name
+from ovis.paths import Paths, check_name, safe_component
 
 
 @dataclass
@@ -37,13 +37,15 @@ class ServiceState:
     crashes: int = 0
     #: [reason, detail] of a failure cleared by ``ovis reset``: history for ``analyze``
     reset_from: list[str] | None = None
+    #: session a oneshot's start script left processes in (ended at its stop)
+    session: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
 def _path(paths: Paths, name: str) -> Path:
-    return paths.state / f"{check_name(name)}.json"
+    return paths.state / f"{safe_component(name)}.json"
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:

@@ -36,6 +36,7 @@ class Reason(str, enum.Enum):
     SUPERVISOR_GONE = "supervisor-gone"
     INVALID_DEFINITION = "invalid-definition"  # could not be loaded at all
     INTERRUPTED = "interrupted"  # a shutdown was asked for while it was starting
+    STILL_RUNNING = "still-running"  # a oneshot script of a killed ovis has not ended
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Result:
     ended: float | None = None
     wall_begun: float | None = None  # epoch seconds, for analyze
     wall_ended: float | None = None
+    session: int | None = None  # a oneshot's start left processes in this session
 
     @property
     def elapsed(self) -> float:

@@ -192,3 +192,44 @@ def terminate_all(grace: float, log: Log = None, *, kill_wait: float = 1.0, skip
             say(f"processes still alive: {' '.join(map(str, left))}")
             return False
         kill_all(signal.SIGKILL, skip_at_argv0=skip_at_argv0)
+
+
+def session_members(sid: int) -> list[int]:
+    """Live processes of session *sid* (zombies excluded): what a service left."""
+    out = []
+    for pid in list_pids():
+        f = _stat_fields(pid)
+        if f is not None and len(f) > 3 and f[3] == str(sid) and f[0] not in ("Z", "X"):
+            out.append(pid)
+    return out
+
+
+def end_session(sid: int | None, grace: float = 0.5) -> int:
+    """TERM what is left of session *sid*, KILL what is still there after *grace*.
+
+    s6 signals only a service's main process, and a oneshot's script may
+    leave a daemon behind: once the service is down, ovis ends the rest of
+    the session it ran in (each service gets its own: s6-supervise and ovis
+    start them with setsid).  Our own session, and PID 1's, are never touched.
+    Returns how many processes were signalled.
+    """
+    if sid is None or sid <= 1 or sid in (os.getpid(), os.getsid(0)):
+        return 0
+    members = [p for p in session_members(sid) if p not in (1, os.getpid())]
+    for pid in members:
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    left = members
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = [p for p in session_members(sid) if p not in (1, os.getpid())]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(members)

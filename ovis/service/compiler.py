@@ -347,16 +347,18 @@ class Compiler:
         dest = log_destination(svc, self.paths)
         if dest is None or (svc.logger and svc.logger.program is not None):
             return
-        dest.mkdir(parents=True, exist_ok=True)
         runas = svc.logger.runas if svc.logger else None
         if runas and self.as_root:
             import pwd
 
             try:
                 pw = pwd.getpwnam(runas.split(":")[0])
-                os.chown(dest, pw.pw_uid, pw.pw_gid)
-            except (KeyError, OSError):
-                pass
+            except KeyError:
+                pw = None
+            if pw is not None:
+                atomic.owned_dir(dest, pw.pw_uid, pw.pw_gid)  # no chown through a symlink
+                return
+        dest.mkdir(parents=True, exist_ok=True)
 
     def _create(self, dest: Path, svc: Service, files: dict[str, tuple[bytes | Path, int]],
                 meta: dict[str, object], down: bool) -> None:
