@@ -255,6 +255,12 @@ def test_apply_restarts_only_the_edited_service(system: LiveSystem) -> None:
     assert "sleep 2000" in (system.live / "sv" / "beta" / "run").read_text()
     assert "beta*" not in system.ovis("status").stdout
     assert system.ovis("apply").stdout.strip() == "ovis: nothing to apply: LIVE matches the definitions"
+    # a comment changes nothing compiled: nothing to restart, and status does not mark it
+    time.sleep(0.05)
+    p.write_text("# edited by hand\n" + p.read_text())
+    assert "beta*" not in system.ovis("status").stdout
+    assert system.ovis("apply", "--dry-run").stdout.strip() == \
+        "ovis: nothing to apply: LIVE matches the definitions"
 
 
 def test_apply_with_a_broken_definition_changes_nothing(system: LiveSystem) -> None:
@@ -329,6 +335,8 @@ def test_ovis_alone_prints_a_summary(system: LiveSystem) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == "ovis: 2 services: 1 up, 1 failed, 0 down"
     assert lines[1] == "  failed: bad (exited)"
+    data = json.loads(system.ovis("--json").stdout)
+    assert data == {"services": 2, "up": 1, "failed": 1, "down": 0, "failed_names": ["bad"]}
 
 
 def test_help_has_examples_and_positional_help() -> None:
@@ -425,3 +433,52 @@ def test_docs_do_not_point_outside_the_repository() -> None:
     index = (repo / "docs" / "README.md").read_text()
     for page in ("contract.md", "ovis-apply.md", "ovis-deps.md", "ovis-reset.md"):
         assert f"({page})" in index, page
+
+
+def test_a_down_service_whose_definition_is_gone_leaves_the_table(system: LiveSystem) -> None:
+    longrun(system, "old")
+    longrun(system, "running")
+    system.ovis("start", "old", "running", check=True)
+    system.ovis("stop", "old", check=True)
+    (system.services / "old").unlink()
+    (system.services / "running").unlink()
+    st = system.status()
+    assert "old" not in st  # down and no definition: nothing to show
+    assert st["running"]["state"] == "up" and st["running"]["changed"] is True  # still runs
+    assert "running*" in system.ovis("status").stdout
+
+
+def test_blame_fits_the_terminal(system: LiveSystem) -> None:
+    oneshot(system, "verbose", start="exit 4")
+    system.ovis("start", "verbose")
+    statefile_detail(system, "verbose", "y" * 200)
+    system.env["COLUMNS"] = "60"
+    out = system.ovis("analyze", "blame").stdout
+    assert out and all(len(line) <= 60 for line in out.splitlines()), out
+
+
+def test_a_terminal_of_unknown_width_cuts_nothing() -> None:
+    """A serial console (the VM's) reports 0 columns: that is no width at all."""
+    import pty
+
+    from ovis.cli.output import terminal_width
+
+    master, slave = pty.openpty()
+    try:
+        with open(slave, "w", closefd=False) as tty:
+            env = os.environ.pop("COLUMNS", None)
+            try:
+                import fcntl
+                import struct
+                import termios
+
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+                assert terminal_width(tty) is None
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+                assert terminal_width(tty) == 50
+            finally:
+                if env is not None:
+                    os.environ["COLUMNS"] = env
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -99,6 +99,9 @@ def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
     rows = [[d.rjust(w), e.name, blamemod.outcome_text(e)]
             for d, e in zip(durations, entries, strict=True)]
     colour = use_colour(sys.stdout)
+    from ovis.cli.output import fit_last_column, terminal_width
+
+    fit_last_column(rows, ["DURATION", "NAME", "OUTCOME"], terminal_width())
     lines = table(rows, ["DURATION", "NAME", "OUTCOME"], colour).split("\n")
     paint = _painter(colour)
     body = [paint(line, e) for line, e in zip(lines[1:], entries, strict=True)]

@@ -110,8 +110,8 @@ def terminal_width(stream: TextIO = sys.stdout) -> int | None:
     if cols.isdigit() and int(cols) > 0:
         return int(cols)
     try:
-        if stream.isatty():
-            return os.get_terminal_size(stream.fileno()).columns
+        if stream.isatty():  # a serial console says 0 columns: unknown, no limit
+            return os.get_terminal_size(stream.fileno()).columns or None
     except (AttributeError, ValueError, OSError):
         pass
     return None

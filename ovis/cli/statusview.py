@@ -121,13 +121,19 @@ def detail(it: dict[str, Any], colour: bool, now: float | None = None) -> str:
 
 def summary(args: argparse.Namespace) -> int:
     """``ovis`` alone: one line of counts, the failed services, where to look next."""
+    from ovis.errors import OvisError
+
     args.names, args.failed = [], False
     try:
         _, items = _items(args)
-    except Exception as e:  # no LIVE, no permission...: still a useful answer
+    except (OvisError, OSError) as e:  # no LIVE, no permission...: still a useful answer
         print(f"ovis: no status ({e}); see ovis --help")
         return EXIT_OK
     counts = {s: sum(1 for it in items if it["state"] == s) for s in ("up", "failed", "down")}
+    if args.json:
+        print(json.dumps({"services": len(items), **counts,
+                          "failed_names": [it["name"] for it in items if it["state"] == "failed"]}))
+        return EXIT_OK
     print(f"ovis: {len(items)} service{'s' if len(items) != 1 else ''}: "
           f"{counts['up']} up, {counts['failed']} failed, {counts['down']} down")
     for it in items:

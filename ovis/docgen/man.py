@@ -98,6 +98,13 @@ def convert(md_text: str, name: str, section: int, date: str | None = None) -> s
                 out.append(".SH NAME")
                 summary = _summary(lines[i + 1:])
                 out.append(_line(_escape(name)) + (" \\- " + inline(summary) if summary else ""))
+                if summary and _one_sentence(lines[i + 1:]):  # it became NAME's line whole
+                    i += 1
+                    while i < len(lines) and not lines[i].strip():
+                        i += 1
+                    while i < len(lines) and lines[i].strip():
+                        i += 1
+                    continue
             elif level <= 2:
                 out.append(f'.SH "{_escape(title.upper())}"')
             else:
@@ -149,6 +156,17 @@ def _summary(rest: list[str]) -> str:
     s = " ".join(text)
     s = re.sub(r"^`[^`]*`\s*[—-]+\s*", "", s)
     return s.split(". ")[0].rstrip(".")
+
+
+def _one_sentence(rest: list[str]) -> bool:
+    text = []
+    for ln in rest:
+        if not ln.strip():
+            if text:
+                break
+            continue
+        text.append(ln.strip())
+    return ". " not in " ".join(text).rstrip(".")
 
 
 def _cells(row: str) -> list[str]:

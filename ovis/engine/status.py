@@ -175,7 +175,7 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
     """
     from ovis.errors import ConfigError
 
-    live = manager.live_services()
+    live = dict(manager.live_services())
     defined: dict[str, Service] = {}
     broken: dict[str, dict[str, Any]] = {}
     for n in names or manager.repo.names():
@@ -188,11 +188,21 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
             if source is None:
                 raise
             broken[n] = broken_status(manager.paths, n, source, str(e))
+    if not names:  # a definition deleted from disk, its service down: it is gone
+        for n in [n for n in live if n not in defined and n not in broken
+                  and manager.repo.locate(n) is None]:
+            if not _still_running(manager.paths, live[n]):
+                del live[n]
     wanted = names or sorted(set(defined) | set(live) | set(broken))
     good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken])
     by_name = {it["name"]: it for it in good}
     by_name.update(broken)
     return [by_name[n] for n in wanted]
+
+
+def _still_running(paths: Paths, svc: Service) -> bool:
+    st = service_status(paths, svc, True)
+    return st["state"] != "down" or st.get("wanted") == "up"
 
 
 def trees_of(manager: Manager, name: str) -> list[str]:
