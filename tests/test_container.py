@@ -124,7 +124,11 @@ def _essential_dies(booted: BootedSystem, run: str) -> tuple[int, float]:
     booted.write("core", DAEMON.format(
         name="core", extra="Flags = ( essential )\nMaxDeath = 2", run=run))
     booted.boot("sleep", "1000", wait_ready=False)
+    assert booted.wait_console("ESSENTIAL SERVICE core FAILED", 40), booted.console_text()
+    t = time.monotonic()
     code, took, cpu = wait_rusage(booted, 40)
+    # grace (1 s) + 2 s, plus a margin for a busy machine
+    assert time.monotonic() - t < 1 + 2 + 5, booted.console_text()
     return code, took
 
 

@@ -104,3 +104,27 @@ def test_stayed_up_long_enough_starts_from_the_first_delay_again(tmp_path: Path)
     (d / ".ovis-restart").write_text("\n".join(lines) + "\n")
     code, t = die(d, want_up=True)
     assert code == 0 and 0.4 <= t < 0.8 + 3, t
+
+
+def test_a_stop_during_the_wait_cuts_it_short(tmp_path: Path) -> None:
+    d = compiled(tmp_path, "RestartDelay = 20000")
+    status = bytearray(35)
+    status[34] = 4
+    (d / "supervise" / "status").write_bytes(bytes(status))
+    t = time.monotonic()
+    p = subprocess.Popen(["./finish", "3", "0", "svc"], cwd=d)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = read_state(d)
+        if st is not None and st.waiting:
+            break
+        time.sleep(0.05)
+    st = read_state(d)
+    assert st is not None and st.waiting and st.restart_at is not None
+    assert st.restart_at >= time.time() + 10  # about 20 s from now
+    status[34] = 0  # what s6-supervise writes when it gets `d` while finish runs
+    (d / "supervise" / "status").write_bytes(bytes(status))
+    assert p.wait(timeout=10) == 0
+    assert time.monotonic() - t < 10
+    st = read_state(d)
+    assert st is not None and not st.waiting and st.restarts == 0
