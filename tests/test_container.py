@@ -334,3 +334,21 @@ def test_sigterm_during_stage1_is_acted_on_once_s6_runs(booted: BootedSystem) ->
     os.kill(booted.pid1, signal.SIGTERM)
     assert booted.wait_exit(30) == 143, booted.console_text()
     assert not ran.exists()
+
+
+def test_essential_death_on_a_machine_is_loud_and_failed(booted: BootedSystem) -> None:
+    booted.write("core", DAEMON.format(
+        name="core", extra="Flags = ( essential )\nMaxDeath = 2", run='sh -c "sleep 1; exit 6"'))
+    booted.boot()
+    assert booted.wait_console("ovis: ESSENTIAL SERVICE core FAILED: exit 6", 30), \
+        booted.console_text()
+    deadline = time.monotonic() + 10
+    while status_of(booted, "core")["state"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    st = status_of(booted, "core")
+    assert st["state"] == "failed" and st["essential"] and st["exit"] == 6, st
+    assert booted.proc is not None and booted.proc.poll() is None  # a machine stays up
+    view = booted.ovis("status", "core").stdout
+    assert "Essential" in view and "not restarted after 1 restart(s)" in view, view
+    booted.ovis("poweroff")
+    booted.wait_exit(30)
