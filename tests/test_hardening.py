@@ -537,3 +537,27 @@ def test_a_full_live_during_start_is_one_line(booted: BootedSystem) -> None:
     r = booted.ovis("poweroff")
     assert r.returncode == 0, r.stderr
     booted.wait_exit(timeout=30)
+
+
+@pytest.mark.parametrize("container", [False, True])
+def test_a_signal_sent_again_forces_a_wedged_shutdown(booted: BootedSystem, container: bool) -> None:
+    import signal
+
+    booted.write("sticky", LONGRUN.format(
+        name="sticky", extra="TimeoutStop = 0",
+        run="sh -c \"trap '' TERM; while :; do sleep 1; done\""))
+    if container:
+        booted.set_conf(CONTAINER="1")
+        booted.boot("sleep", "1000", wait_ready=False)
+        assert booted.wait_console("system ready"), booted.console_text()
+    else:
+        booted.boot()
+    assert booted.pid1 is not None
+    sig = signal.SIGTERM if container else signal.SIGUSR1
+    os.kill(booted.pid1, sig)
+    time.sleep(2.0)
+    assert booted.proc is not None and booted.proc.poll() is None  # wedged in the stop
+    os.kill(booted.pid1, sig)  # docker stop again / the power button again
+    code = booted.wait_exit(timeout=30)
+    assert code == (143 if container else -signal.SIGINT), (code, booted.console_text())
+    assert booted.namespace_pids() == []

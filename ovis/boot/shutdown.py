@@ -115,7 +115,7 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
 
 
 def shutdown(live: Path, action: str, *, exitcode: int | None = None,
-             force: bool = False) -> bool:
+             force: bool = False, repeat_forces: bool = False) -> bool:
     """Stage 3 entry point (``ovis poweroff`` & co.).
 
     Returns False when a shutdown was already in progress.  The stop of the
@@ -123,6 +123,8 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
     whoever asked (a login shell whose sshd is being stopped...).
     """
     info = boot_info(live)
+    if repeat_forces and os.path.lexists(live / "shutdown"):
+        force = True  # a signal sent again (ctrl-alt-del twice, docker stop twice) insists
     if not request_shutdown(live, action, exitcode=exitcode, force=force):
         return False
     if info.get("container"):

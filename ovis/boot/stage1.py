@@ -305,13 +305,17 @@ class Stage1:
             # ctrl-alt-del (SIGINT to PID 1) reboots; SIGUSR1/SIGPWR power off;
             # SIGUSR2 halts; SIGTERM stops a container (what runtimes send).
             # In a container SIGINT (docker's ctrl-C) ends it as a shell would: 130.
-            "SIGINT": f"exec {ovis} halt --exit-code 130" if container else f"exec {ovis} reboot",
-            "SIGUSR1": f"exec {ovis} poweroff",
-            "SIGPWR": f"exec {ovis} poweroff",
-            "SIGUSR2": f"exec {ovis} halt",
-            "SIGTERM": f"exec {ovis} halt --exit-code 143" if container else "exit 0",
+            # --repeat-forces: the same signal again, during a shutdown, forces it.
+            "SIGINT": (f"exec {ovis} halt --repeat-forces --exit-code 130" if container
+                       else f"exec {ovis} reboot --repeat-forces"),
+            "SIGUSR1": f"exec {ovis} poweroff --repeat-forces",
+            "SIGPWR": f"exec {ovis} poweroff --repeat-forces",
+            "SIGUSR2": f"exec {ovis} halt --repeat-forces",
+            "SIGTERM": (f"exec {ovis} halt --repeat-forces --exit-code 143" if container
+                        else "exit 0"),
             # In a container SIGQUIT (docker kill -s QUIT) ends it as a shell would: 131.
-            "SIGQUIT": f"exec {ovis} halt --exit-code 131" if container else "exit 0",
+            "SIGQUIT": (f"exec {ovis} halt --repeat-forces --exit-code 131" if container
+                        else "exit 0"),
             "SIGHUP": "exit 0",
             "SIGWINCH": "exit 0",
         }

@@ -51,7 +51,8 @@ def _live(args: argparse.Namespace) -> Path:
 def cmd_power(args: argparse.Namespace) -> int:
     from ovis.boot.shutdown import shutdown
 
-    started = shutdown(_live(args), args.command_name, exitcode=args.exit_code, force=args.force)
+    started = shutdown(_live(args), args.command_name, exitcode=args.exit_code, force=args.force,
+                       repeat_forces=args.repeat_forces)
     if not started:
         if args.verbosity > 0:
             print("ovis: a shutdown is already in progress", file=sys.stderr)
@@ -125,6 +126,9 @@ def register(cmd) -> None:  # type: ignore[no-untyped-def]
                        help="skip the ordered service stop (rc.shutdown)")
         p.add_argument("--exit-code", type=int, metavar="N",
                        help="container mode: the exit status of PID 1")
+        p.add_argument("--repeat-forces", action="store_true",
+                       help="when a shutdown is already in progress, force it (what the "
+                            ".s6-svscan signal scripts use: a signal sent twice insists)")
     p = cmd("stage2", cmd_stage2, "(internal) the default rc.init: start TREE, say system ready")
     p.add_argument("--status", action="store_true", help="print the status table once ready")
     cmd("stage3", cmd_stage3, "(internal) run rc.shutdown, then make s6-svscan exit")
