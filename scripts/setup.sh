@@ -31,6 +31,7 @@ if [ $want_test = 1 ]; then
     # Swap tests fall back to a loop device; mount(8) for the boot tests' probes.
     command -v losetup >/dev/null 2>&1 || need+=(mount)
     command -v zsh >/dev/null 2>&1 || need+=(zsh)  # tests/test_docgen.py: zsh completion
+    command -v runc >/dev/null 2>&1 || need+=(runc)  # tests/test_runc.py: a real OCI runtime
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2

@@ -36,9 +36,11 @@ DEFAULTS: dict[str, str] = {
     "CATCHLOG": "1",
     # ovis addition: ms between TERM and KILL of remaining processes at stage 4.
     "GRACETIME": "3000",
+    # ovis addition: container mode copies every service's log lines to PID 1's stdout.
+    "CONTAINER_LOGS": "1",
 }
 ABSOLUTE = ("LIVE", "RCINIT", "RCSHUTDOWN", "RCSHUTDOWNFINAL", "RCINIT_CONTAINER")
-BOOLEAN = ("CONTAINER", "CATCHLOG")
+BOOLEAN = ("CONTAINER", "CATCHLOG", "CONTAINER_LOGS")
 UNSIGNED = ("VERBOSITY", "RESCAN", "GRACETIME")
 
 
@@ -134,6 +136,7 @@ class BootConfig:
     rcinit_container: Path
     catchlog: bool
     gracetime: int
+    container_logs: bool = True
 
 
 def validate(env: BootEnv, skel: Path) -> tuple[BootConfig, list[DefinitionError]]:
@@ -175,6 +178,7 @@ def validate(env: BootEnv, skel: Path) -> tuple[BootConfig, list[DefinitionError
         umask=int(vals["UMASK"], 8), rescan=int(vals["RESCAN"]),
         container=vals["CONTAINER"] == "1", rcinit_container=Path(vals["RCINIT_CONTAINER"]),
         catchlog=vals["CATCHLOG"] == "1", gracetime=int(vals["GRACETIME"]),
+        container_logs=vals["CONTAINER_LOGS"] == "1",
     )
     return cfg, errors
 

@@ -5,6 +5,12 @@ stage-1 failure ends here: a message on the console, then ``sulogin`` (or
 ``sh -i``) on the console.  When the shell exits, the caller carries on.
 Tests substitute the command with ``OVIS_RESCUE`` (taken from the
 environment ``ovis boot`` was started with, before it is cleared).
+
+A shell that cannot start or ends at once (``sulogin`` without a tty, a
+console nobody types on) is no rescue, and PID 1 calling it in a loop would
+spin at full CPU: such a shell is retried once as ``sh -i``, and each quick
+rescue in a row then waits longer before returning (1 s doubling to 60 s).
+Container mode never gets here (stage 1 exits instead).
 """
 
 from __future__ import annotations
@@ -14,7 +20,16 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 
+#: A rescue shell that ends sooner than this (seconds) did not really run.
+QUICK = 2.0
+#: Delays after consecutive quick rescues: BACKOFF_FIRST doubling to BACKOFF_MAX seconds.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+FALLBACK = ["sh", "-i"]
+
+_quick_in_a_row = 0
 _rescue_cmd: list[str] | None = None
 
 
@@ -52,21 +67,50 @@ def console_fds() -> tuple[int, int]:
 
 
 def rescue(message: str, env: dict[str, str] | None = None) -> int:
-    """Print *message*, run the rescue shell on the console, return its status."""
+    """Print *message*, run the rescue shell on the console, return its status.
+
+    Never returns sooner than the back-off allows when the shells end at once.
+    """
+    global _quick_in_a_row
     rfd, wfd = console_fds()
-    text = f"ovis: fatal: {message}\novis: starting a rescue shell ({' '.join(command())})\n"
+    cmd = command()
+    text = f"ovis: fatal: {message}\novis: starting a rescue shell ({' '.join(cmd)})\n"
     try:
         os.write(wfd, text.encode())
     except OSError:
         sys.stderr.write(text)
     try:
-        p = subprocess.run(command(), stdin=rfd, stdout=wfd, stderr=wfd, env=env or {
-            "PATH": "/usr/bin:/usr/sbin:/bin:/sbin"}, check=False)
-        code = p.returncode
-    except OSError as e:
-        os.write(wfd, f"ovis: cannot run the rescue shell: {e}\n".encode())
-        code = 127
+        code, quick = _run_shell(cmd, rfd, wfd, env)
+        if quick and cmd != FALLBACK:
+            _write(wfd, f"ovis: the rescue shell ended at once: trying {' '.join(FALLBACK)}\n")
+            code, quick = _run_shell(FALLBACK, rfd, wfd, env)
     finally:
         if rfd > 2:
             os.close(rfd)
+    if quick:
+        _quick_in_a_row += 1
+        delay = min(BACKOFF_FIRST * 2 ** (_quick_in_a_row - 1), BACKOFF_MAX)
+        _write(wfd, f"ovis: no usable rescue shell: going on in {delay:g} s\n")
+        time.sleep(delay)
+    else:
+        _quick_in_a_row = 0
     return code
+
+
+def _write(fd: int, text: str) -> None:
+    try:
+        os.write(fd, text.encode())
+    except OSError:
+        pass
+
+
+def _run_shell(cmd: list[str], rfd: int, wfd: int, env: dict[str, str] | None) -> tuple[int, bool]:
+    """(exit status, whether it ended at once or could not start)."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdin=rfd, stdout=wfd, stderr=wfd, env=env or {
+            "PATH": "/usr/bin:/usr/sbin:/bin:/sbin"}, check=False)
+    except OSError as e:
+        _write(wfd, f"ovis: cannot run the rescue shell: {e}\n")
+        return 127, True
+    return p.returncode, time.monotonic() - t0 < QUICK

@@ -7,8 +7,12 @@ scandir with its catch-all logger and ``.s6-svscan`` control scripts, the
 early services of TREE, the fifo trick, the stage-2 child (blocked until the
 catch-all logger reads its fifo), and finally exec into ``s6-svscan``.
 
-PID 1 must never die: every failing step prints what went wrong and opens
-a rescue shell on the console; when the shell exits, the boot carries on.
+PID 1 must never die on a machine: every failing step prints what went
+wrong and opens a rescue shell on the console; when the shell exits, the
+boot carries on.  In container mode there is nobody at a console and the
+runtime restarts what exits, so a failing step ends PID 1 at once with one
+``ovis: fatal: ...`` line on stderr and a documented exit status
+(:data:`EXIT_CONFIG`, :data:`EXIT_STAGE1`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ CATCHALL = "catch-all"
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
+#: In LIVE: the environment PID 1 was started with (the runtime's ``-e``), as an envdir
+#: that only ``with-contenv`` (or ``s6-envdir -Lfn``) brings into a service.
+CONTENV = "container-environment"
+#: In LIVE while services' log lines are copied to PID 1's stdout (CONTAINER_LOGS).
+CONSOLE_LOGS = "container-logs"
 DEFAULT_BANNER = "[Starts stage1 process ...]"
+#: Container mode: PID 1's exit status when init.conf or an environment file is wrong.
+EXIT_CONFIG = 2
+#: Container mode: PID 1's exit status when a step of stage 1 failed (mount, LIVE, exec).
+EXIT_STAGE1 = 111
 
 
 @dataclass
@@ -80,8 +93,19 @@ class Stage1:
         self.t0 = time.time()
         self.namespace = in_namespace()
         self.cmdline = Path(original_env.get("OVIS_CMDLINE") or "/proc/cmdline")
+        try:  # the runtime's stderr, for a fatal line even once fd 2 is the catch-all fifo
+            self.err_fd = os.dup(2)
+        except OSError:
+            self.err_fd = 2
 
-    def fail(self, what: str) -> None:
+    def container_mode(self) -> bool:
+        """Container mode, also before init.conf is read (a container command was given)."""
+        cfg = getattr(self, "cfg", None)
+        return bool(cfg.container) if cfg is not None else bool(self.opts.command)
+
+    def fail(self, what: str, code: int = EXIT_STAGE1) -> None:
+        if self.container_mode():
+            fatal(what, code, self.err_fd)
         rescue(what, env=dict(os.environ))
 
     # The sequence ------------------------------------------------------------
@@ -89,10 +113,11 @@ class Stage1:
         configure_rescue(self.original_env)
         skel = self.opts.skel
         if not skel.is_absolute():
-            self.fail(f"skeleton directory must be an absolute path: {skel}")
+            self.fail(f"skeleton directory must be an absolute path: {skel}", EXIT_CONFIG)
             skel = Path("/etc/ovis")
         if self.opts.envdir is not None and not self.opts.envdir.is_absolute():
-            self.fail(f"environment directory must be an absolute path: {self.opts.envdir}")
+            self.fail(f"environment directory must be an absolute path: {self.opts.envdir}",
+                      EXIT_CONFIG)
             self.opts.envdir = None
         env, errors = config.load(skel, self.opts.envdir, self.cmdline)
         cfg, verrors = config.validate(env, skel)
@@ -105,6 +130,8 @@ class Stage1:
                 self._step("ctrl-alt-del to SIGINT", self._cad)
         self._set_environment(cfg)
         for e in errors + verrors:
+            if cfg.container:
+                self.fail(str(e), EXIT_CONFIG)
             self.fail(f"init.conf: {e}")
         self._step("chdir /", lambda: os.chdir("/"))
         os.umask(cfg.umask)
@@ -115,7 +142,14 @@ class Stage1:
         if self.opts.dev is not None:
             self._step(f"mount devtmpfs on {self.opts.dev}", self._devtmpfs)
         self._step("stdin from /dev/null", self._stdin_null)
-        self._step(f"tmpfs on {self._live_top()}", self._mount_live)
+        if cfg.container:  # docker gives no CAP_SYS_ADMIN: a writable /run will do
+            try:
+                self._mount_live()
+            except OSError as e:
+                _say(f"ovis: warning: no tmpfs on {self._live_top()} ({e.strerror}): "
+                     "using the directory as it is")
+        else:
+            self._step(f"tmpfs on {self._live_top()}", self._mount_live)
         while not self._step("create the live directory", self._make_live):
             pass
         self._step(f"early services of tree {cfg.tree}", self._early_services)
@@ -219,6 +253,7 @@ class Stage1:
         atomic.write_text(live / "environment",  # 0600: values may be secrets
                           "".join(f"{k}={v}\n" for k, v in sorted(os.environ.items())
                                   if "\n" not in v), mode=0o600)
+        self._save_contenv(live / CONTENV)
         info = {
             "stage1_start": self.t0, "skel": str(cfg.skel), "live": str(live),
             "tree": cfg.tree, "rcshutdown": str(cfg.rcshutdown),
@@ -234,6 +269,33 @@ class Stage1:
             self._catchall(scandir / CATCHALL, live / "log" / CATCHALL)
         if cfg.container:
             self._halt_file(0)
+        marker = live / CONSOLE_LOGS
+        if cfg.container and cfg.container_logs:
+            marker.touch()  # read by the compiler of the services' loggers
+        elif marker.exists():
+            marker.unlink()
+
+    def _save_contenv(self, d: Path) -> None:
+        """PID 1's initial environment, one file per variable, root only (0700/0600).
+
+        Services never inherit it (66's rule: the boot environment is init.conf
+        and the environment directories); ``with-contenv`` reads it on request.
+        """
+        import shutil
+
+        tmp = d.with_name(f".{d.name}.new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.mkdir(tmp, 0o700)
+        os.chmod(tmp, 0o700)
+        for k, v in self.original_env.items():
+            if k and "/" not in k and "=" not in k and not k.startswith("."):
+                fd = os.open(tmp / k, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    os.write(fd, v.encode(errors="surrogateescape"))
+                finally:
+                    os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)
+        os.rename(tmp, d)
 
     def _svscan_scripts(self, d: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
@@ -253,7 +315,9 @@ class Stage1:
             "SIGUSR2": f"exec {ovis} halt --repeat-forces",
             "SIGTERM": (f"exec {ovis} halt --repeat-forces --exit-code 143" if container
                         else "exit 0"),
-            "SIGQUIT": "exit 0",
+            # In a container SIGQUIT (docker kill -s QUIT) ends it as a shell would: 131.
+            "SIGQUIT": (f"exec {ovis} halt --repeat-forces --exit-code 131" if container
+                        else "exit 0"),
             "SIGHUP": "exit 0",
             "SIGWINCH": "exit 0",
         }
@@ -354,6 +418,8 @@ class Stage1:
                 os.kill(pid1, sig)
             except OSError:
                 pass
+        if pending:
+            self._wait_shutdown_request(pending)
         initconf = str(cfg.skel / "init.conf")
         if cfg.container:
             script = cfg.rcinit_container
@@ -379,6 +445,23 @@ class Stage1:
             _say(f"rc.init: fatal: {why}; see the log at {cfg.live}/log/{CATCHALL}/current")
             self._rescue_on_console(why)
         os._exit(0)
+
+    def _wait_shutdown_request(self, pending: list[int]) -> None:
+        """A re-sent signal that means shutdown: let its request land before rc.init.
+
+        s6-svscan runs its signal script asynchronously; waiting for the request
+        makes stage 2 see it, so a container command is never started after it.
+        """
+        import signal as sig
+
+        stops = {sig.SIGINT, sig.SIGUSR1, sig.SIGUSR2, sig.SIGPWR}
+        if self.cfg.container:
+            stops |= {sig.SIGTERM, sig.SIGQUIT}
+        if not stops & set(pending):
+            return
+        deadline = time.monotonic() + 10
+        while not os.path.lexists(self.cfg.live / "shutdown") and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _rescue_on_console(self, why: str) -> None:
         if self.namespace:
@@ -410,6 +493,15 @@ class Stage1:
             except OSError as e:
                 self.fail(f"cannot exec {argv[0]}: {e}")
                 time.sleep(1)
+
+
+def fatal(what: str, code: int, fd: int = 2) -> NoReturn:
+    """Container mode: one line on stderr, then PID 1 exits (the namespace ends with it)."""
+    try:
+        os.write(fd, f"ovis: fatal: {what}\n".encode())
+    except OSError:
+        pass
+    os._exit(code)
 
 
 def boot(opts: BootOptions) -> NoReturn:

@@ -3,7 +3,9 @@
 Progress goes both to stdout (the catch-all logger, i.e. the boot log) and
 to the console, so that the person watching the screen sees the boot too.
 A failed service only earns a warning: the machine stays up and ``ovis
-status`` says which service failed and why.
+status`` says which service failed and why; unless it is *essential*: then
+a container shuts down (PID 1's exit status is that service's exit code, or
+1) and on a machine stage 2 fails, so stage 1 opens the rescue shell.
 """
 
 from __future__ import annotations
@@ -60,6 +62,29 @@ def save_boot_log(paths: Paths, live: Path) -> Path | None:
     return None
 
 
+def _essential_failures(manager: Manager, outcome: Outcome) -> list[tuple[str, int]]:
+    """(name, exit status for PID 1) of each essential service that failed to start.
+
+    The status is the service's own exit code when it exited with one, else 1.
+    """
+    live = manager.live_services()
+    out = []
+    for n in outcome.failed:
+        svc = live.get(n)
+        if svc is None:
+            try:
+                svc = manager.repo.load(n)
+            except Exception:  # noqa: BLE001 - a broken definition is not essential
+                continue
+        if svc.essential:
+            r = outcome.results[n]
+            code = r.exit if isinstance(r.exit, int) else 0
+            if r.reason is not None and r.reason.value == "signalled":
+                code += 128
+            out.append((n, code if 0 < code < 256 else 1))
+    return out
+
+
 def run(paths: Paths, show_status: bool = False) -> int:
     from ovis.terminal import TerminalReporter
 
@@ -87,6 +112,20 @@ def run(paths: Paths, show_status: bool = False) -> int:
             while True:
                 signal.pause()
         return 0
+    essential = _essential_failures(manager, outcome)
+    if essential:
+        names = ", ".join(n for n, _ in essential)
+        out.write(f"ovis: ESSENTIAL SERVICE(S) FAILED TO START: {names} (see: ovis status)\n")
+        if info.get("container"):
+            from ovis.boot.shutdown import shutdown
+
+            code = essential[0][1]
+            out.write(f"ovis: stage 2: shutting the container down (exit status {code}); "
+                      "the container command is not started\n")
+            shutdown(live, "halt", exitcode=code)
+            while True:  # as above: stage 4 ends this process
+                signal.pause()
+        return 1  # rc.init fails: stage 1 opens the rescue shell
     up = sum(1 for r in outcome.results.values() if r.ok)
     elapsed = time.time() - float(info.get("stage1_start", time.time()))
     if outcome.failed:

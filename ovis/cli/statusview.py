@@ -99,6 +99,9 @@ def detail(it: dict[str, Any], colour: bool, now: float | None = None) -> str:
         lines.append(_row("PID", str(it["pid"])))
     if it["type"] == "longrun":
         lines.append(_row("Restarts", str(it.get("restarts", 0))))
+    if it.get("essential"):
+        lines.append(_row("Essential", "yes: its failure fails the boot, "
+                                       "its death for good ends a container"))
     src = it.get("source") or "-"
     if it.get("changed"):
         src += " (changed on disk since compiled: ovis apply)"

@@ -79,6 +79,10 @@ class LongrunJob:
     def _send(self) -> None:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
         before = read_status(self.dir)
+        if self.action is Action.START:
+            from ovis.service.restart import forget
+
+            forget(self.dir)  # a start through ovis begins a new restart count
         if self.action is Action.STOP and before is not None and before.up:
             self.session = before.pid  # s6-supervise runs ./run as a session leader
         try:

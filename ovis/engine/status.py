@@ -9,6 +9,7 @@ down, because ovis was asked to keep it up.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -49,8 +50,14 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
         return out
     from ovis.s6.status import read_status
 
+    from ovis.service.restart import read_state
+
     sup = read_status(paths.servicedir(svc.name)) if compiled else None
-    if sup is not None:
+    rs = read_state(paths.servicedir(svc.name)) if compiled else None
+    out.update(essential=svc.essential, waiting=False, restart_at=None)
+    if sup is not None and rs is not None:
+        out["restarts"] = rs.restarts  # what the finish script (restart policy) decided
+    elif sup is not None:
         deaths = restarts(paths, svc.name, st)
         # the last death of a service s6 gave up on was not followed by a restart
         out["restarts"] = max(0, deaths - 1) if deaths and not sup.up and not sup.want_up else deaths
@@ -59,6 +66,17 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
                    ready=sup.ready if svc.notify is not None else True)
         if svc.notify is not None:
             out["ready_since"] = sup.ready_stamp if sup.ready else None
+        return out
+    if sup is not None and sup.want_up:
+        # Down, and s6 will start it again (after the back-off delay): not failed.
+        code = sup.signal if sup.signal is not None else sup.exit_code
+        how = (f"killed by {(signal_name(code) or str(code))}" if sup.signal is not None
+               else f"exited {code}")
+        waiting = bool(rs and rs.waiting and sup.finishing)
+        at = rs.restart_at if waiting and rs else None
+        out.update(state="down", reason="restarting", exit=code, since=sup.stamp, waiting=waiting,
+                   restart_at=at, detail=f"{how}; {out['restarts']} restart(s)" + (
+                       f"; next in {max(0, round(at - time.time()))} s" if at else ""))
         return out
     if st is not None and st.state == "failed":
         out.update(state="failed", reason=st.reason, exit=st.exit, since=st.since)
@@ -71,7 +89,8 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
         code = sup.signal if sup.signal is not None else sup.exit_code
         out.update(state="failed", reason=reason, exit=code, since=sup.stamp,
                    detail=(f"killed by {(signal_name(code) or str(code))}" if reason == "signalled" and code
-                           else f"exited {code}") + ("" if sup.want_up else ", not restarted"))
+                           else f"exited {code}") + ("" if sup.want_up else ", not restarted")
+                   + (f" after {out['restarts']} restart(s)" if rs and rs.gave_up else ""))
         return out
     if st is not None and st.wanted == "down":
         out.update(reason=st.reason or "stopped", since=st.since,

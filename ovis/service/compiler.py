@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ovis import atomic
 from ovis.errors import DefinitionError
 from ovis.paths import Paths
-from ovis.service import envsubst, execline, runas, stdio
+from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
     Kind,
@@ -42,12 +42,8 @@ from ovis.service.model import (
     Service,
 )
 
-#: With MaxDeath N, N deaths within PERMAFAIL_WINDOW seconds make s6 stop
-#: restarting (finish exits 125). Without it s6 restarts forever, as s6 does,
-#: and no finish process is spawned at each death (1000 services stopping at
-#: shutdown would otherwise fork 2000 processes for nothing).
-PERMAFAIL_WINDOW = 60
-PERMAFAIL_STATUSES = "1-255,SIGSEGV,SIGBUS,SIGABRT,SIGILL,SIGFPE,SIGSYS,SIGKILL"
+# Every longrun's finish is the restart policy of ovis/service/restart.py
+# (back-off, MaxDeath as the limit of deaths in a row, essential deaths).
 META = "ovis.json"
 #: Entries s6 owns inside a live servicedir: never replaced by a recompile.
 LIVE_ENTRIES = {"supervise", "event", "down", "log"}
@@ -135,29 +131,19 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         assert svc.start is not None
         _program(files, "run", svc.start, env, stdio.redirections(streams, svc.name),
                  _ids(svc, svc.start, "start") if as_root else None, positional=False)
-        finish_user = None
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, env,
                      "fdmove -c 2 1\n" if logger is not None else "",
                      _ids(svc, svc.stop, "stop") if as_root else None, positional=True)
-            finish_user = "./finish.user $@"
-        maxd = svc.max_death or 0
-        if maxd > 0:
-            files["finish"] = ((execline.shebang(True)
-                                + f"s6-permafailon {PERMAFAIL_WINDOW} {maxd} {PERMAFAIL_STATUSES}\n"
-                                + (finish_user or "exit 0") + "\n").encode(), 0o755)
-        elif finish_user:
-            files["finish"] = ((execline.shebang(True) + finish_user + "\n").encode(), 0o755)
+        _restart_policy(files, svc, paths)
         if svc.notify is not None:
             files["notification-fd"] = (f"{svc.notify}\n".encode(), 0o644)
         kill = svc.timeout_kill if svc.timeout_kill is not None else (
             svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS)
         if kill:
             files["timeout-kill"] = (f"{kill}\n".encode(), 0o644)
-        if svc.timeout_finish is not None:
-            files["timeout-finish"] = (f"{svc.timeout_finish}\n".encode(), 0o644)
-        if maxd > 100:
-            files["max-death-tally"] = (f"{min(maxd, 4096)}\n".encode(), 0o644)
+        if (svc.max_death or 0) > 100:
+            files["max-death-tally"] = (f"{min(svc.max_death or 0, 4096)}\n".encode(), 0o644)
         if svc.down_signal:
             files["down-signal"] = (f"{svc.down_signal}\n".encode(), 0o644)
         if logger is not None:
@@ -189,6 +175,20 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         for rel, src in sorted(lg.extra_files.items()):
             files[f"log/{rel}"] = (src, -1)
     return files
+
+
+def _restart_policy(files: dict[str, tuple[bytes | Path, int]], svc: Service,
+                    paths: Paths) -> None:
+    """``finish`` carries the back-off, the restart limit and essential deaths."""
+    first = svc.restart_delay if svc.restart_delay is not None else restart.FIRST_MS
+    top = max(first, svc.restart_delay_max if svc.restart_delay_max is not None
+              else restart.MAX_MS)
+    text = restart.finish_script(svc.name, paths.live, first_ms=first, max_ms=top,
+                                 limit=svc.max_death or 0, essential=svc.essential,
+                                 user_finish=svc.stop is not None)
+    files["finish"] = (text.encode(), 0o755)
+    files["timeout-finish"] = (f"{restart.timeout_finish(top, svc.timeout_finish)}\n".encode(),
+                               0o644)
 
 
 def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Program,
@@ -255,10 +255,9 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
         lines += f"redirfd -u 1 {execline.quote(str(pipe_path(paths, svc.producer_for)))}\n"
     files["run.user"] = files.pop("run")
     files["run"] = ((execline.shebang() + lines + "./run.user\n").encode(), 0o755)
-    if "finish" in files:  # the finish wrapper calls ./finish.user: give it the fds too
-        content, mode = files["finish"]
-        assert isinstance(content, bytes)
-        files["finish"] = (content.replace(b"./finish.user", lines.encode() + b"./finish.user"), mode)
+    if "finish.user" in files:  # the restart policy's finish calls ./finish.user: fds for it too
+        files["finish.pipe"] = files.pop("finish.user")
+        files["finish.user"] = ((execline.shebang(True) + lines + "./finish.pipe $@\n").encode(), 0o755)
 
 
 def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
@@ -273,8 +272,23 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None
         script += spec.program.text.strip("\n") + "\n"
     else:
         script += (f"s6-log -- {' '.join(s6log_script(spec))} "
-                   f"{execline.quote(str(dest))}\n")
+                   f"{execline.quote(str(dest))}{_console_copy(name, paths)}\n")
     return script.encode()
+
+
+def _console_copy(name: str, paths: Paths) -> str:
+    """Container mode (CONTAINER_LOGS=1): s6-log also writes ``NAME: line`` to its stdout.
+
+    That stdout is s6-svscan's: the catch-all fifo, which the catch-all logger
+    copies to PID 1's stdout.  s6-log writes it without blocking and without
+    ``-b`` goes on reading its input, so a stdout nobody reads never blocks
+    the service (the lines wait in the logger's memory).
+    """
+    from ovis.boot.stage1 import CONSOLE_LOGS
+
+    if not (paths.live / CONSOLE_LOGS).exists():
+        return ""
+    return f" {execline.quote('p' + name + ':')} 1"
 
 
 def log_destination(svc: Service, paths: Paths) -> Path | None:

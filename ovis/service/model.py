@@ -103,7 +103,9 @@ class Service:
     timeout_kill: int | None = None  # s6 timeout-kill, ms
     timeout_finish: int | None = None  # s6 timeout-finish, ms
     down_signal: str | None = None
-    max_death: int | None = None
+    max_death: int | None = None  # restart limit: deaths in a row before s6 gives up
+    restart_delay: int | None = None  # ms before the first restart (doubles); None: 1000
+    restart_delay_max: int | None = None  # ms, cap of that delay; None: 30000
     env: dict[str, str] = field(default_factory=dict)  # as written, ${x} kept, 66's "!" removed
     env_unexported: tuple[str, ...] = ()  # 66 key=!value: substituted into Execute, not exported
     # 66 0.8 StdIn/StdOut/StdErr: s6log, tty:/path, file:/path, console, syslog, null,

@@ -58,6 +58,9 @@ INTEGER_FILES = {
     "max-death-tally": ("max_death", MAX_DEATH),
     "timeout-kill": ("timeout_kill", MAX_MS),
     "timeout-finish": ("timeout_finish", MAX_MS),
+    # ovis: the restart back-off (ms before the first restart, and its cap)
+    "restart-delay": ("restart_delay", MAX_MS),
+    "restart-delay-max": ("restart_delay_max", MAX_MS),
 }
 MAX_TIMEOUT_SECONDS = MAX_MS // 1000
 

@@ -21,6 +21,7 @@ MAIN_FIELDS = {
     "notify": "notify", "timeout_start": "timeout_start", "timeout_stop": "timeout_stop",
     "timeout_kill": "timeout_kill", "timeout_finish": "timeout_finish",
     "max_death": "max_death", "down_signal": "down_signal", "options": "logger",
+    "restart_delay": "restart_delay", "restart_delay_max": "restart_delay_max",
     "extdepends": "depends", "copyfrom": "extra_files", "stdin": "stdin", "stdout": "stdout",
     "stderr": "stderr", "name": "name", "intree": "intree",
 }
@@ -91,6 +92,8 @@ class _Builder:
             timeout_finish=values.get("timeout_finish"),
             down_signal=values.get("down_signal"),
             max_death=values.get("max_death"),
+            restart_delay=values.get("restart_delay"),
+            restart_delay_max=values.get("restart_delay_max"),
             env=env,
             env_unexported=unexported,
             stdin=stdin,

@@ -133,6 +133,8 @@ SCALARS: dict[str, Converter] = {
     "timeout_kill": _uint_converter(),
     "timeout_finish": _uint_converter(),
     "max_death": _uint_converter(limit=MAX_DEATH),
+    "restart_delay": _uint_converter(),
+    "restart_delay_max": _uint_converter(),
     "down_signal": _signal,
     "build": _build,
     "runas": _runas,

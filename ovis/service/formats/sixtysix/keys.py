@@ -62,6 +62,8 @@ AT_KEYS: dict[str, KeySpec] = {
     "@timeout-kill": _spec("timeout_kill", SCALAR, MAIN, LOGGER),
     "@timeout-finish": _spec("timeout_finish", SCALAR, MAIN, LOGGER),
     "@maxdeath": _spec("max_death", SCALAR, MAIN),
+    "@restart-delay": _spec("restart_delay", SCALAR, MAIN),  # ovis: restart back-off, ms
+    "@restart-delay-max": _spec("restart_delay_max", SCALAR, MAIN),
     "@down-signal": _spec("down_signal", SCALAR, MAIN),
     "@hiercopy": _spec("copyfrom", LIST, MAIN),
     "@intree": _spec("intree", SCALAR, MAIN),
@@ -89,6 +91,8 @@ V08_KEYS: dict[str, KeySpec] = {
     "TimeoutStart": _spec("timeout_start", SCALAR, MAIN, LOGGER),
     "TimeoutStop": _spec("timeout_stop", SCALAR, MAIN, LOGGER),
     "MaxDeath": _spec("max_death", SCALAR, MAIN),
+    "RestartDelay": _spec("restart_delay", SCALAR, MAIN),  # ovis: restart back-off, ms
+    "RestartDelayMax": _spec("restart_delay_max", SCALAR, MAIN),
     "DownSignal": _spec("down_signal", SCALAR, MAIN),
     "CopyFrom": _spec("copyfrom", LIST, MAIN),
     "InTree": _spec("intree", SCALAR, MAIN),

@@ -1,0 +1,149 @@
+"""The restart policy of a longrun: back-off between restarts, a limit, essential deaths.
+
+s6-supervise restarts a dead ``run`` as soon as ``finish`` has exited (at
+most once a second).  So the policy lives in the ``finish`` script ovis
+writes into every longrun's servicedir, a small ``/bin/sh`` script (no
+Python stays resident, and none starts at an ordinary death):
+
+- it runs the definition's own finish program first (``finish.user``);
+- a death while the service is wanted down (``ovis stop``, shutdown) is
+  not a crash: it exits at once;
+- otherwise it counts the death, and sleeps the back-off delay before
+  s6 restarts the service: FIRST ms, doubling at each death in a row up to
+  MAX ms; a service that stayed up RESET seconds starts again from FIRST.
+  The sleep is cut short when the service is sent down meanwhile;
+- with a restart limit (``MaxDeath N``), the Nth death in a row is the
+  last: finish exits 125, which tells s6-supervise never to restart it;
+- an essential service that is given up on is reported on the console,
+  and in container mode it asks for the shutdown, PID 1's exit status being
+  the service's exit code (128+N when signal N killed it).
+
+What it decided is kept in ``.ovis-restart`` in the servicedir (shell
+``KEY=VALUE`` lines, written atomically) for ``ovis status``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Defaults, in milliseconds / seconds; per service: RestartDelay, RestartDelayMax.
+FIRST_MS = 1000
+MAX_MS = 30_000
+RESET_S = 60
+STATE_FILE = ".ovis-restart"
+#: s6-supervise kills a finish script after timeout-finish (5 s by default):
+#: the back-off sleeps inside finish, so the timeout must cover it.
+FINISH_MARGIN_MS = 5000
+#: Where stage 1 keeps the console in a namespace (stage1.CONSOLE_FD).
+KEPT_CONSOLE = 19
+
+
+def timeout_finish(max_ms: int, user_ms: int | None) -> int:
+    """The ``timeout-finish`` a longrun needs: its longest sleep plus its own finish."""
+    return max_ms + (user_ms if user_ms is not None else FINISH_MARGIN_MS) + FINISH_MARGIN_MS
+
+
+def finish_script(name: str, live: Path, *, first_ms: int, max_ms: int, limit: int,
+                  essential: bool, user_finish: bool) -> str:
+    """The text of ``finish`` (``$1`` exit code or 256, ``$2`` signal, as s6 passes them)."""
+    q = shlex.quote
+    user = './finish.user "$@"\n' if user_finish else ""
+    essential_block = _essential_block(live) if essential else ""
+    return f"""#!/bin/sh
+# Written by ovis: the restart policy of {name} (see ovis/service/restart.py).
+{user}name={q(name)} first={first_ms} max={max_ms} reset={RESET_S} limit={limit}
+wantup() {{
+  f=$(od -An -tu1 -j34 -N1 supervise/status 2>/dev/null) || return 0
+  [ $(( ${{f:-4}} / 4 % 2 )) = 1 ]
+}}
+save() {{
+  printf 'restarts=%s\\nstreak=%s\\nstarted=%s\\nwaiting=%s\\nrestart_at=%s\\ngaveup=%s\\n' \\
+    "$restarts" "$streak" "$started" "$1" "$2" "$3" > {STATE_FILE}.new && mv -f {STATE_FILE}.new {STATE_FILE}
+}}
+restarts=0 streak=0 started=0
+[ -f {STATE_FILE} ] && . ./{STATE_FILE}
+wantup || {{ save 0 0 0; exit 0; }}
+now=$(date +%s)
+[ "$started" -gt 0 ] && [ $((now - started)) -ge $reset ] && streak=0
+streak=$((streak + 1))
+if [ "$limit" -gt 0 ] && [ "$streak" -ge "$limit" ]; then
+  save 0 0 1
+  if [ "$1" = 256 ]; then code=$((128 + $2)); why="killed by signal $2"; else code=$1; why="exit $1"; fi
+{essential_block}  exit 125
+fi
+delay=$first n=1
+while [ $n -lt $streak ] && [ $delay -lt $max ]; do delay=$((delay * 2)); n=$((n + 1)); done
+[ $delay -gt $max ] && delay=$max
+restarts=$((restarts + 1))
+save 1 $((now + (delay + 999) / 1000)) 0
+ticks=$(( (delay + 249) / 250 ))
+while [ $ticks -gt 0 ]; do
+  wantup || {{ restarts=$((restarts - 1)); save 0 0 0; exit 0; }}
+  sleep 0.25
+  ticks=$((ticks - 1))
+done
+started=$(date +%s)
+save 0 0 0
+"""
+
+
+def _essential_block(live: Path) -> str:
+    """Giving up on an essential service: say it loudly; a container shuts down.
+
+    Only essential services get it: it names this interpreter and LIVE, which
+    would otherwise make every compiled servicedir depend on them.
+    """
+    q = shlex.quote
+    ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
+    return (BLOCK
+            .replace("@BOOT@", q(str(live / "boot.json"))).replace("@OVIS@", ovis)
+            .replace("@CONSOLE@", str(KEPT_CONSOLE)))
+
+
+BLOCK = """    msg="ovis: ESSENTIAL SERVICE $name FAILED: $why, $streak deaths in a row, not restarted"
+    echo "$msg"
+    if [ -e /proc/1/fd/@CONSOLE@ ]; then echo "$msg" >> /proc/1/fd/@CONSOLE@
+    else echo "$msg" > /dev/console; fi 2>/dev/null
+    if grep -q '"container": true' @BOOT@ 2>/dev/null; then
+      @OVIS@ halt --exit-code "$code" >/dev/null 2>&1
+    fi
+"""
+
+
+@dataclass(frozen=True)
+class RestartState:
+    """What the finish script last recorded about a longrun."""
+
+    restarts: int = 0
+    waiting: bool = False
+    restart_at: float | None = None
+    gave_up: bool = False
+
+
+def read_state(servicedir: Path) -> RestartState | None:
+    """The state file, or None when the service never died since ovis started it."""
+    try:
+        text = (servicedir / STATE_FILE).read_text()
+    except OSError:
+        return None
+    vals: dict[str, int] = {}
+    for line in text.splitlines():
+        k, _, v = line.partition("=")
+        try:
+            vals[k] = int(v)
+        except ValueError:
+            continue
+    at = vals.get("restart_at", 0)
+    return RestartState(restarts=max(0, vals.get("restarts", 0)), waiting=vals.get("waiting") == 1,
+                        restart_at=float(at) if at else None, gave_up=vals.get("gaveup") == 1)
+
+
+def forget(servicedir: Path) -> None:
+    """A start asked through ovis begins a new count."""
+    try:
+        (servicedir / STATE_FILE).unlink()
+    except OSError:
+        pass

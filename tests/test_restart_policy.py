@@ -1,0 +1,130 @@
+"""The restart policy: where each format sets it, and what finish does with it.
+
+The finish script is run here for real (``/bin/sh``, a fake supervise/status
+with the want-up flag set or not), without any supervisor: what it decides
+is what it records in ``.ovis-restart`` and its exit status (125: give up).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ovis.errors import DefinitionError
+from ovis.paths import Paths
+from ovis.service.anopa import parse_anopa_dir
+from ovis.service.compiler import Compiler
+from ovis.service.frontend import parse_frontend
+from ovis.service.restart import read_state
+
+
+def test_66_dialects_and_anopa_set_the_back_off(tmp_path: Path) -> None:
+    v08 = tmp_path / "a"
+    v08.write_text("[Main]\nType = classic\nRestartDelay = 200\nRestartDelayMax = 5000\n"
+                   "[Start]\nExecute = ( sleep 1 )\n")
+    at = tmp_path / "b"
+    at.write_text("[main]\n@type = classic\n@restart-delay = 200\n@restart-delay-max = 5000\n"
+                  "[start]\n@execute = ( sleep 1 )\n")
+    an = tmp_path / "c"
+    an.mkdir()
+    (an / "run").write_text("#!/bin/sh\nexec sleep 1\n")
+    (an / "run").chmod(0o755)
+    (an / "restart-delay").write_text("200\n")
+    (an / "restart-delay-max").write_text("5000\n")
+    for svc in (parse_frontend(v08, "a"), parse_frontend(at, "b"), parse_anopa_dir(an, "c")):
+        assert (svc.restart_delay, svc.restart_delay_max) == (200, 5000)
+
+
+def test_bad_back_off_values_are_errors(tmp_path: Path) -> None:
+    p = tmp_path / "a"
+    p.write_text("[Main]\nType = classic\nRestartDelay = soon\n[Start]\nExecute = ( sleep 1 )\n")
+    with pytest.raises(DefinitionError) as e:
+        parse_frontend(p, "a")
+    assert f"{p}:3: RestartDelay:" in str(e.value)
+
+
+def compiled(tmp_path: Path, main: str) -> Path:
+    defs = tmp_path / "defs"
+    defs.mkdir(exist_ok=True)
+    (defs / "svc").write_text(f"[Main]\nType = classic\n{main}\n[Start]\nExecute = ( sleep 1 )\n")
+    paths = Paths.resolve({}, live=str(tmp_path / "live"), services=str(defs),
+                          logdir=str(tmp_path / "log"))
+    Compiler(paths).compile(parse_frontend(defs / "svc", "svc"))
+    d = paths.servicedir("svc")
+    (d / "supervise").mkdir()
+    return d
+
+
+def die(d: Path, want_up: bool, code: int = 3) -> tuple[int, float]:
+    status = bytearray(35)
+    status[34] = 4 if want_up else 0
+    (d / "supervise" / "status").write_bytes(bytes(status))
+    t = time.monotonic()
+    r = subprocess.run(["./finish", str(code), "0", "svc"], cwd=d, timeout=60)
+    return r.returncode, time.monotonic() - t
+
+
+def test_finish_doubles_the_delay_up_to_the_cap_then_a_limit_gives_up(tmp_path: Path) -> None:
+    d = compiled(tmp_path, "RestartDelay = 500\nRestartDelayMax = 1000\nMaxDeath = 4")
+    assert int((d / "timeout-finish").read_text()) >= 1000 + 5000
+    took = []
+    for _ in range(3):
+        code, t = die(d, want_up=True)
+        assert code == 0
+        took.append(t)
+    assert took[0] >= 0.5 and took[1] >= 1.0 and took[2] >= 1.0  # 500 ms, 1 s, capped at 1 s
+    assert took[2] < took[1] + 5
+    st = read_state(d)
+    assert st is not None and st.restarts == 3 and not st.waiting and not st.gave_up
+    code, t = die(d, want_up=True)  # the 4th death in a row: s6 must not restart it
+    assert code == 125 and t < 5
+    st = read_state(d)
+    assert st is not None and st.gave_up and st.restarts == 3
+
+
+def test_a_death_while_wanted_down_is_not_a_crash(tmp_path: Path) -> None:
+    d = compiled(tmp_path, "RestartDelay = 3000")
+    code, t = die(d, want_up=False)
+    assert code == 0 and t < 2
+    st = read_state(d)
+    assert st is not None and st.restarts == 0
+
+
+def test_stayed_up_long_enough_starts_from_the_first_delay_again(tmp_path: Path) -> None:
+    d = compiled(tmp_path, "RestartDelay = 400\nRestartDelayMax = 4000")
+    die(d, want_up=True)
+    die(d, want_up=True)  # streak 2: 800 ms
+    state = (d / ".ovis-restart").read_text()
+    # pretend the last restart was 2 minutes ago (longer than the 60 s reset)
+    lines = [f"started={int(time.time()) - 120}" if l.startswith("started=") else l
+             for l in state.splitlines()]
+    (d / ".ovis-restart").write_text("\n".join(lines) + "\n")
+    code, t = die(d, want_up=True)
+    assert code == 0 and 0.4 <= t < 0.8 + 3, t
+
+
+def test_a_stop_during_the_wait_cuts_it_short(tmp_path: Path) -> None:
+    d = compiled(tmp_path, "RestartDelay = 20000")
+    status = bytearray(35)
+    status[34] = 4
+    (d / "supervise" / "status").write_bytes(bytes(status))
+    t = time.monotonic()
+    p = subprocess.Popen(["./finish", "3", "0", "svc"], cwd=d)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = read_state(d)
+        if st is not None and st.waiting:
+            break
+        time.sleep(0.05)
+    st = read_state(d)
+    assert st is not None and st.waiting and st.restart_at is not None
+    assert st.restart_at >= time.time() + 10  # about 20 s from now
+    status[34] = 0  # what s6-supervise writes when it gets `d` while finish runs
+    (d / "supervise" / "status").write_bytes(bytes(status))
+    assert p.wait(timeout=10) == 0
+    assert time.monotonic() - t < 10
+    st = read_state(d)
+    assert st is not None and not st.waiting and st.restarts == 0
