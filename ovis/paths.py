@@ -20,6 +20,9 @@ DEFAULT_LIVE = "/run/ovis"
 DEFAULT_LOGDIR = "/var/log/ovis"
 #: PATH of boot processes and oneshots when nothing else says (66's default).
 DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
+#: LIVE/container-logs: present when services' log lines also go to the container's
+#: stdout (stage 1 writes it in container mode, the compiler reads it).
+CONSOLE_LOGS = "container-logs"
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import pytest
 
 from ovis.errors import DefinitionError
 from ovis.paths import Paths
-from ovis.service.anopa import parse_anopa_dir
+from ovis.service.formats.anopa import parse_anopa_dir
 from ovis.service.compiler import Compiler
-from ovis.service.frontend import parse_frontend
+from ovis.service.formats.sixtysix import parse_frontend
 from ovis.service.restart import read_state
 
 

@@ -232,7 +232,8 @@ def test_compiled_longrun_run_is_executable_and_pipelined(tmp_path: Path) -> Non
     fifo = pipe_path(paths, "app-log")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert f'redirfd -u 1 "{fifo}"' in (sv / "run").read_text()
-    assert f'redirfd -u 1 "{fifo}"' in (sv / "finish").read_text()
+    assert f'redirfd -u 1 "{fifo}"' in (sv / "finish.user").read_text()  # what finish calls
+    assert "./finish.user" in (sv / "finish").read_text()
     assert f'redirfd -u 0 "{fifo}"' in (paths.servicedir("app-log") / "run").read_text()
     assert (sv / "max-death-tally").read_text() == "7\n" and (sv / "env" / "X").is_file()
     assert (sv / "timeout-kill").read_text() == "10000\n"  # no timeout-down: ovis's stop default

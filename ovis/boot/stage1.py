@@ -30,6 +30,7 @@ from ovis import atomic
 from ovis.boot import config
 from ovis.boot.rescue import configure as configure_rescue
 from ovis.boot.rescue import rescue
+from ovis.paths import CONSOLE_LOGS  # noqa: F401  (LIVE marker while log lines reach PID 1's stdout)
 
 CATCHALL = "catch-all"
 #: In a namespace or container, PID 1 keeps its original stdout here for
@@ -38,8 +39,6 @@ CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
 #: In LIVE: the environment PID 1 was started with (the runtime's ``-e``), as an envdir
 #: that only ``with-contenv`` (or ``s6-envdir -Lfn``) brings into a service.
 CONTENV = "container-environment"
-#: In LIVE while services' log lines are copied to PID 1's stdout (CONTAINER_LOGS).
-CONSOLE_LOGS = "container-logs"
 DEFAULT_BANNER = "[Starts stage1 process ...]"
 #: Container mode: PID 1's exit status when init.conf or an environment file is wrong.
 EXIT_CONFIG = 2

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from ovis import atomic
 from ovis.errors import DefinitionError
-from ovis.paths import Paths
+from ovis.paths import CONSOLE_LOGS, Paths
 from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
@@ -284,8 +284,6 @@ def _console_copy(name: str, paths: Paths) -> str:
     ``-b`` goes on reading its input, so a stdout nobody reads never blocks
     the service (the lines wait in the logger's memory).
     """
-    from ovis.boot.stage1 import CONSOLE_LOGS
-
     if not (paths.live / CONSOLE_LOGS).exists():
         return ""
     return f" {execline.quote('p' + name + ':')} 1"
