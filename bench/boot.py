@@ -182,8 +182,10 @@ def main() -> None:
     print(table)
     if args.write:
         write_block(Path(args.write), "bench/boot.py",
-                    f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
-                 f"median of {args.repeat} runs:\n\n{table}")
+                    f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run on a "
+                    f"{os.cpu_count()}-core shared machine (load average "
+                    f"{os.getloadavg()[0]:.1f} at the end), median of {args.repeat} repetitions, "
+                    f"ovis and raw alternated: read the ratios, not the seconds.\n\n{table}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def main() -> None:
     print(table)
     if args.write:
         write_block(Path(args.write), "bench/system.py",
-                    f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
+                    f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run on a "
+                    f"{os.cpu_count()}-core shared machine (load average "
+                    f"{os.getloadavg()[0]:.1f} at the end), "
                  f"{args.repeat} runs of `ovis demo` (PID 1 in PID+mount namespaces, "
                  f"GRACETIME=1000):\n\n{table}")
 

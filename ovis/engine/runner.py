@@ -13,6 +13,7 @@ import time
 from typing import Callable, Protocol
 
 from ovis.engine.transaction import Action, Plan, Reason, Result
+from ovis.linux import procs
 
 
 class Job(Protocol):
@@ -82,12 +83,16 @@ class Runner:
                     wait = INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL)
                 events = self.sel.select(wait)
                 now = self.clock()
-                for key, _ in events:
-                    job = self.jobs.get(key.data)
-                    if job is not None:
-                        res = job.on_readable(now)
-                        if res is not None:
-                            self._settle(key.data, res, now)
+                procs.new_round()  # the leftover checks of this wake-up share one /proc listing
+                try:
+                    for key, _ in events:
+                        job = self.jobs.get(key.data)
+                        if job is not None:
+                            res = job.on_readable(now)
+                            if res is not None:
+                                self._settle(key.data, res, now)
+                finally:
+                    procs.end_round()
                 for name, job in list(self.jobs.items()):
                     if job.deadline is not None and job.deadline <= now:
                         res = job.on_timeout(now)

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Where ovis's time goes: start-up, imports, execve per service, Python CPU per service.
+
+* start-up: wall time of short commands (min and median of many runs):
+  the bare interpreter, ``ovis status`` of the bundled examples, ``aa-echo``
+  (and upstream anopa's ``aa-echo`` with ``--anopa DIR``); the number of
+  modules ``ovis status`` imports (``python -X importtime``);
+* execve per start: ``strace -f -e trace=execve`` of one generated ``run``
+  script in each form (Debian's wrapper, the real execlineb with PATH
+  set-up, the real execlineb for a plain definition);
+* Python per service: ``cProfile`` of ``ovis start`` of N trivial longruns
+  (supervisors already spawned) and of ``ovis stop --all``, top functions by
+  own time, and the time the stop spent planning (``Plan.*``);
+* ``ovis status`` of those N services (wall, min of 5), and upstream
+  ``aa-status -a`` of as many with ``--anopa DIR``.
+
+Usage: python3 bench/hotspots.py [--n 300] [--anopa DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from boot import REPO, TMPFS, env_for, make_defs, stop_svscan, wait_svscan  # noqa: E402
+
+from ovis.service import execline  # noqa: E402
+
+PY = sys.executable
+
+
+def wall(argv: list[str], env: dict[str, str] | None = None, n: int = 20) -> tuple[float, float]:
+    xs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        xs.append(time.perf_counter() - t0)
+    return min(xs), statistics.median(xs)
+
+
+def startup(anopa: str | None) -> None:
+    root = Path(tempfile.mkdtemp(dir=TMPFS))
+    env = env_for(root)
+    env["OVIS_SERVICES"] = str(REPO / "examples" / "66")
+    bindir = Path(PY).parent
+    rows = [("python -S -c pass (no site)", [PY, "-S", "-c", "pass"]),
+            ("python -c pass (this venv's site)", [PY, "-c", "pass"]),
+            ("ovis status (examples)", [str(bindir / "ovis"), "status"]),
+            ("aa-echo", [str(bindir / "aa-echo"), "hi"]),
+            # Without site: what ovis itself costs, whatever .pth files the installation has.
+            ("python -S -m ovis status (examples)", [PY, "-S", "-m", "ovis", "status"]),
+            ("aa-echo under python -S", [PY, "-S", "-c",
+                                         "from ovis.cli.aa.echo import entrypoint; entrypoint()",
+                                         "hi"])]
+    if anopa:
+        rows.append(("upstream aa-echo", [str(Path(anopa) / "aa-echo"), "hi"]))
+    print("| command | min | median |\n|---|---|---|")
+    for label, argv in rows:
+        lo, med = wall(argv, env)
+        print(f"| {label} | {lo * 1000:.1f} ms | {med * 1000:.1f} ms |")
+    p = subprocess.run([PY, "-X", "importtime", "-m", "ovis", "status"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    mods = [ln.split("|")[-1].strip() for ln in p.stderr.splitlines() if ln.startswith("import time:")]
+    ours = [m for m in mods[1:] if m.startswith("ovis")]
+    print(f"\n`ovis status` imports {len(mods) - 1} modules ({len(ours)} of ovis): "
+          + ", ".join(ours))
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def execs() -> None:
+    root = Path(tempfile.mkdtemp(dir=TMPFS))
+    forms = {"Debian wrapper (/usr/bin/execlineb)": f"#!{execline.WRAPPER} -P\ntrue\n",
+             "real execlineb, PATH set up (the body uses execline commands)":
+                 execline.shebang(then_exec=False) + execline.lead("true") + "\n",
+             "real execlineb, plain definition": execline.shebang(plain=True) + "true\n"}
+    print("| run script form | execve until the program (`true`) runs |\n|---|---|")
+    for label, text in forms.items():
+        f = root / "run"
+        f.write_text(text)
+        f.chmod(0o755)
+        out = root / "trace"
+        subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(out), str(f)],
+                       check=True)
+        n = sum(1 for ln in out.read_text().splitlines() if "execve(" in ln and "= 0" in ln)
+        print(f"| {label} | {n} |")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def profiled(env: dict[str, str], args: list[str], out: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([PY, "-m", "cProfile", "-o", str(out), "-m", "ovis", "-v", "0", *args],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def top(prof: Path, n: int = 12) -> str:
+    s = io.StringIO()
+    st = pstats.Stats(str(prof), stream=s)
+    st.sort_stats("tottime").print_stats(n)
+    lines = [ln.replace(sys.base_prefix, "PY") for ln in s.getvalue().splitlines() if ln.strip()]
+    keep = [ln for ln in lines if "function calls" in ln or ln.lstrip()[:1].isdigit()
+            or ln.lstrip().startswith("ncalls")]
+    return "\n".join(keep)
+
+
+def planning(prof: Path) -> float:
+    st = pstats.Stats(str(prof))
+    total = 0.0
+    for (file, _line, func), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        if file.endswith("transaction.py") or file.endswith("graph.py"):
+            total += tt
+    return total
+
+
+def engine(n: int, anopa: str | None) -> None:
+    root = Path(tempfile.mkdtemp(prefix="prof-", dir=TMPFS))
+    names = make_defs(root, n, chain=False)
+    env = env_for(root)
+    scandir = root / "live" / "scandir"
+    svscan = subprocess.Popen([PY, "-m", "ovis", "scandir", "start"], env=env, start_new_session=True)
+    wait_svscan(scandir)
+    try:
+        subprocess.run([PY, "-m", "ovis", "-v", "0", "start", *names], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([PY, "-m", "ovis", "-v", "0", "stop", "--all"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        t_start = profiled(env, ["start", *names], root / "start.prof")
+        st_lo, st_med = wall([PY, "-m", "ovis", "status"], env, n=5)
+        t_stop = profiled(env, ["stop", "--all"], root / "stop.prof")
+        print(f"`ovis start` of {n} (supervisors running, under cProfile): {t_start:.3f} s; "
+              f"`ovis stop --all`: {t_stop:.3f} s, of which planning (graph + transaction "
+              f"bookkeeping, own time): {planning(root / 'stop.prof') * 1000:.1f} ms")
+        print(f"`ovis status` of {n} up: min {st_lo:.3f} s, median {st_med:.3f} s")
+        print("\nTop of `ovis start` by own time:\n```\n" + top(root / "start.prof") + "\n```")
+        print("\nTop of `ovis stop --all` by own time:\n```\n" + top(root / "stop.prof") + "\n```")
+    finally:
+        stop_svscan(svscan, scandir)
+        shutil.rmtree(root, ignore_errors=True)
+    if anopa:
+        aa_status(n, anopa)
+
+
+def aa_status(n: int, anopa: str) -> None:
+    sys.path.insert(0, str(BENCH))
+    from compare import Svc, svscan, wait_supervisors, write_anopa
+
+    root = Path(tempfile.mkdtemp(prefix="prof-aa-", dir=TMPFS))
+    svcs = [Svc(f"w{i:04d}") for i in range(n)]
+    src, repo, lst = root / "src", root / "repo", root / "list"
+    write_anopa(src, svcs)
+    lst.mkdir()
+    for s in svcs:
+        (lst / s.name).touch()
+    b = Path(anopa)
+    subprocess.run([str(b / "aa-enable"), "-q", "-r", str(repo), "-S", str(src), "-l", str(lst)],
+                   check=True, stdout=subprocess.DEVNULL)
+    p = svscan(repo / ".scandir", n)
+    try:
+        wait_supervisors([repo / s.name for s in svcs])
+        subprocess.run([str(b / "aa-start"), "-r", str(repo), "-l", str(lst)], check=True,
+                       stdout=subprocess.DEVNULL)
+        lo, med = wall([str(b / "aa-status"), "-r", str(repo), "-a"], n=5)
+        print(f"upstream `aa-status -a` of {n} up: min {lo:.3f} s, median {med:.3f} s")
+    finally:
+        stop_svscan(p, repo / ".scandir")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--anopa", metavar="DIR")
+    ap.add_argument("--skip", default="", help="comma-separated: startup,execs,engine")
+    ap.add_argument("--write", metavar="FILE", help="replace the block in this markdown file")
+    args = ap.parse_args()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(Tee(sys.stdout, buf)):
+        report(args)
+    if args.write:
+        from ovis.docblock import write_block
+
+        write_block(Path(args.write), "bench/hotspots.py", buf.getvalue().rstrip("\n"))
+
+
+class Tee(io.TextIOBase):
+    def __init__(self, *streams: io.TextIOBase) -> None:
+        self.streams = streams
+
+    def write(self, s: str) -> int:
+        for st in self.streams:
+            st.write(s)
+        return len(s)
+
+
+def report(args: argparse.Namespace) -> None:
+    skip = set(args.skip.split(","))
+    print(f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run on a {os.cpu_count()}-core "
+          f"shared machine, load average {os.getloadavg()[0]:.1f} at the start (seconds inflated "
+          "by that load; compare within a table).\n")
+    if "startup" not in skip:
+        startup(args.anopa)
+        print()
+    if "execs" not in skip:
+        execs()
+        print()
+    if "engine" not in skip:
+        engine(args.n, args.anopa)
+
+
+if __name__ == "__main__":
+    main()
