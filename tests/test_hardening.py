@@ -63,7 +63,9 @@ def test_sigint_during_stage1_does_not_kill_pid1_and_is_acted_on(booted: BootedS
     os.kill(booted.pid1, signal.SIGINT)  # ...and is still Python when this arrives
     code = booted.wait_exit(timeout=40)
     console = booted.console_text()
-    assert "interrupted" not in console and "Traceback" not in console, console
+    # "ovis: interrupted" is a Python stage killed by SIGINT; a start interrupted by the
+    # shutdown that SIGINT asked for ("interrupted: shutdown requested") is fine
+    assert "ovis: interrupted" not in console and "Traceback" not in console, console
     assert "stage 2: starting tree" in console, console  # the boot went on...
     assert code == -signal.SIGHUP, (code, console)  # ...and SIGINT then rebooted, cleanly
     assert "stage 4 done" in console
@@ -85,7 +87,9 @@ def test_sigint_during_stage4_grace_does_not_skip_the_kill_and_unmount(booted: B
         os.kill(booted.pid1, sig)  # stage 4 is Python, PID 1, waiting out the grace time
     code = booted.wait_exit(timeout=30)
     console = booted.console_text()
-    assert "interrupted" not in console and "Traceback" not in console, console
+    # "ovis: interrupted" is a Python stage killed by SIGINT; a start interrupted by the
+    # shutdown that SIGINT asked for ("interrupted: shutdown requested") is fine
+    assert "ovis: interrupted" not in console and "Traceback" not in console, console
     assert "sent SIGKILL" in console and "stage 4 done" in console, console
     assert code == -signal.SIGINT, (code, console)  # poweroff's reboot(2), not exit 130
     assert booted.namespace_pids() == []
