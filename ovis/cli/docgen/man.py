@@ -142,31 +142,28 @@ def convert(md_text: str, name: str, section: int, date: str | None = None) -> s
     return "\n".join(out) + "\n"
 
 
-def _summary(rest: list[str]) -> str:
-    """The first paragraph after the title, minus a leading ``ovis x`` —."""
+def _first_paragraph(rest: list[str], stop_at_markup: bool) -> str:
+    """The first paragraph after the title, joined; optionally ended by a heading, fence or table."""
     text = []
     for ln in rest:
         if not ln.strip():
             if text:
                 break
             continue
-        if ln.startswith(("#", "```", "|")):
+        if stop_at_markup and ln.startswith(("#", "```", "|")):
             break
         text.append(ln.strip())
-    s = " ".join(text)
-    s = re.sub(r"^`[^`]*`\s*[—-]+\s*", "", s)
+    return " ".join(text)
+
+
+def _summary(rest: list[str]) -> str:
+    """The first paragraph after the title, minus a leading ``ovis x`` —."""
+    s = re.sub(r"^`[^`]*`\s*[—-]+\s*", "", _first_paragraph(rest, stop_at_markup=True))
     return s.split(". ")[0].rstrip(".")
 
 
 def _one_sentence(rest: list[str]) -> bool:
-    text = []
-    for ln in rest:
-        if not ln.strip():
-            if text:
-                break
-            continue
-        text.append(ln.strip())
-    return ". " not in " ".join(text).rstrip(".")
+    return ". " not in _first_paragraph(rest, stop_at_markup=False).rstrip(".")
 
 
 def _cells(row: str) -> list[str]:
