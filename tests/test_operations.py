@@ -461,7 +461,7 @@ def test_a_terminal_of_unknown_width_cuts_nothing() -> None:
     """A serial console (the VM's) reports 0 columns: that is no width at all."""
     import pty
 
-    from ovis.cli.output import terminal_width
+    from ovis.terminal import terminal_width
 
     master, slave = pty.openpty()
     try:

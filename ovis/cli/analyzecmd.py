@@ -72,7 +72,7 @@ def _not_in_live(paths: Paths, name: str | None) -> None:
 
 def _painter(colour: bool) -> Callable[[str, Entry], str]:
     from ovis.analyze.timeline import DEPENDENCY_FAILED
-    from ovis.cli.output import RED, YELLOW, paint
+    from ovis.terminal import RED, YELLOW, paint
 
     def p(text: str, e: Entry) -> str:
         if e.ok or not colour:
@@ -85,7 +85,7 @@ def _painter(colour: bool) -> Callable[[str, Entry], str]:
 def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
     from ovis.analyze import blame as blamemod
     from ovis.analyze.timeline import seconds
-    from ovis.cli.output import table, use_colour
+    from ovis.terminal import table, use_colour
 
     if args.json:
         print(json.dumps(blamemod.blame_json(tl), indent=1))
@@ -99,7 +99,7 @@ def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
     rows = [[d.rjust(w), e.name, blamemod.outcome_text(e)]
             for d, e in zip(durations, entries, strict=True)]
     colour = use_colour(sys.stdout)
-    from ovis.cli.output import fit_last_column, terminal_width
+    from ovis.terminal import fit_last_column, terminal_width
 
     fit_last_column(rows, ["DURATION", "NAME", "OUTCOME"], terminal_width())
     lines = table(rows, ["DURATION", "NAME", "OUTCOME"], colour).split("\n")
@@ -111,7 +111,7 @@ def do_blame(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
 
 def do_chain(args: argparse.Namespace, tl: Timeline, paths: Paths) -> int:
     from ovis.analyze import chain as chainmod
-    from ovis.cli.output import use_colour
+    from ovis.terminal import use_colour
 
     try:
         chain = chainmod.critical_chain(tl, args.name)

@@ -44,7 +44,7 @@ def finish(args: argparse.Namespace, *outcomes: Outcome) -> int:
         data = [outcome_json(o) for o in outcomes]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
     elif args.verbosity > 0:
-        from ovis.cli.output import duration
+        from ovis.terminal import duration
         from ovis.engine.transaction import Action
 
         for o in outcomes:

@@ -35,7 +35,7 @@ def paths_of(args: argparse.Namespace) -> Paths:
 
 
 def manager_of(args: argparse.Namespace) -> Manager:
-    from ovis.cli.output import TerminalReporter
+    from ovis.terminal import TerminalReporter
     from ovis.engine.manager import Manager
 
     quiet = args.json or args.verbosity <= 0

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, paths: Paths, manager: Callable[[], Manager]) 
     if svscan_running(paths.scandir):
         raise StateError(f"s6-svscan on {paths.scandir} did not exit")
     if args.verbosity > 0 and not args.json:
-        from ovis.cli.output import duration
+        from ovis.terminal import duration
 
         n = sum(1 for r in outcome.results.values() if r.ok and not r.already)
         print(f"ovis: stopped {n} service{'s' if n != 1 else ''} and s6-svscan on {paths.scandir} "

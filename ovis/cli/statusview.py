@@ -40,7 +40,7 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ovis.cli.output import status_table, use_colour
+    from ovis.terminal import status_table, use_colour
 
     m, items = _items(args)
     if args.names:
@@ -62,7 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _when(t: float | None, now: float) -> str:
-    from ovis.cli.output import duration
+    from ovis.terminal import duration
 
     if not t:
         return ""
@@ -75,7 +75,7 @@ def _row(label: str, value: str) -> str:
 
 def detail(it: dict[str, Any], colour: bool, now: float | None = None) -> str:
     """The ``systemctl status``-like block of one service (see :func:`describe`)."""
-    from ovis.cli.output import GREEN, RED, paint
+    from ovis.terminal import GREEN, RED, paint
 
     now = time.time() if now is None else now
     state = it["state"]
