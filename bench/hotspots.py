@@ -5,9 +5,9 @@
   the bare interpreter, ``ovis status`` of the bundled examples, ``aa-echo``
   (and upstream anopa's ``aa-echo`` with ``--anopa DIR``); the number of
   modules ``ovis status`` imports (``python -X importtime``);
-* execve per start: ``strace -f -e trace=execve`` of one generated ``run``
-  script in each form (Debian's wrapper, the real execlineb with PATH
-  set-up, the real execlineb for a plain definition);
+* execve per start: ``strace -f -e trace=execve`` of the ``run`` script the
+  compiler writes for a few 66 definitions (plain, logged, with an
+  environment, a body naming an execline command), and of Debian's wrapper;
 * Python per service: ``cProfile`` of ``ovis start`` of N trivial longruns
   (supervisors already spawned) and of ``ovis stop --all``, top functions by
   own time, and the time the stop spent planning (``Plan.*``);
@@ -82,21 +82,44 @@ def startup(anopa: str | None) -> None:
 
 
 def execs() -> None:
+    """execve until the program runs, for the run scripts the compiler writes today."""
+    from ovis.paths import Paths
+    from ovis.service.compiler import Compiler
+    from ovis.service.repository import Repository
+
     root = Path(tempfile.mkdtemp(dir=TMPFS))
-    forms = {"Debian wrapper (/usr/bin/execlineb)": f"#!{execline.WRAPPER} -P\ntrue\n",
-             "real execlineb, PATH set up (the body uses execline commands)":
-                 execline.shebang(then_exec=False) + execline.lead("true") + "\n",
-             "real execlineb, plain definition": execline.shebang(plain=True) + "true\n"}
+    main = '[Main]\nType = classic\nDescription = "x"\n'
+    body = "[Start]\nExecute = ( {} )\n"
+    forms = {
+        "Debian wrapper (/usr/bin/execlineb), before": None,
+        "plain, no logger": main + "Options = ( !log )\n" + body.format("true"),
+        "plain, logged (`fdmove -c 2 1`)": main + body.format("true"),
+        "plain, [Environment] A=b": main + "Options = ( !log )\n[Environment]\nA=b\n"
+                                    + body.format("true"),
+        "body names an execline command (`exec true`)":
+            main + "Options = ( !log )\n" + body.format("exec true"),
+    }
     print("| run script form | execve until the program (`true`) runs |\n|---|---|")
-    for label, text in forms.items():
-        f = root / "run"
-        f.write_text(text)
-        f.chmod(0o755)
-        out = root / "trace"
-        subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(out), str(f)],
-                       check=True)
-        n = sum(1 for ln in out.read_text().splitlines() if "execve(" in ln and "= 0" in ln)
-        print(f"| {label} | {n} |")
+    for i, (label, text) in enumerate(forms.items()):
+        d = root / str(i)
+        (d / "services").mkdir(parents=True)
+        if text is None:
+            sd = d
+            (sd / "run").write_text(f"#!{execline.WRAPPER} -P\ntrue\n")
+            (sd / "run").chmod(0o755)
+        else:
+            (d / "services" / "svc").write_text(text)
+            paths = Paths(skel=d / "skel", services=(d / "services",), trees=d / "trees",
+                          live=d / "live", logdir=d / "log")
+            Compiler(paths).compile(Repository((d / "services",)).load("svc"))
+            sd = paths.servicedir("svc")
+        out = d / "trace"
+        subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(out), "./run"],
+                       check=True, cwd=sd)
+        progs = [ln.split('execve("', 1)[1].split('"', 1)[0] for ln in out.read_text().splitlines()
+                 if 'execve("' in ln and "= 0" in ln.rsplit(")", 1)[-1]]
+        names = [os.path.basename(p) for p in progs]
+        print(f"| {label} | {names.index('true') + 1} |")
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -32,6 +32,7 @@ if [ $want_test = 1 ]; then
     command -v losetup >/dev/null 2>&1 || need+=(mount)
     command -v zsh >/dev/null 2>&1 || need+=(zsh)  # tests/test_docgen.py: zsh completion
     command -v runc >/dev/null 2>&1 || need+=(runc)  # tests/test_runc.py: a real OCI runtime
+    command -v strace >/dev/null 2>&1 || need+=(strace)  # tests/test_execline_run.py: execve per start
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2

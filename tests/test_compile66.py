@@ -26,6 +26,7 @@ import pytest
 
 from ovis.errors import DefinitionError
 from ovis.paths import Paths
+from ovis.service import execline
 from ovis.service.compiler import Compiler, read_metadata, validate
 from ovis.service.formats.sixtysix import parse_frontend
 from ovis.service.model import Kind, Program, ProgramKind, Service
@@ -446,7 +447,9 @@ def test_stdout_syslog_goes_through_logger(box: Box) -> None:
 def test_console_compiles_to_dev_console(box: Box) -> None:
     svc = box.service("con", main="StdOut = console\n", start="Execute = ( true )")
     text = (box.compile(svc) / "run").read_text()
-    assert "redirfd -w 1 /dev/console\nfdmove -c 2 1\n" in text
+    # Generated commands are named as the script must (absolutely off PATH).
+    assert (f"{execline.command('redirfd')} -w 1 /dev/console\n"
+            f"{execline.command('fdmove')} -c 2 1\n") in text
 
 
 @pytest.mark.parametrize("main, key", [

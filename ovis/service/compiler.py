@@ -129,11 +129,12 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
     logger = effective_logger(svc)
     if svc.kind is Kind.LONGRUN:
         assert svc.start is not None
-        _program(files, "run", svc.start, env, stdio.redirections(streams, svc.name),
+        _program(files, "run", svc.start, env,
+                 stdio.redirections(streams, svc.name, execline.command),
                  _ids(svc, svc.start, "start") if as_root else None, positional=False)
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, env,
-                     "fdmove -c 2 1\n" if logger is not None else "",
+                     execline.command("fdmove -c 2 1\n") if logger is not None else "",
                      _ids(svc, svc.stop, "stop") if as_root else None, positional=True)
         _restart_policy(files, svc, paths)
         if svc.notify is not None:
@@ -154,7 +155,7 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
             _pipe_wrappers(files, svc, paths)
     else:
         # A oneshot's output is the engine's to collect unless StdOut says otherwise.
-        redirs = "" if streams.logged else stdio.redirections(streams, svc.name)
+        redirs = "" if streams.logged else stdio.redirections(streams, svc.name, execline.command)
         if svc.start is not None:
             _program(files, "start", svc.start, env, redirs,
                      _ids(svc, svc.start, "start") if as_root else None, positional=False)
@@ -208,15 +209,20 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     # into them (execlineb -S0 would turn a value's ${1} into the exit code):
     # push them, and substitute them only after the values are exported.
     push = positional and not env.empty
-    script = (f"#!{execline.EXECLINEB}\n" if push else execline.shebang(positional)) + redirs
+    values = [v.render(env.alias) for v in env.values.values()]
+    # The real execlineb; the wrapper's PATH only if the user's text may call
+    # execline commands by name. Every generated command is named absolutely.
+    script = execline.header("" if push else ("-S0" if positional else "-P"),
+                             [prog.text], values) + redirs
     # Once the service's variables are set, its own PATH may hide the tools:
     # from there on they are called by absolute path.
-    cmd = execline.absolute if "PATH" in env.values else (lambda word: word)
+    cmd = execline.absolute if "PATH" in env.values else execline.command
     for inherited, alias in sorted(env.alias.items()):
         # 66 leaves ${NAME} as written when NAME is not in the environment.
-        script += f"importas -D {execline.quote('${' + inherited + '}')} {alias} {inherited}\n"
+        script += (f"{execline.command('importas')} -D {execline.quote('${' + inherited + '}')} "
+                   f"{alias} {inherited}\n")
     if env.static:  # one exec for all of them, values kept out of the script
-        script += f"s6-envdir -fn {ENVDIR}\n"
+        script += f"{cmd('s6-envdir')} -fn {ENVDIR}\n"
     for key, value in env.values.items():  # `!` ones too: unset once substituted
         if key not in env.static:
             script += (f"{cmd('export')} {execline.quote(key)} "
@@ -230,7 +236,7 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
         body = f"./{name}.user" + (" $@" if positional else "")
     else:
         script += execline.substitutions(list(env.values), env.unexported, cmd)
-        body = prog.text.strip("\n")
+        body = execline.lead(prog.text.strip("\n"))
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
     for key in env.static:
         files[f"{ENVDIR}/{key}"] = (env.values[key].parts[0].encode(), 0o600)
@@ -249,15 +255,16 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
     it, survives a restart of the other; the consumer never sees EOF.
     """
     lines = ""
+    redirfd = execline.command("redirfd")
     if svc.consumer_for:
-        lines += f"redirfd -u 0 {execline.quote(str(pipe_path(paths, svc.name)))}\n"
+        lines += f"{redirfd} -u 0 {execline.quote(str(pipe_path(paths, svc.name)))}\n"
     if svc.producer_for:
-        lines += f"redirfd -u 1 {execline.quote(str(pipe_path(paths, svc.producer_for)))}\n"
+        lines += f"{redirfd} -u 1 {execline.quote(str(pipe_path(paths, svc.producer_for)))}\n"
     files["run.user"] = files.pop("run")
-    files["run"] = ((execline.shebang() + lines + "./run.user\n").encode(), 0o755)
+    files["run"] = ((execline.header("-P") + lines + "./run.user\n").encode(), 0o755)
     if "finish.user" in files:  # the restart policy's finish calls ./finish.user: fds for it too
         files["finish.pipe"] = files.pop("finish.user")
-        files["finish.user"] = ((execline.shebang(True) + lines + "./finish.pipe $@\n").encode(), 0o755)
+        files["finish.user"] = ((execline.header("-S0") + lines + "./finish.pipe $@\n").encode(), 0o755)
 
 
 def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
@@ -265,11 +272,11 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None
         assert spec.program.path is not None
         return spec.program.path
     dest = spec.destination or paths.logdir_of(name)
-    script = execline.shebang()
+    script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
     if ids is not None:
         script += ids.command()
     if spec.program is not None:
-        script += spec.program.text.strip("\n") + "\n"
+        script += execline.lead(spec.program.text.strip("\n")) + "\n"
     else:
         script += (f"s6-log -- {' '.join(s6log_script(spec))} "
                    f"{execline.quote(str(dest))}{_console_copy(name, paths)}\n")

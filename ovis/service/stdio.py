@@ -31,6 +31,7 @@ form               compiled to (fd N = 0, 1 or 2)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ovis.service import execline
 
@@ -140,8 +141,13 @@ def effective(stdin: str | None, stdout: str | None, stderr: str | None,
     return Streams(stdin, stdout, stderr)
 
 
-def redirections(streams: Streams, name: str) -> str:
-    """Execline lines (prelude of a run/start script) wiring the streams."""
+def redirections(streams: Streams, name: str,
+                 cmd: "Callable[[str], str]" = lambda line: line) -> str:
+    """Execline lines (prelude of a run/start script) wiring the streams.
+
+    *cmd* names each line's command as the script must (by absolute path
+    when the script's PATH does not hold execline's directory).
+    """
     out: list[str] = []
     form, _, path = streams.stdin.partition(":")
     if form == "tty":
@@ -157,7 +163,7 @@ def redirections(streams: Streams, name: str) -> str:
         out += ["fdmove -c 3 1", _syslog(name), "fdmove 2 1", "fdmove 1 3"]
     else:
         out += _output(streams.stderr, 2, name)
-    return "".join(line + "\n" for line in out)
+    return "".join(cmd(line) + "\n" for line in out)
 
 
 def _syslog(name: str) -> str:
