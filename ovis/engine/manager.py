@@ -68,7 +68,7 @@ class Manager:
         (anopa's aa-start/aa-stop work on what aa-enable wrote)."""
         self.paths = paths
         self.reporter: Reporter = reporter or NullReporter()
-        self.repo = repo if repo is not None else Repository(paths.services)
+        self.repo = repo if repo is not None else Repository(paths.services, live=paths.live)
         self.compiler = Compiler(paths)
         self.compile = compile
 

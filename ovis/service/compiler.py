@@ -458,12 +458,35 @@ class Compiler:
     """Writes servicedirs for one LIVE directory."""
 
     def __init__(self, paths: Paths) -> None:
+        from ovis.service.cache import for_live
+
         self.paths = paths
         self.as_root = os.geteuid() == 0
+        self.cache = for_live(paths.live)
+        self._env: str | None = None
+
+    def _compile_env(self) -> str:
+        """Everything outside a definition that changes what it compiles to."""
+        if self._env is None:
+            import sys
+
+            from ovis.service.cache import ids_key
+
+            p, it = self.paths, execline.interpreter()
+            self._env = repr((str(p.live), str(p.logdir), str(p.servicedirs), self.as_root,
+                              it.path, it.bindir, sorted(it.names), os.environ.get("PATH"),
+                              sys.executable, ids_key()))
+        # Not kept: a boot may turn container logs on between two compiles.
+        return self._env + ("+console" if (self.paths.live / CONSOLE_LOGS).exists() else "")
 
     def digest(self, svc: Service) -> str:
         """What :meth:`compile` would record as ``digest`` for *svc* (``ovis apply``)."""
-        return _digest(_files_for(svc, self.paths, self.as_root), metadata(svc))
+        known = self.cache.digest(svc, self._compile_env())
+        if known is not None:
+            return known
+        digest = _digest(_files_for(svc, self.paths, self.as_root), metadata(svc))
+        self.cache.set_digest(svc, self._compile_env(), digest, compiled=False)
+        return digest
 
     def compile(self, svc: Service, *, down: bool = True) -> bool:
         """Make ``LIVE/sv/NAME`` match *svc*; True when something was written.
@@ -473,12 +496,16 @@ class Compiler:
         boot are created up so that s6-svscan starts them at once).
         """
         self._ensure_pipes(svc)
+        dest = self.paths.servicedir(svc.name)
+        old = read_metadata(dest)
+        known = self.cache.digest(svc, self._compile_env())
+        if known is not None and old is not None and old.get("digest") == known:
+            return False  # unchanged definition, compiled already: nothing rebuilt
         files = _files_for(svc, self.paths, self.as_root)
         meta = metadata(svc)
         digest = _digest(files, meta)
         meta["digest"] = digest
-        dest = self.paths.servicedir(svc.name)
-        old = read_metadata(dest)
+        self.cache.set_digest(svc, self._compile_env(), digest, compiled=True)
         if old is not None and old.get("digest") == digest:
             return False
         self._ensure_logdir(svc)

@@ -35,11 +35,20 @@ from ovis.service.model import Service, is_valid_name, split_instance
 
 if TYPE_CHECKING:  # only for annotations: ovis.paths would be an import cycle later
     from ovis.paths import Paths
+    from ovis.service.cache import CompileCache
 
 
 class Repository:
-    def __init__(self, search: Sequence[Path]) -> None:
+    def __init__(self, search: Sequence[Path], live: Path | None = None) -> None:
+        """*live*: the LIVE directory whose compile cache spares re-parsing
+        unchanged definitions (:mod:`ovis.service.cache`); None: none."""
         self.search = tuple(search)
+        if live is not None:
+            from ovis.service.cache import for_live
+
+            self._compiled: CompileCache | None = for_live(live)
+        else:
+            self._compiled = None
         self._cache: dict[str, Service] = {}
         self.warnings: list[str] = []
         self._virtual: dict[str, Service] | None = None
@@ -85,9 +94,35 @@ class Repository:
         if path is None:
             raise UnknownService(name)
         virtual = self.virtual().get(name)
-        svc = virtual if virtual is not None and virtual.source == path else parse_definition(path, name)
-        validate_compile(svc)
+        if virtual is not None and virtual.source == path:
+            svc = virtual
+            validate_compile(svc)
+        elif self._compiled is not None:
+            svc = self._load_cached(name, path)
+        else:
+            svc = parse_definition(path, name)
+            validate_compile(svc)
         self._cache[name] = svc
+        return svc
+
+    def _load_cached(self, name: str, path: Path) -> Service:
+        """Parse and validate *name* unless the compile cache holds it unchanged."""
+        from ovis.service import cache, sources
+
+        assert self._compiled is not None
+        svc = self._compiled.lookup(name, path)
+        if svc is not None:
+            return svc
+        before = cache.tree_key(str(path))
+        reads: list[str] = []
+        outer, sources.RECORD = sources.RECORD, reads
+        try:
+            svc = parse_definition(path, name)
+        finally:
+            sources.RECORD = outer
+        validate_compile(svc)
+        self._compiled.parsed += 1
+        self._compiled.store(name, path, svc, reads, before)
         return svc
 
     def load_path(self, path: Path) -> Service:

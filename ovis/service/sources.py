@@ -23,6 +23,8 @@ MAX_DEFINITION_BYTES = 1 << 20
 #: Bounds on the files a definition brings along (anopa data/, 66 hiercopy).
 MAX_EXTRA_BYTES = 64 << 20
 MAX_EXTRA_ENTRIES = 10_000
+#: While a definition is parsed for the compile cache: every file read (a key input).
+RECORD: "list[str] | None" = None
 
 
 
@@ -56,6 +58,8 @@ def read_bytes(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> bytes
             if size > limit:  # a file growing while read, or a lying st_size
                 raise DefinitionError(path, 1, key, f"too large: more than {limit} bytes")
             chunks.append(chunk)
+        if RECORD is not None:
+            RECORD.append(str(path))
         return b"".join(chunks)
     except OSError as exc:
         raise DefinitionError(path, 1, key, f"cannot read: {exc.strerror}") from None

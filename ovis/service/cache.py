@@ -1,0 +1,314 @@
+"""The compiled-model cache: unchanged definitions are neither parsed nor recompiled.
+
+Why: ``ovis start``/``apply`` of hundreds of services parsed and compiled
+every definition of the closure at each call (about 0.6 ms of CPU per
+service), only to find the servicedir already up to date.  This cache keeps,
+per service name, the parsed and validated :class:`Service` and the digest
+its compilation gave, keyed by everything the result depends on:
+
+* every file the definition was read from: the search path entry (a
+  directory format's whole tree), the files it copies (``CopyFrom``,
+  anopa's extra files) and any other file read through
+  :func:`ovis.service.sources.read_bytes`, each by path, ``st_dev``,
+  ``st_ino``, ``st_size``, ``st_mtime_ns``, ``st_ctime_ns`` and mode (a
+  write always moves ``st_ctime_ns``, which no user can set back);
+* the instance name and the path the search path chose;
+* ovis itself (its version and the identity of the files of
+  ``ovis/service/`` and the modules they use);
+* for a service with a RunAs: ``/etc/passwd``, ``/etc/group`` and
+  ``/etc/nsswitch.conf`` (names are resolved when loading and compiling);
+* for its digest also the compile environment: LIVE and log paths, root or
+  not, the ``execlineb`` found, the PATH tools are looked up on, container
+  console logs, the interpreter named by essential services' ``finish``.
+
+It lives in ``LIVE/compile-cache`` (0600, written atomically, in a LIVE
+owned by the caller and writable by nobody else); a file that is not a
+regular file owned by the caller with no group/other access, or that does
+not unpickle into exactly the model's classes, is ignored and rewritten,
+never trusted: unpickling allows no other class, so a planted file cannot
+run code, and a planted but well-formed one cannot be placed there by
+anyone but the owner.  A stale or lost cache only costs a parse.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import pickle
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from ovis.service.model import Service
+
+FILE = "compile-cache"
+_FORMAT = 1
+_MAX_ENTRIES = 10_000  # entries walked per definition tree; beyond, not cached
+_ID_FILES = ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+
+
+def _ident(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def tree_key(path: str) -> list[Any] | None:
+    """Identity of *path* and, for a directory, of everything under it (links followed).
+
+    None when the tree is too large or loops: such a definition is not cached.
+    """
+    out: list[Any] = []
+    budget = [_MAX_ENTRIES]
+
+    def walk(p: str, seen: frozenset[tuple[int, int]]) -> bool:
+        ident = _ident(p)
+        out.append((p, ident))
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if ident is None or not stat.S_ISDIR(ident[5]):
+            return True
+        if (ident[0], ident[1]) in seen:
+            return False
+        try:
+            names = sorted(os.listdir(p))
+        except OSError:
+            return False
+        inner = seen | {(ident[0], ident[1])}
+        return all(walk(os.path.join(p, n), inner) for n in names)
+
+    return out if walk(path, frozenset()) else None
+
+
+def _code_key() -> tuple[Any, ...]:
+    """What ovis's own code contributes: its version and the compiler's sources."""
+    import ovis
+
+    root = os.path.dirname(os.path.abspath(ovis.__file__))
+    files: list[Any] = []
+    for base, dirs, names in os.walk(os.path.join(root, "service")):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        files += [(os.path.join(base, n), _ident(os.path.join(base, n)))
+                  for n in sorted(names) if n.endswith(".py")]
+    for mod in ("paths.py", "atomic.py", "errors.py", "__init__.py"):
+        files.append((mod, _ident(os.path.join(root, mod))))
+    return (_FORMAT, ovis.__version__, sys.version, tuple(files))
+
+
+def ids_key() -> tuple[Any, ...]:
+    """Identity of the user and group databases (RunAs resolution)."""
+    return tuple(_ident(p) for p in _ID_FILES)
+
+
+def _uses_ids(svc: Service) -> bool:
+    progs = [svc.start, svc.stop] + ([svc.logger.program] if svc.logger else [])
+    return bool(any(p is not None and p.runas for p in progs) or (svc.logger and svc.logger.runas))
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Builds only ovis's model classes and paths: nothing in the file can run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "ovis.service.model" and name in ("Service", "Program", "LoggerSpec",
+                                                       "Kind", "ProgramKind"):
+            import ovis.service.model as model
+
+            return getattr(model, name)
+        if module == "pathlib" and name in ("PosixPath", "Path"):
+            import pathlib
+
+            return getattr(pathlib, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
+
+
+class Entry:
+    """One service: where it was read, the key, the model (pickled), its digest."""
+
+    __slots__ = ("path", "key", "ids", "blob", "compiled")
+
+    def __init__(self, path: str, key: list[Any], ids: tuple[Any, ...] | None, blob: bytes,
+                 compiled: tuple[str, str] | None = None) -> None:
+        self.path, self.key, self.ids, self.blob, self.compiled = path, key, ids, blob, compiled
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.path, self.key, self.ids, self.blob, self.compiled)
+
+
+class CompileCache:
+    """The cache of one LIVE directory, shared by the repository and the compiler."""
+
+    def __init__(self, live: Path) -> None:
+        self.file = Path(live) / FILE
+        self._entries: dict[str, Entry] | None = None
+        self._by_id: dict[int, tuple[Service, Entry]] = {}
+        self._dirty = False
+        self._code: tuple[Any, ...] | None = None
+        self._ids: tuple[Any, ...] | None = None
+        self.parsed = 0  # definitions parsed by this process (what the tests count)
+
+    # Reading ------------------------------------------------------------------
+    def _trusted_dir(self) -> bool:
+        try:
+            st = os.stat(self.file.parent)
+        except OSError:
+            return False
+        return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+    def _load(self) -> dict[str, Entry]:
+        if self._entries is not None:
+            return self._entries
+        self._entries = {}
+        if not self._trusted_dir():
+            return self._entries
+        try:
+            fd = os.open(self.file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return self._entries
+        try:
+            st = os.fstat(fd)
+            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
+                    or st.st_mode & 0o077 or st.st_size > 256 << 20):
+                return self._entries
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = _PlainUnpickler(f).load()
+            if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _FORMAT
+                    and data[1] == self.code_key() and isinstance(data[2], dict)):
+                return self._entries
+            for name, row in data[2].items():
+                if (isinstance(name, str) and isinstance(row, tuple) and len(row) == 5
+                        and isinstance(row[0], str) and isinstance(row[3], bytes)):
+                    self._entries[name] = Entry(*row)
+        except Exception:  # a corrupt file is only a cache miss  # noqa: BLE001
+            self._entries = {}
+        finally:
+            os.close(fd)
+        return self._entries
+
+    def code_key(self) -> tuple[Any, ...]:
+        if self._code is None:
+            self._code = _code_key()
+        return self._code
+
+    def _ids_key(self) -> tuple[Any, ...]:
+        if self._ids is None:
+            self._ids = ids_key()
+        return self._ids
+
+    def lookup(self, name: str, path: Path) -> Service | None:
+        """The cached model of *name* read from *path*, if nothing it depends on changed."""
+        entry = self._load().get(name)
+        if entry is None or entry.path != str(path):
+            return None
+        if entry.ids is not None and entry.ids != self._ids_key():
+            return None
+        roots, walked = entry.key
+        if _walk(roots) != walked:
+            return None
+        try:
+            svc = _ModelUnpickler(io.BytesIO(entry.blob)).load()
+        except Exception:  # noqa: BLE001
+            return None
+        if not isinstance(svc, Service) or svc.name != name:
+            return None
+        self._by_id[id(svc)] = (svc, entry)
+        return svc
+
+    # Writing ------------------------------------------------------------------
+    def store(self, name: str, path: Path, svc: Service, reads: list[str],
+              before: list[Any] | None) -> None:
+        """Remember *svc*, parsed and validated from *path*; *before*: the entry's key before parsing."""
+        if before is None:
+            return
+        roots = [str(path)]
+        for src in list(svc.extra_files.values()) + (
+                list(svc.logger.extra_files.values()) if svc.logger else []):
+            roots.append(str(src))
+        roots = list(dict.fromkeys(roots + reads))
+        walked = _walk(roots)
+        if walked is None or walked[: len(before)] != before:
+            return  # too large, unreadable, or changed while it was read: not cached
+        try:
+            blob = pickle.dumps(svc, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
+            return
+        entry = Entry(str(path), [roots, walked], self._ids_key() if _uses_ids(svc) else None, blob)
+        self._load()[name] = entry
+        self._by_id[id(svc)] = (svc, entry)
+        # Written only by a process that compiles (set_digest): a read-only
+        # command (check, status) or a refused transaction leaves LIVE as it was.
+
+    def digest(self, svc: Service, env: str) -> str | None:
+        """The digest compiling *svc* gave in the compile environment *env*, if known."""
+        hit = self._by_id.get(id(svc))
+        if hit is None or hit[0] is not svc or hit[1].compiled is None:
+            return None
+        got_env, digest = hit[1].compiled
+        return digest if got_env == env else None
+
+    def set_digest(self, svc: Service, env: str, digest: str, *, compiled: bool) -> None:
+        """Remember *svc*'s digest; *compiled*: its servicedir was made to match it (saved at exit)."""
+        hit = self._by_id.get(id(svc))
+        if hit is None or hit[0] is not svc:
+            return
+        hit[1].compiled = (env, digest)
+        if compiled:
+            self._mark()
+
+    def _mark(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            atexit.register(self.save)
+
+    def save(self) -> None:
+        """Write the cache (atomically) if this process changed it."""
+        if not self._dirty or self._entries is None:
+            return
+        self._dirty = False
+        if not self._trusted_dir():
+            return
+        from ovis import atomic
+
+        rows = {n: e.row() for n, e in self._entries.items()}
+        try:
+            atomic.write_bytes(self.file, pickle.dumps((_FORMAT, self.code_key(), rows),
+                                                       protocol=pickle.HIGHEST_PROTOCOL), 0o600)
+        except OSError:
+            pass
+
+
+def _walk(roots: list[str]) -> list[Any] | None:
+    """The identities of the trees *roots*, in order; None if one cannot be cached."""
+    out: list[Any] = []
+    for root in roots:
+        t = tree_key(root)
+        if t is None:
+            return None
+        out += t
+    return out
+
+
+_CACHES: dict[str, CompileCache] = {}
+
+
+def for_live(live: Path) -> CompileCache:
+    """The one cache object of *live* in this process."""
+    k = str(live)
+    c = _CACHES.get(k)
+    if c is None:
+        c = _CACHES[k] = CompileCache(Path(live))
+    return c
+
+
+def reset() -> None:
+    """Forget every cache object of this process (tests: a fresh process)."""
+    _CACHES.clear()

@@ -1,0 +1,267 @@
+"""The compiled-model cache (ovis/service/cache.py): reused only while nothing changed.
+
+Each test loads definitions the way a transaction does (Repository with the
+LIVE cache, then Compiler.compile), "restarts" the process (the cache
+object is dropped and re-read from LIVE/compile-cache) and counts real
+parses (parse_definition calls) and real compilations (_files_for calls).
+Unchanged definitions must be neither; each kind of change must be both.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ovis.errors import DefinitionError
+from ovis.paths import Paths
+from ovis.service import cache, compiler, repository
+from ovis.service.compiler import Compiler
+from ovis.service.repository import Repository
+from tests.nsutil import require_namespaces, run_ns_json
+
+FRONTEND = """[Main]
+Type = classic
+Description = "cached"
+{main}
+[Start]
+Execute = ( {run} )
+"""
+
+
+class World:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.services = root / "services"
+        self.services.mkdir()
+        self.paths = Paths(skel=root / "skel", services=(self.services,), trees=root / "trees",
+                           live=root / "live", logdir=root / "log")
+        self.paths.live.mkdir(mode=0o700)
+        self.parses: list[str] = []
+        self.compiles: list[str] = []
+        real_parse, real_files = repository.parse_definition, compiler._files_for
+
+        def parse(path: Path, name: str) -> Any:
+            self.parses.append(name)
+            return real_parse(path, name)
+
+        def files_for(svc: Any, paths: Paths, as_root: bool) -> Any:
+            self.compiles.append(svc.name)
+            return real_files(svc, paths, as_root)
+        monkeypatch.setattr(repository, "parse_definition", parse)
+        monkeypatch.setattr(compiler, "_files_for", files_for)
+
+    def write(self, name: str, run: str = "sleep 1", main: str = "") -> Path:
+        p = self.services / name
+        p.write_text(FRONTEND.format(main=main, run=run))
+        return p
+
+    def transaction(self, *names: str) -> dict[str, Any]:
+        """One process's load + compile of *names*; returns the services, cache saved."""
+        cache.reset()
+        self.parses.clear()
+        self.compiles.clear()
+        repo = Repository(self.paths.services, live=self.paths.live)
+        comp = Compiler(self.paths)
+        services = repo.closure(names)
+        for svc in services.values():
+            comp.compile(svc)
+        cache.for_live(self.paths.live).save()
+        return services
+
+    def run_text(self, name: str) -> str:
+        return (self.paths.servicedir(name) / "run").read_text()
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    cache.reset()
+    yield World(tmp_path, monkeypatch)
+    cache.reset()
+
+
+def test_unchanged_definitions_are_neither_parsed_nor_compiled(world: World) -> None:
+    for n in ("a", "b", "c"):
+        world.write(n, run=f"sleep {n}")
+    world.transaction("a", "b", "c")
+    assert sorted(world.parses) == ["a", "b", "c"] and sorted(world.compiles) == ["a", "b", "c"]
+    services = world.transaction("a", "b", "c")
+    assert world.parses == [] and world.compiles == []
+    assert services["b"].start is not None and services["b"].start.text.strip() == "sleep b"
+    st = os.stat(world.paths.live / cache.FILE)
+    assert st.st_mode & 0o777 == 0o600 and st.st_uid == os.geteuid()
+
+
+def test_edit_with_same_size_and_mtime_is_seen(world: World) -> None:
+    p = world.write("a", run="sleep 1")
+    world.transaction("a")
+    st = os.stat(p)
+    p.write_text(FRONTEND.format(main="", run="sleep 2"))  # same size
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime, to the ns
+    assert os.stat(p).st_size == st.st_size and os.stat(p).st_mtime_ns == st.st_mtime_ns
+    world.transaction("a")
+    assert world.parses == ["a"] and world.compiles == ["a"]
+    assert "sleep 2" in world.run_text("a")
+
+
+def test_copyfrom_source_and_anopa_files_are_keys(world: World) -> None:
+    data = world.services / "conf"
+    data.write_text("one\n")
+    world.write("a", main="CopyFrom = ( conf )")
+    anopa = world.services / "b"
+    anopa.mkdir()
+    (anopa / "run").write_text("#!/bin/sh\nexec sleep 1\n")
+    (anopa / "run").chmod(0o755)
+    world.transaction("a", "b")
+    world.transaction("a", "b")
+    assert world.parses == []
+    data.write_text("two\n")  # a file the definition copies
+    (anopa / "notification-fd").write_text("3\n")  # a new file in an anopa directory
+    services = world.transaction("a", "b")
+    assert sorted(world.parses) == ["a", "b"] and sorted(world.compiles) == ["a", "b"]
+    assert services["b"].notify == 3
+    assert (world.paths.servicedir("a") / "conf").read_text() == "two\n"
+
+
+def test_instance_name_and_search_path_choice_are_keys(world: World, tmp_path: Path) -> None:
+    (world.services / "getty@").write_text(FRONTEND.format(main="", run="sleep @I"))
+    world.transaction("getty@tty1")
+    world.transaction("getty@tty2")
+    assert world.parses == ["getty@tty2"]
+    # The same name found in an earlier directory of the search path now.
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(world.services / "getty@", first / "getty@")
+    world.paths = Paths(skel=world.paths.skel, services=(first, world.services),
+                        trees=world.paths.trees, live=world.paths.live, logdir=world.paths.logdir)
+    world.transaction("getty@tty1")
+    assert world.parses == ["getty@tty1"]
+
+
+def test_compile_environment_is_a_key(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.write("a", main="[Environment]\nPATH=/opt/x:${PATH}")
+    world.transaction("a")
+    world.transaction("a")
+    assert world.compiles == []
+    monkeypatch.setenv("PATH", "/nowhere:" + os.environ.get("PATH", ""))
+    world.transaction("a")
+    assert world.parses == [] and world.compiles == ["a"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign-mode", "symlink",
+                                    "planted-code"])
+def test_a_bad_cache_file_is_ignored_and_rebuilt(world: World, tmp_path: Path, damage: str) -> None:
+    world.write("a")
+    world.transaction("a")
+    f = world.paths.live / cache.FILE
+    marker = tmp_path / "pwned"
+    if damage == "garbage":
+        f.write_bytes(b"\x80\x05not a pickle at all")
+    elif damage == "truncated":
+        f.write_bytes(f.read_bytes()[: os.path.getsize(f) // 2])
+    elif damage == "foreign-mode":
+        f.chmod(0o644)  # readable (so writable at some point) by others: not trusted
+    elif damage == "symlink":
+        other = tmp_path / "elsewhere"
+        shutil.copy(f, other)
+        other.chmod(0o600)
+        f.unlink()
+        f.symlink_to(other)
+    else:
+        class Evil:
+            def __reduce__(self) -> Any:
+                return (os.system, (f"touch {marker}",))
+        f.write_bytes(pickle.dumps(Evil()))
+        f.chmod(0o600)
+    world.transaction("a")
+    assert world.parses == ["a"], damage
+    assert not marker.exists()
+    assert not f.is_symlink() and os.stat(f).st_mode & 0o777 == 0o600  # rewritten
+    world.transaction("a")
+    assert world.parses == []
+
+
+def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
+    """An entry whose model blob names any class but the model's is a miss."""
+    world.write("a")
+    world.transaction("a")
+    f = world.paths.live / cache.FILE
+    fmt, code, rows = pickle.loads(f.read_bytes())
+    path, key, ids, _blob, compiled = rows["a"]
+
+    class Evil:
+        def __reduce__(self) -> Any:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+    rows["a"] = (path, key, ids, pickle.dumps(Evil()), compiled)
+    f.write_bytes(pickle.dumps((fmt, code, rows)))
+    world.transaction("a")
+    assert world.parses == ["a"] and not (tmp_path / "pwned").exists()
+
+
+def test_an_untrusted_live_is_not_used(world: World) -> None:
+    world.write("a")
+    world.paths.live.chmod(0o777)
+    try:
+        world.transaction("a")
+        world.transaction("a")
+        assert world.parses == ["a"]
+        assert not (world.paths.live / cache.FILE).exists()
+    finally:
+        world.paths.live.chmod(0o700)
+
+
+def test_errors_are_not_cached(world: World) -> None:
+    p = world.write("a", main="Notify = 3")
+    world.transaction("a")
+    p.write_text(p.read_text().replace("Notify = 3", "Notify = x"))
+    with pytest.raises(DefinitionError):
+        world.transaction("a")
+    with pytest.raises(DefinitionError):  # still refused: never served from the cache
+        world.transaction("a")
+
+
+def test_user_database_is_a_key_for_runas_services(tmp_path: Path) -> None:
+    """/etc/passwd changes (bind-mounted copy in a mount namespace): RunAs services reload."""
+    require_namespaces()
+    out = run_ns_json(f"""
+        import json, os, subprocess
+        from pathlib import Path
+        from ovis.paths import Paths
+        from ovis.service import cache, repository
+        from ovis.service.compiler import Compiler
+        from ovis.service.repository import Repository
+        root = Path({str(tmp_path)!r})
+        svcdir = root / "services"; svcdir.mkdir()
+        for n, extra in (("who", "RunAs = ovisc\\n"), ("plain", "")):
+            (svcdir / n).write_text('[Main]\\nType = classic\\nDescription = "x"\\n'
+                                    '[Start]\\n' + extra + 'Execute = ( sleep 1 )\\n')
+        pw = root / "passwd"
+        base = open("/etc/passwd").read()
+        pw.write_text(base + "ovisc:x:4242:4242::/:/bin/false\\n")
+        subprocess.run(["mount", "--bind", str(pw), "/etc/passwd"], check=True)
+        live = root / "live"; live.mkdir(mode=0o700)
+        paths = Paths(skel=root / "skel", services=(svcdir,), trees=root / "t", live=live,
+                      logdir=root / "log")
+        parses = []
+        real = repository.parse_definition
+        repository.parse_definition = lambda p, n: (parses.append(n), real(p, n))[1]
+        def tx():
+            cache.reset(); parses.clear()
+            r = Repository((svcdir,), live=live); c = Compiler(paths)
+            for s in r.closure(["who", "plain"]).values():
+                c.compile(s)
+            cache.for_live(live).save()
+            return sorted(parses), (paths.servicedir("who") / "run").read_text()
+        first = tx()
+        again = tx()
+        pw.write_text(base + "ovisc:x:4343:4242::/:/bin/false\\n")  # same file, new uid
+        changed = tx()
+        print(json.dumps({{"first": first, "again": again, "changed": changed}}))
+    """, timeout=120)
+    assert out["first"][0] == ["plain", "who"] and "4242" in out["first"][1]
+    assert out["again"][0] == []
+    assert out["changed"][0] == ["who"], out["changed"]
+    assert "-u 4343" in out["changed"][1] and "4242 " not in out["changed"][1].split("-g")[0]
