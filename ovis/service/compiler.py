@@ -87,7 +87,27 @@ class _Env:
         return tuple(k for k, t in self.values.items() if not t.inherited and t.parts[0])
 
 
+#: What validate() resolved for a service (its [Environment], RunAs ids), for
+#: its compilation in the same process: resolved once, not twice.  Keyed by
+#: id() with the service kept alive, so an id is never reused while listed.
+_RESOLVED: dict[int, tuple[Service, _Env, dict[tuple[str, str], runas.Ids]]] = {}
+
+
+def _resolved(svc: Service) -> tuple[_Env, dict[tuple[str, str], runas.Ids]]:
+    hit = _RESOLVED.get(id(svc))
+    if hit is not None and hit[0] is svc:
+        return hit[1], hit[2]
+    env: _Env = _environment_of(svc)
+    memo: dict[tuple[str, str], runas.Ids] = {}
+    _RESOLVED[id(svc)] = (svc, env, memo)
+    return env, memo
+
+
 def _environment(svc: Service) -> _Env:
+    return _resolved(svc)[0]
+
+
+def _environment_of(svc: Service) -> _Env:
     where = {k[4:]: v for k, v in svc.lines.items() if k.startswith("env/")}
     values = envsubst.resolve(svc.env, where, svc.source)
     inherited = {n for t in values.values() for n in t.inherited}
@@ -99,9 +119,13 @@ def _ids(svc: Service, prog: Program | None, key: str) -> runas.Ids | None:
     spec = prog.runas if prog is not None else None
     if not spec:
         return None
-    path, line = svc.where(f"{key}/runas")
-    return runas.resolve(spec, path, line, svc.key_as_written(f"{key}/runas")
-                         if f"{key}/runas" in svc.keys else "RunAs")
+    memo = _resolved(svc)[1]
+    got = memo.get((key, spec))
+    if got is None:
+        path, line = svc.where(f"{key}/runas")
+        got = memo[(key, spec)] = runas.resolve(spec, path, line, svc.key_as_written(
+            f"{key}/runas") if f"{key}/runas" in svc.keys else "RunAs")
+    return got
 
 
 def validate(svc: Service) -> None:
