@@ -265,3 +265,17 @@ def test_user_database_is_a_key_for_runas_services(tmp_path: Path) -> None:
     assert out["again"][0] == []
     assert out["changed"][0] == ["who"], out["changed"]
     assert "-u 4343" in out["changed"][1] and "4242 " not in out["changed"][1].split("-g")[0]
+
+
+def test_a_servicedir_changed_behind_ovis_is_rebuilt(world: World) -> None:
+    world.write("a")
+    world.write("b")
+    world.transaction("a", "b")
+    shutil.rmtree(world.paths.servicedir("a"))  # removed
+    meta = world.paths.servicedir("b") / "ovis.json"
+    meta.write_text(meta.read_text().replace('"digest": "', '"digest": "x'))  # edited in place
+    world.transaction("a", "b")
+    assert world.parses == [] and sorted(world.compiles) == ["a", "b"]
+    assert (world.paths.servicedir("a") / "run").exists()
+    world.transaction("a", "b")
+    assert world.compiles == []

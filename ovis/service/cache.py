@@ -250,17 +250,26 @@ class CompileCache:
     def digest(self, svc: Service, env: str) -> str | None:
         """The digest compiling *svc* gave in the compile environment *env*, if known."""
         hit = self._by_id.get(id(svc))
-        if hit is None or hit[0] is not svc or hit[1].compiled is None:
+        if hit is None or hit[0] is not svc or not hit[1].compiled:
             return None
-        got_env, digest = hit[1].compiled
-        return digest if got_env == env else None
+        return hit[1].compiled[1] if hit[1].compiled[0] == env else None
 
-    def set_digest(self, svc: Service, env: str, digest: str, *, compiled: bool) -> None:
-        """Remember *svc*'s digest; *compiled*: its servicedir was made to match it (saved at exit)."""
+    def confirmed(self, svc: Service, env: str, meta: str) -> bool:
+        """Whether the ``ovis.json`` at *meta* is, unchanged, the one that held this digest."""
+        hit = self._by_id.get(id(svc))
+        if hit is None or hit[0] is not svc or not hit[1].compiled:
+            return False
+        c = hit[1].compiled
+        return c[0] == env and len(c) > 2 and c[2] is not None and c[2] == _ident(meta)
+
+    def set_digest(self, svc: Service, env: str, digest: str, *, compiled: bool,
+                   meta: str | None = None) -> None:
+        """Remember *svc*'s digest; *compiled*: its servicedir was made to match it
+        (saved at exit), its ``ovis.json`` being *meta*."""
         hit = self._by_id.get(id(svc))
         if hit is None or hit[0] is not svc:
             return
-        hit[1].compiled = (env, digest)
+        hit[1].compiled = (env, digest, _ident(meta) if meta is not None else None)
         if compiled:
             self._mark()
 

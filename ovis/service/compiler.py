@@ -501,7 +501,8 @@ class Compiler:
                               it.path, it.bindir, sorted(it.names), os.environ.get("PATH"),
                               sys.executable, ids_key()))
         # Not kept: a boot may turn container logs on between two compiles.
-        return self._env + ("+console" if (self.paths.live / CONSOLE_LOGS).exists() else "")
+        console = os.path.exists(os.path.join(self.paths.live, CONSOLE_LOGS))
+        return self._env + ("+console" if console else "")
 
     def digest(self, svc: Service) -> str:
         """What :meth:`compile` would record as ``digest`` for *svc* (``ovis apply``)."""
@@ -521,22 +522,30 @@ class Compiler:
         """
         self._ensure_pipes(svc)
         dest = self.paths.servicedir(svc.name)
+        env = self._compile_env()
+        meta_file = os.path.join(dest, META)
+        known = self.cache.digest(svc, env)
+        # Unchanged definition and the ovis.json that recorded its digest
+        # untouched (atomic writes change its inode): nothing to rebuild.
+        if known is not None and self.cache.confirmed(svc, env, meta_file):
+            return False
         old = read_metadata(dest)
-        known = self.cache.digest(svc, self._compile_env())
         if known is not None and old is not None and old.get("digest") == known:
-            return False  # unchanged definition, compiled already: nothing rebuilt
+            self.cache.set_digest(svc, env, known, compiled=True, meta=meta_file)
+            return False
         files = _files_for(svc, self.paths, self.as_root)
         meta = metadata(svc)
         digest = _digest(files, meta)
         meta["digest"] = digest
-        self.cache.set_digest(svc, self._compile_env(), digest, compiled=True)
         if old is not None and old.get("digest") == digest:
+            self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
             return False
         self._ensure_logdir(svc)
         if old is None or old.get("kind") != svc.kind.value:
             self._create(dest, svc, files, meta, down)
         else:
             self._update(dest, files, meta)
+        self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
         return True
 
     def _ensure_pipes(self, svc: Service) -> None:
