@@ -8,7 +8,10 @@ fresh process each time (as each command is one).  Three cases:
 * cold: an empty LIVE (every servicedir written);
 * warm: the servicedirs are there and up to date, no compile cache (what
   every command paid before the cache; the cache file is removed first);
-* cached: the same with LIVE/compile-cache from the previous run.
+* cached: the same with LIVE/compile-cache from the previous run (for a
+  tree without the cache: warm again).
+
+Each measured run follows an unmeasured one of the same case.
 
 The trees (``--trees A,B``: checkouts, e.g. /work/main and this one) are
 alternated inside each repetition; the report gives per-service CPU medians
@@ -59,8 +62,9 @@ FRONTEND = ('[Main]\nType = classic\nDescription = "bench {i}"\n[Start]\n'
 
 
 def run(tree: Path, d: Path, n: int) -> float:
+    # cwd: ``python -c`` puts it first on sys.path, before PYTHONPATH
     out = subprocess.run([sys.executable, "-c", CHILD, str(d), str(n)], check=True,
-                         capture_output=True, text=True,
+                         capture_output=True, text=True, cwd=d,
                          env=dict(os.environ, PYTHONPATH=str(tree)))
     return float(out.stdout.strip()) / n
 
@@ -90,10 +94,14 @@ def main() -> None:
                     shutil.rmtree(d / "live", ignore_errors=True)
                     (d / "live").mkdir(mode=0o700)
                     res.setdefault(("cold", trees.index(t)), []).append(run(t, d, n))
-                    (d / "live" / "compile-cache").unlink(missing_ok=True)
-                    res.setdefault(("warm", trees.index(t)), []).append(run(t, d, n))
-                    run(t, d, n)  # writes the cache (where the tree has one)
-                    res.setdefault(("cached", trees.index(t)), []).append(run(t, d, n))
+                    for case in ("warm", "cached"):
+                        # an unmeasured run first: the same case, settled
+                        for measured in (False, True):
+                            if case == "warm":
+                                (d / "live" / "compile-cache").unlink(missing_ok=True)
+                            got = run(t, d, n)
+                            if measured:
+                                res.setdefault((case, trees.index(t)), []).append(got)
             for case in ("cold", "warm", "cached"):
                 a, b = res[(case, 0)], res[(case, 1)]
                 ratio = statistics.median(y / x for x, y in zip(a, b))
