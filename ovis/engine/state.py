@@ -52,7 +52,19 @@ _KNOWN = frozenset(_FIELDS)
 
 
 def _path(paths: Paths, name: str) -> str:
-    return f"{paths.state}/{safe_component(name)}.json"
+    return f"{_state_dir(paths)}/{safe_component(name)}.json"
+
+
+#: str(paths.state) of each Paths seen (Paths is frozen, hashable): the
+#: property builds Path objects, and this runs for every record read or written.
+_DIRS: dict[Paths, str] = {}
+
+
+def _state_dir(paths: Paths) -> str:
+    d = _DIRS.get(paths)
+    if d is None:
+        d = _DIRS[paths] = str(paths.state)
+    return d
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
@@ -73,7 +85,7 @@ def save(paths: Paths, st: ServiceState) -> None:
     """Write one record atomically (temp + rename).  No fsync: LIVE is a
     tmpfs on a booted system, and no guarantee asks a record to outlive a
     power cut (docs/guarantees.md)."""
-    d = str(paths.state)
+    d = _state_dir(paths)
     path = _path(paths, st.name)
     data = (st.to_json() + "\n").encode()
     for attempt in (0, 1):  # LIVE/state removed under our feet: make it again, once

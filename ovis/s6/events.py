@@ -81,17 +81,6 @@ def _random_suffix() -> str:
     return "".join(_RANDOM_ALPHABET[b % n] for b in os.urandom(6))
 
 
-def _umask() -> int:
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return _UMASK
-
-
-_UMASK: int | None = None
-
-
 class Subscription:
     """One listening fifo in a servicedir's fifodir.
 
@@ -120,8 +109,7 @@ class Subscription:
         assert len(name) == _NAME_LEN
         self._path = f"{fifodir}/{name}"
         try:
-            if _umask() & 0o600:
-                os.chmod(tmp, 0o600)  # mkfifo obeys the umask; s6 wants exactly 0600
+            os.chmod(tmp, 0o600)  # mkfifo obeys the umask; s6 wants exactly 0600
             self._rfd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             self._wfd = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
             # Only now make it visible: writers skip dot-names, so they never
