@@ -101,7 +101,9 @@ class LongrunJob:
             # (down but wanted up: a crash loop between restarts; the D stopped it)
             self.result = Result(True, already=True)
             return
-        self.tracker = events.Tracker(read_status(d))
+        # Subscribed before *before* was read: what changed since comes as
+        # letters, so the status need not be read again (one file per service).
+        self.tracker = events.Tracker(before if before is not None else read_status(d))
         self.result = self._check()
 
     def _check(self) -> Result | None:
