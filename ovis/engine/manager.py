@@ -27,6 +27,11 @@ from ovis.service.repository import Repository
 
 
 
+#: While compiling, s6-svscan is told to rescan after the 1st, 8th and
+#: every EARLY_RESCAN-th new link (and once after the last).
+EARLY_RESCAN = 32
+
+
 class Reporter(Protocol):
     def progress(self, name: str, action: Action, result: Result) -> None: ...
 
@@ -138,18 +143,32 @@ class Manager:
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
         atomic.clean_stale_temporaries(
             [self.paths.servicedirs, self.paths.scandir, self.paths.state])
-        new_links = False
+        from ovis.s6.control import svscan_running, svscan_send
+
+        # s6-svscan is told to rescan while the rest is still compiled, not
+        # once at the end: it spawns the first supervisors (each servicedir
+        # is complete and, but for ``earlier`` ones, down) on the other core
+        # meanwhile, and a cold start of hundreds no longer waits for all of
+        # them to be spawned after the last compile.
+        new_links = told = 0
+        running: bool | None = None
         for svc in services.values():
             if self.compile:
                 self.compiler.compile(svc, down=down and not svc.earlier)
-            if svc.kind is Kind.LONGRUN:
-                new_links |= self.compiler.link(svc.name)
-        if new_links:
-            from ovis.s6.control import svscan_running, svscan_send
-
-            if svscan_running(self.paths.scandir):
+            if svc.kind is Kind.LONGRUN and self.compiler.link(svc.name):
+                new_links += 1
+                if new_links in (1, 8) or new_links % EARLY_RESCAN == 0:
+                    if running is None:
+                        running = svscan_running(self.paths.scandir)
+                    if running:
+                        svscan_send(self.paths.scandir, "a")
+                        told = new_links
+        if new_links > told:
+            if running is None:
+                running = svscan_running(self.paths.scandir)
+            if running:
                 svscan_send(self.paths.scandir, "a")
-        return new_links
+        return new_links > 0
 
     def stop(self, names: Iterable[str], *, everything: bool = False,
              force: bool = False) -> Outcome:
