@@ -218,7 +218,41 @@ def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
 
 
-def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
+class View:
+    """What the status readers use of a Manager (paths, definitions, LIVE), and no more.
+
+    ``ovis status`` is called dozens of times by boot scripts: it need not
+    import the engine's manager, transactions, runner and s6 control code.
+    LIVE's compiled models are read once per invocation (the table and the
+    detailed view ask for them several times); the compiler is built only
+    when a definition newer than its compiled form must be digested.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        from ovis.service.repository import Repository
+
+        self.paths = paths
+        self.repo = Repository(paths.services)
+        self._live: dict[str, Service] | None = None
+        self._compiler: Any = None
+
+    def live_services(self) -> dict[str, Service]:
+        if self._live is None:
+            from ovis.service.compiler import compiled_services
+
+            self._live = compiled_services(self.paths)
+        return self._live
+
+    @property
+    def compiler(self) -> Any:
+        if self._compiler is None:
+            from ovis.service.compiler import Compiler
+
+            self._compiler = Compiler(self.paths)
+        return self._compiler
+
+
+def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, Any]]:
     """What ``ovis status [NAME...]`` shows: compiled, defined and broken services.
 
     Unknown names raise :class:`~ovis.errors.UnknownService`; a definition
@@ -229,7 +263,8 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
     live = dict(manager.live_services())
     defined: dict[str, Service] = {}
     broken: dict[str, dict[str, Any]] = {}
-    for n in names or manager.repo.names():
+    listed = [] if names else manager.repo.names()
+    for n in names or listed:
         if n in live:
             continue
         try:
@@ -240,7 +275,8 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
                 raise
             broken[n] = broken_status(manager.paths, n, source, str(e))
     if not names:  # a definition deleted from disk, its service down: it is gone
-        for n in [n for n in live if n not in defined and n not in broken
+        on_disk = set(listed)  # found by the listing: no lookup per service
+        for n in [n for n in live if n not in defined and n not in broken and n not in on_disk
                   and manager.repo.locate(n) is None]:
             if not _still_running(manager.paths, live[n]):
                 del live[n]
