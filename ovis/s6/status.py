@@ -93,14 +93,14 @@ def decode_status(data: bytes) -> SupervisorStatus:
     )
 
 
-def read_status(servicedir: Path) -> SupervisorStatus | None:
+def read_status(servicedir: Path | str) -> SupervisorStatus | None:
     """Read ``servicedir/supervise/status``; ``None`` if it does not exist.
 
     A missing file means no supervisor ever ran on this servicedir.  An
     existing file says nothing about whether one runs *now*: use
     :func:`ovis.s6.control.is_supervised` for that.
     """
-    path = Path(servicedir) / "supervise" / "status"
+    path = f"{os.fspath(servicedir)}/supervise/status"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
