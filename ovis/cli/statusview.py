@@ -26,7 +26,7 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
 
     m = View(paths_of(args))  # reads LIVE once; no engine imported
     items = gather(m, args.names or None)
-    if not args.names:
+    if not args.names and any(it.get("compiled") for it in items):
         from ovis.engine.drift import definition_changed
 
         for it in items:

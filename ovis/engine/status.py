@@ -23,6 +23,17 @@ from ovis.service.model import Kind, Service
 
 FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
 
+#: str(paths.servicedirs) of each Paths seen: ``ovis status`` of a thousand
+#: services would otherwise build several Path objects per service.
+_SV: dict[Paths, str] = {}
+
+
+def servicedir_str(paths: Paths, name: str) -> str:
+    d = _SV.get(paths)
+    if d is None:
+        d = _SV[paths] = str(paths.servicedirs)
+    return f"{d}/{name}"
+
 
 def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
     st = statefile.load(paths, svc.name)
@@ -52,8 +63,9 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
 
     from ovis.service.restart import read_state
 
-    sup = read_status(paths.servicedir(svc.name)) if compiled else None
-    rs = read_state(paths.servicedir(svc.name)) if compiled else None
+    sd = servicedir_str(paths, svc.name)
+    sup = read_status(sd) if compiled else None
+    rs = read_state(sd) if compiled and sup is not None else None
     out.update(essential=svc.essential, waiting=False, restart_at=None)
     if sup is not None and rs is not None:
         out["restarts"] = rs.restarts  # what the finish script (restart policy) decided
@@ -202,7 +214,7 @@ def restarts(paths: Paths, name: str, st: statefile.ServiceState | None,
     """
     from ovis.s6.status import read_death_stamps
 
-    stamps = read_death_stamps(paths.servicedir(name))
+    stamps = read_death_stamps(servicedir_str(paths, name))
     if not stamps:
         return 0
     t = st.timings if st else {}
@@ -237,10 +249,31 @@ class View:
         self._compiler: Any = None
 
     def live_services(self) -> dict[str, Service]:
+        """Every service compiled into LIVE (as compiler.compiled_services, string paths)."""
         if self._live is None:
-            from ovis.service.compiler import compiled_services
+            import json
+            import os
 
-            self._live = compiled_services(self.paths)
+            self._live = {}
+            base = str(self.paths.servicedirs)
+            try:
+                entries = os.listdir(base)
+            except OSError:
+                entries = []
+            if not entries:  # nothing compiled: the compiler need not even be imported
+                return self._live
+            from ovis.service.compiler import META, service_from_metadata
+
+            for e in entries:
+                if e.startswith("."):
+                    continue
+                try:
+                    with open(f"{base}/{e}/{META}", "rb") as f:
+                        meta = json.loads(f.read())
+                    if isinstance(meta, dict):
+                        self._live[e] = service_from_metadata(meta)
+                except (OSError, ValueError, KeyError):
+                    continue
         return self._live
 
     @property
