@@ -83,3 +83,52 @@ def test_named_command_imports_only_its_module(tmp_path: Path) -> None:
     assert "ovis.cli.opscmds" in mods
     assert not mods & {"ovis.cli.commands", "ovis.cli.bootcmds", "ovis.cli.analyzecmd",
                        "ovis.cli.statusview"}
+
+
+def _compiled_tree(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Three compiled services (a notifying longrun with a dependency, a oneshot, a bundle)."""
+    from ovis.paths import Paths
+    from ovis.service.compiler import Compiler
+    from ovis.service.repository import Repository
+
+    svc = tmp_path / "svc"
+    svc.mkdir()
+    (svc / "db").write_text('[Main]\nType = classic\nDescription = "the db"\n'
+                            "Notify = 3\n[Start]\nExecute = ( sleep 100 )\n")
+    (svc / "init").write_text('[Main]\nType = oneshot\nDescription = "init"\n'
+                              "[Start]\nExecute = ( true )\n")
+    (svc / "web").write_text('[Main]\nType = classic\nDepends = ( db init )\n'
+                             "[Start]\nExecute = ( sleep 100 )\n")
+    paths = Paths.resolve({}, live=str(tmp_path / "live"), services=str(svc),
+                          trees=str(tmp_path / "trees"), logdir=str(tmp_path / "log"),
+                          skel=str(tmp_path / "skel"))
+    repo, comp = Repository(paths.services), Compiler(paths)
+    for n in ("db", "init", "web"):
+        comp.compile(repo.load(n))
+    return paths
+
+
+def test_view_reads_live_as_the_compiler_does(tmp_path: Path) -> None:
+    """engine.status.View's own reader of LIVE gives the very models compiled_services does."""
+    from ovis.engine.status import View
+    from ovis.service.compiler import compiled_services
+
+    paths = _compiled_tree(tmp_path)
+    expected = compiled_services(paths)
+    assert sorted(expected) == ["db", "init", "web"]
+    assert View(paths).live_services() == expected
+
+
+def test_status_imports_no_engine(tmp_path: Path) -> None:
+    """The status table is read without the engine: manager, transactions, runner, s6 control."""
+    paths = _compiled_tree(tmp_path)
+    env = dict(os.environ, OVIS_LIVE=str(paths.live), OVIS_SERVICES=str(tmp_path / "svc"),
+               OVIS_TREES=str(paths.trees), OVIS_SKEL=str(paths.skel), OVIS_LOGDIR=str(paths.logdir))
+    for argv in (["status"], ["--json", "status"], ["status", "web"]):
+        mods = modules_after(argv, env)
+        assert "ovis.engine.status" in mods
+        assert not mods & {"ovis.engine.manager", "ovis.engine.transaction", "ovis.engine.runner",
+                           "ovis.s6.control", "ovis.cli.bootcmds", "ovis.cli.opscmds"}, argv
+        p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
+                           env=dict(env, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=120)
+        assert "Traceback" not in p.stderr and "web" in p.stdout, (argv, p.stdout, p.stderr)
