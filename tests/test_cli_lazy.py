@@ -132,3 +132,29 @@ def test_status_imports_no_engine(tmp_path: Path) -> None:
         p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
                            env=dict(env, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=120)
         assert "Traceback" not in p.stderr and "web" in p.stdout, (argv, p.stdout, p.stderr)
+
+
+def test_status_table_drift_agrees_with_the_engine(tmp_path: Path) -> None:
+    """View.changed (the table's cheap drift check) answers as engine.drift with a Manager."""
+    from ovis.engine.drift import definition_changed
+    from ovis.engine.manager import Manager
+    from ovis.engine.status import View
+
+    paths = _compiled_tree(tmp_path)
+    svc = tmp_path / "svc"
+
+    def both() -> dict[str, tuple[bool | None, bool | None]]:
+        m = Manager(paths)
+        return {n: (View(paths).changed(n), definition_changed(m, n))
+                for n in ("db", "init", "web", "nothere")}
+
+    assert both() == {"db": (False, False), "init": (False, False), "web": (False, False),
+                      "nothere": (None, None)}
+    future = os.stat(paths.servicedir("web") / "ovis.json").st_mtime + 100
+    os.utime(svc / "init", (future, future))  # touched, same text: the digest decides
+    (svc / "web").write_text("[Main]\nType = classic\nDepends = ( db )\n"
+                             "[Start]\nExecute = ( sleep 200 )\n")
+    os.utime(svc / "web", (future, future))
+    (svc / "db").unlink()  # gone from disk
+    assert both() == {"db": (True, True), "init": (False, False), "web": (True, True),
+                      "nothere": (None, None)}

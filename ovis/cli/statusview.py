@@ -26,12 +26,10 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
 
     m = View(paths_of(args))  # reads LIVE once; no engine imported
     items = gather(m, args.names or None)
-    if not args.names and any(it.get("compiled") for it in items):
-        from ovis.engine.drift import definition_changed
-
+    if not args.names:
         for it in items:
             if it.get("compiled"):
-                it["changed"] = definition_changed(m, it["name"])
+                it["changed"] = m.changed(it["name"])
     if getattr(args, "failed", False):
         items = [it for it in items if it["state"] == "failed"]
     return m, items

@@ -246,6 +246,8 @@ class View:
         self.paths = paths
         self.repo = Repository(paths.services)
         self._live: dict[str, Service] | None = None
+        self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
+        self._search = [str(d) for d in paths.services]
         self._compiler: Any = None
 
     def live_services(self) -> dict[str, Service]:
@@ -270,11 +272,39 @@ class View:
                 try:
                     with open(f"{base}/{e}/{META}", "rb") as f:
                         meta = json.loads(f.read())
+                        at = os.fstat(f.fileno()).st_mtime
                     if isinstance(meta, dict):
                         self._live[e] = service_from_metadata(meta)
+                        self._compiled_at[e] = at
                 except (OSError, ValueError, KeyError):
                     continue
         return self._live
+
+    def changed(self, name: str) -> bool | None:
+        """:func:`ovis.engine.drift.definition_changed`, its common case without pathlib.
+
+        A compiled service whose definition is a plain file in the search
+        path, not modified after its ``ovis.json`` was written, is
+        unchanged; anything else (a directory, a symlink, an instance, a
+        newer file, no definition) is drift's to decide.
+        """
+        import os
+        import stat
+
+        self.live_services()  # records when each ovis.json was written
+        at = self._compiled_at.get(name)
+        if at is not None and "@" not in name:
+            for d in self._search:
+                try:
+                    st = os.lstat(f"{d}/{name}")
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and st.st_mtime <= at:
+                    return False
+                break
+        from ovis.engine.drift import definition_changed
+
+        return definition_changed(self, name)  # type: ignore[arg-type]
 
     @property
     def compiler(self) -> Any:
