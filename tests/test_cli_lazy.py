@@ -82,7 +82,26 @@ def test_named_command_imports_only_its_module(tmp_path: Path) -> None:
     mods = modules_after(["is-enabled", "foo"], env)
     assert "ovis.cli.opscmds" in mods
     assert not mods & {"ovis.cli.commands", "ovis.cli.bootcmds", "ovis.cli.analyzecmd",
-                       "ovis.cli.statusview"}
+                       "ovis.cli.statusview", "ovis.engine.manager"}
+
+
+def test_reading_verbs_import_no_engine(tmp_path: Path) -> None:
+    """ovis log and ovis is-enabled read LIVE and the trees: they answer without the engine."""
+    paths = _compiled_tree(tmp_path)
+    (paths.trees / "boot").mkdir(parents=True)
+    (paths.trees / "boot" / "web").touch()
+    (paths.logdir / "web").mkdir(parents=True, exist_ok=True)
+    (paths.logdir / "web" / "current").write_text("@400000006000000000000000 hello from web\n")
+    env = dict(os.environ, OVIS_LIVE=str(paths.live), OVIS_SERVICES=str(tmp_path / "svc"),
+               OVIS_TREES=str(paths.trees), OVIS_SKEL=str(paths.skel), OVIS_LOGDIR=str(paths.logdir))
+    for argv, out, rc in ((["is-enabled", "web"], "enabled\n", 0),
+                          (["is-enabled", "web", "db"], "enabled\ndisabled\n", 1),
+                          (["log", "web"], "hello from web", 0)):
+        mods = modules_after(argv, env)
+        assert not mods & {"ovis.engine.manager", "ovis.engine.transaction"}, argv
+        p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
+                           env=dict(env, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=120)
+        assert (p.returncode, out in p.stdout) == (rc, True), (argv, p.stdout, p.stderr)
 
 
 def _compiled_tree(tmp_path: Path):  # type: ignore[no-untyped-def]

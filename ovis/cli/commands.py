@@ -189,8 +189,9 @@ def cmd_scandir(args: argparse.Namespace) -> int:
 
 def cmd_log(args: argparse.Namespace) -> int:
     from ovis.cli import logcmd
+    from ovis.engine.status import View
 
-    return logcmd.run(args, manager_of(args))
+    return logcmd.run(args, View(paths_of(args)))  # type: ignore[arg-type]  (reads, no engine)
 
 
 def register(cmd: Register) -> None:
