@@ -146,6 +146,7 @@ def test_status_imports_no_engine(tmp_path: Path) -> None:
     for argv in (["status"], ["--json", "status"], ["status", "web"]):
         mods = modules_after(argv, env)
         assert "ovis.engine.status" in mods
+        assert "argparse" not in mods, argv  # read by quick_status
         assert not mods & {"ovis.engine.manager", "ovis.engine.transaction", "ovis.engine.runner",
                            "ovis.s6.control", "ovis.cli.bootcmds", "ovis.cli.opscmds"}, argv
         p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
@@ -177,3 +178,41 @@ def test_status_table_drift_agrees_with_the_engine(tmp_path: Path) -> None:
     (svc / "db").unlink()  # gone from disk
     assert both() == {"db": (True, True), "init": (False, False), "web": (True, True),
                       "nothere": (None, None)}
+
+
+STATUS_LINES = [
+    ["status"], ["--json", "status"], ["status", "--json"], ["status", "web", "db"],
+    ["-v", "0", "status", "--live", "/x"], ["status", "--failed"], ["status", "-n", "3", "web"],
+    ["status", "web", "--lines", "0"], ["--live", "/a", "status", "--live", "/b"],
+    ["--services", "/s:/t", "--skel", "/k", "--trees", "/t", "--logdir", "/l", "status"],
+    ["status", "--verbosity", "2", "status"], ["status", "web", "-n", "2", "db"],
+    ["status", "--fail"], ["status", "-h"], ["--help", "status"], ["status", "--lines=3"],
+    ["status", "-n", "x"], ["status", "-n", "-1"], ["status", "-n"], ["--live"], ["-v", "x", "status"],
+    ["status", "--", "web"], ["status", "-x"], ["start", "web"], ["--json"], [], ["stat"],
+    ["status", "web", "--json", "db"], ["status", "-n", " 4"], ["-v", "+1", "status"],
+]
+
+
+@pytest.mark.parametrize("argv", STATUS_LINES, ids=" ".join)
+def test_quick_status_parses_as_argparse(argv: list[str]) -> None:
+    """What the argparse-free reader of ``ovis status`` accepts, argparse reads the same."""
+    quick = climain.quick_status(argv)
+    try:
+        full = vars(climain.build_parser("status").parse_args(argv))
+    except SystemExit:
+        full = None
+    if quick is None:
+        return  # argparse answers these itself (help, error, another command...)
+    assert full is not None, argv
+    got = dict(vars(quick))
+    assert got.pop("func").__name__ == full.pop("func").__name__ == "cmd_status"
+    assert got == full
+
+
+def test_quick_status_takes_the_plain_lines() -> None:
+    """The usual spellings really skip argparse (else the fast path would be dead code)."""
+    for argv in (["status"], ["--json", "status"], ["status", "web", "--failed"],
+                 ["-v", "0", "status", "-n", "3", "web"]):
+        assert climain.quick_status(argv) is not None, argv
+    for argv in (["status", "-h"], ["status", "--lines=3"], ["status", "a", "--json", "b"]):
+        assert climain.quick_status(argv) is None, argv

@@ -6,7 +6,6 @@ importing the others (no import cycles inside the CLI either).
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING
 from ovis.paths import Paths, read_env_file
 
 if TYPE_CHECKING:  # the engine is imported only when a handler asks for it (start-up time)
+    import argparse
+
     from ovis.engine.manager import Manager
 
 

@@ -124,11 +124,82 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _Args:
+    """The Namespace argparse would make, for the command lines :func:`quick_status` reads."""
+
+    def __init__(self, **kw: object) -> None:
+        self.__dict__.update(kw)
+
+
+_GLOBAL_DEST = {"--live": "live", "--services": "services", "--skel": "skel", "--trees": "trees",
+                "--logdir": "logdir", "-v": "verbosity", "--verbosity": "verbosity"}
+
+
+def quick_status(argv: Sequence[str]) -> _Args | None:
+    """``ovis [GLOBALS] status [OPTIONS] [NAME...]`` read without argparse, or None.
+
+    Boot scripts call ``ovis status`` dozens of times; importing argparse and
+    building its parser is a sixth of the command's time.  Only the plain
+    spellings are read here (options in full, values as the next word, the
+    names in one run); anything else (help, abbreviations, ``--opt=value``,
+    a value that looks like an option, a bad number) returns None and goes
+    to argparse, which gives its own answer or error.
+    """
+    ns: dict[str, object] = {"live": None, "services": None, "skel": None, "trees": None,
+                             "logdir": None, "verbosity": 1, "json": False, "command": None,
+                             "names": [], "failed": False, "lines": 10}
+    names: list[str] = []
+    run = 0  # 0: no names yet, 1: in the run of names, 2: after it
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _GLOBAL_DEST or (ns["command"] and a in ("-n", "--lines")):
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            v: object = argv[i + 1]
+            if a in ("-v", "--verbosity", "-n", "--lines"):
+                try:
+                    v = int(argv[i + 1])
+                except ValueError:
+                    return None
+            ns["lines" if a in ("-n", "--lines") else _GLOBAL_DEST[a]] = v
+            i += 2
+            run = 2 if run else 0
+            continue
+        if a == "--json":
+            ns["json"] = True
+        elif a == "--failed" and ns["command"]:
+            ns["failed"] = True
+        elif a.startswith("-"):
+            return None
+        elif not ns["command"]:
+            if a != "status":
+                return None
+            ns["command"] = a
+        elif run == 2:
+            return None  # names, options, names again: argparse's to judge
+        else:
+            names.append(a)
+            run = 1
+        if a.startswith("-") and run:
+            run = 2
+        i += 1
+    if not ns["command"]:
+        return None
+    from ovis.cli.statusview import cmd_status
+
+    ns["names"] = names
+    return _Args(func=cmd_status, **ns)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:  # asked by scripts: no parser to build for it
         print(f"ovis {__version__}")
         return 0
+    quick = quick_status(argv)
+    if quick is not None:
+        return int(quick.func(quick) or 0)  # type: ignore[attr-defined]
     word = command_word(argv)
     if word is None and not any(a in ("-h", "--help", "--version") for a in argv):
         from ovis.cli import statusview  # `ovis` alone: a short summary, not a usage error

@@ -9,11 +9,13 @@ called a lot, and the detailed parts are computed only for named services.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # ovis status reads its command line without argparse (cli.main.quick_status)
+    import argparse
 
 from ovis.errors import EXIT_FAILED, EXIT_OK
 
