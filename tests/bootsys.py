@@ -176,12 +176,26 @@ class BootedSystem:
                     self.pidns = os.readlink(f"/proc/{self.pid1}/ns/pid")
                 except OSError:
                     pass
-            elif self.proc.poll() is not None:
+            elif self._exited():
                 break
             else:
                 time.sleep(0.01)
         if wait_ready:
             assert self.wait_console("system ready", timeout), self.console_text()
+
+    def _exited(self) -> bool:
+        """Whether the namespace's process ended, without reaping it (WNOWAIT).
+
+        A stage 1 that fails at once can end before pgrep sees its PID 1:
+        reaping it here (Popen.poll) would take its exit status and rusage
+        from a test that waits for them with os.wait4.
+        """
+        assert self.proc is not None
+        try:
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return self.proc.poll() is not None
+        return info is not None
 
     def console_text(self) -> str:
         return self.console.read_text(errors="replace") if self.console.exists() else ""

@@ -6,7 +6,6 @@ importing the others (no import cycles inside the CLI either).
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING
 from ovis.paths import Paths, read_env_file
 
 if TYPE_CHECKING:  # the engine is imported only when a handler asks for it (start-up time)
+    import argparse
+
     from ovis.engine.manager import Manager
 
 
@@ -32,6 +33,11 @@ def paths_of(args: argparse.Namespace) -> Paths:
             env[k] = v
     return Paths.resolve(env, skel=args.skel, services=args.services, trees=args.trees,
                          live=args.live, logdir=args.logdir)
+
+
+def default_tree(paths: Paths) -> str:
+    """init.conf's TREE: the tree enable/disable/is-enabled/tree act on by default."""
+    return read_env_file(paths.skel / "init.conf").get("TREE") or "boot"
 
 
 def manager_of(args: argparse.Namespace) -> Manager:

@@ -12,11 +12,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from ovis.engine.manager import Manager
 from ovis.errors import StateError, UsageError
 from ovis.logs import reader
+
+if TYPE_CHECKING:  # what is read of it: paths, repository, LIVE's models (engine.status.View)
+    from ovis.engine.manager import Manager
 
 
 def files_of(args: argparse.Namespace, manager: Manager) -> dict[str, Path]:

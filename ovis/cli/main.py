@@ -7,12 +7,14 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ovis import __version__
 from ovis.errors import OvisError
+
+if TYPE_CHECKING:  # argparse is imported when a parser is built (not for --version)
+    import argparse
 
 EXIT_CODES = """\
 exit status:
@@ -31,6 +33,8 @@ After a command returns no ovis process is left: s6 supervises.
 
 
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    import argparse
+
     d = argparse.SUPPRESS if suppress else None
     g = p.add_argument_group("paths and output (also accepted after the command)")
     g.add_argument("--live", metavar="DIR", default=d,
@@ -67,14 +71,30 @@ def command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
+#: The CLI module that registers each command, in the order ``ovis --help``
+#: lists the modules: a command line that names its command imports only that
+#: module (tests/test_cli_lazy.py checks the table against the registrations).
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(("start", "stop", "restart", "reload", "signal", "status", "enable",
+                     "disable", "tree", "check", "scandir", "log"), "commands"),
+    **dict.fromkeys(("boot", "skel", "stage2", "stage3", "stage4", "demo", "halt", "poweroff",
+                     "reboot"), "bootcmds"),
+    "analyze": "analyzecmd",
+    **dict.fromkeys(("apply", "reset", "reset-failed", "deps", "is-enabled"), "opscmds"),
+}
+_MODULE_ORDER = ("commands", "bootcmds", "analyzecmd", "opscmds")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or (*only*) the parser of a single command.
 
     Building every subcommand costs real time where Python is slow (PID 1
-    under emulation, stage 3/4 at shutdown): a command line that names its
-    command gets just that one.
+    under emulation, stage 3/4 at shutdown), and so does importing every
+    CLI module: a command line that names its command gets just that one,
+    from just the module that registers it.
     """
-    from ovis.cli import commands
+    import argparse
+    import importlib
 
     parser = argparse.ArgumentParser(
         prog="ovis", description=GLOBAL_HELP, epilog=EXIT_CODES + "\nsee docs/ for one page per command",
@@ -97,16 +117,89 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(func=handler)
         return p
 
-    from ovis.cli import analyzecmd, bootcmds, opscmds
-
-    for module in (commands, bootcmds, analyzecmd, opscmds):
-        module.register(cmd)
+    owner = COMMAND_MODULES.get(only) if only is not None else None
+    for name in ((owner,) if owner else _MODULE_ORDER if only is None else ()):
+        importlib.import_module(f"ovis.cli.{name}").register(cmd)
     parser.ovis_commands = sorted(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
+class _Args:
+    """The Namespace argparse would make, for the command lines :func:`quick_status` reads."""
+
+    def __init__(self, **kw: object) -> None:
+        self.__dict__.update(kw)
+
+
+_GLOBAL_DEST = {"--live": "live", "--services": "services", "--skel": "skel", "--trees": "trees",
+                "--logdir": "logdir", "-v": "verbosity", "--verbosity": "verbosity"}
+
+
+def quick_status(argv: Sequence[str]) -> _Args | None:
+    """``ovis [GLOBALS] status [OPTIONS] [NAME...]`` read without argparse, or None.
+
+    Boot scripts call ``ovis status`` dozens of times; importing argparse and
+    building its parser is a sixth of the command's time.  Only the plain
+    spellings are read here (options in full, values as the next word, the
+    names in one run); anything else (help, abbreviations, ``--opt=value``,
+    a value that looks like an option, a bad number) returns None and goes
+    to argparse, which gives its own answer or error.
+    """
+    ns: dict[str, object] = {"live": None, "services": None, "skel": None, "trees": None,
+                             "logdir": None, "verbosity": 1, "json": False, "command": None,
+                             "names": [], "failed": False, "lines": 10}
+    names: list[str] = []
+    run = 0  # 0: no names yet, 1: in the run of names, 2: after it
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _GLOBAL_DEST or (ns["command"] and a in ("-n", "--lines")):
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            v: object = argv[i + 1]
+            if a in ("-v", "--verbosity", "-n", "--lines"):
+                try:
+                    v = int(argv[i + 1])
+                except ValueError:
+                    return None
+            ns["lines" if a in ("-n", "--lines") else _GLOBAL_DEST[a]] = v
+            i += 2
+            run = 2 if run else 0
+            continue
+        if a == "--json":
+            ns["json"] = True
+        elif a == "--failed" and ns["command"]:
+            ns["failed"] = True
+        elif a.startswith("-"):
+            return None
+        elif not ns["command"]:
+            if a != "status":
+                return None
+            ns["command"] = a
+        elif run == 2:
+            return None  # names, options, names again: argparse's to judge
+        else:
+            names.append(a)
+            run = 1
+        if a.startswith("-") and run:
+            run = 2
+        i += 1
+    if not ns["command"]:
+        return None
+    from ovis.cli.statusview import cmd_status
+
+    ns["names"] = names
+    return _Args(func=cmd_status, **ns)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # asked by scripts: no parser to build for it
+        print(f"ovis {__version__}")
+        return 0
+    quick = quick_status(argv)
+    if quick is not None:
+        return int(quick.func(quick) or 0)  # type: ignore[attr-defined]
     word = command_word(argv)
     if word is None and not any(a in ("-h", "--help", "--version") for a in argv):
         from ovis.cli import statusview  # `ovis` alone: a short summary, not a usage error

@@ -42,7 +42,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import manager_of
+    from ovis.cli.context import manager_of
     from ovis.engine.reset import reset_failed
 
     done = reset_failed(manager_of(args), args.names or None)
@@ -72,7 +72,7 @@ def _model(m, name: str):  # type: ignore[no-untyped-def]
 
 
 def cmd_deps(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import manager_of
+    from ovis.cli.context import manager_of
     from ovis.engine.status import dependents_of
 
     m = manager_of(args)
@@ -109,12 +109,20 @@ def cmd_deps(args: argparse.Namespace) -> int:
 
 
 def cmd_is_enabled(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import default_tree, manager_of
-    from ovis.errors import UnknownService
+    import os
 
-    m = manager_of(args)
+    from ovis.cli.context import default_tree, paths_of
+    from ovis.engine.status import View
+    from ovis.errors import UnknownService
+    from ovis.paths import check_name
+
+    m = View(paths_of(args))  # a read: no engine imported
     tree = args.tree or default_tree(m.paths)
-    members = set(m.tree_members(tree))
+    d = m.paths.trees / check_name(tree, "tree")  # as Manager.tree_members
+    try:
+        members = {e for e in os.listdir(d) if not e.startswith(".") and (d / e).is_file()}
+    except FileNotFoundError:
+        members = set()
     for n in args.names:
         if n not in members and m.repo.locate(n) is None and n not in m.live_services():
             raise UnknownService(n)

@@ -9,11 +9,13 @@ called a lot, and the detailed parts are computed only for named services.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # ovis status reads its command line without argparse (cli.main.quick_status)
+    import argparse
 
 from ovis.errors import EXIT_FAILED, EXIT_OK
 
@@ -21,19 +23,15 @@ LABEL = 11  # width of the detailed view's labels
 
 
 def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
-    from ovis.cli.context import manager_of
-    from ovis.engine.status import gather
+    from ovis.cli.context import paths_of
+    from ovis.engine.status import View, gather
 
-    m = manager_of(args)
-    live = m.live_services()  # read once: the detailed view asks for it several times
-    m.live_services = lambda: live  # type: ignore[method-assign]
+    m = View(paths_of(args))  # reads LIVE once; no engine imported
     items = gather(m, args.names or None)
     if not args.names:
-        from ovis.engine.drift import definition_changed
-
         for it in items:
             if it.get("compiled"):
-                it["changed"] = definition_changed(m, it["name"])
+                it["changed"] = m.changed(it["name"])
     if getattr(args, "failed", False):
         items = [it for it in items if it["state"] == "failed"]
     return m, items

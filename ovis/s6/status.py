@@ -139,7 +139,7 @@ def signal_name(num: int) -> str | None:
 DEATH_RECORD = 14
 
 
-def read_death_stamps(servicedir: Path) -> list[float]:
+def read_death_stamps(servicedir: Path | str) -> list[float]:
     """When the service died, oldest first, from ``supervise/death_tally``.
 
     s6-supervise appends one record per death and empties the file when it
@@ -151,7 +151,8 @@ def read_death_stamps(servicedir: Path) -> list[float]:
     from ovis.s6.tai import tain_to_unix
 
     try:
-        data = (Path(servicedir) / "supervise" / "death_tally").read_bytes()
+        with open(f"{os.fspath(servicedir)}/supervise/death_tally", "rb") as f:
+            data = f.read()
     except OSError:
         return []
     out = []
