@@ -85,6 +85,13 @@ def _say(text: str) -> None:
         pass
 
 
+def _say_err(text: str) -> None:
+    try:
+        os.write(2, (text + "\n").encode())
+    except OSError:
+        pass
+
+
 class Stage1:
     def __init__(self, opts: BootOptions, original_env: dict[str, str]) -> None:
         self.opts = opts
@@ -432,9 +439,11 @@ class Stage1:
                 os._exit(126)
         import subprocess
 
+        inproc = self._inprocess_stage2()
         try:
             keep = (CONSOLE_FD,) if self.namespace else ()
-            code = subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
+            code = inproc() if inproc is not None else \
+                subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
         except OSError as e:
             code, why = 126, f"cannot run {cfg.rcinit}: {e}"
         else:
@@ -444,6 +453,46 @@ class Stage1:
             _say(f"rc.init: fatal: {why}; see the log at {cfg.live}/log/{CATCHALL}/current")
             self._rescue_on_console(why)
         os._exit(0)
+
+    def _inprocess_stage2(self) -> Callable[[], int] | None:
+        """Stage 2 in this child when rc.init only execs ``ovis stage2`` (the skeleton's).
+
+        The script would start a new Python just to import what this process
+        has imported already (the engine, for the early services): seconds
+        of a boot where Python is slow.  Same environment, descriptors and
+        session as the script's exec would have; a rc.init with any command
+        of its own runs as written.
+        """
+        from ovis.boot import selfcmd
+
+        words = selfcmd.script_runs_self(str(self.cfg.rcinit))
+        if words is None or words[0] != "stage2" or set(words[1:]) - {"--status"}:
+            return None
+        show = "--status" in words
+
+        def run() -> int:
+            from ovis.boot import stage2
+            from ovis.errors import OvisError
+            from ovis.paths import Paths
+
+            try:
+                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show)
+            except OvisError as e:  # what `ovis stage2` would have printed and returned
+                _say_err(f"ovis: error: {e}")
+                return e.exit_status
+            except Exception:  # noqa: BLE001 - the script's Python would have died of it
+                import traceback
+
+                _say_err(traceback.format_exc().rstrip())
+                return 1
+            finally:  # this child ends in os._exit, which flushes nothing
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (OSError, ValueError):
+                        pass
+
+        return run
 
     def _wait_shutdown_request(self, pending: list[int]) -> None:
         """A re-sent signal that means shutdown: let its request land before rc.init.
