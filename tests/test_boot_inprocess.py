@@ -143,3 +143,44 @@ def test_failing_in_process_stop_still_reaches_stage4(booted: BootedSystem) -> N
     assert console.index("shutting down anyway", i) < console.index("ovis: stage 4 done", i)
     booted.assert_nothing_survived_stage4()
     assert os.path.exists(booted.console)
+
+
+def test_the_lean_stage_entry_reads_only_what_stage1_writes() -> None:
+    from ovis.cli import stagecmd
+
+    live = Path("/run/ovis")
+    assert stagecmd._parse(["--live", "/run/ovis", "stage4"]) == ("stage4", live, {"crashed": False})
+    assert stagecmd._parse(["--live", "/run/ovis", "stage4", "--crash"])[2] == {"crashed": True}
+    assert stagecmd._parse(["--live", "/run/ovis", "halt", "--repeat-forces", "--exit-code",
+                            "143"]) == ("halt", live, {"repeat_forces": True, "exitcode": 143})
+    # anything else: the full command line parser
+    for argv in (["stage4"], ["--live", "rel", "stage4"], ["--live", "/l", "stage4", "--help"],
+                 ["--live", "/l", "reboot", "-f"], ["--live", "/l", "stop", "--all"],
+                 ["--live", "/l", "halt", "--exit-code", "x"]):
+        assert stagecmd._parse(argv) is None, argv
+
+
+def test_stage_entry_falls_back_to_the_full_command(tmp_path: Path) -> None:
+    import subprocess
+
+    r = subprocess.run([*selfcmd.stage_argv(), "--live", str(tmp_path), "stage4", "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage: ovis stage4" in r.stdout, r
+    r = subprocess.run([*selfcmd.stage_argv(), "--live", str(tmp_path), "poweroff"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "was not set up by `ovis boot`" in r.stderr, r
+
+
+def test_pid1_scripts_use_the_lean_entry_with_live(booted: BootedSystem) -> None:
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    d = booted.live() / "scandir" / ".s6-svscan"
+    for name in ("finish", "crash", "SIGINT", "SIGUSR1"):
+        words = shlex.split((d / name).read_text().splitlines()[1])
+        assert words[:6] == ["exec", *selfcmd.stage_argv()], (name, words)
+        assert "ovis.cli.stagecmd" in words[5] and words[6:8] == ["--live", "/run/ovis"], words
+    os.kill(booted.pid1, 2)  # ctrl-alt-del: SIGINT script -> reboot through the lean entry
+    assert booted.wait_exit(60) is not None
+    console = booted.console_text()
+    assert "ovis: stage 3: preparing reboot" in console and "stage 4 done" in console, console
+    booted.assert_nothing_survived_stage4()

@@ -30,6 +30,11 @@ _CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
          "from ovis.cli.main import entrypoint;entrypoint()")
 
 
+#: The same for the commands of PID 1's own scripts (ovis.cli.stagecmd: stage 4, power verbs).
+_STAGE_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+               "from ovis.cli.stagecmd import entrypoint;entrypoint()")
+
+
 def package_root() -> Path:
     """The directory holding the ``ovis`` package that is running now."""
     import ovis
@@ -40,6 +45,12 @@ def package_root() -> Path:
 def argv(python: str | None = None, root: Path | None = None) -> list[str]:
     """The argv prefix that runs this ovis: ``argv() + ["status"]``."""
     code = _CODE.format(root=json.dumps(str(root or package_root())))
+    return [python or sys.executable, "-I", "-S", "-c", code]
+
+
+def stage_argv(python: str | None = None, root: Path | None = None) -> list[str]:
+    """:func:`argv` through the lean entry of stage 4 and the power verbs."""
+    code = _STAGE_CODE.format(root=json.dumps(str(root or package_root())))
     return [python or sys.executable, "-I", "-S", "-c", code]
 
 

@@ -305,7 +305,11 @@ class Stage1:
 
     def _svscan_scripts(self, d: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
-        ovis = " ".join(shlex.quote(a) for a in ovis_argv())
+        from ovis.boot import selfcmd
+
+        # The lean entry (ovis.cli.stagecmd), with LIVE named: these run at
+        # shutdown, where every import is time the machine takes to go down.
+        ovis = shlex.join([*selfcmd.stage_argv(), "--live", str(self.cfg.live)])
         container = self.cfg.container
         scripts = {
             "finish": f"exec {ovis} stage4",
