@@ -24,7 +24,7 @@ EVENTS = (
     ("modules", "stage 0: kernel modules loaded"),
     ("stage0-end", "stage 0: root mounted (9p + overlay), switching"),
     ("stage1", "stage 1: `ovis boot` started (init wrapper)"),
-    ("stage2", "stage 2: rc.init started (s6-svscan is PID 1)"),
+    ("stage2", "stage 2: starting the tree (s6-svscan is PID 1)"),
     ("ready", "**system ready** (tree up)"),
     ("poweroff", "`ovis poweroff` asked"),
     ("reboot", "`ovis reboot` asked"),
