@@ -11,8 +11,11 @@ import re
 from pathlib import Path
 
 
-def write_bytes(path: Path, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
+    # str arithmetic, not pathlib: this runs once per service per transaction
+    path = os.fspath(path)
+    head, sep, name = path.rpartition("/")
+    tmp = f"{head}{sep}.{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
@@ -24,7 +27,7 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644, fsync: bool = False)
     os.rename(tmp, path)
 
 
-def write_text(path: Path, text: str, mode: int = 0o644, fsync: bool = False) -> None:
+def write_text(path: Path | str, text: str, mode: int = 0o644, fsync: bool = False) -> None:
     write_bytes(path, text.encode(), mode, fsync)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
-from ovis.engine.transaction import Action, Result
+if TYPE_CHECKING:  # a status table needs no engine: progress lines get these from it
+    from ovis.engine.transaction import Action, Result
 
 RESET = "\033[0m"
 GREEN = "\033[1;32m"
@@ -52,7 +53,7 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-VERBS = {Action.START: "started", Action.STOP: "stopped"}
+VERBS = {"start": "started", "stop": "stopped"}  # by Action value
 
 
 class TerminalReporter:
@@ -72,8 +73,8 @@ class TerminalReporter:
         c = self.colour
         if result.ok:
             tag = paint("[  OK  ]", GREEN, c)
-            what = VERBS[action]
-            if action is Action.START and result.detail:
+            what = VERBS[action.value]
+            if action.value == "start" and result.detail:
                 what += f" ({result.detail})"
             line = f"{tag} {name:<{self.width}} {what:<10} {duration(result.elapsed)}"
         elif result.reason is not None and result.reason.value == "dependency-failed":

@@ -71,3 +71,31 @@ def test_a_round_started_after_a_listing_does_not_reuse_it() -> None:
             p.wait()
     finally:
         procs.end_round()
+
+
+def test_a_rounds_index_finds_every_member_and_rereads_them() -> None:
+    """One index per listing serves every check of the round; a member that
+    died after the listing is not reported by a later check of that round."""
+    leader = subprocess.Popen(["sh", "-c", "sleep 30 & exec sleep 30"], start_new_session=True)
+    other = _session()
+    try:
+        deadline = time.monotonic() + 10
+        while len(procs.session_members(leader.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        procs.new_round()
+        try:
+            both = procs.session_members(leader.pid)
+            assert len(both) == 2 and leader.pid in both
+            assert procs.session_members(other.pid) == [other.pid]  # same index, other session
+            child = next(p for p in both if p != leader.pid)
+            subprocess.run(["kill", "-9", str(child)], check=True)
+            deadline = time.monotonic() + 10
+            while procs.session_members(leader.pid) != [leader.pid] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert procs.session_members(leader.pid) == [leader.pid]
+        finally:
+            procs.end_round()
+    finally:
+        for p in (leader, other):
+            p.kill()
+            p.wait()

@@ -10,17 +10,12 @@ from typing import Any, Callable
 from typing import TYPE_CHECKING
 
 from ovis.errors import EXIT_FAILED, EXIT_OK, UsageError
-from ovis.cli.context import manager_of, paths_of  # noqa: F401  (other CLI modules import them from here)
-from ovis.paths import Paths, read_env_file
+from ovis.cli.context import default_tree, manager_of, paths_of  # noqa: F401  (other CLI modules import them from here)
 
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
     from ovis.engine.manager import Manager, Outcome
 
 Register = Callable[..., argparse.ArgumentParser]
-
-
-def default_tree(paths: Paths) -> str:
-    return read_env_file(paths.skel / "init.conf").get("TREE") or "boot"
 
 
 def outcome_json(o: Outcome) -> dict[str, Any]:

@@ -34,6 +34,11 @@ def paths_of(args: argparse.Namespace) -> Paths:
                          live=args.live, logdir=args.logdir)
 
 
+def default_tree(paths: Paths) -> str:
+    """init.conf's TREE: the tree enable/disable/is-enabled/tree act on by default."""
+    return read_env_file(paths.skel / "init.conf").get("TREE") or "boot"
+
+
 def manager_of(args: argparse.Namespace) -> Manager:
     from ovis.terminal import TerminalReporter
     from ovis.engine.manager import Manager

@@ -7,12 +7,14 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ovis import __version__
 from ovis.errors import OvisError
+
+if TYPE_CHECKING:  # argparse is imported when a parser is built (not for --version)
+    import argparse
 
 EXIT_CODES = """\
 exit status:
@@ -31,6 +33,8 @@ After a command returns no ovis process is left: s6 supervises.
 
 
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    import argparse
+
     d = argparse.SUPPRESS if suppress else None
     g = p.add_argument_group("paths and output (also accepted after the command)")
     g.add_argument("--live", metavar="DIR", default=d,
@@ -67,14 +71,30 @@ def command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
+#: The CLI module that registers each command, in the order ``ovis --help``
+#: lists the modules: a command line that names its command imports only that
+#: module (tests/test_cli_lazy.py checks the table against the registrations).
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(("start", "stop", "restart", "reload", "signal", "status", "enable",
+                     "disable", "tree", "check", "scandir", "log"), "commands"),
+    **dict.fromkeys(("boot", "skel", "stage2", "stage3", "stage4", "demo", "halt", "poweroff",
+                     "reboot"), "bootcmds"),
+    "analyze": "analyzecmd",
+    **dict.fromkeys(("apply", "reset", "reset-failed", "deps", "is-enabled"), "opscmds"),
+}
+_MODULE_ORDER = ("commands", "bootcmds", "analyzecmd", "opscmds")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or (*only*) the parser of a single command.
 
     Building every subcommand costs real time where Python is slow (PID 1
-    under emulation, stage 3/4 at shutdown): a command line that names its
-    command gets just that one.
+    under emulation, stage 3/4 at shutdown), and so does importing every
+    CLI module: a command line that names its command gets just that one,
+    from just the module that registers it.
     """
-    from ovis.cli import commands
+    import argparse
+    import importlib
 
     parser = argparse.ArgumentParser(
         prog="ovis", description=GLOBAL_HELP, epilog=EXIT_CODES + "\nsee docs/ for one page per command",
@@ -97,16 +117,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(func=handler)
         return p
 
-    from ovis.cli import analyzecmd, bootcmds, opscmds
-
-    for module in (commands, bootcmds, analyzecmd, opscmds):
-        module.register(cmd)
+    owner = COMMAND_MODULES.get(only) if only is not None else None
+    for name in ((owner,) if owner else _MODULE_ORDER if only is None else ()):
+        importlib.import_module(f"ovis.cli.{name}").register(cmd)
     parser.ovis_commands = sorted(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # asked by scripts: no parser to build for it
+        print(f"ovis {__version__}")
+        return 0
     word = command_word(argv)
     if word is None and not any(a in ("-h", "--help", "--version") for a in argv):
         from ovis.cli import statusview  # `ovis` alone: a short summary, not a usage error

@@ -42,7 +42,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import manager_of
+    from ovis.cli.context import manager_of
     from ovis.engine.reset import reset_failed
 
     done = reset_failed(manager_of(args), args.names or None)
@@ -72,7 +72,7 @@ def _model(m, name: str):  # type: ignore[no-untyped-def]
 
 
 def cmd_deps(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import manager_of
+    from ovis.cli.context import manager_of
     from ovis.engine.status import dependents_of
 
     m = manager_of(args)
@@ -109,7 +109,7 @@ def cmd_deps(args: argparse.Namespace) -> int:
 
 
 def cmd_is_enabled(args: argparse.Namespace) -> int:
-    from ovis.cli.commands import default_tree, manager_of
+    from ovis.cli.context import default_tree, manager_of
     from ovis.errors import UnknownService
 
     m = manager_of(args)

@@ -21,19 +21,15 @@ LABEL = 11  # width of the detailed view's labels
 
 
 def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
-    from ovis.cli.context import manager_of
-    from ovis.engine.status import gather
+    from ovis.cli.context import paths_of
+    from ovis.engine.status import View, gather
 
-    m = manager_of(args)
-    live = m.live_services()  # read once: the detailed view asks for it several times
-    m.live_services = lambda: live  # type: ignore[method-assign]
+    m = View(paths_of(args))  # reads LIVE once; no engine imported
     items = gather(m, args.names or None)
     if not args.names:
-        from ovis.engine.drift import definition_changed
-
         for it in items:
             if it.get("compiled"):
-                it["changed"] = definition_changed(m, it["name"])
+                it["changed"] = m.changed(it["name"])
     if getattr(args, "failed", False):
         items = [it for it in items if it["state"] == "failed"]
     return m, items

@@ -8,6 +8,7 @@ only when s6 or the kernel has something to say, or a deadline passes.
 
 from __future__ import annotations
 
+import heapq
 import selectors
 import time
 from typing import Callable, Protocol
@@ -62,6 +63,9 @@ class Runner:
         self.sel = selectors.DefaultSelector()
         self.jobs: dict[str, Job] = {}
         self.begun: dict[str, tuple[float, float]] = {}  # name -> (monotonic, wall)
+        self._timers: list[tuple[float, int, str]] = []  # (deadline, seq, name) heap
+        self._armed: dict[str, float] = {}  # name -> the deadline it has in the heap
+        self._seq = 0
 
     def run(self) -> dict[str, Result]:
         """Run the plan to completion; ``report`` is called once per settled service."""
@@ -77,8 +81,8 @@ class Runner:
                 if not self.jobs:  # nothing running, nothing runnable: impossible on a DAG
                     raise RuntimeError("transaction stalled: " + ", ".join(sorted(plan.pending)))
                 now = self.clock()
-                deadlines = [j.deadline for j in self.jobs.values() if j.deadline is not None]
-                wait = max(0.0, min(deadlines) - now) if deadlines else None
+                first = self._next_deadline()
+                wait = None if first is None else max(0.0, first - now)
                 if self.interrupted is not None:
                     wait = INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL)
                 events = self.sel.select(wait)
@@ -93,17 +97,56 @@ class Runner:
                                 self._settle(key.data, res, now)
                 finally:
                     procs.end_round()
-                for name, job in list(self.jobs.items()):
-                    if job.deadline is not None and job.deadline <= now:
-                        res = job.on_timeout(now)
-                        if res is not None:
-                            self._settle(name, res, now)
+                for name, job in self._due(now):
+                    res = job.on_timeout(now)
+                    if res is not None:
+                        self._settle(name, res, now)
+                    else:
+                        self._arm(name, job)  # it moved its deadline (or dropped it)
         finally:
             for job in self.jobs.values():
                 job.close()
             self.sel.close()
             self.backend.finish()
         return plan.results
+
+    # Deadlines: a heap, not a scan of every job at every wake-up (that made a
+    # 1000-service transaction quadratic).  A job moves its deadline only in
+    # on_timeout (the Job protocol), after which it is armed again; entries
+    # whose job settled or moved on are dropped when they surface.
+    def _arm(self, name: str, job: Job) -> None:
+        d = job.deadline
+        if d is not None and self._armed.get(name) != d:
+            self._armed[name] = d
+            self._seq += 1
+            heapq.heappush(self._timers, (d, self._seq, name))
+
+    def _live_top(self) -> tuple[float, int, str] | None:
+        timers = self._timers
+        while timers:
+            d, _, name = timers[0]
+            job = self.jobs.get(name)
+            if job is not None and job.deadline == d and self._armed.get(name) == d:
+                return timers[0]
+            heapq.heappop(timers)
+            if job is not None and job.deadline is not None and job.deadline != d:
+                self._armed.pop(name, None)
+                self._arm(name, job)
+        return None
+
+    def _next_deadline(self) -> float | None:
+        top = self._live_top()
+        return None if top is None else top[0]
+
+    def _due(self, now: float) -> list[tuple[str, Job]]:
+        """Jobs whose deadline passed, earliest first (begin order on a tie)."""
+        out = []
+        while (top := self._live_top()) is not None and top[0] <= now:
+            heapq.heappop(self._timers)
+            name = top[2]
+            self._armed.pop(name, None)
+            out.append((name, self.jobs[name]))
+        return out
 
     def _interrupt(self) -> None:
         """Settle everything still open as interrupted; what is up stays up
@@ -134,6 +177,7 @@ class Runner:
                     self._settle(name, started, now)
                     continue
                 self.jobs[name] = started
+                self._arm(name, started)
                 fd = started.fileno()
                 if fd is not None:
                     self.sel.register(fd, selectors.EVENT_READ, name)

@@ -24,6 +24,7 @@ from ovis.paths import Paths
 from ovis.s6 import control, events
 from ovis.s6.status import SupervisorStatus, read_status, signal_name
 from ovis.service import compiler
+from ovis.service.restart import STATE_FILE as RESTART_STATE
 from ovis.service.model import (
     DEFAULT_TIMEOUT_START_MS,
     DEFAULT_TIMEOUT_STOP_MS,
@@ -56,9 +57,8 @@ def failure_from_status(st: SupervisorStatus | None) -> Result:
 class LongrunJob:
     """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
 
-    def __init__(self, svc: Service, servicedir: Path, action: Action, now: float) -> None:
+    def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float) -> None:
         self.svc = svc
-        self.dir = servicedir
         self.action = action
         self.want_ready = svc.notify is not None
         if action is Action.START:
@@ -71,24 +71,27 @@ class LongrunJob:
             stop_ms = svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS
             self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
         self.session: int | None = None
-        self.sub = events.subscribe(servicedir)
+        self._d = str(servicedir)  # the hot path joins strings, not Paths
+        self.sub = events.subscribe(self._d)
         self.tracker: events.Tracker | None = None
         self.result: Result | None = None
         self._send()
 
     def _send(self) -> None:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
-        before = read_status(self.dir)
+        d = self._d
+        before = read_status(d)
         if self.action is Action.START:
-            from ovis.service.restart import forget
-
-            forget(self.dir)  # a start through ovis begins a new restart count
+            try:  # a start through ovis begins a new restart count
+                os.unlink(f"{d}/{RESTART_STATE}")
+            except OSError:
+                pass
         if self.action is Action.STOP and before is not None and before.up:
             self.session = before.pid  # s6-supervise runs ./run as a session leader
         try:
             # Sent even when already there: U/D also fix the down file, so a
             # restarted supervisor keeps the state ovis was asked for.
-            control.send(self.dir, "U" if self.action is Action.START else "D")
+            control.send(d, "U" if self.action is Action.START else "D")
         except NotSupervised:
             if self.action is Action.STOP:
                 self.result = Result(True, already=True)
@@ -98,7 +101,7 @@ class LongrunJob:
             # (down but wanted up: a crash loop between restarts; the D stopped it)
             self.result = Result(True, already=True)
             return
-        self.tracker = events.Tracker(read_status(self.dir))
+        self.tracker = events.Tracker(read_status(d))
         self.result = self._check()
 
     def _check(self) -> Result | None:
@@ -108,7 +111,7 @@ class LongrunJob:
             if t.satisfies(self.wanted):
                 return Result(True)
             if t.permanent_failure:
-                return failure_from_status(read_status(self.dir))
+                return failure_from_status(read_status(self._d))
             if t.supervisor_gone:
                 return Result(False, Reason.SUPERVISOR_GONE, detail="s6-supervise exited")
         else:
@@ -116,6 +119,10 @@ class LongrunJob:
                 procs.end_session(self.session)  # children s6 did not signal
                 return Result(True)
         return None
+
+    @property
+    def dir(self) -> Path:
+        return Path(self._d)
 
     def fileno(self) -> int | None:
         return self.sub.fileno()
@@ -125,7 +132,7 @@ class LongrunJob:
         if self.result is not None:
             return self.result
         if self.tracker is None:
-            if "s" in letters or control.is_supervised(self.dir):
+            if "s" in letters or control.is_supervised(self._d):
                 self._send()
             return self.result
         self.tracker.feed(letters)
@@ -136,7 +143,7 @@ class LongrunJob:
         if self.action is Action.START:
             # Do not leave a half-started service behind: bring it down.
             try:
-                control.send(self.dir, "D")
+                control.send(self._d, "D")
             except NotSupervised:
                 pass
             what = "ready" if self.want_ready else "up"
@@ -280,24 +287,25 @@ class S6Backend:
         self.oneshot_up = oneshot_up
         self.loggers: list[subprocess.Popen[bytes]] = []
         self.session_of: dict[int, int] = {}  # logger pid -> its script's session
+        self._sv = str(paths.servicedirs)
 
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
-        sdir = self.paths.servicedir(name)
-        if svc.kind is Kind.BUNDLE:  # its members were settled first: nothing of its own
-            if (action is Action.START) == self.oneshot_up.get(name, False):
-                return Result(True, already=True)
-            return Result(True, detail="" if svc.contents or action is Action.STOP
-                          else "nothing to run")
         if svc.kind is Kind.LONGRUN:
             try:
-                job = LongrunJob(svc, sdir, action, now)
+                job = LongrunJob(svc, f"{self._sv}/{name}", action, now)
             except (OSError, StateError) as e:
                 return Result(False, Reason.NOT_SUPERVISED, detail=str(e))
             if job.result is not None:
                 job.close()
                 return job.result
             return job
+        sdir = self.paths.servicedir(name)
+        if svc.kind is Kind.BUNDLE:  # its members were settled first: nothing of its own
+            if (action is Action.START) == self.oneshot_up.get(name, False):
+                return Result(True, already=True)
+            return Result(True, detail="" if svc.contents or action is Action.STOP
+                          else "nothing to run")
         is_up = self.oneshot_up.get(name, False)
         if (action is Action.START) == is_up:
             return Result(True, already=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -41,29 +41,59 @@ class ServiceState:
     session: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        # Not dataclasses.asdict: its deepcopy of every field was a third of
+        # a transaction's per-service state cost.  The fields are scalars but
+        # for ``timings`` (a flat dict) and ``reset_from`` (a flat list).
+        return json.dumps({k: getattr(self, k) for k in _FIELDS}, sort_keys=True)
 
 
-def _path(paths: Paths, name: str) -> Path:
-    return paths.state / f"{safe_component(name)}.json"
+_FIELDS = tuple(f.name for f in fields(ServiceState))
+_KNOWN = frozenset(_FIELDS)
+
+
+def _path(paths: Paths, name: str) -> str:
+    return f"{_state_dir(paths)}/{safe_component(name)}.json"
+
+
+#: str(paths.state) of each Paths seen (Paths is frozen, hashable): the
+#: property builds Path objects, and this runs for every record read or written.
+_DIRS: dict[Paths, str] = {}
+
+
+def _state_dir(paths: Paths) -> str:
+    d = _DIRS.get(paths)
+    if d is None:
+        d = _DIRS[paths] = str(paths.state)
+    return d
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
     try:
-        with open(_path(paths, name)) as f:
-            data = json.load(f)
-        return ServiceState(**{k: v for k, v in data.items()
-                               if k in ServiceState.__dataclass_fields__})
-    except (OSError, ValueError, TypeError):
+        with open(_path(paths, name), "rb") as f:
+            data = json.loads(f.read())
+        return ServiceState(**{k: v for k, v in data.items() if k in _KNOWN})
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
+#: LIVE/state directories this process made sure of: one mkdir per
+#: transaction, not one per write (a removed one is made again below).
+_made: set[str] = set()
+
+
 def save(paths: Paths, st: ServiceState) -> None:
+    """Write one record atomically (temp + rename).  No fsync: LIVE is a
+    tmpfs on a booted system, and no guarantee asks a record to outlive a
+    power cut (docs/guarantees.md)."""
+    d = _state_dir(paths)
     path = _path(paths, st.name)
+    data = (st.to_json() + "\n").encode()
     for attempt in (0, 1):  # LIVE/state removed under our feet: make it again, once
-        paths.state.mkdir(parents=True, exist_ok=True)
+        if attempt or d not in _made:
+            os.makedirs(d, exist_ok=True)
+            _made.add(d)
         try:
-            atomic.write_text(path, st.to_json() + "\n")
+            atomic.write_bytes(path, data)
             return
         except FileNotFoundError:
             if attempt:

@@ -23,6 +23,17 @@ from ovis.service.model import Kind, Service
 
 FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
 
+#: str(paths.servicedirs) of each Paths seen: ``ovis status`` of a thousand
+#: services would otherwise build several Path objects per service.
+_SV: dict[Paths, str] = {}
+
+
+def servicedir_str(paths: Paths, name: str) -> str:
+    d = _SV.get(paths)
+    if d is None:
+        d = _SV[paths] = str(paths.servicedirs)
+    return f"{d}/{name}"
+
 
 def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
     st = statefile.load(paths, svc.name)
@@ -52,8 +63,9 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
 
     from ovis.service.restart import read_state
 
-    sup = read_status(paths.servicedir(svc.name)) if compiled else None
-    rs = read_state(paths.servicedir(svc.name)) if compiled else None
+    sd = servicedir_str(paths, svc.name)
+    sup = read_status(sd) if compiled else None
+    rs = read_state(sd) if compiled and sup is not None else None
     out.update(essential=svc.essential, waiting=False, restart_at=None)
     if sup is not None and rs is not None:
         out["restarts"] = rs.restarts  # what the finish script (restart policy) decided
@@ -202,7 +214,7 @@ def restarts(paths: Paths, name: str, st: statefile.ServiceState | None,
     """
     from ovis.s6.status import read_death_stamps
 
-    stamps = read_death_stamps(paths.servicedir(name))
+    stamps = read_death_stamps(servicedir_str(paths, name))
     if not stamps:
         return 0
     t = st.timings if st else {}
@@ -218,7 +230,92 @@ def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
 
 
-def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
+class View:
+    """What the status readers use of a Manager (paths, definitions, LIVE), and no more.
+
+    ``ovis status`` is called dozens of times by boot scripts: it need not
+    import the engine's manager, transactions, runner and s6 control code.
+    LIVE's compiled models are read once per invocation (the table and the
+    detailed view ask for them several times); the compiler is built only
+    when a definition newer than its compiled form must be digested.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        from ovis.service.repository import Repository
+
+        self.paths = paths
+        self.repo = Repository(paths.services)
+        self._live: dict[str, Service] | None = None
+        self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
+        self._search = [str(d) for d in paths.services]
+        self._compiler: Any = None
+
+    def live_services(self) -> dict[str, Service]:
+        """Every service compiled into LIVE (as compiler.compiled_services, string paths)."""
+        if self._live is None:
+            import json
+            import os
+
+            self._live = {}
+            base = str(self.paths.servicedirs)
+            try:
+                entries = os.listdir(base)
+            except OSError:
+                entries = []
+            if not entries:  # nothing compiled: the compiler need not even be imported
+                return self._live
+            from ovis.service.compiler import META, service_from_metadata
+
+            for e in entries:
+                if e.startswith("."):
+                    continue
+                try:
+                    with open(f"{base}/{e}/{META}", "rb") as f:
+                        meta = json.loads(f.read())
+                        at = os.fstat(f.fileno()).st_mtime
+                    if isinstance(meta, dict):
+                        self._live[e] = service_from_metadata(meta)
+                        self._compiled_at[e] = at
+                except (OSError, ValueError, KeyError):
+                    continue
+        return self._live
+
+    def changed(self, name: str) -> bool | None:
+        """:func:`ovis.engine.drift.definition_changed`, its common case without pathlib.
+
+        A compiled service whose definition is a plain file in the search
+        path, not modified after its ``ovis.json`` was written, is
+        unchanged; anything else (a directory, a symlink, an instance, a
+        newer file, no definition) is drift's to decide.
+        """
+        import os
+        import stat
+
+        self.live_services()  # records when each ovis.json was written
+        at = self._compiled_at.get(name)
+        if at is not None and "@" not in name:
+            for d in self._search:
+                try:
+                    st = os.lstat(f"{d}/{name}")
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and st.st_mtime <= at:
+                    return False
+                break
+        from ovis.engine.drift import definition_changed
+
+        return definition_changed(self, name)  # type: ignore[arg-type]
+
+    @property
+    def compiler(self) -> Any:
+        if self._compiler is None:
+            from ovis.service.compiler import Compiler
+
+            self._compiler = Compiler(self.paths)
+        return self._compiler
+
+
+def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, Any]]:
     """What ``ovis status [NAME...]`` shows: compiled, defined and broken services.
 
     Unknown names raise :class:`~ovis.errors.UnknownService`; a definition
@@ -229,7 +326,8 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
     live = dict(manager.live_services())
     defined: dict[str, Service] = {}
     broken: dict[str, dict[str, Any]] = {}
-    for n in names or manager.repo.names():
+    listed = [] if names else manager.repo.names()
+    for n in names or listed:
         if n in live:
             continue
         try:
@@ -240,7 +338,8 @@ def gather(manager: Manager, names: list[str] | None) -> list[dict[str, Any]]:
                 raise
             broken[n] = broken_status(manager.paths, n, source, str(e))
     if not names:  # a definition deleted from disk, its service down: it is gone
-        for n in [n for n in live if n not in defined and n not in broken
+        on_disk = set(listed)  # found by the listing: no lookup per service
+        for n in [n for n in live if n not in defined and n not in broken and n not in on_disk
                   and manager.repo.locate(n) is None]:
             if not _still_running(manager.paths, live[n]):
                 del live[n]

@@ -225,8 +225,8 @@ def new_round() -> None:
 
 
 def end_round() -> None:
-    global _round, _listing
-    _round = _listing = None
+    global _round, _listing, _indexed
+    _round = _listing = _indexed = None
 
 
 def _pids(fresh: bool) -> list[int]:
@@ -240,6 +240,41 @@ def _pids(fresh: bool) -> list[int]:
     return pids
 
 
+#: The listing :func:`_by_session` last indexed, and its index.
+_indexed: tuple[list[int], dict[int, list[int]]] | None = None
+
+
+def _by_session(pids: list[int]) -> dict[int, list[int]]:
+    """Session id -> pids of one listing, from the cache (new pids read once).
+
+    Built once per listing, so the checks of the services settled in one
+    wake-up cost one pass over /proc together, not one pass each: with a few
+    thousand processes on the machine, a 300-service stop spent most of its
+    time walking the listing again for every service.
+    """
+    global _indexed
+    if _indexed is not None and _indexed[0] is pids:
+        return _indexed[1]
+    alive = set(pids)
+    for p in [p for p in _SESSION_OF if p not in alive]:
+        del _SESSION_OF[p]
+    index: dict[int, list[int]] = {}
+    for pid in pids:
+        sid = _SESSION_OF.get(pid)
+        if sid is None:
+            st = _session_state(pid)
+            if st is None:
+                continue
+            sid = _SESSION_OF[pid] = st[0]
+        members = index.get(sid)
+        if members is None:
+            index[sid] = [pid]
+        else:
+            members.append(pid)
+    _indexed = (pids, index)
+    return index
+
+
 def session_members(sid: int, fresh: bool = False) -> list[int]:
     """Live processes of session *sid* (zombies excluded): what a service left.
 
@@ -247,21 +282,18 @@ def session_members(sid: int, fresh: bool = False) -> list[int]:
     /proc/PID/stat each time made a 300-service stop read 180,000 files,
     and listing /proc once per service made a 1000-service stop spend
     seconds in ``listdir``. *fresh*: never the round's shared listing.
+    The candidates the index names are read again (one may have left the
+    session with setsid, died, or be a zombie now).
     """
-    pids = _pids(fresh)
-    alive = set(pids)
-    for p in [p for p in _SESSION_OF if p not in alive]:
-        del _SESSION_OF[p]
+    index = _by_session(_pids(fresh))
     out = []
-    for pid in pids:
-        known = _SESSION_OF.get(pid)
-        if known is not None and known != sid:
-            continue
-        st = _session_state(pid)  # new, or a candidate: read now
+    for pid in index.pop(sid, ()):
+        st = _session_state(pid)
         if st is None:
             _SESSION_OF.pop(pid, None)
             continue
         _SESSION_OF[pid] = st[0]
+        index.setdefault(st[0], []).append(pid)  # where a later check looks for it
         if st[0] == sid and st[1] not in ("Z", "X"):
             out.append(pid)
     return out

@@ -43,15 +43,16 @@ def _check_letters(letters: str, valid: str, who: str) -> bytes:
     return letters.encode("ascii")
 
 
-def _write_fifo(fifo: Path, data: bytes, owner: Path, what: str) -> None:
+def _write_fifo(fifo: Path | str, data: bytes, owner: Path | str, what: str) -> None:
     """One non-blocking open + one write; map "nobody listens" to NotSupervised."""
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         if e.errno == errno.ENXIO:
-            raise NotSupervised(owner, f"no {what} is listening") from None
+            raise NotSupervised(Path(owner), f"no {what} is listening") from None
         if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-            raise NotSupervised(owner, f"not supervised (no {fifo.parent.name}/{fifo.name})") from None
+            f = Path(fifo)
+            raise NotSupervised(Path(owner), f"not supervised (no {f.parent.name}/{f.name})") from None
         raise
     try:
         if not data:
@@ -62,17 +63,17 @@ def _write_fifo(fifo: Path, data: bytes, owner: Path, what: str) -> None:
             n = os.write(fd, data)
         except OSError as e:
             if e.errno == errno.EPIPE:
-                raise NotSupervised(owner, f"{what} went away") from None
+                raise NotSupervised(Path(owner), f"{what} went away") from None
             if e.errno == errno.EAGAIN:
-                raise NotSupervised(owner, f"{what} is not reading its control fifo") from None
+                raise NotSupervised(Path(owner), f"{what} is not reading its control fifo") from None
             raise
         if n != len(data):
-            raise NotSupervised(owner, f"{what} is not reading its control fifo (short write)")
+            raise NotSupervised(Path(owner), f"{what} is not reading its control fifo (short write)")
     finally:
         os.close(fd)
 
 
-def _is_locked(lockfile: Path) -> bool:
+def _is_locked(lockfile: Path | str) -> bool:
     """True if some process holds a POSIX lock on *lockfile* (never locks it)."""
     try:
         fd = os.open(lockfile, os.O_RDONLY | os.O_CLOEXEC)
@@ -89,21 +90,25 @@ def _is_locked(lockfile: Path) -> bool:
         os.close(fd)
 
 
-def send(servicedir: Path, letters: str) -> None:
+def send(servicedir: Path | str, letters: str) -> None:
     """Send control *letters* to the s6-supervise of *servicedir*.
 
     Raises ``ValueError`` for letters s6-supervise does not know (before
     touching anything) and ``NotSupervised`` if no supervisor reads the fifo.
     Never blocks.  An empty *letters* only checks that a supervisor listens.
     """
-    data = _check_letters(letters, VALID_LETTERS, "s6-supervise")
-    servicedir = Path(servicedir)
-    _write_fifo(servicedir / "supervise" / "control", data, servicedir, "supervisor")
+    data = _LETTERS.get(letters) or _check_letters(letters, VALID_LETTERS, "s6-supervise")
+    d = os.fspath(servicedir)
+    _write_fifo(f"{d}/supervise/control", data, d, "supervisor")
 
 
-def is_supervised(servicedir: Path) -> bool:
+#: The letters the engine sends for every transition, checked once.
+_LETTERS = {"U": b"U", "D": b"D", "u": b"u", "d": b"d"}
+
+
+def is_supervised(servicedir: Path | str) -> bool:
     """True if an s6-supervise currently runs on *servicedir* (like s6-svok)."""
-    return _is_locked(Path(servicedir) / "supervise" / "lock")
+    return _is_locked(f"{os.fspath(servicedir)}/supervise/lock")
 
 
 def svscan_send(scandir: Path, letters: str) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import select
+import stat
 import string
 import time
 from pathlib import Path
@@ -38,7 +38,7 @@ _RANDOM_ALPHABET = string.ascii_letters + string.digits
 WANTS = ("up", "ready", "down", "finished")
 
 
-def ensure_fifodir(servicedir: Path) -> Path:
+def ensure_fifodir(servicedir: Path | str) -> Path:
     """Create ``servicedir/event`` like s6-supervise does, if missing.
 
     Mode 03730 owned by our egid: group members may create fifos (subscribe)
@@ -47,22 +47,38 @@ def ensure_fifodir(servicedir: Path) -> Path:
     as s6 does.  Creating it ourselves lets a caller subscribe before the
     supervisor exists and still see its very first events.
     """
-    fifodir = Path(servicedir) / FIFODIR
+    return Path(_ensure_fifodir(os.fspath(servicedir)))
+
+
+def _ensure_fifodir(servicedir: str) -> str:
+    """:func:`ensure_fifodir` on strings: one mkdir (and one lstat) in the
+    common case, as it runs once per service of every transaction."""
+    fifodir = f"{servicedir}/{FIFODIR}"
     target = fifodir
     try:
         os.mkdir(fifodir, 0o700)
     except FileExistsError:
+        st = os.lstat(fifodir)
+        if stat.S_ISDIR(st.st_mode):
+            return fifodir
         # A dangling symlink is created through, like s6-supervise's trymkdir.
-        if fifodir.is_symlink() and not fifodir.exists():
-            target = Path(os.path.join(fifodir.parent, os.readlink(fifodir)))
+        if stat.S_ISLNK(st.st_mode) and not os.path.exists(fifodir):
+            target = os.path.join(servicedir, os.readlink(fifodir))
             os.mkdir(target, 0o700)
-        elif fifodir.is_dir():
+        elif os.path.isdir(fifodir):  # a symlink to a directory
             return fifodir
         else:
-            raise NotADirectoryError(errno.ENOTDIR, "s6 fifodir is not a directory", str(fifodir))
+            raise NotADirectoryError(errno.ENOTDIR, "s6 fifodir is not a directory", fifodir)
     os.chown(target, -1, os.getegid())
     os.chmod(target, 0o3730)
     return fifodir
+
+
+def _random_suffix() -> str:
+    """Six characters of [A-Za-z0-9] from one getrandom(2) (secrets.choice
+    made one syscall per character)."""
+    n = len(_RANDOM_ALPHABET)
+    return "".join(_RANDOM_ALPHABET[b % n] for b in os.urandom(6))
 
 
 class Subscription:
@@ -75,33 +91,30 @@ class Subscription:
     our process is gone.
     """
 
-    def __init__(self, servicedir: Path) -> None:
-        self.servicedir = Path(servicedir)
-        fifodir = ensure_fifodir(self.servicedir)
+    def __init__(self, servicedir: Path | str) -> None:
+        self._dir = os.fspath(servicedir)
+        fifodir = _ensure_fifodir(self._dir)
         self._rfd = -1
         self._wfd = -1
         for _ in range(100):
-            name = (
-                f"{_PREFIX}{tai64n_label(time.time())}:"
-                + "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(6))
-            )
-            tmp = fifodir / ("." + name)
+            name = f"{_PREFIX}{tai64n_label(time.time())}:{_random_suffix()}"
+            tmp = f"{fifodir}/.{name}"
             try:
                 os.mkfifo(tmp, 0o600)
             except FileExistsError:
                 continue
             break
         else:  # pragma: no cover - 100 collisions of 62**6 names
-            raise FileExistsError(errno.EEXIST, "cannot create a unique fifo", str(fifodir))
+            raise FileExistsError(errno.EEXIST, "cannot create a unique fifo", fifodir)
         assert len(name) == _NAME_LEN
-        self.path = fifodir / name
+        self._path = f"{fifodir}/{name}"
         try:
             os.chmod(tmp, 0o600)  # mkfifo obeys the umask; s6 wants exactly 0600
             self._rfd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             self._wfd = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
             # Only now make it visible: writers skip dot-names, so they never
             # see a fifo without a reader.
-            os.rename(tmp, self.path)
+            os.rename(tmp, self._path)
         except BaseException:
             self._close_fds()
             try:
@@ -109,6 +122,14 @@ class Subscription:
             except FileNotFoundError:
                 pass
             raise
+
+    @property
+    def servicedir(self) -> Path:
+        return Path(self._dir)
+
+    @property
+    def path(self) -> Path:
+        return Path(self._path)
 
     @property
     def closed(self) -> bool:
@@ -146,7 +167,7 @@ class Subscription:
         if self._rfd < 0 and self._wfd < 0:
             return
         try:
-            os.unlink(self.path)
+            os.unlink(self._path)
         except FileNotFoundError:
             pass
         finally:
@@ -168,7 +189,7 @@ class Subscription:
         return f"<Subscription {self.path} {state}>"
 
 
-def subscribe(servicedir: Path) -> Subscription:
+def subscribe(servicedir: Path | str) -> Subscription:
     """Start listening to *servicedir*'s events (creating ``event/`` if needed)."""
     return Subscription(servicedir)
 

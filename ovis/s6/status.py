@@ -93,14 +93,14 @@ def decode_status(data: bytes) -> SupervisorStatus:
     )
 
 
-def read_status(servicedir: Path) -> SupervisorStatus | None:
+def read_status(servicedir: Path | str) -> SupervisorStatus | None:
     """Read ``servicedir/supervise/status``; ``None`` if it does not exist.
 
     A missing file means no supervisor ever ran on this servicedir.  An
     existing file says nothing about whether one runs *now*: use
     :func:`ovis.s6.control.is_supervised` for that.
     """
-    path = Path(servicedir) / "supervise" / "status"
+    path = f"{os.fspath(servicedir)}/supervise/status"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -139,7 +139,7 @@ def signal_name(num: int) -> str | None:
 DEATH_RECORD = 14
 
 
-def read_death_stamps(servicedir: Path) -> list[float]:
+def read_death_stamps(servicedir: Path | str) -> list[float]:
     """When the service died, oldest first, from ``supervise/death_tally``.
 
     s6-supervise appends one record per death and empties the file when it
@@ -151,7 +151,8 @@ def read_death_stamps(servicedir: Path) -> list[float]:
     from ovis.s6.tai import tain_to_unix
 
     try:
-        data = (Path(servicedir) / "supervise" / "death_tally").read_bytes()
+        with open(f"{os.fspath(servicedir)}/supervise/death_tally", "rb") as f:
+            data = f.read()
     except OSError:
         return []
     out = []

@@ -123,10 +123,11 @@ class RestartState:
     gave_up: bool = False
 
 
-def read_state(servicedir: Path) -> RestartState | None:
+def read_state(servicedir: Path | str) -> RestartState | None:
     """The state file, or None when the service never died since ovis started it."""
-    try:
-        text = (servicedir / STATE_FILE).read_text()
+    try:  # a string path: ovis status reads this for every longrun
+        with open(f"{servicedir}/{STATE_FILE}") as f:
+            text = f.read()
     except OSError:
         return None
     vals: dict[str, int] = {}

@@ -1,0 +1,160 @@
+"""Lazy CLI dispatch: a named command imports only what implements it.
+
+Boot scripts call ``ovis status``, ``aa-echo`` and friends dozens of times,
+and where Python is slow (QEMU without KVM, small boards) every module
+imported is paid on each call.  These tests pin down *which* modules a verb
+may import (the speed itself is measured by bench/hotspots.py, not here),
+and that the table the dispatcher uses agrees with what the CLI modules
+really register, so no command is lost from ``ovis --help`` or from its own
+command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ovis.cli import main as climain
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def registered(module: str) -> list[str]:
+    """The command names a CLI module's ``register`` declares."""
+    import argparse
+
+    names: list[str] = []
+
+    def cmd(name: str, *_a: object, **_k: object) -> argparse.ArgumentParser:
+        names.append(name)
+        return argparse.ArgumentParser(add_help=False)
+
+    importlib.import_module(f"ovis.cli.{module}").register(cmd)
+    return names
+
+
+def test_dispatch_table_matches_registrations() -> None:
+    seen = {n: m for m in climain._MODULE_ORDER for n in registered(m)}
+    assert seen == climain.COMMAND_MODULES
+    assert set(climain.COMMAND_MODULES.values()) == set(climain._MODULE_ORDER)
+
+
+def test_full_parser_lists_every_command() -> None:
+    assert climain.build_parser().ovis_commands == sorted(climain.COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("word", sorted(climain.COMMAND_MODULES))
+def test_named_parser_has_exactly_its_command(word: str) -> None:
+    assert climain.build_parser(word).ovis_commands == [word]
+
+
+def modules_after(argv: list[str], env: dict[str, str] | None = None,
+                  code: str = "from ovis.cli.main import main\ntry:\n    main({argv!r})\n"
+                              "except (Exception, SystemExit):\n    pass") -> set[str]:
+    """The modules a fresh interpreter holds after running *argv* (its errors are ignored)."""
+    probe = (f"import sys, json\n{code.format(argv=argv)}\n"
+             "sys.stdout.flush()\n"
+             "sys.__stderr__.write('\\nMODULES ' + json.dumps(sorted(sys.modules)) + '\\n')\n")
+    e = dict(os.environ if env is None else env)
+    e["PYTHONPATH"] = str(REPO)
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=e,
+                       cwd=str(REPO), timeout=120)
+    line = [ln for ln in p.stderr.splitlines() if ln.startswith("MODULES ")]
+    assert line, p.stderr
+    return set(json.loads(line[-1][len("MODULES "):]))
+
+
+def test_version_builds_no_parser() -> None:
+    mods = modules_after(["--version"])
+    assert "argparse" not in mods
+    assert not {m for m in mods if m.startswith("ovis.cli.") and m != "ovis.cli.main"}
+
+
+def test_named_command_imports_only_its_module(tmp_path: Path) -> None:
+    env = dict(os.environ, OVIS_LIVE=str(tmp_path / "live"), OVIS_TREES=str(tmp_path / "trees"),
+               OVIS_SKEL=str(tmp_path / "skel"), OVIS_SERVICES=str(tmp_path / "svc"))
+    mods = modules_after(["is-enabled", "foo"], env)
+    assert "ovis.cli.opscmds" in mods
+    assert not mods & {"ovis.cli.commands", "ovis.cli.bootcmds", "ovis.cli.analyzecmd",
+                       "ovis.cli.statusview"}
+
+
+def _compiled_tree(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Three compiled services (a notifying longrun with a dependency, a oneshot, a bundle)."""
+    from ovis.paths import Paths
+    from ovis.service.compiler import Compiler
+    from ovis.service.repository import Repository
+
+    svc = tmp_path / "svc"
+    svc.mkdir()
+    (svc / "db").write_text('[Main]\nType = classic\nDescription = "the db"\n'
+                            "Notify = 3\n[Start]\nExecute = ( sleep 100 )\n")
+    (svc / "init").write_text('[Main]\nType = oneshot\nDescription = "init"\n'
+                              "[Start]\nExecute = ( true )\n")
+    (svc / "web").write_text('[Main]\nType = classic\nDepends = ( db init )\n'
+                             "[Start]\nExecute = ( sleep 100 )\n")
+    paths = Paths.resolve({}, live=str(tmp_path / "live"), services=str(svc),
+                          trees=str(tmp_path / "trees"), logdir=str(tmp_path / "log"),
+                          skel=str(tmp_path / "skel"))
+    repo, comp = Repository(paths.services), Compiler(paths)
+    for n in ("db", "init", "web"):
+        comp.compile(repo.load(n))
+    return paths
+
+
+def test_view_reads_live_as_the_compiler_does(tmp_path: Path) -> None:
+    """engine.status.View's own reader of LIVE gives the very models compiled_services does."""
+    from ovis.engine.status import View
+    from ovis.service.compiler import compiled_services
+
+    paths = _compiled_tree(tmp_path)
+    expected = compiled_services(paths)
+    assert sorted(expected) == ["db", "init", "web"]
+    assert View(paths).live_services() == expected
+
+
+def test_status_imports_no_engine(tmp_path: Path) -> None:
+    """The status table is read without the engine: manager, transactions, runner, s6 control."""
+    paths = _compiled_tree(tmp_path)
+    env = dict(os.environ, OVIS_LIVE=str(paths.live), OVIS_SERVICES=str(tmp_path / "svc"),
+               OVIS_TREES=str(paths.trees), OVIS_SKEL=str(paths.skel), OVIS_LOGDIR=str(paths.logdir))
+    for argv in (["status"], ["--json", "status"], ["status", "web"]):
+        mods = modules_after(argv, env)
+        assert "ovis.engine.status" in mods
+        assert not mods & {"ovis.engine.manager", "ovis.engine.transaction", "ovis.engine.runner",
+                           "ovis.s6.control", "ovis.cli.bootcmds", "ovis.cli.opscmds"}, argv
+        p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
+                           env=dict(env, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=120)
+        assert "Traceback" not in p.stderr and "web" in p.stdout, (argv, p.stdout, p.stderr)
+
+
+def test_status_table_drift_agrees_with_the_engine(tmp_path: Path) -> None:
+    """View.changed (the table's cheap drift check) answers as engine.drift with a Manager."""
+    from ovis.engine.drift import definition_changed
+    from ovis.engine.manager import Manager
+    from ovis.engine.status import View
+
+    paths = _compiled_tree(tmp_path)
+    svc = tmp_path / "svc"
+
+    def both() -> dict[str, tuple[bool | None, bool | None]]:
+        m = Manager(paths)
+        return {n: (View(paths).changed(n), definition_changed(m, n))
+                for n in ("db", "init", "web", "nothere")}
+
+    assert both() == {"db": (False, False), "init": (False, False), "web": (False, False),
+                      "nothere": (None, None)}
+    future = os.stat(paths.servicedir("web") / "ovis.json").st_mtime + 100
+    os.utime(svc / "init", (future, future))  # touched, same text: the digest decides
+    (svc / "web").write_text("[Main]\nType = classic\nDepends = ( db )\n"
+                             "[Start]\nExecute = ( sleep 200 )\n")
+    os.utime(svc / "web", (future, future))
+    (svc / "db").unlink()  # gone from disk
+    assert both() == {"db": (True, True), "init": (False, False), "web": (True, True),
+                      "nothere": (None, None)}
