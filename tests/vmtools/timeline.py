@@ -12,6 +12,7 @@ interpolated (``VMResult.marks``).
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import time
@@ -84,6 +85,13 @@ def _qemu_version(argv: list[str]) -> str:
         return argv[0]
 
 
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _cpu() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -103,12 +111,18 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         f"## {title}",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} by `tests/test_vm.py` (`make vm`): the example "
-        "tree plus two test oneshots, booted from ovis's initramfs stage 0 to `ovis poweroff`. "
+        "tree plus two test oneshots and the scenario's `vm-when-ready` longrun, booted from "
+        "ovis's initramfs stage 0 to `ovis poweroff`. "
         f"Linux {kernel}, {_qemu_version(argv)}, `-accel {opt.get('-accel', '?')}` "
         f"(no KVM: nested virtualisation), `-m {opt.get('-m', '?')} -smp {opt.get('-smp', '?')}`, "
         f"on {_cpu()}. The root is the host's `/` over 9p (read-only, `cache=loose`) under a "
         f"tmpfs overlay; ovis runs on the host's Python {platform.python_version()} from a venv "
         "without the host's site-packages (`tests.vmtools.qemu.lean_python`).",
+        "",
+        "One run on a 2-core machine shared with other test suites (load average "
+        f"{_load()} when it ended): under TCG the guest's clock runs with the host's, so "
+        "every figure here moves with the host's load; compare runs alternated in one "
+        "session, not against this table.",
         "",
         "Guest: /proc/uptime printed by each stage (10 ms resolution; the last line is the "
         "kernel's printk stamp). Wall: when the host read the line on the serial console, "
