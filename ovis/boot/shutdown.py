@@ -114,7 +114,8 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
 
 
 def shutdown(live: Path, action: str, *, exitcode: int | None = None,
-             force: bool = False, repeat_forces: bool = False) -> bool:
+             force: bool = False, repeat_forces: bool = False,
+             caller_exits: bool = True) -> bool:
     """Stage 3 entry point (``ovis poweroff`` & co.).
 
     Returns False when a shutdown was already in progress.  The stop of the
@@ -132,11 +133,14 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
             write_halt_file(Path(info["skel"]), code, action)
         except OSError:
             pass
+    caller = os.getpid()
     pid = os.fork()
     if pid == 0:  # detach: new session, no tie to the caller's terminal
         try:
             os.setsid()
             if os.fork() == 0:
+                if caller_exits:
+                    _wait_gone(caller, 2.0)
                 # Detached from the caller: it writes to the console (or nowhere).
                 null = os.open("/dev/null", os.O_RDWR)
                 for fd in (0, 1, 2):
@@ -152,6 +156,30 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
             os._exit(0)
     os.waitpid(pid, 0)
     return True
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Let the command that asked (``ovis poweroff``) return before stage 3 goes on.
+
+    Stage 3 runs in this process now, not in a Python started afresh: a
+    forced shutdown would otherwise reach stage 4's kill while the caller is
+    still exiting, and it would die of SIGTERM instead of returning 0.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except OSError:
+            return
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    return  # exited, not reaped yet
+        except OSError:
+            return
+        time.sleep(0.005)
 
 
 def console_fd(info: dict[str, Any]) -> int | None:

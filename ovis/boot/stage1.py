@@ -32,7 +32,7 @@ from ovis.boot.rescue import configure as configure_rescue
 from ovis.boot.rescue import rescue
 from ovis.paths import CONSOLE_LOGS  # noqa: F401  (LIVE marker while log lines reach PID 1's stdout)
 
-CATCHALL = "catch-all"
+CATCHALL = config.CATCHALL
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
