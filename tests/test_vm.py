@@ -293,7 +293,7 @@ def test_poweroff_from_stage0_to_power_down(tmp_path: Path) -> None:
     assert "[Starts stage1 process ...]" in text
     assert qemu.MARKER in text
     ready = next(line.text for line in result.lines if "system ready in" in line.text)
-    assert "6 service(s) up" in ready and "failed" not in ready, ready
+    assert "7 service(s) up" in ready and "failed" not in ready, ready  # + vm-when-ready
     assert "ovis-vm-fact: pid1=s6-svscan" in text  # no Python left as PID 1
     assert f"ovis-vm-fact: kernel={kernel.version}" in text
     assert re.search(r"ovis-vm-fact: root=overlay / overlay rw", text)
@@ -351,7 +351,7 @@ def test_broken_definition_still_reaches_ready(tmp_path: Path) -> None:
     result = boot(sc)
     ready = next((line.text for line in result.lines if "system ready in" in line.text), None)
     assert ready is not None, result.describe()
-    assert "2 service(s) up, 1 failed" in ready, ready
+    assert "3 service(s) up, 1 failed" in ready, ready  # + vm-when-ready
     progress = next(line.text for line in result.lines if line.text.startswith("[FAILED] bad "))
     assert "invalid-definition" in progress and "Bogus: unknown key" in progress, progress
     # `ovis status`, once ready: the broken one failed, the others up
@@ -401,7 +401,7 @@ def test_ctrl_alt_del_reboots_cleanly(tmp_path: Path) -> None:
     sent: list[str] = []
 
     def press(line: qemu.Line, monitor: qemu.Monitor) -> None:
-        if "ovis-vm-timeline: ready" in line.text and not sent:
+        if "ovis: system ready in" in line.text and not sent:
             sent.append(monitor.send("sendkey ctrl-alt-delete"))
 
     result = boot(sc, on_line=press)

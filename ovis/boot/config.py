@@ -17,6 +17,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The catch-all logger's service name (stage 1 creates it, stage 2 rotates its log).
+CATCHALL = "catch-all"
+
 from ovis.errors import DefinitionError
 from ovis.paths import DEFAULT_PATH
 

@@ -8,7 +8,14 @@ whichever ``ovis`` the interpreter finds first (another checkout installed
 editable, a copy in the current directory, a PYTHONPATH from init.conf).
 Instead the command names the package's directory itself and runs Python
 isolated (``-I``: no PYTHONPATH, no user site, no current directory), so
-the system that booted keeps running exactly the code it booted with.
+the system that booted keeps running exactly the code it booted with.  It
+also skips ``site`` (``-S``): ovis needs nothing but the standard library,
+and the ``.pth`` hooks of whatever else is installed cost a good part of
+every start where Python is slow (a small board, an emulated CPU: the boot
+and shutdown stages run this command several times).
+
+:func:`runs_self` recognises a script line that only execs this command, so
+that a stage can do that work in-process instead of starting Python again.
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ _CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
          "from ovis.cli.main import entrypoint;entrypoint()")
 
 
+#: The same for the commands of PID 1's own scripts (ovis.cli.stagecmd: stage 4, power verbs).
+_STAGE_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+               "from ovis.cli.stagecmd import entrypoint;entrypoint()")
+
+
 def package_root() -> Path:
     """The directory holding the ``ovis`` package that is running now."""
     import ovis
@@ -33,9 +45,61 @@ def package_root() -> Path:
 def argv(python: str | None = None, root: Path | None = None) -> list[str]:
     """The argv prefix that runs this ovis: ``argv() + ["status"]``."""
     code = _CODE.format(root=json.dumps(str(root or package_root())))
-    return [python or sys.executable, "-I", "-c", code]
+    return [python or sys.executable, "-I", "-S", "-c", code]
+
+
+def stage_argv(python: str | None = None, root: Path | None = None) -> list[str]:
+    """:func:`argv` through the lean entry of stage 4 and the power verbs."""
+    code = _STAGE_CODE.format(root=json.dumps(str(root or package_root())))
+    return [python or sys.executable, "-I", "-S", "-c", code]
 
 
 def command(python: str | None = None, root: Path | None = None) -> str:
     """:func:`argv` as shell words, for the scripts the boot writes."""
     return shlex.join(argv(python, root))
+
+
+def runs_self(words: list[str]) -> list[str] | None:
+    """The ovis arguments when *words* (``exec`` + a command line) run this very ovis.
+
+    This very ovis: this interpreter, isolated, on this package (what
+    :func:`argv` writes, with or without ``-S``).  Anything else, None: the
+    caller then runs the script as it is.
+    """
+    if len(words) < 5 or words[0] != "exec" or words[1] != sys.executable:
+        return None
+    try:
+        c = words.index("-c", 2)
+    except ValueError:
+        return None
+    if set(words[2:c]) - {"-I", "-S"} or "-I" not in words[2:c] or c + 1 >= len(words):
+        return None
+    if words[c + 1] != _CODE.format(root=json.dumps(str(package_root()))):
+        return None
+    rest = words[c + 2:]
+    if not all(w and all(ch.isalnum() or ch in "-_" for ch in w) for w in rest):
+        return None  # an operator, a redirection, a variable: shell work, not just ovis
+    return rest
+
+
+def script_runs_self(path: str) -> list[str] | None:
+    """:func:`runs_self` for a shell script made of comments and one ``exec`` line.
+
+    The skeleton's rc.init and rc.shutdown are such scripts (``exec @OVIS@
+    stage2``); once a user adds a command of their own, the script runs as
+    written.
+    """
+    try:
+        with open(path) as f:
+            text = f.read(65536)
+    except (OSError, UnicodeDecodeError):
+        return None
+    body = [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    if len(body) != 1 or not text.startswith("#!/bin/sh\n"):
+        return None
+    try:
+        words = shlex.split(body[0])
+    except ValueError:
+        return None
+    return runs_self(words)

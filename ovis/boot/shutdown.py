@@ -114,7 +114,8 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
 
 
 def shutdown(live: Path, action: str, *, exitcode: int | None = None,
-             force: bool = False, repeat_forces: bool = False) -> bool:
+             force: bool = False, repeat_forces: bool = False,
+             caller_exits: bool = True) -> bool:
     """Stage 3 entry point (``ovis poweroff`` & co.).
 
     Returns False when a shutdown was already in progress.  The stop of the
@@ -132,23 +133,53 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
             write_halt_file(Path(info["skel"]), code, action)
         except OSError:
             pass
-    from ovis.boot import selfcmd
-
-    argv = [*selfcmd.argv(), "--live", str(live), "stage3"]
+    caller = os.getpid()
     pid = os.fork()
     if pid == 0:  # detach: new session, no tie to the caller's terminal
         try:
             os.setsid()
             if os.fork() == 0:
+                if caller_exits:
+                    _wait_gone(caller, 2.0)
                 # Detached from the caller: it writes to the console (or nowhere).
                 null = os.open("/dev/null", os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
-                os.execv(argv[0], argv)
+                # Stage 3 right here, not in a new Python (`ovis stage3`): the
+                # same code, without paying for an interpreter start again.
+                code = 1
+                try:
+                    code = run_stage3(live)
+                finally:
+                    os._exit(code)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
     return True
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Let the command that asked (``ovis poweroff``) return before stage 3 goes on.
+
+    Stage 3 runs in this process now, not in a Python started afresh: a
+    forced shutdown would otherwise reach stage 4's kill while the caller is
+    still exiting, and it would die of SIGTERM instead of returning 0.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except OSError:
+            return
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    return  # exited, not reaped yet
+        except OSError:
+            return
+        time.sleep(0.005)
 
 
 def console_fd(info: dict[str, Any]) -> int | None:
@@ -214,11 +245,12 @@ def run_stage3(live: Path) -> int:
     code = 0
     if not req.get("force"):
         rc = info.get("rcshutdown")
+        stop = _inprocess_stop(rc, live, env, console, bool(info.get("colour")))
         try:
             out = console if console is not None else None
-            code = subprocess.run([rc, os.path.join(info["skel"], "init.conf")],
-                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                  env=env).returncode
+            code = stop() if stop is not None else subprocess.run(
+                [rc, os.path.join(info["skel"], "init.conf")], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=out, env=env).returncode
         except OSError as e:
             say(console, f"ovis: warning: cannot run {rc}: {e}")
             code = 126
@@ -230,6 +262,78 @@ def run_stage3(live: Path) -> int:
         say(console, f"ovis: fatal: cannot reach s6-svscan: {e}")
         return 1
     return code
+
+
+class _Out:
+    """A text stream onto the console (or fd 1 without one), for the stop's reporter."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = 1 if fd is None else fd
+
+    def write(self, text: str) -> int:
+        try:
+            os.write(self.fd, text.encode())
+        except OSError:
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _inprocess_stop(rc: str | None, live: Path, env: dict[str, str], console: int | None,
+                    colour: bool) -> Any:
+    """The stop of rc.shutdown, in this process, when rc.shutdown only execs ``ovis stop --all``.
+
+    That is the skeleton's rc.shutdown: a new Python for it would cost more
+    than the stop itself where Python is slow.  Returns a function giving
+    the exit status the command would have had (1 when a service failed to
+    stop), or None: a rc.shutdown with commands of its own runs as written.
+    The stop runs with the boot environment the script would have had; the
+    one thing ``ovis stop`` does that this skips is removing the LIVE entries
+    of services whose definitions were deleted (LIVE is about to go).
+    """
+    from ovis.boot import selfcmd
+
+    words = selfcmd.script_runs_self(rc) if rc else None
+    if words is None or words[:1] != ["stop"] or sorted(words[1:]) not in (
+            ["--all"], ["--all", "--force"]):
+        return None
+    force = "--force" in words
+
+    def run() -> int:
+        from ovis.errors import OvisError
+
+        out = _Out(console)
+        try:
+            from ovis.engine.manager import Manager
+            from ovis.paths import Paths
+            from ovis.terminal import TerminalReporter, duration
+
+            os.environ.clear()
+            os.environ.update(env)
+            reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
+            reporter.colour = colour
+            paths = Paths.resolve({**env, "OVIS_LIVE": env.get("OVIS_LIVE") or str(live)})
+            outcome = Manager(paths, reporter).stop([], everything=True, force=force)
+        except OvisError as e:
+            out.write(f"ovis: error: {e}\n")
+            return e.exit_status
+        except Exception as e:  # noqa: BLE001 - stage 3 must reach s6-svscan whatever happens
+            out.write(f"ovis: error: stop --all: {e!r}\n")
+            return 1
+        changed = sum(1 for r in outcome.results.values() if r.ok and not r.already)
+        msg = f"ovis: stopped {changed} service{'s' if changed != 1 else ''} in " \
+              f"{duration(outcome.elapsed)}"
+        if outcome.failed:
+            msg += f"; {len(outcome.failed)} failed: {', '.join(outcome.failed)}"
+        out.write(msg + "\n")
+        return 1 if outcome.failed else 0
+
+    return run
 
 
 def stage4(live: Path, crashed: bool = False) -> NoReturn:

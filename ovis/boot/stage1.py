@@ -32,7 +32,7 @@ from ovis.boot.rescue import configure as configure_rescue
 from ovis.boot.rescue import rescue
 from ovis.paths import CONSOLE_LOGS  # noqa: F401  (LIVE marker while log lines reach PID 1's stdout)
 
-CATCHALL = "catch-all"
+CATCHALL = config.CATCHALL
 #: In a namespace or container, PID 1 keeps its original stdout here for
 #: stage 2, the catch-all logger (container mode) and stage 4's messages.
 CONSOLE_FD = 19  # keep in step with rescue.KEPT_CONSOLE
@@ -81,6 +81,13 @@ def ovis_argv() -> list[str]:
 def _say(text: str) -> None:
     try:
         os.write(1, (text + "\n").encode())
+    except OSError:
+        pass
+
+
+def _say_err(text: str) -> None:
+    try:
+        os.write(2, (text + "\n").encode())
     except OSError:
         pass
 
@@ -298,7 +305,11 @@ class Stage1:
 
     def _svscan_scripts(self, d: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
-        ovis = " ".join(shlex.quote(a) for a in ovis_argv())
+        from ovis.boot import selfcmd
+
+        # The lean entry (ovis.cli.stagecmd), with LIVE named: these run at
+        # shutdown, where every import is time the machine takes to go down.
+        ovis = shlex.join([*selfcmd.stage_argv(), "--live", str(self.cfg.live)])
         container = self.cfg.container
         scripts = {
             "finish": f"exec {ovis} stage4",
@@ -432,9 +443,11 @@ class Stage1:
                 os._exit(126)
         import subprocess
 
+        inproc = self._inprocess_stage2()
         try:
             keep = (CONSOLE_FD,) if self.namespace else ()
-            code = subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
+            code = inproc() if inproc is not None else \
+                subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
         except OSError as e:
             code, why = 126, f"cannot run {cfg.rcinit}: {e}"
         else:
@@ -444,6 +457,46 @@ class Stage1:
             _say(f"rc.init: fatal: {why}; see the log at {cfg.live}/log/{CATCHALL}/current")
             self._rescue_on_console(why)
         os._exit(0)
+
+    def _inprocess_stage2(self) -> Callable[[], int] | None:
+        """Stage 2 in this child when rc.init only execs ``ovis stage2`` (the skeleton's).
+
+        The script would start a new Python just to import what this process
+        has imported already (the engine, for the early services): seconds
+        of a boot where Python is slow.  Same environment, descriptors and
+        session as the script's exec would have; a rc.init with any command
+        of its own runs as written.
+        """
+        from ovis.boot import selfcmd
+
+        words = selfcmd.script_runs_self(str(self.cfg.rcinit))
+        if words is None or words[0] != "stage2" or set(words[1:]) - {"--status"}:
+            return None
+        show = "--status" in words
+
+        def run() -> int:
+            from ovis.boot import stage2
+            from ovis.errors import OvisError
+            from ovis.paths import Paths
+
+            try:
+                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show)
+            except OvisError as e:  # what `ovis stage2` would have printed and returned
+                _say_err(f"ovis: error: {e}")
+                return e.exit_status
+            except Exception:  # noqa: BLE001 - the script's Python would have died of it
+                import traceback
+
+                _say_err(traceback.format_exc().rstrip())
+                return 1
+            finally:  # this child ends in os._exit, which flushes nothing
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (OSError, ValueError):
+                        pass
+
+        return run
 
     def _wait_shutdown_request(self, pending: list[int]) -> None:
         """A re-sent signal that means shutdown: let its request land before rc.init.

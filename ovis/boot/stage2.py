@@ -45,7 +45,7 @@ class Tee:
 
 def save_boot_log(paths: Paths, live: Path) -> Path | None:
     """Rotate the catch-all log and move the finished file to LOGDIR/boot (aa-mvlog)."""
-    from ovis.boot.stage1 import CATCHALL
+    from ovis.boot.config import CATCHALL
     from ovis.logs.mvlog import mvlog
     from ovis.s6.control import send
 
@@ -122,7 +122,7 @@ def run(paths: Paths, show_status: bool = False) -> int:
             code = essential[0][1]
             out.write(f"ovis: stage 2: shutting the container down (exit status {code}); "
                       "the container command is not started\n")
-            shutdown(live, "halt", exitcode=code)
+            shutdown(live, "halt", exitcode=code, caller_exits=False)  # it pauses
             while True:  # as above: stage 4 ends this process
                 signal.pause()
         return 1  # rc.init fails: stage 1 opens the rescue shell
