@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -123,3 +124,30 @@ def test_supervisors_are_spawned_while_the_rest_is_still_compiled(system: LiveSy
     assert not out.failed and len(out.results) == n
     st = system.status()
     assert all(st[name]["state"] == "up" for name in names)
+
+
+
+def test_a_start_timeout_counts_from_the_command_not_the_supervisors_spawn(
+        system: LiveSystem, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a slow CPU s6-svscan may take seconds to spawn the supervisors of a
+    large transaction; TimeoutStart (s6-svc -wU -T's meaning in 66 and s6-rc)
+    must not be spent waiting for them."""
+    from ovis.s6 import control
+
+    system.write("late", LONGRUN.format(name="late", run="sleep 1000", extra="TimeoutStart = 1000"))
+    send = control.svscan_send
+    timers: list[threading.Timer] = []
+
+    def late_send(scandir, what):  # type: ignore[no-untyped-def]
+        timers.append(threading.Timer(2.5, send, (scandir, what)))  # longer than the timeout
+        timers[-1].start()
+
+    monkeypatch.setattr(control, "svscan_send", late_send)
+    try:
+        out = Manager(Paths.resolve(system.env)).start(["late"])
+    finally:
+        for t in timers:
+            t.join()
+    assert timers, "the supervisor was not spawned late: the test proves nothing"
+    assert not out.failed, out.results
+    assert system.status("late")["late"]["state"] == "up"

@@ -34,6 +34,9 @@ from ovis.service.model import (
 )
 
 ONESHOT_KILL_GRACE = 2.0
+#: How long a start waits for s6-svscan to spawn the service's supervisor,
+#: on top of its own timeout (which begins when the command is sent).
+SUPERVISOR_WAIT = 60.0
 #: How long past timeout-kill a stop may take before ovis calls it timed out.
 STOP_MARGIN = 1.0
 
@@ -67,6 +70,8 @@ class LongrunJob:
             self.wanted = "finished"
         if action is Action.START:
             self.deadline = _deadline(now, svc.timeout_start, DEFAULT_TIMEOUT_START_MS)
+            if self.deadline is not None:  # until sent, also the wait for its supervisor
+                self.deadline += SUPERVISOR_WAIT
         else:
             stop_ms = svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS
             self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
@@ -75,9 +80,9 @@ class LongrunJob:
         self.sub = events.subscribe(self._d)
         self.tracker: events.Tracker | None = None
         self.result: Result | None = None
-        self._send()
+        self._send(now)
 
-    def _send(self) -> None:
+    def _send(self, now: float) -> None:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
         d = self._d
         before = read_status(d)
@@ -96,6 +101,11 @@ class LongrunJob:
             if self.action is Action.STOP:
                 self.result = Result(True, already=True)
             return
+        if self.action is Action.START:
+            # The timeout counts from the command, as s6-svc -wU -T counts it
+            # (66, s6-rc): not the time s6-svscan took to spawn the supervisor,
+            # which on a slow CPU starting many services is seconds.
+            self.deadline = _deadline(now, self.svc.timeout_start, DEFAULT_TIMEOUT_START_MS)
         if before is not None and events.Tracker(before).satisfies(self.wanted) and not (
                 self.action is Action.STOP and before.want_up):
             # (down but wanted up: a crash loop between restarts; the D stopped it)
@@ -135,7 +145,7 @@ class LongrunJob:
             return self.result
         if self.tracker is None:
             if "s" in letters or control.is_supervised(self._d):
-                self._send()
+                self._send(now)
             return self.result
         self.tracker.feed(letters)
         self.result = self._check()
@@ -148,6 +158,8 @@ class LongrunJob:
                 control.send(self._d, "D")
             except NotSupervised:
                 pass
+            if self.tracker is None and self.result is None:
+                return Result(False, Reason.TIMED_OUT, detail="s6-supervise did not appear in time")
             what = "ready" if self.want_ready else "up"
             return Result(False, Reason.TIMED_OUT, detail=f"not {what} in time")
         return Result(False, Reason.TIMED_OUT, detail="still not down")
