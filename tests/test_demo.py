@@ -9,7 +9,7 @@ import time
 from tests.bootsys import REPO, require_namespaces
 
 
-def test_demo_boots_shows_and_powers_off_quickly() -> None:
+def test_demo_boots_shows_and_powers_off() -> None:
     require_namespaces()
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "ovis", "demo"], capture_output=True, text=True,
@@ -23,7 +23,9 @@ def test_demo_boots_shows_and_powers_off_quickly() -> None:
         assert any(line.startswith(name) and " up " in line for line in table.splitlines()), name
     assert out.index("system ready") < out.index("stage 3") < out.index("stage 4")
     assert "powered off cleanly" in out
-    assert elapsed < 5, elapsed
+    # A hang guard, not a speed test (about 1.2 s on a quiet machine; bench/system.py
+    # measures it): 5 s failed at load 100 on the shared CI machine.
+    assert elapsed < 30, elapsed
 
 
 def test_demo_that_cannot_import_ovis_fails_in_seconds_with_one_line() -> None:
