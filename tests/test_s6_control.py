@@ -199,7 +199,10 @@ def test_Q_want_down_and_down_file_without_signal(scandir: Scandir) -> None:
     svwait(sd, "-u")
     pid = status(sd).pid
     send(sd, "Q")
-    wait_for(lambda: (sd / "down").exists(), 2, what="./down created")
+    # s6-supervise creates ./down and writes its status one after the other:
+    # wait for both (reading the status right after ./down appeared raced it)
+    wait_for(lambda: (sd / "down").exists() and not status(sd).want_up, 10,
+             what="./down created and want-down recorded")
     st = status(sd)
     assert st.up and st.pid == pid and not st.want_up
 
