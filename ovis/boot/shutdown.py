@@ -264,17 +264,23 @@ def run_stage3(live: Path) -> int:
     return code
 
 
-class _Out:
-    """A text stream onto the console (or fd 1 without one), for the stop's reporter."""
+class FdText:
+    """A text stream onto raw fds (console, stdout) for the stages' reporters.
 
-    def __init__(self, fd: int | None) -> None:
-        self.fd = 1 if fd is None else fd
+    os.write per line, errors ignored: a console that went away must not
+    stop a boot or a shutdown, and nothing is buffered across a fork.
+    """
+
+    def __init__(self, *fds: int) -> None:
+        self.fds = list(dict.fromkeys(fds))
 
     def write(self, text: str) -> int:
-        try:
-            os.write(self.fd, text.encode())
-        except OSError:
-            pass
+        data = text.encode()
+        for fd in self.fds:
+            try:
+                os.write(fd, data)
+            except OSError:
+                pass
         return len(text)
 
     def flush(self) -> None:
@@ -307,7 +313,7 @@ def _inprocess_stop(rc: str | None, live: Path, env: dict[str, str], console: in
     def run() -> int:
         from ovis.errors import OvisError
 
-        out = _Out(console)
+        out = FdText(1 if console is None else console)
         try:
             from ovis.engine.manager import Manager
             from ovis.paths import Paths

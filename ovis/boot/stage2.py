@@ -15,32 +15,11 @@ import signal
 import time
 from pathlib import Path
 
-from ovis.boot.shutdown import console_fd, boot_info
+from ovis.boot.shutdown import FdText, console_fd, boot_info
 from ovis.engine.manager import Manager, Outcome
 from ovis.engine.transaction import Action
 from ovis.errors import StateError
 from ovis.paths import Paths
-
-
-class Tee:
-    """A text stream writing to stdout and to the console (when distinct)."""
-
-    def __init__(self, console: int | None) -> None:
-        self.fds = [1] + ([console] if console is not None and console != 1 else [])
-
-    def write(self, text: str) -> int:
-        for fd in self.fds:
-            try:
-                os.write(fd, text.encode())
-            except OSError:
-                pass
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def save_boot_log(paths: Paths, live: Path) -> Path | None:
@@ -91,7 +70,8 @@ def run(paths: Paths, show_status: bool = False) -> int:
     live = paths.live
     info = boot_info(live)
     echoed = info.get("container") and info.get("namespace") and info.get("catchlog")
-    out = Tee(None if echoed else console_fd(info))  # else every line twice
+    console = None if echoed else console_fd(info)  # else every line twice
+    out = FdText(1) if console is None else FdText(1, console)  # stdout and the console
     tree = os.environ.get("TREE") or info.get("tree") or "boot"
     out.write(f"ovis: stage 2: starting tree {tree}...\n")
     reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
