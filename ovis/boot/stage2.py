@@ -22,6 +22,33 @@ from ovis.errors import StateError
 from ovis.paths import Paths
 
 
+def _drained(fd: int, limit: float = 2.0) -> None:
+    """Wait (bounded) until the pipe or fifo on *fd* holds no unread bytes.
+
+    s6-log takes its SIGALRM and its input in whichever order they come: a
+    rotation asked right after a write may cut before the written lines.
+    """
+    import fcntl
+    import stat
+    import struct
+    import termios
+
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return  # a console or a file: nothing is left unread in it
+    except OSError:
+        return
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if left == 0:
+            return
+        time.sleep(0.005)
+
+
 def save_boot_log(paths: Paths, live: Path) -> Path | None:
     """Rotate the catch-all log and move the finished file to LOGDIR/boot (aa-mvlog)."""
     from ovis.boot.config import CATCHALL
@@ -29,6 +56,7 @@ def save_boot_log(paths: Paths, live: Path) -> Path | None:
     from ovis.s6.control import send
 
     logdir = live / "log" / CATCHALL
+    _drained(1)  # what stage 2 wrote is read by s6-log before it is told to rotate
     before = set(os.listdir(logdir)) if logdir.is_dir() else set()
     send(live / "scandir" / CATCHALL, "a")  # SIGALRM: s6-log rotates current now
     deadline = time.monotonic() + 3
