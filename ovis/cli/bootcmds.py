@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from ovis.errors import EXIT_FAILED, EXIT_OK, StateError, UsageError
+from ovis.errors import EXIT_OK, StateError, UsageError
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
@@ -49,17 +48,10 @@ def _live(args: argparse.Namespace) -> Path:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from ovis.boot.shutdown import shutdown
+    from ovis.cli.stagecmd import request_power
 
-    started = shutdown(_live(args), args.command_name, exitcode=args.exit_code, force=args.force,
-                       repeat_forces=args.repeat_forces)
-    if not started:
-        if args.verbosity > 0:
-            print("ovis: a shutdown is already in progress", file=sys.stderr)
-        return EXIT_FAILED
-    if args.verbosity > 0:
-        print(f"ovis: {args.command_name} requested")
-    return EXIT_OK
+    return request_power(_live(args), args.command_name, exitcode=args.exit_code, force=args.force,
+                         repeat_forces=args.repeat_forces, verbose=args.verbosity > 0)
 
 
 def cmd_stage2(args: argparse.Namespace) -> int:
@@ -76,12 +68,9 @@ def cmd_stage3(args: argparse.Namespace) -> int:
 
 
 def cmd_stage4(args: argparse.Namespace) -> int:
-    from ovis.boot import signals
+    from ovis.cli.stagecmd import run_stage4
 
-    signals.ignore()
-    from ovis.boot.shutdown import stage4
-
-    stage4(_live(args), crashed=args.crash)
+    run_stage4(_live(args), crashed=args.crash)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

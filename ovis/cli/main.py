@@ -8,7 +8,7 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from ovis import __version__
 from ovis.errors import OvisError
@@ -214,8 +214,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
+    report_errors(main)
+
+
+def report_errors(run: Callable[[], int]) -> NoReturn:
+    """Run a command's *run* and exit with its status; errors as one line, never a traceback.
+
+    The one handler of every ovis entry (``ovis``, and the lean entry of PID 1's
+    scripts, ovis.cli.stagecmd).
+    """
     try:
-        code = main()
+        code = run()
     except OvisError as e:
         print(f"ovis: error: {e}", file=sys.stderr)
         code = e.exit_status

@@ -11,7 +11,6 @@ command line (``--help``, an option it does not know) goes to the full
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +41,31 @@ def _parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, object]] | None:
     return verb, live, opts
 
 
+def run_stage4(live: Path, *, crashed: bool) -> None:
+    """Stage 4 (never returns): signals ignored first, so nothing ends PID 1 midway."""
+    from ovis.boot import signals
+
+    signals.ignore()
+    from ovis.boot.shutdown import stage4
+
+    stage4(live, crashed=crashed)
+
+
+def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = False,
+                  repeat_forces: bool = False, verbose: bool = True) -> int:
+    """Ask for a poweroff/reboot/halt: 0 once under way, 1 if one already was."""
+    from ovis.boot.shutdown import shutdown
+    from ovis.errors import EXIT_FAILED, EXIT_OK
+
+    if not shutdown(live, verb, exitcode=exitcode, force=force, repeat_forces=repeat_forces):
+        if verbose:
+            print("ovis: a shutdown is already in progress", file=sys.stderr)
+        return EXIT_FAILED
+    if verbose:
+        print(f"ovis: {verb} requested")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str]) -> int:
     parsed = _parse(argv)
     if parsed is None:
@@ -50,36 +74,12 @@ def main(argv: Sequence[str]) -> int:
         return full(argv)
     verb, live, opts = parsed
     if verb == "stage4":
-        from ovis.boot import signals
-
-        signals.ignore()
-        from ovis.boot.shutdown import stage4
-
-        stage4(live, crashed=bool(opts["crashed"]))
-    from ovis.boot.shutdown import shutdown
-
-    if not shutdown(live, verb, exitcode=opts["exitcode"],  # type: ignore[arg-type]
-                    repeat_forces=bool(opts["repeat_forces"])):
-        print("ovis: a shutdown is already in progress", file=sys.stderr)
-        return 1
-    print(f"ovis: {verb} requested")
-    return 0
+        run_stage4(live, crashed=bool(opts["crashed"]))
+    return request_power(live, verb, exitcode=opts["exitcode"],  # type: ignore[arg-type]
+                         repeat_forces=bool(opts["repeat_forces"]))
 
 
 def entrypoint() -> None:
-    from ovis.errors import OvisError
+    from ovis.cli.main import report_errors
 
-    try:
-        code = main(sys.argv[1:])
-    except OvisError as e:
-        print(f"ovis: error: {e}", file=sys.stderr)
-        code = e.exit_status
-    except KeyboardInterrupt:
-        code = 130
-    except OSError as e:
-        from ovis.cli.main import os_error_text
-
-        print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
-        code = 1
-    sys.stdout.flush()
-    sys.exit(code)
+    report_errors(lambda: main(sys.argv[1:]))
