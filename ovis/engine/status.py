@@ -9,6 +9,8 @@ down, because ovis was asked to keep it up.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -35,8 +37,44 @@ def servicedir_str(paths: Paths, name: str) -> str:
     return f"{d}/{name}"
 
 
+def read_small(path: str) -> bytes | None:
+    """The bytes of a small file (a state record, ovis.json), None if unreadable.
+
+    os.open + os.read, not open(): ``ovis status`` reads a few files per
+    service, and the buffered-IO layer costs more than the syscalls.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        b = os.read(fd, 65536)
+        if len(b) < 65536:  # a regular file's short read is its end: no second read
+            return b
+        chunks = [b]
+        while b := os.read(fd, 65536):
+            chunks.append(b)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def load_state(paths: Paths, name: str) -> statefile.ServiceState | None:
+    """:func:`ovis.engine.state.load` (the same record, the same answer) without buffered IO."""
+    try:
+        data = read_small(statefile._path(paths, name))
+        if data is None:
+            return None
+        rec = json.loads(data)
+        return statefile.ServiceState(**{k: v for k, v in rec.items() if k in statefile._KNOWN})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
-    st = statefile.load(paths, svc.name)
+    st = load_state(paths, svc.name)
     out: dict[str, Any] = {
         "name": svc.name,
         "type": svc.kind.value,
@@ -140,7 +178,7 @@ def bundle_status(paths: Paths, svc: Service, lookup: Callable[[str], Service | 
     recursively); an empty bundle is up once started.  ``contents`` lists
     the members, ``detail`` names those not up.
     """
-    st = statefile.load(paths, svc.name)
+    st = load_state(paths, svc.name)
     not_up: list[str] = []
     failed = False
     for m in svc.contents:
@@ -178,7 +216,7 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
     directory with ``run``, or a file that says ``oneshot``) so the JSON
     keeps its documented shape.
     """
-    st = statefile.load(paths, name)
+    st = load_state(paths, name)
     kind = "longrun"
     if source is not None:
         if source.is_dir() and (source / "type").is_file():  # s6-rc: it says so
@@ -253,9 +291,6 @@ class View:
     def live_services(self) -> dict[str, Service]:
         """Every service compiled into LIVE (as compiler.compiled_services, string paths)."""
         if self._live is None:
-            import json
-            import os
-
             self._live = {}
             base = str(self.paths.servicedirs)
             try:
@@ -270,14 +305,23 @@ class View:
                 if e.startswith("."):
                     continue
                 try:
-                    with open(f"{base}/{e}/{META}", "rb") as f:
-                        meta = json.loads(f.read())
-                        at = os.fstat(f.fileno()).st_mtime
+                    fd = os.open(f"{base}/{e}/{META}", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    at = os.fstat(fd).st_mtime  # of the file read, not of a later one
+                    b = os.read(fd, 65536)
+                    if len(b) == 65536:
+                        while more := os.read(fd, 65536):
+                            b += more
+                    meta = json.loads(b)
                     if isinstance(meta, dict):
                         self._live[e] = service_from_metadata(meta)
                         self._compiled_at[e] = at
                 except (OSError, ValueError, KeyError):
                     continue
+                finally:
+                    os.close(fd)
         return self._live
 
     def changed(self, name: str) -> bool | None:
