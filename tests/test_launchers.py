@@ -222,3 +222,15 @@ def test_plain_pip_install_then_launchers_then_uninstall(tmp_path: Path) -> None
     r = subprocess.run([*pip, "uninstall", "-y", "ovis"], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert [n for n in names if (venv / "bin" / n).exists()] == []
+
+
+def test_closed_stdout_is_no_error() -> None:
+    """``ovis --version | true``: the reader is gone, ovis says nothing and exits 0 (no traceback)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([str(SCRIPTS / "ovis"), "--version"], stdout=w, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert (p.returncode, p.stderr) == (0, "")
