@@ -105,3 +105,23 @@ def test_aa_status_imports_no_compiler(tmp_path: Path) -> None:
     mods = _modules(code)
     assert "ovis.cli.aa.status" in mods
     assert not mods & {"ovis.service.compiler", "ovis.service.repository", "hashlib"}, mods
+
+
+def test_needed_by_follows_an_edited_definition(tmp_path: Path) -> None:
+    """ovis status NAME's needed-by: compiled models while unchanged, the edited file once it changed."""
+    import time
+
+    from ovis.engine.status import View, dependents_of
+    from tests.test_cli_lazy import _compiled_tree
+
+    paths = _compiled_tree(tmp_path)  # web: Depends = ( db init )
+    assert dependents_of(View(paths), "db") == (["web"], [])
+    web = tmp_path / "svc" / "web"
+    web.write_text('[Main]\nType = classic\nDepends = ( init )\n[Start]\nExecute = ( sleep 100 )\n')
+    later = time.time() + 5  # newer than its ovis.json whatever the clock's granularity
+    os.utime(web, (later, later))
+    assert dependents_of(View(paths), "db") == ([], [])
+    assert dependents_of(View(paths), "init") == (["web"], [])
+    (tmp_path / "svc" / "other").write_text(
+        '[Main]\nType = classic\nDepends = ( db )\n[Start]\nExecute = ( sleep 100 )\n')
+    assert dependents_of(View(paths), "db") == (["other"], [])  # defined, never compiled: parsed
