@@ -234,3 +234,17 @@ def test_closed_stdout_is_no_error() -> None:
     finally:
         os.close(w)
     assert (p.returncode, p.stderr) == (0, "")
+
+
+def test_a_tree_owned_by_a_user_is_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """setup.sh run as root on a user's clone: launchers written, with a warning (pip's scripts run it too)."""
+    from importlib import metadata
+
+    if os.geteuid() != 0:
+        skip_or_fail("needs root (chown)")
+    site, bindir = _fake_install(tmp_path, copy=True)
+    dist = next(iter(metadata.distributions(name="ovis", path=[str(site)])))
+    os.chown(site / "tree" / "ovis", 1000, 1000)
+    launchers.install(dist)
+    assert "owned by uid 1000" in capsys.readouterr().err
+    assert launchers.stale(dist) == []

@@ -131,14 +131,22 @@ def launchers(dist) -> list[Launcher]:  # type: ignore[no-untyped-def]
     return sorted(out, key=lambda x: x.name)
 
 
-def _check_root(root: Path) -> None:
-    """Refuse a package directory others may write: root would run what they put there."""
+def _check_root(root: Path) -> list[str]:
+    """Refuse a package directory everyone may write: root would run what anybody put there.
+
+    One owned by another user is only warned about: an editable install
+    from a user's checkout runs that user's code as root with pip's
+    scripts too (its .pth names the same directory), and setup.sh must
+    keep working for it.
+    """
+    warnings = []
     for d in (root, root / "ovis"):
         st = d.stat()
         if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
             raise LauncherError(f"{d} is writable by everyone: not putting it on root's sys.path")
         if os.geteuid() == 0 and st.st_uid != 0:
-            raise LauncherError(f"{d} is owned by uid {st.st_uid}: root's commands would import from it")
+            warnings.append(f"{d} is owned by uid {st.st_uid}: root's ovis commands run code that user can change")
+    return warnings
 
 
 def _interpreter(path: Path) -> str:
@@ -200,7 +208,8 @@ def expected(dist=None) -> dict[Path, str]:  # type: ignore[no-untyped-def]
 def install(dist=None) -> list[Path]:  # type: ignore[no-untyped-def]
     """Rewrite every console script of the installed ovis (or *dist*) into its lean launcher."""
     dist = dist or _distribution()
-    _check_root(package_root(dist))
+    for w in _check_root(package_root(dist)):
+        print(f"ovis: warning: launchers: {w}", file=sys.stderr)
     written: dict[Path, bytes] = {}
     for path, text in expected(dist).items():
         data = text.encode()
