@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths, safe_component
-from ovis.s6.status import signal_name
+from ovis.s6.status import read_status, signal_name
+from ovis.service.restart import read_state
 
 if TYPE_CHECKING:
     from ovis.engine.manager import Manager
@@ -111,10 +112,6 @@ def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> d
             out.update(state=st.state, ready=st.state == "up", since=st.since, exit=st.exit,
                        reason=None if st.state == "up" else st.reason)
         return out
-    from ovis.s6.status import read_status
-
-    from ovis.service.restart import read_state
-
     sd = servicedir_str(paths, svc.name)
     sup = read_status(sd) if compiled else None
     rs = read_state(sd) if compiled and sup is not None else None
