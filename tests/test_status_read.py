@@ -125,3 +125,25 @@ def test_needed_by_follows_an_edited_definition(tmp_path: Path) -> None:
     (tmp_path / "svc" / "other").write_text(
         '[Main]\nType = classic\nDepends = ( db )\n[Start]\nExecute = ( sleep 100 )\n')
     assert dependents_of(View(paths), "db") == (["other"], [])  # defined, never compiled: parsed
+
+
+def test_loads_answers_as_json_loads() -> None:
+    """engine.status.loads: json.loads's value, or an error where json.loads raises one."""
+    import json
+
+    from ovis.engine.status import loads
+
+    cases = [b'{"a": 1}', b' \n{"a": [1, 2.5, null, true]}\n', b'{"a": 1} x', b'{"a": 1}{}', b"",
+             b"   ", b"[1, 2]", b'"s"', b"12", b"\xef\xbb\xbf{\"a\": 1}", '{"é": "ü"}'.encode(),
+             '{"a": 1}'.encode("utf-16"), b"\xff\xfe", b'{"a": 1}\x0c', b'{"a": NaN}', b"{'a': 1}",
+             b'{"a": "\\ud800"}', b"\x80abc"]
+    for data in cases:
+        try:
+            want: object = ("ok", json.loads(data))
+        except ValueError:
+            want = "error"
+        try:
+            got: object = ("ok", loads(data))
+        except ValueError:
+            got = "error"
+        assert repr(got) == repr(want), data  # repr: NaN equals itself there
