@@ -248,3 +248,23 @@ def test_a_tree_owned_by_a_user_is_warned_about(tmp_path: Path, capsys: pytest.C
     launchers.install(dist)
     assert "owned by uid 1000" in capsys.readouterr().err
     assert launchers.stale(dist) == []
+
+
+def test_an_interpreter_path_with_a_space(tmp_path: Path) -> None:
+    """No #! line can name it: the launcher starts through sh, still -IS, still this tree."""
+    odd = tmp_path / "my python"
+    odd.mkdir()
+    (odd / "python3").symlink_to(sys.executable)
+    text = launchers.launcher_text(str(odd / "python3"), str(REPO), "aa-echo", "ovis.cli.aa.echo:entrypoint")
+    assert text.startswith("#!/bin/sh\n")
+    script = tmp_path / "aa-echo"
+    script.write_text(text)
+    script.chmod(0o755)
+    decoy, env = _decoys(tmp_path)
+    p = subprocess.run([str(script), "-n", "a b", "++c"], capture_output=True, text=True, env=env,
+                       cwd=decoy, timeout=120)
+    assert (p.returncode, p.stdout.strip(), p.stderr) == (0, "a b+c", ""), p
+    probe = text.split("\nfrom ovis", 1)[0] + "\nimport ovis\nprint(ovis.__file__, sys.flags.no_site, sys.flags.isolated)\n"
+    script.write_text(probe)
+    p = subprocess.run([str(script)], capture_output=True, text=True, env=env, cwd=decoy, timeout=120)
+    assert p.stdout.split() == [str(REPO / "ovis" / "__init__.py"), "1", "1"], p

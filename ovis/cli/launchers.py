@@ -70,14 +70,30 @@ class Launcher:
     path: Path  # where pip installed the script
 
 
+#: The first lines for an interpreter a #! line cannot name (a space in its
+#: path, or longer than the kernel reads): sh execs it, Python reads a string.
+_TRAMPOLINE = """\
+#!/bin/sh
+'''exec' {python} {flags} "$0" "$@"
+' '''
+"""
+
+
 def launcher_text(python: str, root: str, name: str, value: str) -> str:
     """The lean launcher of entry point ``name = value`` for *python* and the ovis in *root*."""
+    import shlex
+
     module, _, func = value.partition(":")
     func = func.strip()
     if not module or not func.isidentifier() or "[" in value:
         raise LauncherError(f"{name}: unsupported entry point {value!r}")
-    return _TEXT.format(python=python, flags=FLAGS, name=name, value=value, root=root,
+    text = _TEXT.format(python=python, flags=FLAGS, name=name, value=value, root=root,
                         module=module.strip(), func=func)
+    if any(c.isspace() for c in python) or len(python) > 200:
+        if "'" in python:
+            raise LauncherError(f"{name}: cannot start an interpreter whose path has a quote: {python!r}")
+        text = _TRAMPOLINE.format(python=shlex.quote(python), flags=FLAGS) + text.split("\n", 1)[1]
+    return text
 
 
 def _distribution():  # type: ignore[no-untyped-def]
@@ -156,7 +172,7 @@ def _interpreter(path: Path) -> str:
             first = f.readline(512).decode()
     except (OSError, UnicodeDecodeError):
         first = ""
-    if first.startswith("#!"):
+    if first.startswith("#!") and not first.startswith("#!/bin/sh"):  # pip's sh trampoline
         words = first[2:].split()
         if words and os.path.isabs(words[0]) and os.access(words[0], os.X_OK):
             return words[0]
