@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Where ovis's time goes: start-up, imports, execve per service, Python CPU per service.
 
-* start-up: wall time of short commands (min and median of many runs):
-  the bare interpreter, ``ovis status`` of the bundled examples, ``aa-echo``
-  (and upstream anopa's ``aa-echo`` with ``--anopa DIR``); the number of
-  modules ``ovis status`` imports (``python -X importtime``);
+* start-up: wall time of short commands as installed next to this
+  interpreter (the console scripts, lean launchers or pip's: the table says
+  which), min and median of many runs: the bare interpreter, ``ovis
+  --version``, ``ovis status`` of the bundled examples, ``aa-echo`` (and
+  upstream anopa's ``aa-echo`` with ``--anopa DIR``); the number of modules
+  ``ovis status`` imports (``python -I -S -X importtime`` on the launcher);
+  bench/launch_ab.py compares two installations alternated;
 * execve per start: ``strace -f -e trace=execve`` of the ``run`` script the
   compiler writes for a few 66 definitions (plain, logged, with an
   environment, a body naming an execline command), and of Debian's wrapper;
@@ -52,15 +55,30 @@ def wall(argv: list[str], env: dict[str, str] | None = None, n: int = 20) -> tup
     return min(xs), statistics.median(xs)
 
 
+#: The console scripts installed next to this interpreter (what a user runs).
+BINDIR = Path(PY).parent
+
+
+def installed(name: str) -> str:
+    """BINDIR/name, and whether it is a lean launcher (ovis/cli/launchers.py) or pip's script."""
+    try:
+        first = (BINDIR / name).read_text(errors="replace").split("\n", 1)[0]
+    except OSError:
+        return f"{name} (not installed)"
+    return f"{name} ({'lean launcher' if first.split()[1:2] == ['-IS'] else 'pip script'})"
+
+
 def startup(anopa: str | None) -> None:
     root = Path(tempfile.mkdtemp(dir=TMPFS))
     env = env_for(root)
     env["OVIS_SERVICES"] = str(REPO / "examples" / "66")
-    bindir = Path(PY).parent
-    rows = [("python -S -c pass (no site)", [PY, "-S", "-c", "pass"]),
+    bindir = BINDIR
+    print(f"Commands as installed in {bindir}, run by path (no pyenv shim).\n")
+    rows = [("python -I -S -c pass (no site)", [PY, "-I", "-S", "-c", "pass"]),
             ("python -c pass (this venv's site)", [PY, "-c", "pass"]),
-            ("ovis status (examples)", [str(bindir / "ovis"), "status"]),
-            ("aa-echo", [str(bindir / "aa-echo"), "hi"]),
+            (f"{installed('ovis')} --version", [str(bindir / "ovis"), "--version"]),
+            (f"{installed('ovis')} status (examples)", [str(bindir / "ovis"), "status"]),
+            (installed("aa-echo"), [str(bindir / "aa-echo"), "hi"]),
             # Without site: what ovis itself costs, whatever .pth files the installation has.
             ("python -S -m ovis status (examples)", [PY, "-S", "-m", "ovis", "status"]),
             ("aa-echo under python -S", [PY, "-S", "-c",
@@ -72,7 +90,10 @@ def startup(anopa: str | None) -> None:
     for label, argv in rows:
         lo, med = wall(argv, env)
         print(f"| {label} | {lo * 1000:.1f} ms | {med * 1000:.1f} ms |")
-    p = subprocess.run([PY, "-X", "importtime", "-m", "ovis", "status"], env=env,
+    lean = "lean" in installed("ovis")
+    cmd = ([PY, "-I", "-S", "-X", "importtime", str(bindir / "ovis"), "status"] if lean
+           else [PY, "-X", "importtime", "-m", "ovis", "status"])
+    p = subprocess.run(cmd, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     mods = [ln.split("|")[-1].strip() for ln in p.stderr.splitlines() if ln.startswith("import time:")]
     ours = [m for m in mods[1:] if m.startswith("ovis")]
@@ -162,12 +183,12 @@ def engine(n: int, anopa: str | None) -> None:
         subprocess.run([PY, "-m", "ovis", "-v", "0", "stop", "--all"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         t_start = profiled(env, ["start", *names], root / "start.prof")
-        st_lo, st_med = wall([PY, "-m", "ovis", "status"], env, n=5)
+        st_lo, st_med = wall([str(BINDIR / "ovis"), "status"], env, n=5)  # as installed
         t_stop = profiled(env, ["stop", "--all"], root / "stop.prof")
         print(f"`ovis start` of {n} (supervisors running, under cProfile): {t_start:.3f} s; "
               f"`ovis stop --all`: {t_stop:.3f} s, of which planning (graph + transaction "
               f"bookkeeping, own time): {planning(root / 'stop.prof') * 1000:.1f} ms")
-        print(f"`ovis status` of {n} up: min {st_lo:.3f} s, median {st_med:.3f} s")
+        print(f"`{installed('ovis')} status` of {n} up: min {st_lo:.3f} s, median {st_med:.3f} s")
         print("\nTop of `ovis start` by own time:\n```\n" + top(root / "start.prof") + "\n```")
         print("\nTop of `ovis stop --all` by own time:\n```\n" + top(root / "stop.prof") + "\n```")
     finally:

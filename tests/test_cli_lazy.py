@@ -99,6 +99,8 @@ def test_reading_verbs_import_no_engine(tmp_path: Path) -> None:
                           (["log", "web"], "hello from web", 0)):
         mods = modules_after(argv, env)
         assert not mods & {"ovis.engine.manager", "ovis.engine.transaction"}, argv
+        if argv[0] == "is-enabled":
+            assert "argparse" not in mods, argv  # read by quick_status
         p = subprocess.run([sys.executable, "-m", "ovis", *argv], capture_output=True, text=True,
                            env=dict(env, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=120)
         assert (p.returncode, out in p.stdout) == (rc, True), (argv, p.stdout, p.stderr)
@@ -209,6 +211,31 @@ def test_quick_status_parses_as_argparse(argv: list[str]) -> None:
     assert got == full
 
 
+IS_ENABLED_LINES = [
+    ["is-enabled", "web"], ["is-enabled", "web", "db"], ["is-enabled"], ["--json", "is-enabled", "a"],
+    ["is-enabled", "-t", "boot", "web"], ["is-enabled", "web", "--tree", "x"], ["is-enabled", "-t", "web"],
+    ["is-enabled", "web", "-t", "x", "db"], ["is-enabled", "-t", "-x", "web"], ["is-enabled", "--tree=x", "a"],
+    ["-v", "0", "is-enabled", "a"], ["is-enabled", "a", "--failed"], ["is-enabled", "a", "-n", "3"],
+    ["is-enabled", "-h"], ["is-enabled", "a", "--live", "/l", "-t", "t"], ["is-enabled", "--", "a"],
+]
+
+
+@pytest.mark.parametrize("argv", IS_ENABLED_LINES, ids=" ".join)
+def test_quick_is_enabled_parses_as_argparse(argv: list[str]) -> None:
+    """The argparse-free reader of ``ovis is-enabled`` reads what argparse reads."""
+    quick = climain.quick_status(argv)
+    try:
+        full = vars(climain.build_parser("is-enabled").parse_args(argv))
+    except SystemExit:
+        full = None
+    if quick is None:
+        return
+    assert full is not None, argv
+    got = dict(vars(quick))
+    assert got.pop("func").__name__ == full.pop("func").__name__ == "cmd_is_enabled"
+    assert got == full
+
+
 def test_quick_status_takes_the_plain_lines() -> None:
     """The usual spellings really skip argparse (else the fast path would be dead code)."""
     for argv in (["status"], ["--json", "status"], ["status", "web", "--failed"],
@@ -216,3 +243,5 @@ def test_quick_status_takes_the_plain_lines() -> None:
         assert climain.quick_status(argv) is not None, argv
     for argv in (["status", "-h"], ["status", "--lines=3"], ["status", "a", "--json", "b"]):
         assert climain.quick_status(argv) is None, argv
+    for argv in (["is-enabled", "a"], ["is-enabled", "-t", "boot", "a", "b"], ["--json", "is-enabled", "a"]):
+        assert climain.quick_status(argv) is not None, argv

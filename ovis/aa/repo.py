@@ -25,6 +25,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
@@ -130,11 +131,20 @@ class Services:
     a fallback for servicedirs ovis did not write (parsed as anopa dirs)."""
 
     def __init__(self, paths: Paths) -> None:
-        from ovis.service.repository import LiveRepository
-
         self.paths = paths
-        self.live = LiveRepository(paths)
+        self._base: str | None = None
+        self._live: Any = None
         self._cache: dict[str, Service | None] = {}
+
+    @property
+    def live(self) -> Any:
+        """The compiled models (ovis.service.repository.LiveRepository), read at first use:
+        aa-status asks s6 and the state records only, and need not import the compiler."""
+        if self._live is None:
+            from ovis.service.repository import LiveRepository
+
+            self._live = LiveRepository(self.paths)
+        return self._live
 
     def get(self, name: str) -> Service | None:
         if name in self._cache:
@@ -181,31 +191,45 @@ class Services:
             found[sub] = tuple(sorted(n for n, _ in entries if not n.startswith(".")))
         return Edges(**found)
 
+    def _dir_str(self, name: str) -> str:
+        """:meth:`dir` as a string, without a Path per call: aa-status -a asks
+        four questions of each service of the repository."""
+        base = self._base
+        if base is None:
+            base = self._base = str(self.paths.servicedirs)
+        return f"{base}/{name}"
+
     def is_longrun(self, name: str) -> bool:
         """anopa: a longrun iff NAME/run exists."""
-        return os.path.lexists(self.dir(name) / "run")
+        return os.path.lexists(f"{self._dir_str(name)}/run")
 
     def readiness(self, name: str) -> bool:
         """anopa's gets_ready: a gets-ready file, or a numeric notification-fd."""
-        d = self.dir(name)
-        if os.path.lexists(d / "gets-ready"):
+        d = self._dir_str(name)
+        if os.path.lexists(f"{d}/gets-ready"):
             return True
         try:
-            line = (d / "notification-fd").read_text().split("\n", 1)[0]
+            fd = os.open(f"{d}/notification-fd", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
         except OSError:
             return False
-        return line.isdigit()
+        return data.decode().split("\n", 1)[0].isdigit()
 
     def s6(self, name: str) -> SupervisorStatus | None:
         try:
-            return read_status(self.dir(name))
+            return read_status(self._dir_str(name))
         except Exception:
             return None
 
     def state(self, name: str) -> statefile.ServiceState | None:
         if is_logger(name):
             return None
-        return statefile.load(self.paths, name)
+        from ovis.engine.status import load_state  # statefile.load's answer, without buffered IO
+
+        return load_state(self.paths, name)
 
     def oneshot_up(self, name: str) -> bool:
         """anopa counts Started, Starting, Stopping failed and Stop failed as up."""

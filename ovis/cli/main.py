@@ -8,13 +8,15 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from ovis import __version__
-from ovis.errors import OvisError
 
+#: typing.TYPE_CHECKING without importing typing (and ovis.errors, pathlib):
+#: ``ovis --version`` imports nothing but this module.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # argparse is imported when a parser is built (not for --version)
     import argparse
+    from typing import Callable, NoReturn, Sequence
 
 EXIT_CODES = """\
 exit status:
@@ -135,47 +137,63 @@ _GLOBAL_DEST = {"--live": "live", "--services": "services", "--skel": "skel", "-
                 "--logdir": "logdir", "-v": "verbosity", "--verbosity": "verbosity"}
 
 
-def quick_status(argv: Sequence[str]) -> _Args | None:
-    """``ovis [GLOBALS] status [OPTIONS] [NAME...]`` read without argparse, or None.
+#: The commands :func:`quick_status` reads: each one's options with a value
+#: (option -> (dest, int?)), its flags (option -> dest), its defaults, and
+#: the fewest names it takes (as their argparse definitions say).
+_QUICK: dict[str, tuple[dict[str, tuple[str, bool]], dict[str, str], dict[str, object], int]] = {
+    "status": ({"-n": ("lines", True), "--lines": ("lines", True)}, {"--failed": "failed"},
+               {"failed": False, "lines": 10}, 0),
+    "is-enabled": ({"-t": ("tree", False), "--tree": ("tree", False)}, {}, {"tree": None}, 1),
+}
 
-    Boot scripts call ``ovis status`` dozens of times; importing argparse and
-    building its parser is a sixth of the command's time.  Only the plain
-    spellings are read here (options in full, values as the next word, the
-    names in one run); anything else (help, abbreviations, ``--opt=value``,
-    a value that looks like an option, a bad number) returns None and goes
-    to argparse, which gives its own answer or error.
+
+def quick_status(argv: Sequence[str]) -> _Args | None:
+    """``ovis [GLOBALS] status|is-enabled [OPTIONS] [NAME...]`` read without argparse, or None.
+
+    Boot scripts call ``ovis status`` (and ``ovis is-enabled``) dozens of
+    times; importing argparse and building its parser is a sixth of the
+    command's time.  Only the plain spellings are read here (options in
+    full, values as the next word, the names in one run); anything else
+    (help, abbreviations, ``--opt=value``, a value that looks like an
+    option, a bad number) returns None and goes to argparse, which gives its
+    own answer or error.
     """
     ns: dict[str, object] = {"live": None, "services": None, "skel": None, "trees": None,
-                             "logdir": None, "verbosity": 1, "json": False, "command": None,
-                             "names": [], "failed": False, "lines": 10}
+                             "logdir": None, "verbosity": 1, "json": False, "command": None}
     names: list[str] = []
+    valued: dict[str, tuple[str, bool]] = {}
+    flags: dict[str, str] = {}
     run = 0  # 0: no names yet, 1: in the run of names, 2: after it
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in _GLOBAL_DEST or (ns["command"] and a in ("-n", "--lines")):
+        if a in _GLOBAL_DEST or a in valued:
             if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
                 return None
             v: object = argv[i + 1]
-            if a in ("-v", "--verbosity", "-n", "--lines"):
+            dest, num = valued[a] if a in valued else (_GLOBAL_DEST[a], a in ("-v", "--verbosity"))
+            if num:
                 try:
                     v = int(argv[i + 1])
                 except ValueError:
                     return None
-            ns["lines" if a in ("-n", "--lines") else _GLOBAL_DEST[a]] = v
+            ns[dest] = v
             i += 2
             run = 2 if run else 0
             continue
         if a == "--json":
             ns["json"] = True
-        elif a == "--failed" and ns["command"]:
-            ns["failed"] = True
+        elif a in flags:
+            ns[flags[a]] = True
         elif a.startswith("-"):
             return None
         elif not ns["command"]:
-            if a != "status":
+            if a not in _QUICK:
                 return None
             ns["command"] = a
+            valued, flags, defaults, _least = _QUICK[a]
+            for k, d in defaults.items():
+                ns.setdefault(k, d)
         elif run == 2:
             return None  # names, options, names again: argparse's to judge
         else:
@@ -184,12 +202,15 @@ def quick_status(argv: Sequence[str]) -> _Args | None:
         if a.startswith("-") and run:
             run = 2
         i += 1
-    if not ns["command"]:
+    if not ns["command"] or len(names) < _QUICK[str(ns["command"])][3]:
         return None
-    from ovis.cli.statusview import cmd_status
+    if ns["command"] == "status":
+        from ovis.cli.statusview import cmd_status as func
+    else:
+        from ovis.cli.opscmds import cmd_is_enabled as func
 
     ns["names"] = names
-    return _Args(func=cmd_status, **ns)
+    return _Args(func=func, **ns)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -225,17 +246,26 @@ def report_errors(run: Callable[[], int]) -> NoReturn:
     """
     try:
         code = run()
-    except OvisError as e:
-        print(f"ovis: error: {e}", file=sys.stderr)
-        code = e.exit_status
+        sys.stdout.flush()  # a closed pipe (ovis status | head) is noticed here, not at exit
+    except Exception as e:  # OvisError imported only when one is raised
+        from ovis.errors import OvisError
+
+        if isinstance(e, OvisError):
+            print(f"ovis: error: {e}", file=sys.stderr)
+            code = e.exit_status
+        elif isinstance(e, BrokenPipeError):
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+            code = 0
+        elif isinstance(e, OSError):  # the system said no: one line that says what to do
+            print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
+            code = 1
+        else:
+            raise
     except KeyboardInterrupt:
         print("ovis: interrupted", file=sys.stderr)
         code = 130
-    except BrokenPipeError:
-        code = 0
-    except OSError as e:  # the system said no: one line that says what to do, no traceback
-        print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
-        code = 1
     sys.exit(code)
 
 

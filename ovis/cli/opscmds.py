@@ -6,13 +6,15 @@ each handler parses, calls the library, prints.
 
 from __future__ import annotations
 
-import argparse
 import json
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ovis.errors import EXIT_FAILED, EXIT_OK
 
-Register = Callable[..., argparse.ArgumentParser]
+if TYPE_CHECKING:  # ovis is-enabled is read without argparse (cli.main.quick_status)
+    import argparse
+
+Register = Callable[..., "argparse.ArgumentParser"]
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
