@@ -7,7 +7,12 @@ all up with a fresh LIVE and s6-svscan; warm: start again after ``stop
 the median of the paired ratios B/A.  Workloads: compare.py's (``wide`` is
 300 trivial longruns) and ``wideN`` (N trivial longruns).
 
+ovis runs as bench/compare.py runs it (``--via``, default the installed
+console script that imports each tree's ovis: give ``--bindirs A,B`` when
+the trees are installed in different environments).
+
 Usage: python3 bench/start_ab.py --trees /work/main,. [--workloads wide,wide1000] [--repeat 5]
+                                 [--bindirs BIN_A,BIN_B] [--via installed|module|module-S]
 """
 
 from __future__ import annotations
@@ -38,8 +43,16 @@ def main() -> None:
     ap.add_argument("--trees", required=True)
     ap.add_argument("--workloads", default="wide,wide1000")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--bindirs", help="comma-separated: where each tree's ovis is installed")
+    ap.add_argument("--via", choices=boot.VIAS, default="installed")
     args = ap.parse_args()
     trees = [Path(t).resolve() for t in args.trees.split(",")]
+    boot.VIA = args.via
+    if args.bindirs:
+        for t, b in zip(trees, args.bindirs.split(",")):
+            boot.BINDIRS[str(t)] = Path(b)
+    print(f"via: {args.via}; " + ", ".join(
+        f"{t.name}: {' '.join(boot.launcher('ovis', t))}" for t in trees))
     os.chdir("/")  # python -m puts the cwd first on sys.path
     print(f"load: {os.getloadavg()[0]:.1f}")
     print("| workload | case | " + " | ".join(t.name for t in trees)
