@@ -44,10 +44,12 @@ class ServiceState:
         # Not dataclasses.asdict: its deepcopy of every field was a third of
         # a transaction's per-service state cost.  The fields are scalars but
         # for ``timings`` (a flat dict) and ``reset_from`` (a flat list).
-        return json.dumps({k: getattr(self, k) for k in _FIELDS}, sort_keys=True)
+        return _ENCODE({k: getattr(self, k) for k in _FIELDS})
 
 
-_FIELDS = tuple(f.name for f in fields(ServiceState))
+_FIELDS = tuple(sorted(f.name for f in fields(ServiceState)))
+#: json.dumps(sort_keys=True) builds a new encoder at every call
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
 _KNOWN = frozenset(_FIELDS)
 
 
@@ -113,10 +115,11 @@ def remove(paths: Paths, name: str) -> None:
 PRIVATE = 0o600
 
 
-def _open_private(path: Path) -> int:
+def _open_private(path: Path | str) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE)
     try:
-        if os.fstat(fd).st_uid == os.geteuid():
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o7777 != PRIVATE:
             os.fchmod(fd, PRIVATE)  # one created by an older ovis was 0644
     except OSError:
         pass
@@ -195,7 +198,10 @@ class Claims:
         return self.paths.live / (".ovis-claims" if self.paths.layout == "anopa" else "claims")
 
     def _open(self, name: str) -> int:
-        return _open_private(self.dir / check_name(name))
+        d = self.__dict__.get("_dir_str")
+        if d is None:
+            d = self._dir_str = str(self.dir)  # one Path per transaction, not per claim
+        return _open_private(f"{d}/{check_name(name)}")
 
     def acquire(self, names: set[str] | list[str]) -> None:
         """Claim *names* (on top of what is held already); waits while another has one."""

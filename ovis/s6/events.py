@@ -93,7 +93,11 @@ class Subscription:
 
     def __init__(self, servicedir: Path | str) -> None:
         self._dir = os.fspath(servicedir)
-        fifodir = _ensure_fifodir(self._dir)
+        # The fifodir is made (or checked) only when the fifo cannot be made
+        # in it: it exists for every servicedir s6-supervise ever ran on,
+        # and this runs for every service of every transaction.
+        fifodir = f"{self._dir}/{FIFODIR}"
+        ensured = False
         self._rfd = -1
         self._wfd = -1
         for _ in range(100):
@@ -102,6 +106,12 @@ class Subscription:
             try:
                 os.mkfifo(tmp, 0o600)
             except FileExistsError:
+                continue
+            except (FileNotFoundError, NotADirectoryError):
+                if ensured:
+                    raise
+                fifodir = _ensure_fifodir(self._dir)
+                ensured = True
                 continue
             break
         else:  # pragma: no cover - 100 collisions of 62**6 names
