@@ -135,6 +135,11 @@ class Services:
         self.paths = paths
         self.live = LiveRepository(paths)
         self._cache: dict[str, Service | None] = {}
+        # A loader asks these of each service several times: strings joined
+        # once, readiness read once (anopa reads it once per load too).
+        self._dirs: dict[str, str] = {}
+        self._ready: dict[str, bool] = {}
+        self._root = str(paths.servicedirs)
 
     def get(self, name: str) -> Service | None:
         if name in self._cache:
@@ -157,6 +162,12 @@ class Services:
     def dir(self, name: str) -> Path:
         return self.paths.servicedir(name)
 
+    def _dir(self, name: str) -> str:
+        d = self._dirs.get(name)
+        if d is None:
+            d = self._dirs[name] = f"{self._root}/{name}"
+        return d
+
     def edges(self, name: str, svc: Service) -> Edges:
         """NAME's ``needs/``, ``wants/``, ``after/`` and ``before/`` as they are now.
 
@@ -175,7 +186,7 @@ class Services:
         found: dict[str, tuple[str, ...]] = {}
         for sub in DEP_DIRS:
             try:
-                entries = scan_dir(str(self.dir(name) / sub), files_only=True)
+                entries = scan_dir(f"{self._dir(name)}/{sub}", files_only=True)
             except FileNotFoundError:
                 entries = []
             found[sub] = tuple(sorted(n for n, _ in entries if not n.startswith(".")))
@@ -183,22 +194,29 @@ class Services:
 
     def is_longrun(self, name: str) -> bool:
         """anopa: a longrun iff NAME/run exists."""
-        return os.path.lexists(self.dir(name) / "run")
+        return os.path.lexists(f"{self._dir(name)}/run")
 
     def readiness(self, name: str) -> bool:
         """anopa's gets_ready: a gets-ready file, or a numeric notification-fd."""
-        d = self.dir(name)
-        if os.path.lexists(d / "gets-ready"):
+        got = self._ready.get(name)
+        if got is None:
+            got = self._ready[name] = self._readiness(self._dir(name))
+        return got
+
+    @staticmethod
+    def _readiness(d: str) -> bool:
+        if os.path.lexists(f"{d}/gets-ready"):
             return True
         try:
-            line = (d / "notification-fd").read_text().split("\n", 1)[0]
+            with open(f"{d}/notification-fd", encoding="utf-8", errors="replace") as f:
+                line = f.read().split("\n", 1)[0]
         except OSError:
             return False
         return line.isdigit()
 
     def s6(self, name: str) -> SupervisorStatus | None:
         try:
-            return read_status(self.dir(name))
+            return read_status(self._dir(name))
         except Exception:
             return None
 

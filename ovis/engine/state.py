@@ -63,10 +63,16 @@ _DIRS: dict[Paths, str] = {}
 
 
 def _state_dir(paths: Paths) -> str:
+    if paths is _last[0]:  # hashing a Paths hashes every Path in it
+        return _last[1]
     d = _DIRS.get(paths)
     if d is None:
         d = _DIRS[paths] = str(paths.state)
+    _last[:] = [paths, d]
     return d
+
+
+_last: list = [None, ""]
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
