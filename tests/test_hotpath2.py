@@ -182,3 +182,27 @@ def test_session_members_finds_a_leftover_among_many_processes() -> None:
         for p in crowd:
             p.send_signal(signal.SIGKILL)
             p.wait()
+
+
+def test_a_record_larger_than_one_read_loads_whole(tmp_path: Path) -> None:
+    paths = Paths.resolve({"OVIS_LIVE": str(tmp_path / "live")})
+    st = statefile.ServiceState("big", state="failed", detail="x" * 200_000 + "end")
+    statefile.save(paths, st)
+    assert statefile.load(paths, "big") == st
+    (paths.state / "cut.json").write_bytes(st.to_json().encode()[:70_000])
+    assert statefile.load(paths, "cut") is None  # a damaged record reads as none, no crash
+
+
+def test_status_files_of_every_size_but_35_are_refused(tmp_path: Path) -> None:
+    from ovis.errors import ProtocolError
+    from ovis.s6.status import STATUS_SIZE, read_status
+
+    (tmp_path / "supervise").mkdir()
+    f = tmp_path / "supervise" / "status"
+    for size in (0, 1, STATUS_SIZE - 1, STATUS_SIZE + 1, 4096):
+        f.write_bytes(b"\0" * size)
+        with pytest.raises(ProtocolError):
+            read_status(tmp_path)
+    f.write_bytes(b"\0" * STATUS_SIZE)
+    st = read_status(tmp_path)
+    assert st is not None and not st.up

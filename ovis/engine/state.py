@@ -77,8 +77,15 @@ _last: list = [None, ""]
 
 def load(paths: Paths, name: str) -> ServiceState | None:
     try:
-        with open(_path(paths, name), "rb") as f:
-            data = json.loads(f.read())
+        fd = os.open(_path(paths, name), os.O_RDONLY | os.O_CLOEXEC)
+        try:  # os.read, not open(): no buffered file object per record
+            raw = chunk = os.read(fd, 65536)
+            while len(chunk) == 65536:  # a regular file reads short only at its end
+                chunk = os.read(fd, 65536)
+                raw += chunk
+        finally:
+            os.close(fd)
+        data = json.loads(raw)
         return ServiceState(**{k: v for k, v in data.items() if k in _KNOWN})
     except (OSError, ValueError, TypeError, AttributeError):
         return None
