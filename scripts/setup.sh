@@ -33,6 +33,9 @@ if [ $want_test = 1 ]; then
     command -v zsh >/dev/null 2>&1 || need+=(zsh)  # tests/test_docgen.py: zsh completion
     command -v runc >/dev/null 2>&1 || need+=(runc)  # tests/test_runc.py: a real OCI runtime
     command -v strace >/dev/null 2>&1 || need+=(strace)  # tests/test_execline_run.py: execve per start
+    # tests/test_launchers.py builds a wheel of the tree (a plain `pip install .`) offline.
+    /usr/bin/python3 -c 'import setuptools.build_meta, wheel' >/dev/null 2>&1 \
+        || need+=(python3-setuptools python3-wheel)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
@@ -62,6 +65,10 @@ if [ $want_test = 1 ]; then
 else
     python3 -m pip install -q "${editable[@]}" -e .
 fi
+# pip's console scripts (ovis, aa-*) run `site` and every .pth of the machine
+# at each start; rewrite them into lean launchers (python -I -S on exactly
+# this tree: ovis/cli/launchers.py). pip uninstall still removes them.
+python3 -m ovis.cli.launchers
 
 # Man pages built from docs/ and bash/zsh completion built from the parser
 # (python3 -m ovis.cli.docgen), under PREFIX (default /usr/local: in man's and

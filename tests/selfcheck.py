@@ -67,17 +67,39 @@ def script_ovis(path: Path, env: dict[str, str]) -> str:
 
     A script run as a file has its own directory first on sys.path and its
     shebang's interpreter; only the import differs from the real script.
+    A lean launcher (``#!PYTHON -IS``, ovis/cli/launchers.py) is isolated:
+    no script directory on sys.path, only the path its own lines set up,
+    which the probe runs too (the script's lines before its ovis import).
     """
     shebang = _shebang(path)
     if not shebang:
         return f"<{path} has no #! line>"
-    return _probe_cached(tuple(shebang), str(path.parent), tuple(sorted(env.items())))
+    return _probe_cached(tuple(shebang), str(path.parent), _prelude(path),
+                         tuple(sorted(env.items())))
+
+
+def _prelude(path: Path) -> str:
+    """The script's lines after its #! line and before it imports ovis."""
+    lines = path.read_text(errors="replace").splitlines()[1:]
+    out = []
+    for line in lines:
+        if line.startswith(("from ovis", "import ovis")):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+def _isolated(shebang: tuple[str, ...]) -> bool:
+    return any(w.startswith("-") and not w.startswith("--") and ("I" in w or "P" in w)
+               for w in shebang[1:])
 
 
 @lru_cache(maxsize=None)
-def _probe_cached(shebang: tuple[str, ...], where: str, env: tuple[tuple[str, str], ...]) -> str:
-    """One probe per interpreter and directory: the scripts there differ only in their entry point."""
-    code = f"import sys; sys.path[0] = {where!r}; {_PROBE}"
+def _probe_cached(shebang: tuple[str, ...], where: str, prelude: str,
+                  env: tuple[tuple[str, str], ...]) -> str:
+    """One probe per interpreter, directory and path set-up: the scripts differ in their entry point."""
+    first = "" if _isolated(shebang) else f"import sys; sys.path[0] = {where!r}\n"
+    code = f"{first}{prelude}\n{_PROBE}"
     return _probe([*shebang, "-c", code], dict(env), "/")
 
 

@@ -25,6 +25,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
@@ -130,16 +131,24 @@ class Services:
     a fallback for servicedirs ovis did not write (parsed as anopa dirs)."""
 
     def __init__(self, paths: Paths) -> None:
-        from ovis.service.repository import LiveRepository
-
         self.paths = paths
-        self.live = LiveRepository(paths)
+        self._live: Any = None
         self._cache: dict[str, Service | None] = {}
         # A loader asks these of each service several times: strings joined
         # once, readiness read once (anopa reads it once per load too).
         self._dirs: dict[str, str] = {}
         self._ready: dict[str, bool] = {}
         self._root = str(paths.servicedirs)
+
+    @property
+    def live(self) -> Any:
+        """The compiled models (ovis.service.repository.LiveRepository), read at first use:
+        aa-status asks s6 and the state records only, and need not import the compiler."""
+        if self._live is None:
+            from ovis.service.repository import LiveRepository
+
+            self._live = LiveRepository(self.paths)
+        return self._live
 
     def get(self, name: str) -> Service | None:
         if name in self._cache:

@@ -8,13 +8,15 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from ovis import __version__
-from ovis.errors import OvisError
 
+#: typing.TYPE_CHECKING without importing typing (and ovis.errors, pathlib):
+#: ``ovis --version`` imports nothing but this module.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # argparse is imported when a parser is built (not for --version)
     import argparse
+    from typing import Callable, NoReturn, Sequence
 
 EXIT_CODES = """\
 exit status:
@@ -225,17 +227,26 @@ def report_errors(run: Callable[[], int]) -> NoReturn:
     """
     try:
         code = run()
-    except OvisError as e:
-        print(f"ovis: error: {e}", file=sys.stderr)
-        code = e.exit_status
+        sys.stdout.flush()  # a closed pipe (ovis status | head) is noticed here, not at exit
+    except Exception as e:  # OvisError imported only when one is raised
+        from ovis.errors import OvisError
+
+        if isinstance(e, OvisError):
+            print(f"ovis: error: {e}", file=sys.stderr)
+            code = e.exit_status
+        elif isinstance(e, BrokenPipeError):
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+            code = 0
+        elif isinstance(e, OSError):  # the system said no: one line that says what to do
+            print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
+            code = 1
+        else:
+            raise
     except KeyboardInterrupt:
         print("ovis: interrupted", file=sys.stderr)
         code = 130
-    except BrokenPipeError:
-        code = 0
-    except OSError as e:  # the system said no: one line that says what to do, no traceback
-        print(f"ovis: error: {os_error_text(e)}", file=sys.stderr)
-        code = 1
     sys.exit(code)
 
 

@@ -9,12 +9,14 @@ down, because ovis was asked to keep it up.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ovis.engine import state as statefile
-from ovis.paths import Paths
+from ovis.paths import Paths, safe_component
 from ovis.s6.status import signal_name
 
 if TYPE_CHECKING:
@@ -28,15 +30,65 @@ FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
 _SV: dict[Paths, str] = {}
 
 
+#: The last Paths seen and its (servicedirs, state) strings: one identity
+#: check per service instead of hashing the frozen Paths twice.
+_LAST: list[Any] = [None, "", ""]
+
+
+def _dirs(paths: Paths) -> list[Any]:
+    last = _LAST
+    if last[0] is not paths:
+        d = _SV.get(paths)
+        if d is None:
+            d = _SV[paths] = str(paths.servicedirs)
+        last[:] = [paths, d, statefile._state_dir(paths)]
+    return last
+
+
 def servicedir_str(paths: Paths, name: str) -> str:
-    d = _SV.get(paths)
-    if d is None:
-        d = _SV[paths] = str(paths.servicedirs)
-    return f"{d}/{name}"
+    return f"{_dirs(paths)[1]}/{name}"
 
 
-def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]:
-    st = statefile.load(paths, svc.name)
+def read_small(path: str) -> bytes | None:
+    """The bytes of a small file (a state record, ovis.json), None if unreadable.
+
+    os.open + os.read, not open(): ``ovis status`` reads a few files per
+    service, and the buffered-IO layer costs more than the syscalls.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        b = os.read(fd, 65536)
+        if len(b) < 65536:  # a regular file's short read is its end: no second read
+            return b
+        chunks = [b]
+        while b := os.read(fd, 65536):
+            chunks.append(b)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def load_state(paths: Paths, name: str) -> statefile.ServiceState | None:
+    """:func:`ovis.engine.state.load` (the same record, the same answer) without buffered IO."""
+    try:
+        if not name or name[0] == "." or "/" in name or "\0" in name or "\n" in name:
+            name = safe_component(name)  # raises ConfigError, as statefile._path does
+        data = read_small(f"{_dirs(paths)[2]}/{name}.json")
+        if data is None:
+            return None
+        rec = json.loads(data)
+        return statefile.ServiceState(**{k: v for k, v in rec.items() if k in statefile._KNOWN})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> dict[str, Any]:
+    st = load_state(paths, svc.name)
     out: dict[str, Any] = {
         "name": svc.name,
         "type": svc.kind.value,
@@ -111,9 +163,10 @@ def service_status(paths: Paths, svc: Service, compiled: bool) -> dict[str, Any]
     return out
 
 
-def collect(paths: Paths, defined: dict[str, Service], live: dict[str, Service],
-            names: list[str] | None,
-            lookup: Callable[[str], Service | None] | None = None) -> list[dict[str, Any]]:
+def collect(paths: Paths, defined: dict[str, Service],
+            live: dict[str, Service] | dict[str, TableModel], names: list[str] | None,
+            lookup: Callable[[str], Service | TableModel | None] | None = None
+            ) -> list[dict[str, Any]]:
     """Status of *names*, or of everything defined or compiled.
 
     *lookup* finds a bundle's members that are neither in *defined* nor in
@@ -132,15 +185,17 @@ def collect(paths: Paths, defined: dict[str, Service], live: dict[str, Service],
     return out
 
 
-def bundle_status(paths: Paths, svc: Service, lookup: Callable[[str], Service | None],
-                  live: dict[str, Service], seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+def bundle_status(paths: Paths, svc: Service | TableModel,
+                  lookup: Callable[[str], Service | TableModel | None],
+                  live: dict[str, Service] | dict[str, TableModel],
+                  seen: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A bundle is up when all its members are up, failed when one failed.
 
     Members are judged by their own status (bundles inside bundles
     recursively); an empty bundle is up once started.  ``contents`` lists
     the members, ``detail`` names those not up.
     """
-    st = statefile.load(paths, svc.name)
+    st = load_state(paths, svc.name)
     not_up: list[str] = []
     failed = False
     for m in svc.contents:
@@ -178,7 +233,7 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
     directory with ``run``, or a file that says ``oneshot``) so the JSON
     keeps its documented shape.
     """
-    st = statefile.load(paths, name)
+    st = load_state(paths, name)
     kind = "longrun"
     if source is not None:
         if source.is_dir() and (source / "type").is_file():  # s6-rc: it says so
@@ -230,6 +285,39 @@ def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
 
 
+#: The compiled model's file in each servicedir (ovis.service.compiler.META,
+#: not imported from there: the table needs none of the compiler).
+META = "ovis.json"
+
+
+class TableModel:
+    """The fields of a compiled Service that :func:`service_status` and
+    :func:`bundle_status` read, from ``ovis.json`` as
+    :func:`ovis.service.compiler.service_from_metadata` reads them.
+
+    Building the whole Service (every field, a Path, the logger) was a good
+    part of ``ovis status`` of many services; the detailed view, logs and
+    drift still get real Services from :meth:`View.live_services`.
+    """
+
+    __slots__ = ("name", "kind", "description", "source", "notify", "essential", "contents")
+
+    def __init__(self, name: str, kind: Kind, description: str, source: str, notify: int | None,
+                 essential: bool, contents: tuple[str, ...]) -> None:
+        self.name, self.kind, self.description, self.source = name, kind, description, source
+        self.notify, self.essential, self.contents = notify, essential, contents
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> TableModel:
+        src = str(meta.get("source", ""))
+        if not src or "//" in src or "/." in src or src.startswith("./") or src.endswith("/"):
+            src = str(Path(src))  # what str(Service.source) would print
+        notify = meta.get("notify")
+        return cls(str(meta["name"]), Kind(meta["kind"]), str(meta.get("description", "")), src,
+                   int(notify) if isinstance(notify, int) else None, bool(meta.get("essential")),
+                   tuple(str(x) for x in meta.get("contents") or []))
+
+
 class View:
     """What the status readers use of a Manager (paths, definitions, LIVE), and no more.
 
@@ -246,39 +334,70 @@ class View:
         self.paths = paths
         self.repo = Repository(paths.services)
         self._live: dict[str, Service] | None = None
+        self._table: dict[str, TableModel] | None = None
+        self._metas: dict[str, dict[str, Any]] | None = None
         self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
         self._search = [str(d) for d in paths.services]
         self._compiler: Any = None
 
-    def live_services(self) -> dict[str, Service]:
-        """Every service compiled into LIVE (as compiler.compiled_services, string paths)."""
-        if self._live is None:
-            import json
-            import os
-
-            self._live = {}
+    def _read_metas(self) -> dict[str, dict[str, Any]]:
+        """Each compiled service's ``ovis.json``, decoded, read once per invocation."""
+        if self._metas is None:
+            self._metas = {}
             base = str(self.paths.servicedirs)
             try:
                 entries = os.listdir(base)
             except OSError:
                 entries = []
-            if not entries:  # nothing compiled: the compiler need not even be imported
-                return self._live
-            from ovis.service.compiler import META, service_from_metadata
-
             for e in entries:
                 if e.startswith("."):
                     continue
                 try:
-                    with open(f"{base}/{e}/{META}", "rb") as f:
-                        meta = json.loads(f.read())
-                        at = os.fstat(f.fileno()).st_mtime
+                    fd = os.open(f"{base}/{e}/{META}", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    at = os.fstat(fd).st_mtime  # of the file read, not of a later one
+                    b = os.read(fd, 65536)
+                    if len(b) == 65536:
+                        while more := os.read(fd, 65536):
+                            b += more
+                    meta = json.loads(b)
                     if isinstance(meta, dict):
-                        self._live[e] = service_from_metadata(meta)
+                        self._metas[e] = meta
                         self._compiled_at[e] = at
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError):
+                    continue
+                finally:
+                    os.close(fd)
+        return self._metas
+
+    def live_services(self) -> dict[str, Service]:
+        """Every service compiled into LIVE (as compiler.compiled_services, string paths)."""
+        if self._live is None:
+            self._live = {}
+            metas = self._read_metas()
+            if not metas:  # nothing compiled: the compiler need not even be imported
+                return self._live
+            from ovis.service.compiler import service_from_metadata
+
+            for e, meta in metas.items():
+                try:
+                    self._live[e] = service_from_metadata(meta)
+                except (ValueError, KeyError):
                     continue
         return self._live
+
+    def table_models(self) -> dict[str, TableModel]:
+        """:meth:`live_services`, each with only what the status table reads (no compiler import)."""
+        if self._table is None:
+            self._table = {}
+            for e, meta in self._read_metas().items():
+                try:
+                    self._table[e] = TableModel.from_metadata(meta)
+                except (ValueError, KeyError):
+                    continue
+        return self._table
 
     def changed(self, name: str) -> bool | None:
         """:func:`ovis.engine.drift.definition_changed`, its common case without pathlib.
@@ -291,7 +410,7 @@ class View:
         import os
         import stat
 
-        self.live_services()  # records when each ovis.json was written
+        self._read_metas()  # records when each ovis.json was written
         at = self._compiled_at.get(name)
         if at is not None and "@" not in name:
             for d in self._search:
@@ -323,7 +442,8 @@ def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, A
     """
     from ovis.errors import ConfigError
 
-    live = dict(manager.live_services())
+    # A View gives the table's light models; a Manager its Services.
+    live = dict(manager.table_models() if isinstance(manager, View) else manager.live_services())
     defined: dict[str, Service] = {}
     broken: dict[str, dict[str, Any]] = {}
     listed = [] if names else manager.repo.names()
@@ -344,7 +464,7 @@ def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, A
             if not _still_running(manager.paths, live[n]):
                 del live[n]
     wanted = names or sorted(set(defined) | set(live) | set(broken))
-    def lookup(m: str) -> Service | None:
+    def lookup(m: str) -> Service | TableModel | None:
         if m in live or m in defined:
             return live.get(m) or defined[m]
         try:
@@ -358,7 +478,7 @@ def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, A
     return [by_name[n] for n in wanted]
 
 
-def _still_running(paths: Paths, svc: Service) -> bool:
+def _still_running(paths: Paths, svc: Service | TableModel) -> bool:
     st = service_status(paths, svc, True)
     return st["state"] != "down" or st.get("wanted") == "up"
 

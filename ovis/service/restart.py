@@ -125,9 +125,14 @@ class RestartState:
 
 def read_state(servicedir: Path | str) -> RestartState | None:
     """The state file, or None when the service never died since ovis started it."""
-    try:  # a string path: ovis status reads this for every longrun
-        with open(f"{servicedir}/{STATE_FILE}") as f:
-            text = f.read()
+    import os
+
+    try:  # a string path and os.read: ovis status reads this for every longrun
+        fd = os.open(f"{servicedir}/{STATE_FILE}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            text = os.read(fd, 65536).decode(errors="replace")
+        finally:
+            os.close(fd)
     except OSError:
         return None
     vals: dict[str, int] = {}

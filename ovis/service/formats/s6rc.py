@@ -430,14 +430,15 @@ def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> d
     parsed (and checked) when the bundle is loaded.
     """
     out: dict[str, Service] = {}
-    try:
-        entries = sorted(os.listdir(directory))
+    try:  # only directories can hold pipeline-name: files (66 definitions) cost no stat
+        with os.scandir(directory) as it:
+            entries = sorted(e.name for e in it if e.is_dir())
     except OSError:
         return out
     for entry in entries:
-        root = directory / entry
-        if entry.startswith(".") or not os.path.isfile(root / "pipeline-name"):
+        if entry.startswith(".") or not os.path.isfile(f"{directory}/{entry}/pipeline-name"):
             continue
+        root = directory / entry
         if not os.path.lexists(root / "type") or os.path.lexists(root / "producer-for"):
             continue
         names = _list_file(root / "pipeline-name")
