@@ -357,8 +357,16 @@ def main() -> None:
                     help="how ovis and its aa-* are run: the console scripts next to the "
                     "interpreter (default, as users run them), python -m, or python -S -m "
                     "(no site: ovis's own cost)")
+    ap.add_argument("--tree", help="measure the ovis of this checkout (default: this one's)")
+    ap.add_argument("--bindir", help="where --via installed finds that tree's console scripts")
     args = ap.parse_args()
     boot.VIA = args.via
+    if args.tree:
+        boot.REPO = Path(args.tree).resolve()
+    if args.bindir:
+        boot.BINDIRS[str(boot.REPO)] = Path(args.bindir)
+    write = Path(args.write).resolve() if args.write else None
+    os.chdir("/")  # python -m and -c put the current directory first on sys.path
     tools: dict[str, str] = {}
     names = ["ovis", "ovis-aa", "raw"]
     if args.s6rc:
@@ -374,13 +382,13 @@ def main() -> None:
         blocks.append(table(kind, measure(kind, names, args.repeat, tools), args.repeat))
     load = os.getloadavg()
     head = (f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run of `bench/compare.py "
-            f"--repeat {args.repeat} --via {args.via}` on a {os.cpu_count()}-core shared machine (load average "
+            f"--repeat {args.repeat} --via {args.via}` (ovis of {boot.REPO}) on a {os.cpu_count()}-core shared machine (load average "
             f"{load[0]:.1f} at the end): contenders alternated, seconds and ratios from this one "
             "run only; ratios < 1 mean ovis is faster.")
     text = head + "\n\n" + "\n\n".join(blocks)
     print(text)
-    if args.write:
-        write_block(Path(args.write), "bench/compare.py", text)
+    if write is not None:
+        write_block(write, "bench/compare.py", text)
 
 
 if __name__ == "__main__":
