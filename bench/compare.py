@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -163,8 +164,19 @@ def write_raw(scandir: Path, svcs: list[Svc]) -> list[Path]:
 
 # -- running ---------------------------------------------------------------------------
 
+#: CPU seconds (user + system, from the reaped child's rusage) of the last
+#: :func:`run`, and of the commands c_ovis times, by case: robust under load
+#: where wall seconds are not (bench/start_ab.py reports them).
+LAST_CPU = 0.0
+CPU: dict[str, float] = {}
+
+
 def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    global LAST_CPU
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:3])}...: exit {p.returncode}: "
                            f"{p.stderr.decode(errors='replace')[-300:]}")
@@ -233,10 +245,13 @@ def c_ovis(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
     wait_svscan(scandir)
     run([*ovis, "start", *names], env)
     cold = time.perf_counter() - t0
+    CPU["cold start"] = LAST_CPU
     run([*ovis, "stop", "--all"], env)
+    CPU["stop --all"] = LAST_CPU
     t0 = time.perf_counter()
     run([*ovis, "start", *names], env)
     warm = time.perf_counter() - t0
+    CPU["warm start"] = LAST_CPU
     stop_svscan(p, scandir)
     return cold, warm
 

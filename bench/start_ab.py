@@ -4,7 +4,9 @@
 Each repetition runs bench/compare.py's ovis contender (cold: definitions to
 all up with a fresh LIVE and s6-svscan; warm: start again after ``stop
 --all``) once per tree, the order alternating; the report gives medians and
-the median of the paired ratios B/A.  Workloads: compare.py's (``wide`` is
+the median of the paired ratios B/A, for wall seconds and for the CPU
+seconds of the ``ovis start`` and ``ovis stop --all`` processes themselves
+(their rusage: what load on a shared machine disturbs least).  Workloads: compare.py's (``wide`` is
 300 trivial longruns) and ``wideN`` (N trivial longruns).
 
 ovis runs as bench/compare.py runs it (``--via``, default the installed
@@ -30,6 +32,10 @@ sys.path.insert(0, str(BENCH))
 
 import boot  # noqa: E402
 import compare  # noqa: E402
+
+
+#: the commands whose CPU seconds (the reaped child's rusage) are reported too
+CPU_CASES = ("cold start", "stop --all", "warm start")
 
 
 def svcs_for(kind: str) -> list[compare.Svc]:
@@ -71,7 +77,10 @@ def main() -> None:
                 i = trees.index(t)
                 got.setdefault((0, i), []).append(cold)
                 got.setdefault((1, i), []).append(warm or 0.0)
-        for c, label in ((0, "cold"), (1, "warm")):
+                for c, case in enumerate(CPU_CASES, 2):
+                    got.setdefault((c, i), []).append(compare.CPU[case])
+        for c, label in ((0, "cold"), (1, "warm"),
+                         *((c, f"CPU of {case}") for c, case in enumerate(CPU_CASES, 2))):
             a, b = got[(c, 0)], got[(c, 1)]
             print(f"| {kind} | {label} | {statistics.median(a):.3f} s | {statistics.median(b):.3f} s | "
                   f"{statistics.median(y / x for x, y in zip(a, b)):.2f} |")
