@@ -21,7 +21,6 @@ import errno
 import os
 import select
 import stat
-import string
 import time
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +33,7 @@ from ovis.s6.tai import tai64n_label
 FIFODIR = "event"
 _PREFIX = "ftrig1:"
 _NAME_LEN = 39  # the writer ignores any other length (ftrigw_notifyb_nosig)
-_RANDOM_ALPHABET = string.ascii_letters + string.digits
+_RANDOM_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # [A-Za-z0-9]
 WANTS = ("up", "ready", "down", "finished")
 
 
