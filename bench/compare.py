@@ -273,10 +273,13 @@ def _aa(root: Path, svcs: list[Svc], bindir: str | None, env: dict[str, str] | N
     wait_supervisors([repo / s.name for s in svcs if not s.oneshot])
     run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)
     cold = time.perf_counter() - t0
+    CPU["cold start"] = LAST_CPU
     run([*aa("aa-stop"), "-r", str(repo), "-a"], env)
+    CPU["stop --all"] = LAST_CPU
     t0 = time.perf_counter()
     run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)
     warm = time.perf_counter() - t0
+    CPU["warm start"] = LAST_CPU
     stop_svscan(p, scandir)
     return cold, warm
 

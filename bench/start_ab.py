@@ -51,6 +51,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bindirs", help="comma-separated: where each tree's ovis is installed")
     ap.add_argument("--via", choices=boot.VIAS, default="installed")
+    ap.add_argument("--aa", action="store_true",
+                    help="ovis's aa-enable/aa-start/aa-stop -a on anopa directories instead "
+                    "(compare.py's ovis-aa: 'stop --all' is aa-stop -a)")
     args = ap.parse_args()
     trees = [Path(t).resolve() for t in args.trees.split(",")]
     boot.VIA = args.via
@@ -71,7 +74,7 @@ def main() -> None:
                 boot.REPO = t
                 root = Path(tempfile.mkdtemp(dir=boot.TMPFS))
                 try:
-                    cold, warm = compare.c_ovis(root, svcs, {})
+                    cold, warm = (compare.c_ovis_aa if args.aa else compare.c_ovis)(root, svcs, {})
                 finally:
                     shutil.rmtree(root, ignore_errors=True)
                 i = trees.index(t)
