@@ -6,7 +6,10 @@ service up, why it last failed (dependency, timeout...), and the timings of
 each transition (for ``analyze``).  For oneshots it is the only record.
 
 One small JSON file per service, each written atomically, so a crash in the
-middle of a transaction loses at most the transitions still in flight.
+middle of a transaction loses at most the transitions still in flight (and
+a longrun's final record of the last event-loop round: it is written once
+the services its settlement made runnable were sent their command, while
+s6's own status already says it is up; ``wanted`` was recorded before).
 """
 
 from __future__ import annotations
