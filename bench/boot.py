@@ -71,8 +71,84 @@ def env_for(root: Path) -> dict[str, str]:
     }
 
 
+#: How the benchmarks run ovis: ``installed`` (default) is the ``ovis``
+#: console script next to the interpreter, as users run it (not the pyenv
+#: shim on PATH); ``module`` is ``python -m ovis``; ``module-S`` is
+#: ``python -S -m ovis`` (no ``site``: what ovis itself costs, without the
+#: sandbox's .pth files every interpreter start imports).  Set by --via.
+VIA = "installed"
+VIAS = ("installed", "module", "module-S")
+#: Where ``installed`` looks for the console scripts of each tree (None: the
+#: interpreter's bindir, then every PATH directory with an ``ovis``).
+BINDIRS: dict[str, Path] = {}
+
+
+def launcher(tool: str = "ovis", tree: Path | None = None, via: str | None = None) -> list[str]:
+    """The argv prefix that runs *tool* of *tree* (default REPO) the way *via* says.
+
+    ``installed`` takes the console script from the interpreter's bindir and
+    refuses one that would import another checkout's ovis (a benchmark of the
+    wrong tree is worse than none): the interpreter is asked where ``ovis``
+    comes from with the same environment the benchmark gives it.
+    """
+    tree = (tree or REPO).resolve()
+    via = via or VIA
+    if via == "module":
+        return [sys.executable, "-m", tool.replace("-", "_")] if tool == "ovis" else [
+            sys.executable, "-c", f"import sys; from ovis.cli.aa.{tool[3:]} import entrypoint; "
+            "sys.exit(entrypoint())"]
+    if via == "module-S":
+        if tool != "ovis":
+            return [sys.executable, "-S", "-c", f"import sys; from ovis.cli.aa.{tool[3:]} "
+                    "import entrypoint; sys.exit(entrypoint())"]
+        return [sys.executable, "-S", "-m", "ovis"]
+    given = BINDIRS.get(str(tree))
+    cands = [given] if given is not None else [Path(sys.executable).parent] + [
+        Path(d) for d in os.environ.get("PATH", "").split(":") if d and "shims" not in d]
+    why = []
+    for bindir in dict.fromkeys(cands):
+        script = bindir / tool
+        if not script.is_file():
+            continue
+        err = _check_installed(script, tree)
+        if err is None:
+            return [str(script)]
+        why.append(err)
+    raise SystemExit(f"no installed {tool} runs the ovis of {tree}"
+                     + (": " + "; ".join(why) if why else f" (none in {', '.join(map(str, cands))})")
+                     + ": install it there, give --bindirs, or use --via module")
+
+
+_CHECKED: set[tuple[str, str]] = set()
+
+
+def _check_installed(script: Path, tree: Path) -> str | None:
+    """Run *script* (``--version``) under its own interpreter and flags and
+    look at which ``ovis`` package it imported."""
+    if (str(script), str(tree)) in _CHECKED:
+        return None
+    first = script.read_text(errors="replace").split("\n", 1)[0]
+    words = first[2:].split() if first.startswith("#!") else [sys.executable]
+    if Path(words[0]).name == "env":  # #!/usr/bin/env python3 -S ...
+        words = words[1:]
+    probe = ("import os, runpy, sys\n"
+             "s = sys.argv[1]; sys.argv = [s, '-V' if os.path.basename(s) != 'ovis' else '--version']\n"
+             "if sys.path and sys.path[0] in ('', '/'): sys.path[0] = os.path.dirname(s)\n"
+             "try:\n    runpy.run_path(s, run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "m = sys.modules.get('ovis')\n"
+             "print('OVIS=' + (os.path.realpath(m.__file__) if m and m.__file__ else '?'))\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tree)}
+    out = subprocess.run([*words, "-c", probe, str(script)], env=env, capture_output=True,
+                         text=True, cwd="/").stdout
+    got = next((ln[5:] for ln in out.splitlines() if ln.startswith("OVIS=")), "?")
+    if not got.startswith(str(tree) + "/"):
+        return f"{script} runs the ovis of {got}"
+    _CHECKED.add((str(script), str(tree)))
+    return None
+
+
 def ovis(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "ovis", "-v", "0", *args], env=env, check=True,
+    subprocess.run([*launcher(), "-v", "0", *args], env=env, check=True,
                    stdout=subprocess.DEVNULL)
 
 
@@ -100,7 +176,7 @@ def ovis_run(n: int, chain: bool) -> tuple[float, float, Path]:
     env = env_for(root)
     scandir = root / "live" / "scandir"
     t0 = time.perf_counter()
-    svscan = subprocess.Popen([sys.executable, "-m", "ovis", "scandir", "start"], env=env,
+    svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
                               start_new_session=True)
     wait_svscan(scandir)
     ovis(env, "start", *names)
@@ -168,7 +244,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,1000")
     ap.add_argument("--chain", type=int, default=100)
     ap.add_argument("--write", metavar="FILE", help="replace the table in this markdown file")
+    ap.add_argument("--via", choices=VIAS, default="installed",
+                    help="how ovis is run (default: the installed console script)")
     args = ap.parse_args()
+    global VIA
+    VIA = args.via
     rows = []
     for n in [int(x) for x in args.sizes.split(",") if x]:
         rows.append((f"{n} wide", measure(n, False, args.repeat)))

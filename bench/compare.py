@@ -25,8 +25,14 @@ builds are given, ``s6rc`` (``--s6rc PREFIX``: s6-rc-compile, s6-rc-init,
 ``s6-rc -u change``) and ``anopa`` (``--anopa DIR``: upstream ``aa-enable``,
 ``aa-start``). docs/benchmarks.md says how to build those two locally.
 
+ovis and its aa-* run the way users run them (``--via installed``): the
+console scripts next to the interpreter, checked to import this checkout's
+ovis; ``--via module-S`` runs ``python -S -m ovis`` instead, to tell ovis's
+own cost from what the interpreter's ``site`` costs on this machine.
+
 Usage: python3 bench/compare.py [--repeat 5] [--s6rc PREFIX] [--anopa DIR]
-                                [--workloads wide,dag,chain] [--write docs/benchmarks.md]
+                                [--workloads wide,dag,chain] [--via installed|module|module-S]
+                                [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,6 +54,7 @@ from typing import Callable
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import boot  # noqa: E402
 from boot import REPO, TMPFS, env_for, stop_svscan, wait_svscan  # noqa: E402
 
 from ovis.docblock import write_block  # noqa: E402
@@ -156,8 +164,19 @@ def write_raw(scandir: Path, svcs: list[Svc]) -> list[Path]:
 
 # -- running ---------------------------------------------------------------------------
 
+#: CPU seconds (user + system, from the reaped child's rusage) of the last
+#: :func:`run`, and of the commands c_ovis times, by case: robust under load
+#: where wall seconds are not (bench/start_ab.py reports them).
+LAST_CPU = 0.0
+CPU: dict[str, float] = {}
+
+
 def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    global LAST_CPU
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:3])}...: exit {p.returncode}: "
                            f"{p.stderr.decode(errors='replace')[-300:]}")
@@ -219,39 +238,48 @@ def c_ovis(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
     write_66(root / "services", svcs)
     env = env_for(root)
     names = [s.name for s in svcs]
-    ovis = [sys.executable, "-m", "ovis", "-v", "0"]
+    ovis = [*boot.launcher("ovis"), "-v", "0"]
     scandir = root / "live" / "scandir"
     t0 = time.perf_counter()
     p = subprocess.Popen([*ovis, "scandir", "start"], env=env, start_new_session=True)
     wait_svscan(scandir)
     run([*ovis, "start", *names], env)
     cold = time.perf_counter() - t0
+    CPU["cold start"] = LAST_CPU
     run([*ovis, "stop", "--all"], env)
+    CPU["stop --all"] = LAST_CPU
     t0 = time.perf_counter()
     run([*ovis, "start", *names], env)
     warm = time.perf_counter() - t0
+    CPU["warm start"] = LAST_CPU
     stop_svscan(p, scandir)
     return cold, warm
 
 
-def _aa(root: Path, svcs: list[Svc], bindir: str, env: dict[str, str] | None) -> Result:
+def _aa(root: Path, svcs: list[Svc], bindir: str | None, env: dict[str, str] | None) -> Result:
+    """*bindir* None: ovis's own aa-* tools, as boot.launcher runs them."""
     src, repo, lst = root / "src", root / "repo", root / "list"
     write_anopa(src, svcs)
     lst.mkdir()
     for s in svcs:
         (lst / s.name).touch()
-    b = Path(bindir)
+    def aa(tool: str) -> list[str]:
+        return [str(Path(bindir) / tool)] if bindir is not None else boot.launcher(tool)
+
     scandir = repo / ".scandir"
     t0 = time.perf_counter()
-    run([str(b / "aa-enable"), "-q", "-r", str(repo), "-S", str(src), "-l", str(lst)], env)
+    run([*aa("aa-enable"), "-q", "-r", str(repo), "-S", str(src), "-l", str(lst)], env)
     p = svscan(scandir, len(svcs))
     wait_supervisors([repo / s.name for s in svcs if not s.oneshot])
-    run([str(b / "aa-start"), "-r", str(repo), "-l", str(lst)], env)
+    run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)
     cold = time.perf_counter() - t0
-    run([str(b / "aa-stop"), "-r", str(repo), "-a"], env)
+    CPU["cold start"] = LAST_CPU
+    run([*aa("aa-stop"), "-r", str(repo), "-a"], env)
+    CPU["stop --all"] = LAST_CPU
     t0 = time.perf_counter()
-    run([str(b / "aa-start"), "-r", str(repo), "-l", str(lst)], env)
+    run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)
     warm = time.perf_counter() - t0
+    CPU["warm start"] = LAST_CPU
     stop_svscan(p, scandir)
     return cold, warm
 
@@ -262,11 +290,11 @@ def c_anopa(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
 
 
 def c_ovis_aa(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
-    bindir = str(Path(sys.executable).parent)
-    if not (Path(bindir) / "aa-start").exists():
-        raise RuntimeError(f"no aa-start next to {sys.executable} (install ovis in that venv)")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
-    return _aa(root, svcs, bindir, env)
+    # anopa's aa-enable runs the aa-* it needs by PATH name: ovis's own first
+    bindir = str(Path(boot.launcher("aa-start")[0]).parent) if boot.VIA == "installed" else None
+    env = dict(os.environ, PYTHONPATH=str(boot.REPO),
+               PATH=f"{bindir}:{os.environ['PATH']}" if bindir else os.environ["PATH"])
+    return _aa(root, svcs, None, env)
 
 
 def c_s6rc(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
@@ -343,7 +371,20 @@ def main() -> None:
     ap.add_argument("--anopa", metavar="DIR", help="directory holding upstream anopa's aa-* binaries")
     ap.add_argument("--only", help="comma-separated contenders to run (default: all available)")
     ap.add_argument("--write", metavar="FILE", help="replace the table in this markdown file")
+    ap.add_argument("--via", choices=boot.VIAS, default="installed",
+                    help="how ovis and its aa-* are run: the console scripts next to the "
+                    "interpreter (default, as users run them), python -m, or python -S -m "
+                    "(no site: ovis's own cost)")
+    ap.add_argument("--tree", help="measure the ovis of this checkout (default: this one's)")
+    ap.add_argument("--bindir", help="where --via installed finds that tree's console scripts")
     args = ap.parse_args()
+    boot.VIA = args.via
+    if args.tree:
+        boot.REPO = Path(args.tree).resolve()
+    if args.bindir:
+        boot.BINDIRS[str(boot.REPO)] = Path(args.bindir)
+    write = Path(args.write).resolve() if args.write else None
+    os.chdir("/")  # python -m and -c put the current directory first on sys.path
     tools: dict[str, str] = {}
     names = ["ovis", "ovis-aa", "raw"]
     if args.s6rc:
@@ -359,13 +400,13 @@ def main() -> None:
         blocks.append(table(kind, measure(kind, names, args.repeat, tools), args.repeat))
     load = os.getloadavg()
     head = (f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run of `bench/compare.py "
-            f"--repeat {args.repeat}` on a {os.cpu_count()}-core shared machine (load average "
+            f"--repeat {args.repeat} --via {args.via}` (ovis of {boot.REPO}) on a {os.cpu_count()}-core shared machine (load average "
             f"{load[0]:.1f} at the end): contenders alternated, seconds and ratios from this one "
             "run only; ratios < 1 mean ovis is faster.")
     text = head + "\n\n" + "\n\n".join(blocks)
     print(text)
-    if args.write:
-        write_block(Path(args.write), "bench/compare.py", text)
+    if write is not None:
+        write_block(write, "bench/compare.py", text)
 
 
 if __name__ == "__main__":

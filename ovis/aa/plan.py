@@ -19,6 +19,7 @@ runs the transaction on ovis's engine.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from typing import Callable
@@ -315,10 +316,21 @@ class StartLoader(_Loader):
             if notify is None and svc.kind is Kind.LONGRUN and self.services.readiness(n):
                 notify = 3  # gets-ready: the engine only needs to know to wait for 'U'
             timeout = svc.timeout_start if svc.timeout_start is not None else default_timeout * 1000
-            out[n] = dataclasses.replace(
+            out[n] = _changed(
                 svc, depends=tuple(self.needs[n]), wants=(), after=tuple(self.after[n]),
                 before=(), requiredby=(), notify=notify, timeout_start=timeout)
         return out
+
+
+def _changed(svc: Service, **changes: object) -> Service:
+    """dataclasses.replace for the plain (unfrozen, no __post_init__) Service,
+    without running its __init__ again: a shallow copy with *changes* set."""
+    new = copy.copy(svc)
+    for k, v in changes.items():
+        if not hasattr(svc, k):
+            raise TypeError(f"Service has no field {k!r}")
+        setattr(new, k, v)
+    return new
 
 
 class StopLoader(_Loader):
@@ -434,6 +446,6 @@ class StopLoader(_Loader):
                 t = default_timeout * 1000  # in stop-all mode the default is also a maximum
             depends = tuple(needed_by.get(n, ()))
             after = tuple(after_of.get(n, ()))
-            out[n] = dataclasses.replace(svc, depends=depends, wants=(), after=after, before=(),
+            out[n] = _changed(svc, depends=depends, wants=(), after=after, before=(),
                                          requiredby=(), timeout_stop=t)
         return out

@@ -132,9 +132,13 @@ class Services:
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
-        self._base: str | None = None
         self._live: Any = None
         self._cache: dict[str, Service | None] = {}
+        # A loader asks these of each service several times: strings joined
+        # once, readiness read once (anopa reads it once per load too).
+        self._dirs: dict[str, str] = {}
+        self._ready: dict[str, bool] = {}
+        self._root = str(paths.servicedirs)
 
     @property
     def live(self) -> Any:
@@ -167,6 +171,12 @@ class Services:
     def dir(self, name: str) -> Path:
         return self.paths.servicedir(name)
 
+    def _dir(self, name: str) -> str:
+        d = self._dirs.get(name)
+        if d is None:
+            d = self._dirs[name] = f"{self._root}/{name}"
+        return d
+
     def edges(self, name: str, svc: Service) -> Edges:
         """NAME's ``needs/``, ``wants/``, ``after/`` and ``before/`` as they are now.
 
@@ -185,42 +195,37 @@ class Services:
         found: dict[str, tuple[str, ...]] = {}
         for sub in DEP_DIRS:
             try:
-                entries = scan_dir(str(self.dir(name) / sub), files_only=True)
+                entries = scan_dir(f"{self._dir(name)}/{sub}", files_only=True)
             except FileNotFoundError:
                 entries = []
             found[sub] = tuple(sorted(n for n, _ in entries if not n.startswith(".")))
         return Edges(**found)
 
-    def _dir_str(self, name: str) -> str:
-        """:meth:`dir` as a string, without a Path per call: aa-status -a asks
-        four questions of each service of the repository."""
-        base = self._base
-        if base is None:
-            base = self._base = str(self.paths.servicedirs)
-        return f"{base}/{name}"
-
     def is_longrun(self, name: str) -> bool:
         """anopa: a longrun iff NAME/run exists."""
-        return os.path.lexists(f"{self._dir_str(name)}/run")
+        return os.path.lexists(f"{self._dir(name)}/run")
 
     def readiness(self, name: str) -> bool:
         """anopa's gets_ready: a gets-ready file, or a numeric notification-fd."""
-        d = self._dir_str(name)
+        got = self._ready.get(name)
+        if got is None:
+            got = self._ready[name] = self._readiness(self._dir(name))
+        return got
+
+    @staticmethod
+    def _readiness(d: str) -> bool:
         if os.path.lexists(f"{d}/gets-ready"):
             return True
         try:
-            fd = os.open(f"{d}/notification-fd", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                data = os.read(fd, 4096)
-            finally:
-                os.close(fd)
+            with open(f"{d}/notification-fd", encoding="utf-8", errors="replace") as f:
+                line = f.read().split("\n", 1)[0]
         except OSError:
             return False
-        return data.decode().split("\n", 1)[0].isdigit()
+        return line.isdigit()
 
     def s6(self, name: str) -> SupervisorStatus | None:
         try:
-            return read_status(self._dir_str(name))
+            return read_status(self._dir(name))
         except Exception:
             return None
 

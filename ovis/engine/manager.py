@@ -76,6 +76,8 @@ class Manager:
         self.repo = repo if repo is not None else Repository(paths.services, live=paths.live)
         self.compiler = Compiler(paths)
         self.compile = compile
+        #: the records of the running transaction's services (:meth:`_state`)
+        self._states: dict[str, statefile.ServiceState | None] = {}
 
     # Environment --------------------------------------------------------
     def base_env(self) -> dict[str, str]:
@@ -212,36 +214,66 @@ class Manager:
         out = {}
         for n, s in services.items():
             if s.kind is not Kind.LONGRUN:  # oneshots and bundles: ovis's own state says
-                st = statefile.load(self.paths, n)
+                st = self._state(n)
                 out[n] = st is not None and st.state == "up"
         return out
+
+    def _state(self, name: str) -> statefile.ServiceState | None:
+        """*name*'s record, read once per transaction: the transaction's claim
+        on it means no other start or stop writes it meanwhile, so the copy
+        in memory is what the next write starts from."""
+        try:
+            return self._states[name]
+        except KeyError:
+            st = self._states[name] = statefile.load(self.paths, name)
+            return st
 
     def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
                   force: bool = False, interruptible: bool = False) -> Outcome:
         from ovis.engine.s6backend import S6Backend
 
+        self._states = {}
         graph = Graph.build(services)
         plan = Plan.make(graph, targets, action, force=force)
         factory = self.backend_factory or S6Backend
         backend = factory(self.paths, services, self.base_env(), self._oneshot_up(services))
         t0 = time.monotonic()
+        # A longrun's final record waits until the services its settlement
+        # made runnable have been sent their command (the runner's flush):
+        # its wish was recorded before the transaction and s6 holds the truth
+        # about its process meanwhile.  A oneshot's record is the only one
+        # saying it ran, so it is written at once.
+        deferred: list[tuple[Service, Result]] = []
 
         def report(name: str, res: Result) -> None:
-            self._record(services[name], action, res)
+            svc = services[name]
+            if svc.kind is Kind.LONGRUN:
+                deferred.append((svc, res))
+            else:
+                self._record(svc, action, res)
             self.reporter.progress(name, action, res)
+
+        def flush() -> None:
+            for svc, res in deferred:
+                self._record(svc, action, res)
+            deferred.clear()
 
         self._record_wanted(targets, "up" if action is Action.START else "down")
         begin = getattr(self.reporter, "begin", None)
-        results = run(plan, backend, report,
-                      on_begin=(lambda name: begin(name, action)) if begin is not None else None,
-                      interrupted=self.shutting_down if interruptible else None)
+        try:
+            results = run(plan, backend, report,
+                          on_begin=(lambda name: begin(name, action)) if begin is not None else None,
+                          interrupted=self.shutting_down if interruptible else None, flush=flush)
+        finally:
+            flush()
+            self._states = {}
         return Outcome(action, results, time.monotonic() - t0)
 
     def _record_wanted(self, names: set[str], wanted: str) -> None:
         """What ovis was asked, before anything happens: a command killed
         half-way leaves records that say so, not the previous wish."""
         for n in names:
-            st = statefile.load(self.paths, n)
+            st = self._state(n)
             if st is not None and st.wanted != wanted:
                 st.wanted = wanted
                 try:
@@ -250,7 +282,7 @@ class Manager:
                     pass  # a full LIVE: the transaction's own records will warn
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
-        st = statefile.load(self.paths, svc.name) or statefile.ServiceState(svc.name)
+        st = self._state(svc.name) or statefile.ServiceState(svc.name)
         if res.already and st.wanted == ("up" if action is Action.START else "down"):
             return
         st.wanted = "up" if action is Action.START else "down"
@@ -283,6 +315,7 @@ class Manager:
         if not res.already or st.since is None:
             st.since = res.wall_ended or time.time()
         st.timings = timings
+        self._states[svc.name] = st
         try:
             statefile.save(self.paths, st)
         except OSError as e:  # LIVE full or gone: s6 still does the work; say it once

@@ -47,14 +47,23 @@ OnBegin = Callable[[str], None]
 #: ends the transaction at once (a shutdown request wins over a start).
 Interrupted = Callable[[], bool]
 INTERRUPT_POLL = 0.25
+#: Called after each round of beginnings (and once when the run ends, even
+#: by an exception): the caller's deferred work, e.g. state records, done
+#: once the services a settlement made runnable have been sent their command.
+Flush = Callable[[], None]
 
 
 class Runner:
     def __init__(self, plan: Plan, backend: Backend, report: Report,
                  clock: Callable[[], float] = time.monotonic,
                  on_begin: OnBegin | None = None,
-                 interrupted: Interrupted | None = None) -> None:
+                 interrupted: Interrupted | None = None,
+                 flush: Flush | None = None) -> None:
         self.plan = plan
+        self.flush = flush
+        #: settled jobs, closed after the next round of beginnings: from an
+        #: event to the next service's command nothing else is done
+        self._closing: list[Job] = []
         self.interrupted = interrupted
         self.backend = backend
         self.report = report
@@ -76,6 +85,7 @@ class Runner:
                     self._interrupt()
                     break
                 self._begin_runnable()
+                self._after_round()
                 if plan.done:
                     break
                 if not self.jobs:  # nothing running, nothing runnable: impossible on a DAG
@@ -104,11 +114,21 @@ class Runner:
                     else:
                         self._arm(name, job)  # it moved its deadline (or dropped it)
         finally:
-            for job in self.jobs.values():
-                job.close()
-            self.sel.close()
-            self.backend.finish()
+            try:
+                self._after_round()
+            finally:
+                for job in self.jobs.values():
+                    job.close()
+                self.sel.close()
+                self.backend.finish()
         return plan.results
+
+    def _after_round(self) -> None:
+        closing, self._closing = self._closing, []
+        for job in closing:
+            job.close()
+        if self.flush is not None:
+            self.flush()
 
     # Deadlines: a heap, not a scan of every job at every wake-up (that made a
     # 1000-service transaction quadratic).  A job moves its deadline only in
@@ -191,7 +211,7 @@ class Runner:
                     self.sel.unregister(fd)
                 except (KeyError, ValueError):
                     pass
-            job.close()
+            self._closing.append(job)  # its fd stays open (not reused) until closed
         wall_now = time.time()
         mono, wall = self.begun.pop(name, (now, wall_now))
         if res.begun is None:
@@ -206,5 +226,6 @@ class Runner:
 def run(plan: Plan, backend: Backend, report: Report,
         clock: Callable[[], float] = time.monotonic,
         on_begin: OnBegin | None = None,
-        interrupted: Interrupted | None = None) -> dict[str, Result]:
-    return Runner(plan, backend, report, clock, on_begin, interrupted).run()
+        interrupted: Interrupted | None = None,
+        flush: Flush | None = None) -> dict[str, Result]:
+    return Runner(plan, backend, report, clock, on_begin, interrupted, flush).run()

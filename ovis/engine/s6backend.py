@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
@@ -32,6 +31,9 @@ from ovis.service.model import (
     LoggerSpec,
     Service,
 )
+
+if TYPE_CHECKING:  # imported by the oneshots that run: a start of longruns forks nothing
+    import subprocess
 
 ONESHOT_KILL_GRACE = 2.0
 #: How long a start waits for s6-svscan to spawn the service's supervisor,
@@ -186,6 +188,8 @@ class OneshotJob:
                                   else DEFAULT_TIMEOUT_STOP_MS)
         self.killed = False
         self.pidfd: int | None = None
+        import subprocess
+
         out_r, out_w = os.pipe()
         try:
             if logdir is not None:
@@ -354,6 +358,8 @@ class S6Backend:
             sid = self.session_of.get(p.pid)
             if sid is not None and procs.session_members(sid):
                 continue  # a daemon the script left writes to it: it lives as long
+            import subprocess
+
             try:
                 p.wait(timeout=2)
             except subprocess.TimeoutExpired:

@@ -6,7 +6,10 @@ service up, why it last failed (dependency, timeout...), and the timings of
 each transition (for ``analyze``).  For oneshots it is the only record.
 
 One small JSON file per service, each written atomically, so a crash in the
-middle of a transaction loses at most the transitions still in flight.
+middle of a transaction loses at most the transitions still in flight (and
+a longrun's final record of the last event-loop round: it is written once
+the services its settlement made runnable were sent their command, while
+s6's own status already says it is up; ``wanted`` was recorded before).
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ class ServiceState:
         # Not dataclasses.asdict: its deepcopy of every field was a third of
         # a transaction's per-service state cost.  The fields are scalars but
         # for ``timings`` (a flat dict) and ``reset_from`` (a flat list).
-        return json.dumps({k: getattr(self, k) for k in _FIELDS}, sort_keys=True)
+        return _ENCODE({k: getattr(self, k) for k in _FIELDS})
 
 
-_FIELDS = tuple(f.name for f in fields(ServiceState))
+_FIELDS = tuple(sorted(f.name for f in fields(ServiceState)))
+#: json.dumps(sort_keys=True) builds a new encoder at every call
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
 _KNOWN = frozenset(_FIELDS)
 
 
@@ -61,16 +66,29 @@ _DIRS: dict[Paths, str] = {}
 
 
 def _state_dir(paths: Paths) -> str:
+    if paths is _last[0]:  # hashing a Paths hashes every Path in it
+        return _last[1]
     d = _DIRS.get(paths)
     if d is None:
         d = _DIRS[paths] = str(paths.state)
+    _last[:] = [paths, d]
     return d
+
+
+_last: list = [None, ""]
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
     try:
-        with open(_path(paths, name), "rb") as f:
-            data = json.loads(f.read())
+        fd = os.open(_path(paths, name), os.O_RDONLY | os.O_CLOEXEC)
+        try:  # os.read, not open(): no buffered file object per record
+            raw = chunk = os.read(fd, 65536)
+            while len(chunk) == 65536:  # a regular file reads short only at its end
+                chunk = os.read(fd, 65536)
+                raw += chunk
+        finally:
+            os.close(fd)
+        data = json.loads(raw)
         return ServiceState(**{k: v for k, v in data.items() if k in _KNOWN})
     except (OSError, ValueError, TypeError, AttributeError):
         return None
@@ -113,10 +131,11 @@ def remove(paths: Paths, name: str) -> None:
 PRIVATE = 0o600
 
 
-def _open_private(path: Path) -> int:
+def _open_private(path: Path | str) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE)
     try:
-        if os.fstat(fd).st_uid == os.geteuid():
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o7777 != PRIVATE:
             os.fchmod(fd, PRIVATE)  # one created by an older ovis was 0644
     except OSError:
         pass
@@ -195,7 +214,10 @@ class Claims:
         return self.paths.live / (".ovis-claims" if self.paths.layout == "anopa" else "claims")
 
     def _open(self, name: str) -> int:
-        return _open_private(self.dir / check_name(name))
+        d = self.__dict__.get("_dir_str")
+        if d is None:
+            d = self._dir_str = str(self.dir)  # one Path per transaction, not per claim
+        return _open_private(f"{d}/{check_name(name)}")
 
     def acquire(self, names: set[str] | list[str]) -> None:
         """Claim *names* (on top of what is held already); waits while another has one."""

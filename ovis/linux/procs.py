@@ -259,13 +259,17 @@ def _by_session(pids: list[int]) -> dict[int, list[int]]:
     for p in [p for p in _SESSION_OF if p not in alive]:
         del _SESSION_OF[p]
     index: dict[int, list[int]] = {}
+    getsid = os.getsid
     for pid in pids:
         sid = _SESSION_OF.get(pid)
         if sid is None:
-            st = _session_state(pid)
-            if st is None:
+            # getsid(2), not /proc/PID/stat: one syscall for each process
+            # new since the last listing, where a busy machine has thousands
+            # (the candidates' stat is read below, for their state letter)
+            try:
+                sid = _SESSION_OF[pid] = getsid(pid)
+            except OSError:
                 continue
-            sid = _SESSION_OF[pid] = st[0]
         members = index.get(sid)
         if members is None:
             index[sid] = [pid]

@@ -21,7 +21,6 @@ import errno
 import os
 import select
 import stat
-import string
 import time
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +33,7 @@ from ovis.s6.tai import tai64n_label
 FIFODIR = "event"
 _PREFIX = "ftrig1:"
 _NAME_LEN = 39  # the writer ignores any other length (ftrigw_notifyb_nosig)
-_RANDOM_ALPHABET = string.ascii_letters + string.digits
+_RANDOM_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # [A-Za-z0-9]
 WANTS = ("up", "ready", "down", "finished")
 
 
@@ -74,11 +73,14 @@ def _ensure_fifodir(servicedir: str) -> str:
     return fifodir
 
 
+#: byte b -> _RANDOM_ALPHABET[b % 62], for bytes.translate
+_RANDOM_TABLE = bytes(ord(_RANDOM_ALPHABET[b % len(_RANDOM_ALPHABET)]) for b in range(256))
+
+
 def _random_suffix() -> str:
     """Six characters of [A-Za-z0-9] from one getrandom(2) (secrets.choice
-    made one syscall per character)."""
-    n = len(_RANDOM_ALPHABET)
-    return "".join(_RANDOM_ALPHABET[b % n] for b in os.urandom(6))
+    made one syscall per character), mapped by one translate."""
+    return os.urandom(6).translate(_RANDOM_TABLE).decode("ascii")
 
 
 class Subscription:
@@ -93,7 +95,11 @@ class Subscription:
 
     def __init__(self, servicedir: Path | str) -> None:
         self._dir = os.fspath(servicedir)
-        fifodir = _ensure_fifodir(self._dir)
+        # The fifodir is made (or checked) only when the fifo cannot be made
+        # in it: it exists for every servicedir s6-supervise ever ran on,
+        # and this runs for every service of every transaction.
+        fifodir = f"{self._dir}/{FIFODIR}"
+        ensured = False
         self._rfd = -1
         self._wfd = -1
         for _ in range(100):
@@ -102,6 +108,12 @@ class Subscription:
             try:
                 os.mkfifo(tmp, 0o600)
             except FileExistsError:
+                continue
+            except (FileNotFoundError, NotADirectoryError):
+                if ensured:
+                    raise
+                fifodir = _ensure_fifodir(self._dir)
+                ensured = True
                 continue
             break
         else:  # pragma: no cover - 100 collisions of 62**6 names

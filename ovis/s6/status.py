@@ -109,9 +109,14 @@ def read_status(servicedir: Path | str) -> SupervisorStatus | None:
         raise
     try:
         # Read one byte more than expected so an oversized file is noticed.
-        chunks: list[bytes] = []
-        size = 0
-        while size <= STATUS_SIZE:
+        # A regular file gives all it holds up to the size asked: the usual
+        # 35 bytes in one read(2), no second one to see the end.
+        first = os.read(fd, STATUS_SIZE + 1)
+        if len(first) == STATUS_SIZE:
+            return decode_status(first)
+        chunks: list[bytes] = [first] if first else []
+        size = len(first)
+        while first and size <= STATUS_SIZE:
             chunk = os.read(fd, STATUS_SIZE + 1 - size)
             if not chunk:
                 break
