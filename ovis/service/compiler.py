@@ -293,7 +293,8 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
-    dest = spec.destination or paths.logdir_of(name)
+    # (the name is a checked service name: no Paths.logdir_of check and Path again)
+    dest = spec.destination or f"{paths.logdir}/{name}"
     script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
     if ids is not None:
         script += ids.command()
@@ -313,7 +314,7 @@ def _console_copy(name: str, paths: Paths) -> str:
     ``-b`` goes on reading its input, so a stdout nobody reads never blocks
     the service (the lines wait in the logger's memory).
     """
-    if not (paths.live / CONSOLE_LOGS).exists():
+    if not os.path.exists(f"{paths.live}/{CONSOLE_LOGS}"):
         return ""
     return f" {execline.quote('p' + name + ':')} 1"
 
@@ -640,11 +641,11 @@ class Compiler:
         if svc.kind is Kind.LONGRUN:
             if down:
                 os.close(os.open(f"{tmp}/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
-            from ovis.s6.events import ensure_fifodir
+            from ovis.s6.events import _ensure_fifodir  # its str form: no Path made
 
-            ensure_fifodir(tmp)
+            _ensure_fifodir(tmp)
             if "log" in subdirs:
-                ensure_fifodir(f"{tmp}/log")
+                _ensure_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
             # Kind changed (oneshot <-> longrun): the old one is down by now.
@@ -713,7 +714,7 @@ class Compiler:
 
 def read_metadata(servicedir: Path) -> dict[str, object] | None:
     try:
-        with open(servicedir / META) as f:
+        with open(f"{servicedir}/{META}") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return None
