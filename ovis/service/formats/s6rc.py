@@ -434,13 +434,10 @@ def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> d
         entries = sorted(os.listdir(directory))
     except OSError:
         return out
-    base = os.fspath(directory)
     for entry in entries:
-        # a string probe first: this looks at every entry of a search
-        # directory, most of them not pipelines (or not even directories)
-        if entry.startswith(".") or not os.path.isfile(f"{base}/{entry}/pipeline-name"):
-            continue
         root = directory / entry
+        if entry.startswith(".") or not os.path.isfile(root / "pipeline-name"):
+            continue
         if not os.path.lexists(root / "type") or os.path.lexists(root / "producer-for"):
             continue
         names = _list_file(root / "pipeline-name")
