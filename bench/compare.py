@@ -235,25 +235,6 @@ def c_ovis(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
     return cold, warm
 
 
-def c_ovis1(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
-    """``ovis start --scandir``: the cold start in one command (one Python; with --only)."""
-    write_66(root / "services", svcs)
-    env = env_for(root)
-    names = [s.name for s in svcs]
-    # run as c_ovis runs ovis (boot.launcher where the bench has it)
-    ovis = [*(boot.launcher("ovis") if hasattr(boot, "launcher") else [sys.executable, "-m", "ovis"]),
-            "-v", "0"]
-    t0 = time.perf_counter()
-    run([*ovis, "start", "--scandir", *names], env)
-    cold = time.perf_counter() - t0
-    run([*ovis, "stop", "--all"], env)
-    t0 = time.perf_counter()
-    run([*ovis, "start", *names], env)
-    warm = time.perf_counter() - t0
-    run([*ovis, "scandir", "stop"], env)
-    return cold, warm
-
-
 def _aa(root: Path, svcs: list[Svc], bindir: str, env: dict[str, str] | None) -> Result:
     src, repo, lst = root / "src", root / "repo", root / "list"
     write_anopa(src, svcs)
@@ -305,6 +286,25 @@ def c_s6rc(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
     run([str(b / "s6-rc"), "-l", str(live), "-u", "change", "all"])
     warm = time.perf_counter() - t0
     stop_svscan(p, scandir)
+    return cold, warm
+
+
+def c_ovis1(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
+    """``ovis start --scandir``: the cold start in one command (one Python; with --only)."""
+    write_66(root / "services", svcs)
+    env = env_for(root)
+    names = [s.name for s in svcs]
+    # run as c_ovis runs ovis (boot.launcher where the bench has it)
+    ovis = [*(boot.launcher("ovis") if hasattr(boot, "launcher") else [sys.executable, "-m", "ovis"]),
+            "-v", "0"]
+    t0 = time.perf_counter()
+    run([*ovis, "start", "--scandir", *names], env)
+    cold = time.perf_counter() - t0
+    run([*ovis, "stop", "--all"], env)
+    t0 = time.perf_counter()
+    run([*ovis, "start", *names], env)
+    warm = time.perf_counter() - t0
+    run([*ovis, "scandir", "stop"], env)
     return cold, warm
 
 
