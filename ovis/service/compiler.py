@@ -490,9 +490,6 @@ def _meta_text(meta: dict[str, object]) -> str:
     return json.dumps(meta, sort_keys=True) + "\n"
 
 
-_UMASK: list[int] = []
-
-
 def _write_new(path: str, content: bytes, mode: int) -> None:
     """Write a new file of a servicedir being built (not yet visible to anyone)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -501,11 +498,7 @@ def _write_new(path: str, content: bytes, mode: int) -> None:
         while done < len(content):
             done += os.write(fd, content[done:])
         if mode & 0o111:  # the umask must not take an executable's bits
-            if not _UMASK:
-                _UMASK.append(os.umask(0o022))
-                os.umask(_UMASK[0])
-            if mode & _UMASK[0]:
-                os.fchmod(fd, mode)
+            os.fchmod(fd, mode)
     finally:
         os.close(fd)
 
@@ -623,6 +616,9 @@ class Compiler:
         tmp = f"{parent}/.{name}.{os.getpid()}.new"
         try:
             os.mkdir(tmp)
+        except FileNotFoundError:  # LIVE/sv removed since this process made it
+            os.makedirs(parent, exist_ok=True)
+            os.mkdir(tmp)
         except FileExistsError:  # left by a killed run of this pid: start afresh
             import shutil
 
@@ -702,6 +698,9 @@ class Compiler:
             os.symlink(f"{rel}/{name}", link)
         except FileExistsError:
             return False
+        except FileNotFoundError:  # the scandir removed since this process made it
+            os.makedirs(scandir, exist_ok=True)
+            os.symlink(f"{rel}/{name}", link)
         return True
 
     def unlink(self, name: str) -> bool:
