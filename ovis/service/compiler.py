@@ -640,7 +640,7 @@ class Compiler:
             from ovis.s6.events import _ensure_fifodir  # its str form: no Path made
 
             _ensure_fifodir(tmp)
-            if "log" in subdirs:
+            if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
                 _ensure_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
