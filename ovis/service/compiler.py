@@ -637,11 +637,11 @@ class Compiler:
         if svc.kind is Kind.LONGRUN:
             if down:
                 os.close(os.open(f"{tmp}/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
-            from ovis.s6.events import _ensure_fifodir  # its str form: no Path made
+            from ovis.s6.events import ensure_fifodir
 
-            _ensure_fifodir(tmp)
+            ensure_fifodir(tmp)
             if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
-                _ensure_fifodir(f"{tmp}/log")
+                ensure_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
             # Kind changed (oneshot <-> longrun): the old one is down by now.
