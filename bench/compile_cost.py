@@ -13,11 +13,18 @@ fresh process each time (as each command is one).  Three cases:
 
 Each measured run follows an unmeasured one of the same case.
 
+With ``--start``, one more case: *start*, the CPU (user + system, from
+the child's rusage: robust on a loaded machine, unlike wall time) of the
+``ovis start`` process itself on definitions never seen (an empty LIVE, an
+``ovis scandir start`` run before it and not counted), per service: the
+cold start of bench/compare.py with everything of ovis in it but the
+interpreter's start-up being the same.
+
 The trees (``--trees A,B``: checkouts, e.g. /work/main and this one) are
 alternated inside each repetition; the report gives per-service CPU medians
 and the median of the per-repetition ratios B/A.
 
-Usage: python3 bench/compile_cost.py --trees /work/main,. [--sizes 300,1000] [--repeat 5]
+Usage: python3 bench/compile_cost.py --trees /work/main,. [--sizes 300,1000] [--repeat 5] [--start]
 """
 
 from __future__ import annotations
@@ -69,11 +76,67 @@ def run(tree: Path, d: Path, n: int) -> float:
     return float(out.stdout.strip()) / n
 
 
+def start_cpu(tree: Path, d: Path, n: int) -> float:
+    """CPU seconds per service of a cold ``ovis start`` of the N services (see --start)."""
+    import resource
+    import time
+
+    live = d / "start-live"
+    shutil.rmtree(live, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=str(tree), OVIS_LIVE=str(live),
+               OVIS_SERVICES=str(d / "services"), OVIS_TREES=str(d / "trees"),
+               OVIS_LOGDIR=str(d / "start-log"), OVIS_SKEL=str(d / "skel"))
+    ovis = [sys.executable, "-m", "ovis", "-v", "0"]
+    svscan = subprocess.Popen([*ovis, "scandir", "start"], cwd=d, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = live / "scandir" / ".s6-svscan" / "lock"
+    try:
+        deadline = time.monotonic() + 60
+        while not _locked(lock):
+            if time.monotonic() > deadline or svscan.poll() is not None:
+                raise RuntimeError("s6-svscan did not start")
+            time.sleep(0.005)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([*ovis, "start", *(f"s{i}" for i in range(n))], cwd=d, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        subprocess.run(["s6-svscanctl", "-t", str(live / "scandir")], stderr=subprocess.DEVNULL)
+        try:
+            svscan.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            svscan.kill()
+            svscan.wait()
+        try:
+            os.killpg(svscan.pid, 9)  # whatever of its session is left
+        except OSError:
+            pass
+    return (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / n
+
+
+def _locked(lock: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trees", required=True)
     ap.add_argument("--sizes", default="300,1000")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--start", action="store_true",
+                    help="also the CPU of a whole cold `ovis start` (s6-svscan running)")
     args = ap.parse_args()
     trees = [Path(t).resolve() for t in args.trees.split(",")]
     root = Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
@@ -102,7 +165,9 @@ def main() -> None:
                             got = run(t, d, n)
                             if measured:
                                 res.setdefault((case, trees.index(t)), []).append(got)
-            for case in ("cold", "warm", "cached"):
+                    if args.start:
+                        res.setdefault(("start", trees.index(t)), []).append(start_cpu(t, d, n))
+            for case in ("cold", "warm", "cached") + (("start",) if args.start else ()):
                 a, b = res[(case, 0)], res[(case, 1)]
                 ratio = statistics.median(y / x for x, y in zip(a, b))
                 print(f"| {n} | {case} | {statistics.median(a) * 1000:.3f} | "

@@ -492,7 +492,7 @@ def test_stop_order_not_up_and_stop_all(an: Anopa) -> None:
     # with s6-svscan gone, no supervisor is left but the logger's, whose service still runs
     an.svscan.send_signal(signal.SIGKILL) if an.svscan else None
     wait_for(lambda: sorted(c for c in tree_pids(an.token).values()) == ["s6-supervise", "sleep"],
-             5, what="only the catch-all logger left")
+             30, what="only the catch-all logger left")  # a hang guard: supervisors exit late at load 80+
 
 
 def test_edges_added_to_the_repository_after_enable_count(an: Anopa) -> None:

@@ -279,3 +279,23 @@ def test_a_servicedir_changed_behind_ovis_is_rebuilt(world: World) -> None:
     assert (world.paths.servicedir("a") / "run").exists()
     world.transaction("a", "b")
     assert world.compiles == []
+
+
+def test_models_kept_until_saved_are_still_keyed(world: World) -> None:
+    """An entry this process stored (pickled only when saved) is checked like a saved one."""
+    p = world.write("a", run="sleep 1")
+    cache.reset()
+    Repository(world.paths.services, live=world.paths.live).load("a")
+    Repository(world.paths.services, live=world.paths.live).load("a")  # not saved yet: a hit
+    assert world.parses == ["a"]
+    st = p.stat()
+    p.write_text(FRONTEND.format(main="", run="sleep 2"))
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    svc = Repository(world.paths.services, live=world.paths.live).load("a")
+    assert world.parses == ["a", "a"] and svc.start is not None and "sleep 2" in svc.start.text
+    Compiler(world.paths).compile(svc)  # only a process that compiles saves the cache
+    cache.for_live(world.paths.live).save()
+    cache.reset()
+    world.parses.clear()
+    again = Repository(world.paths.services, live=world.paths.live).load("a")
+    assert world.parses == [] and again.start is not None and "sleep 2" in again.start.text

@@ -54,6 +54,13 @@ def finish(args: argparse.Namespace, *outcomes: Outcome) -> int:
 
 # Verbs ----------------------------------------------------------------------
 def cmd_start(args: argparse.Namespace) -> int:
+    if args.scandir:  # spawned first: it starts while the engine is imported
+        from ovis.cli.scandir import start_detached
+
+        wait = start_detached(paths_of(args))
+        m = manager_of(args)
+        wait()
+        return finish(args, m.start(args.names))
     return finish(args, manager_of(args).start(args.names))
 
 
@@ -198,6 +205,9 @@ def register(cmd: Register) -> None:
     p = cmd("start", cmd_start, "start services and what they need; wait until up+ready",
             epilog="examples:\n  ovis start nginx\n  ovis --json start getty@tty1")
     p.add_argument("names", nargs="+", metavar="NAME", help="services (instances as name@arg)")
+    p.add_argument("--scandir", action="store_true",
+                   help="first start an s6-svscan on LIVE/scandir, in the background, "
+                        "unless one runs")
     p = cmd("stop", cmd_stop, "stop services and, first, whatever depends on them",
             epilog="examples:\n  ovis stop nginx\n  ovis stop --all")
     p.add_argument("names", nargs="*", metavar="NAME", help="services to stop (or --all)")

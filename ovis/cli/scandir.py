@@ -21,6 +21,52 @@ def svscan_env(paths: Paths) -> dict[str, str]:
     return paths.boot_env(os.environ.get("PATH", DEFAULT_PATH))
 
 
+def start_detached(paths: Paths) -> Callable[[], None]:
+    """``ovis start --scandir``: an s6-svscan on LIVE/scandir unless one runs; returns the wait.
+
+    The same s6-svscan as ``scandir start`` (argv, environment), spawned in
+    its own session with its output on /dev/null (a caller reading ours to
+    EOF must not wait for it), and left running when ovis exits.  It is
+    spawned first and waited for by the returned function, so it starts
+    while the caller imports and parses.
+    """
+    from ovis.s6.control import svscan_running
+
+    if svscan_running(paths.scandir):
+        return lambda: None
+    paths.scandir.mkdir(parents=True, exist_ok=True)
+    paths.servicedirs.mkdir(parents=True, exist_ok=True)
+    expected = 0
+    for d in paths.services:  # its table must hold what is about to be compiled
+        try:
+            expected += len(os.listdir(d))
+        except OSError:
+            pass
+    argv = svscan_argv(paths.scandir, paths.servicedirs, expected=expected)
+    null = os.devnull
+    try:
+        pid = os.posix_spawnp(argv[0], argv, svscan_env(paths), setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, 1, 2)])
+    except OSError as e:
+        raise StateError(f"cannot run s6-svscan: {e.strerror}") from None
+
+    def wait() -> None:
+        deadline = time.monotonic() + 30
+        while not svscan_running(paths.scandir):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if svscan_running(paths.scandir):  # another one got there first
+                    return
+                raise StateError(f"s6-svscan on {paths.scandir} exited at once "
+                                 f"(status {os.waitstatus_to_exitcode(status)})")
+            if time.monotonic() > deadline:
+                raise StateError(f"s6-svscan on {paths.scandir} did not start in 30 s")
+            time.sleep(0.002)
+    return wait
+
+
 def run(args: argparse.Namespace, paths: Paths, manager: Callable[[], Manager]) -> int:
     """``manager`` builds the engine only for ``stop`` (the caller owns how: no import back)."""
     from ovis.s6.control import svscan_running, svscan_send

@@ -14,12 +14,18 @@ from pathlib import Path
 MIN_MAX_SERVICES = 1000
 
 
-def svscan_argv(scandir: Path, servicedirs: Path, rescan: int = 0) -> list[str]:
-    """``s6-svscan -c CAP -t RESCAN SCANDIR``, CAP sized from the compiled servicedirs."""
+def svscan_argv(scandir: Path, servicedirs: Path, rescan: int = 0,
+                expected: int = 0) -> list[str]:
+    """``s6-svscan -c CAP -t RESCAN SCANDIR``, CAP sized from the compiled servicedirs.
+
+    *expected*: services about to be compiled, when s6-svscan starts before
+    them (``ovis start --scandir`` on an empty LIVE).
+    """
     try:
         count = sum(1 for e in os.listdir(servicedirs) if not e.startswith("."))
     except OSError:
         count = 0
+    count = max(count, expected)
     # Each logged service is two supervisors; leave room for services added later.
     cap = min(90000, max(MIN_MAX_SERVICES, 4 * count + 100))
     return ["s6-svscan", "-c", str(cap), "-t", str(rescan), str(scandir)]

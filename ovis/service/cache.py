@@ -132,15 +132,28 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 class Entry:
-    """One service: where it was read, the key, the model (pickled), its digest."""
+    """One service: where it was read, the key, the model (pickled), its digest.
 
-    __slots__ = ("path", "key", "ids", "blob", "compiled")
+    An entry made by this process keeps its model and is pickled only when
+    the cache is saved, after the transaction (*blob* None until then): a
+    cold start does not pay the pickle of each service before starting it.
+    """
 
-    def __init__(self, path: str, key: list[Any], ids: tuple[Any, ...] | None, blob: bytes,
-                 compiled: tuple[str, str] | None = None) -> None:
+    __slots__ = ("path", "key", "ids", "blob", "compiled", "model")
+
+    def __init__(self, path: str, key: list[Any], ids: tuple[Any, ...] | None,
+                 blob: bytes | None, compiled: tuple[str, str] | None = None,
+                 model: Service | None = None) -> None:
         self.path, self.key, self.ids, self.blob, self.compiled = path, key, ids, blob, compiled
+        self.model = model
 
-    def row(self) -> tuple[Any, ...]:
+    def row(self) -> tuple[Any, ...] | None:
+        """The entry as saved; None for a model that does not pickle (not cached)."""
+        if self.blob is None:
+            try:
+                self.blob = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001
+                return None
         return (self.path, self.key, self.ids, self.blob, self.compiled)
 
 
@@ -214,6 +227,8 @@ class CompileCache:
         roots, walked = entry.key
         if _walk(roots) != walked:
             return None
+        if entry.model is not None:  # stored by this process, not saved yet
+            return entry.model if entry.model.name == name else None
         try:
             svc = _ModelUnpickler(io.BytesIO(entry.blob)).load()
         except Exception:  # noqa: BLE001
@@ -237,11 +252,8 @@ class CompileCache:
         walked = _walk(roots)
         if walked is None or walked[: len(before)] != before:
             return  # too large, unreadable, or changed while it was read: not cached
-        try:
-            blob = pickle.dumps(svc, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
-            return
-        entry = Entry(str(path), [roots, walked], self._ids_key() if _uses_ids(svc) else None, blob)
+        entry = Entry(str(path), [roots, walked], self._ids_key() if _uses_ids(svc) else None,
+                      None, model=svc)
         self._load()[name] = entry
         self._by_id[id(svc)] = (svc, entry)
         # Written only by a process that compiles (set_digest): a read-only
@@ -287,7 +299,7 @@ class CompileCache:
             return
         from ovis import atomic
 
-        rows = {n: e.row() for n, e in self._entries.items()}
+        rows = {n: r for n, r in ((n, e.row()) for n, e in self._entries.items()) if r is not None}
         try:
             atomic.write_bytes(self.file, pickle.dumps((_FORMAT, self.code_key(), rows),
                                                        protocol=pickle.HIGHEST_PROTOCOL), 0o600)

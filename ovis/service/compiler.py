@@ -20,10 +20,8 @@ edited definition takes effect at the next (re)start.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -295,7 +293,8 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
-    dest = spec.destination or paths.logdir_of(name)
+    # (the name is a checked service name: no Paths.logdir_of check and Path again)
+    dest = spec.destination or f"{paths.logdir}/{name}"
     script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
     if ids is not None:
         script += ids.command()
@@ -315,7 +314,7 @@ def _console_copy(name: str, paths: Paths) -> str:
     ``-b`` goes on reading its input, so a stdout nobody reads never blocks
     the service (the lines wait in the logger's memory).
     """
-    if not (paths.live / CONSOLE_LOGS).exists():
+    if not os.path.exists(f"{paths.live}/{CONSOLE_LOGS}"):
         return ""
     return f" {execline.quote('p' + name + ':')} 1"
 
@@ -397,6 +396,8 @@ def s6log_script(spec: LoggerSpec) -> list[str]:
 
 
 def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object]) -> str:
+    import hashlib  # here: a command that finds everything compiled never needs it
+
     h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
     for rel in sorted(files):
         content, mode = files[rel]
@@ -417,6 +418,8 @@ def _is_fifo(p: Path) -> bool:
 
 
 def _path_digest(p: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     if _is_fifo(p):
         h.update(b"fifo")
@@ -437,6 +440,8 @@ def _copy_entry(src: str, dst: str) -> None:
     if _is_fifo(Path(src)):
         os.mkfifo(dst, os.stat(src).st_mode & 0o777)
     else:
+        import shutil
+
         shutil.copy2(src, dst)
 
 
@@ -451,6 +456,8 @@ def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write:
                 os.mkfifo(target, os.stat(content).st_mode & 0o777)
             return
         if content.is_dir():
+            import shutil
+
             tmp = target.with_name(f".{target.name}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(content, tmp, symlinks=False, copy_function=_copy_entry)
@@ -478,6 +485,24 @@ def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write:
             os.chmod(target, mode)
 
 
+def _meta_text(meta: dict[str, object]) -> str:
+    """``ovis.json``: one line, by json's C encoder (``indent`` takes its pure-Python one)."""
+    return json.dumps(meta, sort_keys=True) + "\n"
+
+
+def _write_new(path: str, content: bytes, mode: int) -> None:
+    """Write a new file of a servicedir being built (not yet visible to anyone)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        done = os.write(fd, content)
+        while done < len(content):
+            done += os.write(fd, content[done:])
+        if mode & 0o111:  # the umask must not take an executable's bits
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
 class Compiler:
     """Writes servicedirs for one LIVE directory."""
 
@@ -488,6 +513,8 @@ class Compiler:
         self.as_root = os.geteuid() == 0
         self.cache = for_live(paths.live)
         self._env: str | None = None
+        self._made: set[str] = set()  # directories known to exist (made once per process)
+        self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
 
     def _compile_env(self) -> str:
         """Everything outside a definition that changes what it compiles to."""
@@ -579,30 +606,53 @@ class Compiler:
 
     def _create(self, dest: Path, svc: Service, files: dict[str, tuple[bytes | Path, int]],
                 meta: dict[str, object], down: bool) -> None:
-        parent = dest.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = parent / f".{dest.name}.{os.getpid()}.new"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        # Strings and one syscall per file, not pathlib: a cold start of
+        # hundreds runs this once per service, on the core its supervisors need.
+        d = os.fspath(dest)
+        parent, _, name = d.rpartition("/")
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        tmp = f"{parent}/.{name}.{os.getpid()}.new"
+        try:
+            os.mkdir(tmp)
+        except FileNotFoundError:  # LIVE/sv removed since this process made it
+            os.makedirs(parent, exist_ok=True)
+            os.mkdir(tmp)
+        except FileExistsError:  # left by a killed run of this pid: start afresh
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.mkdir(tmp)
+        subdirs = {""}
         for rel, (content, mode) in files.items():
-            _write(tmp, rel, content, mode, atomic_write=False)
+            sub = rel.rpartition("/")[0]
+            if sub not in subdirs:
+                os.makedirs(f"{tmp}/{sub}", exist_ok=True)
+                subdirs.add(sub)
+            if isinstance(content, Path):
+                _write(Path(tmp), rel, content, mode, atomic_write=False)
+            else:
+                _write_new(f"{tmp}/{rel}", content, mode)
         if svc.kind is Kind.LONGRUN:
             if down:
-                (tmp / "down").touch()
+                os.close(os.open(f"{tmp}/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
             from ovis.s6.events import ensure_fifodir
 
             ensure_fifodir(tmp)
-            if (tmp / "log").is_dir():
-                ensure_fifodir(tmp / "log")
-        (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        if dest.exists() or dest.is_symlink():
+            if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
+                ensure_fifodir(f"{tmp}/log")
+        _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
+        if os.path.lexists(d):
             # Kind changed (oneshot <-> longrun): the old one is down by now.
-            trash = parent / f".{dest.name}.{os.getpid()}.old"
-            os.rename(dest, trash)
-            os.rename(tmp, dest)
+            import shutil
+
+            trash = f"{parent}/.{name}.{os.getpid()}.old"
+            os.rename(d, trash)
+            os.rename(tmp, d)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.rename(tmp, dest)
+            os.rename(tmp, d)
 
     def _update(self, dest: Path, files: dict[str, tuple[bytes | Path, int]],
                 meta: dict[str, object]) -> None:
@@ -623,25 +673,34 @@ class Compiler:
                 p = dest / entry
                 if not any(w.startswith(entry + "/") for w in wanted):
                     if p.is_dir() and not p.is_symlink():
+                        import shutil
+
                         shutil.rmtree(p)
                     else:
                         p.unlink()
-        atomic.write_text(dest / META, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        atomic.write_text(dest / META, _meta_text(meta))
 
     def link(self, name: str) -> bool:
-        """Link a longrun into the scandir; True when the link is new."""
-        scandir = self.paths.scandir
-        scandir.mkdir(parents=True, exist_ok=True)
-        link = scandir / name
+        """Link a longrun into the scandir; True when the link is new.
+
+        symlink(2) creates the name atomically or fails if it exists: no
+        temporary and rename needed.
+        """
+        if self._links is None:
+            scandir = os.fspath(self.paths.scandir)
+            os.makedirs(scandir, exist_ok=True)
+            self._links = (scandir, os.path.relpath(self.paths.servicedirs, scandir))
+        scandir, rel = self._links
+        link = f"{scandir}/{name}"
         if os.path.lexists(link):
             return False
-        tmp = scandir / f".{name}.{os.getpid()}.lnk"
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        os.symlink(os.path.relpath(self.paths.servicedir(name), scandir), tmp)
-        os.rename(tmp, link)
+        try:  # Paths.servicedir(name) is servicedirs/name
+            os.symlink(f"{rel}/{name}", link)
+        except FileExistsError:
+            return False
+        except FileNotFoundError:  # the scandir removed since this process made it
+            os.makedirs(scandir, exist_ok=True)
+            os.symlink(f"{rel}/{name}", link)
         return True
 
     def unlink(self, name: str) -> bool:
@@ -654,7 +713,7 @@ class Compiler:
 
 def read_metadata(servicedir: Path) -> dict[str, object] | None:
     try:
-        with open(servicedir / META) as f:
+        with open(f"{servicedir}/{META}") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return None

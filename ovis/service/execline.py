@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 from typing import Callable, NamedTuple
 
@@ -34,6 +35,8 @@ _CANDIDATES = ("/usr/bin/execlineb", "/bin/execlineb", "/usr/lib/execline/bin/ex
 _ON_PATH = frozenset(("/usr/bin", "/bin", "/usr/sbin", "/sbin"))
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+#: A word holding none of :data:`_ESCAPES`' characters (quoted as it is).
+_PLAIN = re.compile('[^\\\\"\n\t\r\0]*').fullmatch
 
 
 class Interpreter(NamedTuple):
@@ -86,6 +89,8 @@ def interpreter() -> Interpreter:
 
 def quote(word: str) -> str:
     """One execline word, double-quoted with backslash escapes."""
+    if _PLAIN(word):  # nothing to escape: the common case, without a step per character
+        return f'"{word}"'
     return '"' + "".join(_ESCAPES.get(c, c) for c in word) + '"'
 
 

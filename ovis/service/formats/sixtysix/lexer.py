@@ -63,38 +63,72 @@ def find_closing_paren(text: str) -> int | None:
     key of the format (commented out or not) on a later line, blank and
     comment lines skipped; otherwise it belongs to the script.
     """
+    # Jumps from one character that matters to the next (a regex search)
+    # instead of a Python step per character: an Execute block is most of a
+    # definition.  A ``#`` starts a comment after a space, ``(``, ``;``,
+    # ``|``, ``&``, at the start, or where the character before it was the
+    # one before an escape pair (``\\x`` leaves that state as it was).
     depth = 0
-    quote = ""
-    word_start = True
     i = 0
-    while i < len(text):
+    esc_end, esc_ws = -1, False  # where the last escape pair ended, the state before it
+    search = _SPECIAL_RE.search
+    while True:
+        match = search(text, i)
+        if match is None:
+            return None
+        i = match.start()
         ch = text[i]
-        if quote:
-            if ch == "\\" and quote == '"':
-                i += 2
-                continue
-            if ch == quote:
-                quote = ""
-        elif ch == "\\":
-            i += 2
-            continue
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and word_start:
-            newline = text.find("\n", i)
-            i = len(text) if newline < 0 else newline
-            continue
+        if ch == "\\":
+            esc_ws = _word_start(text, i, esc_end, esc_ws)
+            esc_end = i = i + 2
+        elif ch == '"':
+            j = i + 1
+            while True:
+                inner = _DQUOTE_RE.search(text, j)
+                if inner is None:
+                    return None
+                j = inner.start()
+                if text[j] != "\\":
+                    break
+                j += 2
+            i = j + 1
+        elif ch == "'":
+            j = text.find("'", i + 1)
+            if j < 0:
+                return None
+            i = j + 1
+        elif ch == "#":
+            if _word_start(text, i, esc_end, esc_ws):
+                newline = text.find("\n", i)
+                if newline < 0:
+                    return None
+                i = newline
+            else:
+                i += 1
         elif ch == "(":
             depth += 1
-        elif ch == ")":
+            i += 1
+        else:  # ")"
             depth -= 1
             if depth == 0:
                 if _ends_block(text, i):
                     return i
                 depth = 1  # a case pattern's ')': still inside the script
-        word_start = ch.isspace() or ch in "(;|&"
-        i += 1
-    return None
+            i += 1
+
+
+_SPECIAL_RE = re.compile(r"[\\\"'#()]")
+_DQUOTE_RE = re.compile(r'[\\"]')
+
+
+def _word_start(text: str, i: int, esc_end: int, esc_ws: bool) -> bool:
+    """Whether a word may start at *i* (what a ``#`` there needs to be a comment)."""
+    if i == esc_end:
+        return esc_ws
+    if i == 0:
+        return True
+    prev = text[i - 1]
+    return prev.isspace() or prev in "(;|&"
 
 
 def _ends_block(text: str, end: int) -> bool:

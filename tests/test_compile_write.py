@@ -1,0 +1,81 @@
+"""How the compiler writes a new servicedir (its cold-start path: strings, one open per file).
+
+Modes must not depend on the caller's umask, the link and the servicedir
+must survive their directories being removed under a long-lived process,
+and ovis.json stays a JSON document holding the digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from ovis.paths import Paths
+from ovis.service import cache
+from ovis.service.compiler import Compiler
+from ovis.service.repository import Repository
+
+FRONTEND = """[Main]
+Type = classic
+{options}
+[Start]
+Execute = ( sleep 1 )
+[Environment]
+SECRET=value
+"""
+
+
+def _world(tmp_path: Path, options: str = "Options = ( !log )") -> tuple[Paths, Repository]:
+    services = tmp_path / "services"
+    services.mkdir()
+    for n in ("a", "b"):
+        (services / n).write_text(FRONTEND.format(options=options))
+    (tmp_path / "live").mkdir(mode=0o700)
+    p = Paths(skel=tmp_path / "skel", services=(services,), trees=tmp_path / "trees",
+              live=tmp_path / "live", logdir=tmp_path / "log")
+    cache.reset()
+    return p, Repository(p.services)
+
+
+def _mode(p: Path) -> int:
+    return stat.S_IMODE(os.lstat(p).st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o000])
+def test_modes_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> None:
+    paths, repo = _world(tmp_path, options="")  # logged: log/run too
+    old = os.umask(umask)
+    try:
+        Compiler(paths).compile(repo.load("a"))
+    finally:
+        os.umask(old)
+    sd = paths.servicedir("a")
+    assert _mode(sd / "run") == 0o700  # holds [Environment] values: root's only
+    assert _mode(sd / "finish") == 0o755 and _mode(sd / "log" / "run") == 0o755
+    assert _mode(sd / "ovis-env" / "SECRET") == 0o600
+    assert (sd / "ovis-env" / "SECRET").read_bytes() == b"value"
+    assert stat.S_ISDIR(os.lstat(sd / "event").st_mode) and _mode(sd / "event") & 0o7777 == 0o3730
+    assert stat.S_ISDIR(os.lstat(sd / "log" / "event").st_mode)
+    meta = json.loads((sd / "ovis.json").read_text())
+    assert meta["name"] == "a" and len(meta["digest"]) == 64
+    assert (sd / "down").exists()
+    assert not [e for e in os.listdir(paths.servicedirs) if e.startswith(".")]  # no temporaries
+
+
+def test_removed_directories_are_made_again(tmp_path: Path) -> None:
+    """A Compiler remembers the directories it made; removed behind it, they are made again."""
+    paths, repo = _world(tmp_path)
+    comp = Compiler(paths)
+    comp.compile(repo.load("a"))
+    assert comp.link("a") and not comp.link("a")
+    shutil.rmtree(paths.servicedirs)
+    shutil.rmtree(paths.scandir)
+    assert comp.compile(repo.load("b"))
+    assert comp.link("b")
+    assert os.readlink(paths.scandir / "b") == os.path.relpath(paths.servicedir("b"), paths.scandir)
+    assert (paths.scandir / "b" / "run").is_file()
