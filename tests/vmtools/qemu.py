@@ -126,6 +126,7 @@ ovis() {{ {ovis} "$@"; }}
 # (one emulated CPU); the wait is in neither measured span (boot ends at "system ready",
 # the shutdown starts at the action's mark).
 until [ -e {bootlog} ]; do sleep 1; done
+set -- {bootlog}
 {after}
 exec sleep 1000000
 )
@@ -175,10 +176,14 @@ class Scenario:
     ``when_ready`` is shell text the service ``vm-when-ready`` runs once
     the system is ready, before the action (the shell function ``ovis`` runs
     ovis; output goes to the service's log unless sent to /dev/console).
+    ``when_ready`` finds the boot log's path in ``$1``.  ``python_flags`` go on the interpreter's command line of ``ovis boot``
+    and of the action (``("-X", "importtime")`` to profile the imports on
+    the console: each line gets the host time it arrived at).
     """
 
     def __init__(self, root: Path, *, action: str | None = "poweroff", examples: bool = True,
-                 marker: bool = True, lean: bool = True, when_ready: str = "") -> None:
+                 marker: bool = True, lean: bool = True, when_ready: str = "",
+                 python_flags: tuple[str, ...] = ()) -> None:
         if action not in (None, "poweroff", "reboot", "halt"):
             raise ValueError(f"unknown action {action!r} (poweroff, reboot, halt or None)")
         if examples and not (EXAMPLES / "66").is_dir():
@@ -196,7 +201,8 @@ class Scenario:
             d.mkdir(parents=True, exist_ok=True)
         self.python = lean_python(self.root / "python") if lean else Path(sys.executable)
         # This tree's ovis, whatever the VM's current directory or environment.
-        ovis = selfcmd.command(str(self.python), REPO)
+        words = selfcmd.argv(str(self.python), REPO)
+        ovis = shlex.join(words[:1] + list(python_flags) + words[1:])
         # Written by the interpreter the VM will run, so that @OVIS@ names it.
         subprocess.run([*selfcmd.argv(str(self.python), REPO), "skel", "install", "--force",
                         str(self.skel)], check=True, capture_output=True,
