@@ -8,13 +8,14 @@ configuration error); :func:`entrypoint` turns them into one line on stderr.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from ovis import __version__
 from ovis.errors import OvisError
 
+TYPE_CHECKING = False  # not typing's: ~30 modules, which PID 1's scripts pay for under TCG
 if TYPE_CHECKING:  # argparse is imported when a parser is built (not for --version)
     import argparse
+    from typing import Callable, NoReturn, Sequence
 
 EXIT_CODES = """\
 exit status:
@@ -197,6 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv == ["--version"]:  # asked by scripts: no parser to build for it
         print(f"ovis {__version__}")
         return 0
+    if argv[:1] and argv[0] in ("boot", "poweroff", "reboot", "halt"):  # no parser to build
+        from ovis.cli.stagecmd import quick
+
+        run = quick(argv)
+        if run is not None:
+            return run()
     quick = quick_status(argv)
     if quick is not None:
         return int(quick.func(quick) or 0)  # type: ignore[attr-defined]
