@@ -2,11 +2,64 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 from ovis.errors import EXIT_OK, StateError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+#: ``ovis boot``'s options: (letter, dest, takes a value), as register() declares them.
+_BOOT_OPTIONS = {"-z": ("colour", False), "-m": ("remount", False), "-s": ("boot_skel", True),
+                 "-l": ("log_user", True), "-e": ("environment", True), "-d": ("dev", True),
+                 "-b": ("banner", True)}
+_BOOT_DEFAULTS: dict[str, object] = {"colour": False, "remount": False, "boot_skel": None,
+                                     "log_user": "root", "environment": None, "dev": None,
+                                     "banner": "[Starts stage1 process ...]"}
+
+
+class _BootArgs:
+    """The Namespace argparse makes for ``ovis boot``, for :func:`quick_boot`."""
+
+    def __init__(self, **kw: object) -> None:
+        self.__dict__.update(kw)
+
+
+def quick_boot(argv: list[str]) -> _BootArgs | None:
+    """``ovis boot [OPTIONS] [CMD...]`` (*argv* after ``boot``) read without argparse, or None.
+
+    PID 1 runs this before anything else, and where Python is slow (an
+    emulated CPU, a small board) building the parser costs a good part of a
+    second (argparse, gettext, shutil and the compression modules it
+    imports).  Reads what ``init=/usr/bin/ovis boot -s SKEL`` and the
+    container runtimes write: the options as separate words, then the
+    container command (the first other word, or ``--``, and everything
+    after it, as argparse's REMAINDER takes it).  Anything else (``--help``,
+    ``-sSKEL``, a global option, a value that starts with ``-``) is None:
+    argparse then reads it, answers or errs as before.
+    """
+    ns = dict(_BOOT_DEFAULTS, skel=None, verbosity=1, json=False, command=[])
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--" or not word.startswith("-"):
+            ns["command"] = argv[i:]
+            break
+        spec = _BOOT_OPTIONS.get(word)
+        if spec is None:
+            return None
+        dest, valued = spec
+        if valued:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            ns[dest] = argv[i + 1]
+            i += 2
+        else:
+            ns[dest] = True
+            i += 1
+    return _BootArgs(func=cmd_boot, command_name="boot", **ns)
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
@@ -80,6 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(cmd) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
     p = cmd("boot", cmd_boot, "stage 1 as PID 1: prepare, fork stage 2, exec s6-svscan",
             description="Meant to be run as PID 1 (66's boot). Performs the early preparation, "
                         "forks stage 2 (rc.init, or rc.init.container with CMD) and execs into "
