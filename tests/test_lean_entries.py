@@ -148,3 +148,11 @@ def test_ovis_poweroff_builds_no_parser(tmp_path: Path) -> None:
                     "s.request_power = ask\n"
                     "from ovis.cli.main import main\nmain(['reboot', '-f', '--exit-code', '3'])")
     assert "ovis.cli.stagecmd" in mods and "argparse" not in mods
+
+
+def test_stage1_module_imports_no_parser_and_no_shutil() -> None:
+    """PID 1's Python up to its steps: no argparse, no shutil (and its zlib, bz2, lzma)."""
+    mods = imported("import ovis.cli.main, ovis.cli.stagecmd, ovis.cli.bootcmds, "
+                    "ovis.boot.stage1, ovis.boot.rescue, ovis.boot.signals")
+    assert not mods & {"argparse", "shutil", "bz2", "lzma", "subprocess"}, \
+        sorted(mods & {"argparse", "shutil", "bz2", "lzma", "subprocess"})
