@@ -35,7 +35,7 @@ if sys.argv[1] == "anopa":
     from tests.vmtools import anopa
     sc = anopa.AnopaScenario(work / "vm")
     r = qemu.boot(sc, timeout=400, on_line=anopa.type_exit(), console_input=True)
-    first = r.first("==> Stage 0:")
+    first = r.first("Stage 0: Mounting root file system")  # (colour codes around "==>")
     end = r.first(qemu.POWER_DOWN)
     out = {"stage0 -> power down (wall)": end.wall - first.wall if first and end else None,
            "qemu (wall)": r.wall}
