@@ -1,6 +1,6 @@
 """Time shell commands inside the QEMU VM: what a Python start or an import costs under TCG.
 
-    python3 -m tests.vmtools.probe [--repeat N] [--dir DIR] [--timeout S] CMD...
+    python3 -m tests.vmtools.probe [--repeat N] [--dir DIR] [--timeout S] [--append W] CMD...
 
 Each CMD is a ``sh -c`` command line run in the VM's root (the host's ``/``
 through 9p, as the boot tests see it), after stage 0, as PID 1's child;
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, help="where the initramfs and the script go (kept)")
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--quiet", action="store_true", help="no command output")
+    p.add_argument("--append", default="", help="more kernel command line words")
     p.add_argument("commands", nargs="+", metavar="CMD")
     args = p.parse_args(argv)
     missing = qemu.prerequisites().missing()
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     init.chmod(0o755)
     qemu.precompile()
     built = initramfs.build(work / "initramfs.img", kernel, default_init=str(init))
-    argv_ = qemu.qemu_argv(kernel.image, built.path, qemu.kernel_append(str(init)))
+    argv_ = qemu.qemu_argv(kernel.image, built.path, qemu.kernel_append(str(init), args.append))
     result = qemu.run(argv_, timeout=args.timeout, console=work / "console",
                       stop_on=(stage0.SHELL_PROMPT, qemu.HALTED, "sysrq: Power Off"))
     got = times([line.text for line in result.lines])
