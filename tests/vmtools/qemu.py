@@ -340,14 +340,20 @@ class VMResult:
 
 def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, smp: int = 1,
               accel: str = "tcg", qemu: str = QEMU, share: str = "/",
-              monitor: Path | None = None) -> list[str]:
-    """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted."""
+              monitor: Path | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted.
+
+    *extra*: more QEMU options, e.g. ``$OVIS_VM_QEMU_EXTRA`` (shell words):
+    ``-icount shift=0,sleep=off`` makes the guest clock count instructions
+    (1 ns each) and skip idle time, so that guest times no longer move with
+    the host's load (what bench/vm_ab.py --icount uses to compare trees).
+    """
     mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", mon,
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
             "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
-                       "security_model=none,readonly=on,multidevs=remap"]
+                       "security_model=none,readonly=on,multidevs=remap", *extra]
 
 
 class Monitor:
@@ -474,7 +480,8 @@ def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int 
     mondir = Path(tempfile.mkdtemp(prefix="ovis-vm-")) if on_line is not None else None
     monitor = mondir / "monitor" if mondir is not None else None
     argv = qemu_argv(kernel.image, built.path, kernel_append(init or str(scenario.init), append),
-                     memory=memory, smp=smp, monitor=monitor)
+                     memory=memory, smp=smp, monitor=monitor,
+                     extra=tuple(shlex.split(os.environ.get("OVIS_VM_QEMU_EXTRA", ""))))
     try:
         result = run(argv, timeout=timeout, console=scenario.console, on_line=on_line,
                      monitor=monitor, console_input=console_input)
