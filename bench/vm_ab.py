@@ -14,8 +14,9 @@ with the host's load, then per tree the median and the minimum, and the
 median of the paired ratios B/A.  Under TCG the guest's clock runs with the
 host's: a busy host slows every figure, which the pairing compensates for
 only in part; with ``--icount SHIFT`` the guest clock counts the guest's
-instructions instead (and skips idle time), which a busy host does not
-change: the guest figures then compare the work each tree makes the VM do.
+instructions while it runs (idle time still passes as real time), which a
+busy host does not stretch: the guest figures then compare the work each
+tree makes the VM do.
 """
 
 from __future__ import annotations
@@ -77,12 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trees", required=True, help="A,B: two checkouts")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scenario", choices=["ovis", "anopa"], default="ovis")
-    p.add_argument("--icount", metavar="SHIFT", help="QEMU -icount shift=SHIFT,sleep=off: guest "
-                   "time counts instructions (2^SHIFT ns each) and skips idle time, so it no "
-                   "longer moves with the host's load")
+    p.add_argument("--icount", metavar="SHIFT", help="QEMU -icount shift=SHIFT: while the guest "
+                   "runs, its clock counts instructions (2^SHIFT ns each), so that the host's "
+                   "load no longer stretches the guest's work")
     args = p.parse_args(argv)
     if args.icount is not None:
-        os.environ["OVIS_VM_QEMU_EXTRA"] = f"-icount shift={args.icount},sleep=off"
+        # sleep=on (the default): idle time passes as real time. sleep=off would jump the
+        # clock to the next timer whenever the guest waits, for the host's 9p replies too,
+        # and timeouts then fire that never would (a 90 s shutdown seen that way).
+        os.environ["OVIS_VM_QEMU_EXTRA"] = f"-icount shift={args.icount},sleep=on"
     trees = args.trees.split(",")
     runs: dict[str, list[dict[str, float | None]]] = {t: [] for t in trees}
     for i in range(args.repeat):

@@ -344,9 +344,9 @@ def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, sm
     """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted.
 
     *extra*: more QEMU options, e.g. ``$OVIS_VM_QEMU_EXTRA`` (shell words):
-    ``-icount shift=0,sleep=off`` makes the guest clock count instructions
-    (1 ns each) and skip idle time, so that guest times no longer move with
-    the host's load (what bench/vm_ab.py --icount uses to compare trees).
+    ``-icount shift=0`` makes the guest clock count instructions while the
+    guest runs (1 ns each), so that the host's load no longer stretches the
+    guest's work (what bench/vm_ab.py --icount uses to compare trees).
     """
     mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
