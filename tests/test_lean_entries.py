@@ -119,7 +119,7 @@ POWER_OTHERS = [["poweroff", "--help"], ["reboot", "--exit-code", "-1"], ["halt"
 @pytest.mark.parametrize("argv", POWER_LINES, ids=" ".join)
 def test_quick_power_reads_what_argparse_reads(argv: list[str]) -> None:
     from ovis.cli.main import build_parser
-    from ovis.cli.stagecmd import quick_power
+    from ovis.cli.bootcmds import quick_power
 
     quick = quick_power(argv)
     assert quick is not None
@@ -132,14 +132,14 @@ def test_quick_power_reads_what_argparse_reads(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("argv", POWER_OTHERS, ids=" ".join)
 def test_quick_power_leaves_the_rest_to_argparse(argv: list[str]) -> None:
-    from ovis.cli.stagecmd import quick_power
+    from ovis.cli.bootcmds import quick_power
 
     assert quick_power(argv) is None
 
 
 def test_ovis_poweroff_builds_no_parser(tmp_path: Path) -> None:
     """`ovis poweroff` asks for the shutdown of OVIS_LIVE's system with argparse never imported."""
-    mods = imported("import os, ovis.cli.stagecmd as s\n"
+    mods = imported("import os, ovis.cli.bootcmds as s\n"
                     f"os.environ['OVIS_LIVE'] = {str(tmp_path)!r}\n"
                     "def ask(live, verb, **kw):\n"
                     "    assert (str(live), verb, kw) == (os.environ['OVIS_LIVE'], 'reboot', "
@@ -147,7 +147,7 @@ def test_ovis_poweroff_builds_no_parser(tmp_path: Path) -> None:
                     "    import json; print(json.dumps(sorted(sys.modules))); raise SystemExit(0)\n"
                     "s.request_power = ask\n"
                     "from ovis.cli.main import main\nmain(['reboot', '-f', '--exit-code', '3'])")
-    assert "ovis.cli.stagecmd" in mods and "argparse" not in mods
+    assert "ovis.cli.bootcmds" in mods and "argparse" not in mods
 
 
 def test_stage1_module_imports_no_parser_and_no_shutil() -> None:

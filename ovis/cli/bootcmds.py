@@ -1,4 +1,11 @@
-"""Handlers of the boot verbs: boot, skel, poweroff/reboot/halt, the stage entries, demo."""
+"""Handlers of the boot verbs: boot, skel, poweroff/reboot/halt, the stage entries, demo.
+
+Also what ``ovis`` (ovis.cli.main) and the lean entry of PID 1's scripts
+(ovis.cli.stagecmd) share without importing each other: the readers of
+``ovis boot``'s and the power verbs' usual command lines (:func:`quick`),
+the power request and stage 4.  Importing this module costs nothing but
+os, pathlib and ovis.errors: its handlers import what they use.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,9 @@ from ovis.errors import EXIT_OK, StateError, UsageError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Callable, Sequence
+
+POWER = ("poweroff", "reboot", "halt")
 
 #: ``ovis boot``'s options: (letter, dest, takes a value), as register() declares them.
 _BOOT_OPTIONS = {"-z": ("colour", False), "-m": ("remount", False), "-s": ("boot_skel", True),
@@ -62,6 +72,85 @@ def quick_boot(argv: list[str]) -> _BootArgs | None:
     return _BootArgs(func=cmd_boot, command_name="boot", **ns)
 
 
+def run_stage4(live: Path, *, crashed: bool) -> None:
+    """Stage 4 (never returns): signals ignored first, so nothing ends PID 1 midway."""
+    from ovis.boot import signals
+
+    signals.ignore()
+    from ovis.boot.shutdown import stage4
+
+    stage4(live, crashed=crashed)
+
+
+def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = False,
+                  repeat_forces: bool = False, verbose: bool = True) -> int:
+    """Ask for a poweroff/reboot/halt: 0 once under way, 1 if one already was."""
+    from ovis.boot.shutdown import shutdown
+    from ovis.errors import EXIT_FAILED, EXIT_OK
+
+    if not shutdown(live, verb, exitcode=exitcode, force=force, repeat_forces=repeat_forces):
+        if verbose:
+            print("ovis: a shutdown is already in progress", file=sys.stderr)
+        return EXIT_FAILED
+    if verbose:
+        print(f"ovis: {verb} requested")
+    return EXIT_OK
+
+
+def quick_power(argv: Sequence[str]) -> tuple[str, dict[str, object]] | None:
+    """``ovis poweroff|reboot|halt [-f] [--repeat-forces] [--exit-code N]``: (verb, options).
+
+    What users and scripts type (a service asking for the poweroff, a shutdown
+    key binding), read without argparse; anything else is None.
+    """
+    if not argv or argv[0] not in POWER:
+        return None
+    opts: dict[str, object] = {"repeat_forces": False, "exitcode": None, "force": False}
+    rest = list(argv[1:])
+    while rest:
+        word = rest.pop(0)
+        if word == "--repeat-forces":
+            opts["repeat_forces"] = True
+        elif word in ("-f", "--force"):
+            opts["force"] = True
+        elif word == "--exit-code" and rest and rest[0].isdigit() and rest[0].isascii():
+            opts["exitcode"] = int(rest.pop(0))
+        else:
+            return None
+    return argv[0], opts
+
+
+def quick(argv: Sequence[str]) -> Callable[[], int] | None:
+    """The ``ovis`` command lines of the boot and the power verbs that need no parser, or None.
+
+    ``ovis boot`` (:func:`ovis.cli.bootcmds.quick_boot`) is PID 1's first
+    work, ``ovis poweroff`` the start of a shutdown: where Python is slow,
+    building argparse's parser (and importing argparse, gettext, shutil and
+    the compression modules) costs a good part of a second of each.
+    """
+    if argv[0] == "boot":
+        args = quick_boot(list(argv[1:]))
+        if args is None:
+            return None
+        return lambda: int(args.func(args) or 0)  # type: ignore[attr-defined]
+    power = quick_power(argv)
+    if power is None:
+        return None
+    verb, opts = power
+
+    def run() -> int:
+        from ovis.cli.context import paths_of
+
+        class _NoOptions:  # the global path options, none given
+            live = skel = services = trees = logdir = None
+
+        return request_power(paths_of(_NoOptions()).live, verb,  # type: ignore[arg-type]
+                             exitcode=opts["exitcode"], force=bool(opts["force"]),  # type: ignore[arg-type]
+                             repeat_forces=bool(opts["repeat_forces"]))
+
+    return run
+
+
 def cmd_boot(args: argparse.Namespace) -> int:
     from ovis.boot import signals
 
@@ -101,8 +190,6 @@ def _live(args: argparse.Namespace) -> Path:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from ovis.cli.stagecmd import request_power
-
     return request_power(_live(args), args.command_name, exitcode=args.exit_code, force=args.force,
                          repeat_forces=args.repeat_forces, verbose=args.verbosity > 0)
 
@@ -121,8 +208,6 @@ def cmd_stage3(args: argparse.Namespace) -> int:
 
 
 def cmd_stage4(args: argparse.Namespace) -> int:
-    from ovis.cli.stagecmd import run_stage4
-
     run_stage4(_live(args), crashed=args.crash)
 
 

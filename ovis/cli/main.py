@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ovis {__version__}")
         return 0
     if argv[:1] and argv[0] in ("boot", "poweroff", "reboot", "halt"):  # no parser to build
-        from ovis.cli.stagecmd import quick
+        from ovis.cli.bootcmds import quick
 
         run = quick(argv)
         if run is not None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~30 modules: stage 4 runs where Python is slow
 if TYPE_CHECKING:
-    from typing import Callable, Sequence
+    from typing import Sequence
 
-POWER = ("poweroff", "reboot", "halt")
+from ovis.cli.bootcmds import POWER  # a lean module: what its handlers need, they import
 
 
 def _parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, object]] | None:
@@ -44,93 +44,14 @@ def _parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, object]] | None:
     return verb, live, opts
 
 
-def run_stage4(live: Path, *, crashed: bool) -> None:
-    """Stage 4 (never returns): signals ignored first, so nothing ends PID 1 midway."""
-    from ovis.boot import signals
-
-    signals.ignore()
-    from ovis.boot.shutdown import stage4
-
-    stage4(live, crashed=crashed)
-
-
-def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = False,
-                  repeat_forces: bool = False, verbose: bool = True) -> int:
-    """Ask for a poweroff/reboot/halt: 0 once under way, 1 if one already was."""
-    from ovis.boot.shutdown import shutdown
-    from ovis.errors import EXIT_FAILED, EXIT_OK
-
-    if not shutdown(live, verb, exitcode=exitcode, force=force, repeat_forces=repeat_forces):
-        if verbose:
-            print("ovis: a shutdown is already in progress", file=sys.stderr)
-        return EXIT_FAILED
-    if verbose:
-        print(f"ovis: {verb} requested")
-    return EXIT_OK
-
-
-def quick_power(argv: Sequence[str]) -> tuple[str, dict[str, object]] | None:
-    """``ovis poweroff|reboot|halt [-f] [--repeat-forces] [--exit-code N]``: (verb, options).
-
-    What users and scripts type (a service asking for the poweroff, a shutdown
-    key binding), read without argparse; anything else is None.
-    """
-    if not argv or argv[0] not in POWER:
-        return None
-    opts: dict[str, object] = {"repeat_forces": False, "exitcode": None, "force": False}
-    rest = list(argv[1:])
-    while rest:
-        word = rest.pop(0)
-        if word == "--repeat-forces":
-            opts["repeat_forces"] = True
-        elif word in ("-f", "--force"):
-            opts["force"] = True
-        elif word == "--exit-code" and rest and rest[0].isdigit() and rest[0].isascii():
-            opts["exitcode"] = int(rest.pop(0))
-        else:
-            return None
-    return argv[0], opts
-
-
-def quick(argv: Sequence[str]) -> Callable[[], int] | None:
-    """The ``ovis`` command lines of the boot and the power verbs that need no parser, or None.
-
-    ``ovis boot`` (:func:`ovis.cli.bootcmds.quick_boot`) is PID 1's first
-    work, ``ovis poweroff`` the start of a shutdown: where Python is slow,
-    building argparse's parser (and importing argparse, gettext, shutil and
-    the compression modules) costs a good part of a second of each.
-    """
-    if argv[0] == "boot":
-        from ovis.cli.bootcmds import quick_boot
-
-        args = quick_boot(list(argv[1:]))
-        if args is None:
-            return None
-        return lambda: int(args.func(args) or 0)  # type: ignore[attr-defined]
-    power = quick_power(argv)
-    if power is None:
-        return None
-    verb, opts = power
-
-    def run() -> int:
-        from ovis.cli.context import paths_of
-
-        class _NoOptions:  # the global path options, none given
-            live = skel = services = trees = logdir = None
-
-        return request_power(paths_of(_NoOptions()).live, verb,  # type: ignore[arg-type]
-                             exitcode=opts["exitcode"], force=bool(opts["force"]),  # type: ignore[arg-type]
-                             repeat_forces=bool(opts["repeat_forces"]))
-
-    return run
-
-
 def main(argv: Sequence[str]) -> int:
     parsed = _parse(argv)
     if parsed is None:
         from ovis.cli.main import main as full
 
         return full(argv)
+    from ovis.cli.bootcmds import request_power, run_stage4
+
     verb, live, opts = parsed
     if verb == "stage4":
         run_stage4(live, crashed=bool(opts["crashed"]))
