@@ -9,8 +9,10 @@ configuration error).
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing's costs ~30 modules at import (every ovis command imports this)
+if TYPE_CHECKING:
+    from typing import Sequence
 from pathlib import Path
-from typing import Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1

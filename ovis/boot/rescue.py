@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 import time
 
@@ -43,6 +41,8 @@ def configure(original_env: dict[str, str]) -> None:
 def command() -> list[str]:
     if _rescue_cmd:
         return _rescue_cmd
+    import shutil  # here, not at import: PID 1 imports this module on every boot
+
     if shutil.which("sulogin"):
         return ["sulogin"]
     return ["sh", "-i"]
@@ -108,6 +108,8 @@ def _run_shell(cmd: list[str], rfd: int, wfd: int, env: dict[str, str] | None) -
     """(exit status, whether it ended at once or could not start)."""
     t0 = time.monotonic()
     try:
+        import subprocess
+
         p = subprocess.run(cmd, stdin=rfd, stdout=wfd, stderr=wfd, env=env or {
             "PATH": "/usr/bin:/usr/sbin:/bin:/sbin"}, check=False)
     except OSError as e:

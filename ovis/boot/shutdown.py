@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+
+TYPE_CHECKING = False  # typing costs ~30 modules: stage 4 and poweroff run where Python is slow
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 from ovis import atomic
 from ovis.errors import StateError
@@ -248,8 +250,8 @@ def run_stage3(live: Path) -> int:
         stop = _inprocess_stop(rc, live, env, console, bool(info.get("colour")))
         try:
             out = console if console is not None else None
-            code = stop() if stop is not None else subprocess.run(
-                [rc, os.path.join(info["skel"], "init.conf")], stdin=subprocess.DEVNULL,
+            code = stop() if stop is not None else _subprocess().run(
+                [rc, os.path.join(info["skel"], "init.conf")], stdin=_subprocess().DEVNULL,
                 stdout=out, stderr=out, env=env).returncode
         except OSError as e:
             say(console, f"ovis: warning: cannot run {rc}: {e}")
@@ -396,7 +398,7 @@ def stage4(live: Path, crashed: bool = False) -> NoReturn:
                   + "".join(f"; {m}" for m in detail if m.startswith("cannot")))
         os.sync()
     if final and os.access(final, os.X_OK):
-        _guard(lambda: subprocess.run([final], stdin=subprocess.DEVNULL, timeout=30), final)
+        _guard(lambda: _subprocess().run([final], stdin=_subprocess().DEVNULL, timeout=30), final)
     say(None, f"ovis: stage 4 done in {time.monotonic() - t0:.3f} s: {action}")
     if container:
         os._exit(int(exitcode or 0) & 0xFF)
@@ -421,6 +423,14 @@ def _umount_proc(log: Any) -> None:
         log("unmounted /proc")
     except OSError as e:
         log(f"cannot unmount /proc: {e.strerror}")
+
+
+def _subprocess() -> Any:
+    """subprocess, imported when a script really is run: some 40 modules stage 4 and the
+    in-process stop of the skeleton's rc.shutdown do not need."""
+    import subprocess
+
+    return subprocess
 
 
 def _guard(fn: Any, what: str) -> None:

@@ -287,10 +287,8 @@ class Stage1:
         Services never inherit it (66's rule: the boot environment is init.conf
         and the environment directories); ``with-contenv`` reads it on request.
         """
-        import shutil
-
         tmp = d.with_name(f".{d.name}.new")
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         os.mkdir(tmp, 0o700)
         os.chmod(tmp, 0o700)
         for k, v in self.original_env.items():
@@ -300,7 +298,7 @@ class Stage1:
                     os.write(fd, v.encode(errors="surrogateescape"))
                 finally:
                     os.close(fd)
-        shutil.rmtree(d, ignore_errors=True)
+        _remove_tree(d)
         os.rename(tmp, d)
 
     def _svscan_scripts(self, d: Path) -> None:
@@ -545,6 +543,33 @@ class Stage1:
             except OSError as e:
                 self.fail(f"cannot exec {argv[0]}: {e}")
                 time.sleep(1)
+
+
+def _remove_tree(d: Path) -> None:
+    """shutil.rmtree(d, ignore_errors=True) for the flat directory of files stage 1 writes.
+
+    shutil is imported only for anything else found there (a directory):
+    its compression imports are part of a second of PID 1's start under TCG.
+    """
+    if os.path.islink(d):
+        return  # rmtree leaves a symbolic link alone too (and the rename replaces it)
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(d, name))
+        except IsADirectoryError:
+            import shutil
+
+            shutil.rmtree(os.path.join(d, name), ignore_errors=True)
+        except OSError:
+            pass
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
 
 
 def fatal(what: str, code: int, fd: int = 2) -> NoReturn:

@@ -218,6 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv == ["--version"]:  # asked by scripts: no parser to build for it
         print(f"ovis {__version__}")
         return 0
+    if argv[:1] and argv[0] in ("boot", "poweroff", "reboot", "halt"):  # no parser to build
+        from ovis.cli.bootcmds import quick
+
+        run = quick(argv)
+        if run is not None:
+            return run()
     quick = quick_status(argv)
     if quick is not None:
         return int(quick.func(quick) or 0)  # type: ignore[attr-defined]

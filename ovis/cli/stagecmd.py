@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence
 
-POWER = ("poweroff", "reboot", "halt")
+TYPE_CHECKING = False  # typing costs ~30 modules: stage 4 runs where Python is slow
+if TYPE_CHECKING:
+    from typing import Sequence
+
+from ovis.cli.bootcmds import POWER  # a lean module: what its handlers need, they import
 
 
 def _parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, object]] | None:
@@ -41,37 +44,14 @@ def _parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, object]] | None:
     return verb, live, opts
 
 
-def run_stage4(live: Path, *, crashed: bool) -> None:
-    """Stage 4 (never returns): signals ignored first, so nothing ends PID 1 midway."""
-    from ovis.boot import signals
-
-    signals.ignore()
-    from ovis.boot.shutdown import stage4
-
-    stage4(live, crashed=crashed)
-
-
-def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = False,
-                  repeat_forces: bool = False, verbose: bool = True) -> int:
-    """Ask for a poweroff/reboot/halt: 0 once under way, 1 if one already was."""
-    from ovis.boot.shutdown import shutdown
-    from ovis.errors import EXIT_FAILED, EXIT_OK
-
-    if not shutdown(live, verb, exitcode=exitcode, force=force, repeat_forces=repeat_forces):
-        if verbose:
-            print("ovis: a shutdown is already in progress", file=sys.stderr)
-        return EXIT_FAILED
-    if verbose:
-        print(f"ovis: {verb} requested")
-    return EXIT_OK
-
-
 def main(argv: Sequence[str]) -> int:
     parsed = _parse(argv)
     if parsed is None:
         from ovis.cli.main import main as full
 
         return full(argv)
+    from ovis.cli.bootcmds import request_power, run_stage4
+
     verb, live, opts = parsed
     if verb == "stage4":
         run_stage4(live, crashed=bool(opts["crashed"]))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import NoReturn
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from . import syscalls as sc
 from .mounts import MountEntry, read_mounts

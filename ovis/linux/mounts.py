@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from dataclasses import dataclass
-from typing import Callable, Iterable
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
+
+    Log = Callable[[str], None] | None
 
 from . import syscalls as sc
 
-Log = Callable[[str], None] | None
 
 API_FILESYSTEMS = ("/", "/proc", "/sys", "/dev", "/run")
-
-_OCTAL = re.compile(rb"\\([0-7]{3})")
 
 # per-mount options that a remount must repeat, or the kernel would clear them
 _KEEP_ON_REMOUNT = {
@@ -34,20 +34,44 @@ _KEEP_ON_REMOUNT = {
 }
 
 
-@dataclass
 class MountEntry:
-    """One line of mountinfo (proc(5)); strings are unescaped."""
+    """One line of mountinfo (proc(5)); strings are unescaped.
 
-    mount_id: int
-    parent_id: int
-    source: str
-    target: str
-    fstype: str
-    options: str  # per-mount options ("rw,nosuid,relatime")
-    root: str = "/"  # the directory of the filesystem that is mounted (binds)
-    super_options: str = ""  # superblock options ("rw,size=1024k,mode=755")
-    propagation: str = ""  # optional fields: "shared:12 master:3", "" if private
-    dev: str = ""  # "major:minor"
+    A plain class rather than a dataclass: stage 4 and the aa-* tools of
+    anopa's stages import this module, and ``dataclasses`` (with ``inspect``,
+    ``ast``...) costs a good part of a second under an emulated CPU.
+    Compares and prints like the dataclass it was.
+    """
+
+    _FIELDS = ("mount_id", "parent_id", "source", "target", "fstype", "options", "root",
+                 "super_options", "propagation", "dev")
+
+    def __init__(self, mount_id: int, parent_id: int, source: str, target: str, fstype: str,
+                 options: str, root: str = "/", super_options: str = "", propagation: str = "",
+                 dev: str = "") -> None:
+        self.mount_id = mount_id
+        self.parent_id = parent_id
+        self.source = source
+        self.target = target
+        self.fstype = fstype
+        self.options = options  # per-mount options ("rw,nosuid,relatime")
+        self.root = root  # the directory of the filesystem that is mounted (binds)
+        self.super_options = super_options  # superblock options ("rw,size=1024k,mode=755")
+        self.propagation = propagation  # optional fields: "shared:12 master:3", "" if private
+        self.dev = dev  # "major:minor"
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, n) for n in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass
+
+    def __repr__(self) -> str:
+        return "MountEntry(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS) + ")"
 
     @property
     def read_only(self) -> bool:
@@ -66,7 +90,19 @@ class MountEntry:
 def unescape(field: bytes) -> str:
     """Decode the kernel's octal escapes (``\\040`` space, ``\\011`` tab,
     ``\\012`` newline, ``\\134`` backslash) and the bytes as a file name."""
-    return os.fsdecode(_OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), field))
+    if b"\\" not in field:
+        return os.fsdecode(field)
+    out = bytearray()
+    i, n = 0, len(field)
+    while i < n:  # a backslash and three octal digits is one byte; anything else is as it is
+        digits = field[i + 1:i + 4]
+        if field[i] == 0x5C and len(digits) == 3 and all(0x30 <= c <= 0x37 for c in digits):
+            out.append(int(digits, 8))  # above \377: ValueError, as bytes([...]) raised
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return os.fsdecode(bytes(out))
 
 
 def parse_mountinfo(data: bytes) -> list[MountEntry]:

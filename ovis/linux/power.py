@@ -9,7 +9,9 @@ action, and how the tests observe it.
 from __future__ import annotations
 
 import errno
-from typing import NoReturn
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from . import syscalls as sc
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Callable
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import Callable
 
-Log = Callable[[str], None] | None
+    Log = Callable[[str], None] | None
+
 
 PF_KTHREAD = 0x00200000  # include/linux/sched.h
 

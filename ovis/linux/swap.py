@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import Callable
+
+    Log = Callable[[str], None] | None
 
 from . import syscalls as sc
 from .mounts import unescape
 
-Log = Callable[[str], None] | None
 
 
 def read_swaps(path: str = "/proc/swaps") -> list[str]:

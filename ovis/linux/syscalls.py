@@ -13,7 +13,10 @@ on failure, so a caller's message names both the cause and the object, e.g.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
+if TYPE_CHECKING:
+    from typing import Any
 
 # mount(2) flags (<linux/mount.h>; values are ABI, identical on every arch).
 MS_RDONLY = 1

@@ -8,7 +8,6 @@ latest boot's log and older boots stay beside it.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from ovis.errors import StateError
@@ -32,6 +31,8 @@ def mvlog(logfile: Path, destdir: Path) -> Path:
     destdir.mkdir(parents=True, exist_ok=True)
     target = destdir / name
     tmp = destdir / f".{name}.tmp"
+    import shutil  # here: its compression imports cost aa-mvlog's start under TCG
+
     shutil.copyfile(logfile, tmp)
     os.chmod(tmp, st.st_mode & 0o7777)
     os.rename(tmp, target)

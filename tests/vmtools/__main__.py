@@ -2,6 +2,7 @@
 
     python3 -m tests.vmtools [--action poweroff|reboot|halt|none] [--dir DIR]
                        [--append 'WORDS'] [--timeout S] [--timeline FILE]
+                       [--importtime]
 
 Builds the initramfs and a scenario (the bundled examples, tree ``boot``) in
 DIR (a temporary directory by default, removed afterwards), boots, prints
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--append", default="", help="more kernel command line words (e.g. break)")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--timeline", type=Path, help="write the markdown timeline there")
+    p.add_argument("--importtime", action="store_true",
+                   help="run ovis boot and the action with python -X importtime (profile)")
     args = p.parse_args(argv)
     missing = qemu.prerequisites().missing()
     if missing:
@@ -34,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.dir or Path(tempfile.mkdtemp(prefix="ovis-vm-"))
     try:
-        scenario = qemu.Scenario(work, action=None if args.action == "none" else args.action)
+        scenario = qemu.Scenario(work, action=None if args.action == "none" else args.action,
+                                 python_flags=("-X", "importtime") if args.importtime else (),
+                                 # stage 2's lines (its imports) went to the boot log: show it
+                                 when_ready="sed 's/^/ovis-vm-bootlog: /' \"$1\" > /dev/console"
+                                 if args.importtime else "")
         result = qemu.boot(scenario, timeout=args.timeout, append=args.append)
         for line in result.lines:
             print(f"{line.wall:7.2f} {line.text}")

@@ -38,9 +38,10 @@ the kernel modules, /dev/console) it holds
 The new root is the host's ``/`` (read-only 9p under a tmpfs overlay), where
 the scenario directory holds BINDIR (links to the host's execlineb,
 emptyenv, s6-envdir, exec), LIBEXECDIR (aa-stage1..3), ``aa-bin`` (aa-*
-wrappers running the host's interpreter with ``-S`` and ovis on
-PYTHONPATH: no site-packages and their ``.pth`` hooks, which cost seconds
-per start under TCG) and ``etc-anopa`` (env, services,
+launchers: Python scripts run by the host's interpreter, ``#!PYTHON -IS``,
+that put this checkout first on sys.path, as the installed lean launchers
+do: no site-packages and their ``.pth`` hooks, which cost seconds per start
+under TCG, and no shell or ``env`` exec'd before Python) and ``etc-anopa`` (env, services,
 enabled/, onboot/default/): the catch-all ``uncaught-logs``, a oneshot
 printing :data:`MARKER` on the console and ``poweroff-when-ready``, a
 longrun that waits for aa-stage2 to move the boot log to /var/log/boot
@@ -159,6 +160,17 @@ def console_scripts() -> dict[str, str]:
 def wrapper(name: str, target: str, python: str = "/usr/bin/python3", flags: str = "-S") -> str:
     code = wrapper_code(name, target)
     return f"#!/bin/sh\nexec {python} {flags} -c {shlex.quote(code)} \"$@\"\n"
+
+
+def launcher(name: str, target: str, python: str, root: Path) -> str:
+    """An aa-* of the new root: a Python script of the host's interpreter, ovis from *root*.
+
+    The kernel starts the interpreter itself (no ``sh`` and no ``env`` exec'd
+    first: each exec of a dynamically linked program costs tens of ms under
+    TCG, and anopa's stages run some twenty aa-* in the root).
+    """
+    return (f"#!{python} -IS\nimport sys; sys.path.insert(0, {str(root)!r}); "
+            f"{wrapper_code(name, target)}\n")
 
 
 def _pyc(src: Path, *, checked_source: bool) -> bytes:
@@ -368,13 +380,12 @@ class AnopaScenario:
             p.write_text(mechanical(self.stages[name], self.bindir, self.libexec))
             p.chmod(0o755)
         # aa-* in the new root: the host's interpreter without site (no site-packages
-        # and their .pth hooks: each costs seconds under TCG), ovis by PYTHONPATH.
+        # and their .pth hooks: each costs seconds under TCG), ovis put on sys.path.
         self.python = real_python()
         for name, target in console_scripts().items():
             if name.startswith("aa-"):
                 w = self.aabin / name
-                w.write_text(wrapper(name, target, f"env PYTHONPATH={shlex.quote(str(REPO))} "
-                                     f"{shlex.quote(str(self.python))}"))
+                w.write_text(launcher(name, target, str(self.python), REPO))
                 w.chmod(0o755)
         path = f"{self.aabin}:{EXECLINE_BIN}:/usr/bin:/usr/sbin:/bin:/sbin"
         write_tree(self.etc, root_files(path))

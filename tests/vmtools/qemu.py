@@ -126,6 +126,7 @@ ovis() {{ {ovis} "$@"; }}
 # (one emulated CPU); the wait is in neither measured span (boot ends at "system ready",
 # the shutdown starts at the action's mark).
 until [ -e {bootlog} ]; do sleep 1; done
+set -- {bootlog}
 {after}
 exec sleep 1000000
 )
@@ -175,10 +176,14 @@ class Scenario:
     ``when_ready`` is shell text the service ``vm-when-ready`` runs once
     the system is ready, before the action (the shell function ``ovis`` runs
     ovis; output goes to the service's log unless sent to /dev/console).
+    ``when_ready`` finds the boot log's path in ``$1``.  ``python_flags`` go on the interpreter's command line of ``ovis boot``
+    and of the action (``("-X", "importtime")`` to profile the imports on
+    the console: each line gets the host time it arrived at).
     """
 
     def __init__(self, root: Path, *, action: str | None = "poweroff", examples: bool = True,
-                 marker: bool = True, lean: bool = True, when_ready: str = "") -> None:
+                 marker: bool = True, lean: bool = True, when_ready: str = "",
+                 python_flags: tuple[str, ...] = ()) -> None:
         if action not in (None, "poweroff", "reboot", "halt"):
             raise ValueError(f"unknown action {action!r} (poweroff, reboot, halt or None)")
         if examples and not (EXAMPLES / "66").is_dir():
@@ -196,7 +201,8 @@ class Scenario:
             d.mkdir(parents=True, exist_ok=True)
         self.python = lean_python(self.root / "python") if lean else Path(sys.executable)
         # This tree's ovis, whatever the VM's current directory or environment.
-        ovis = selfcmd.command(str(self.python), REPO)
+        words = selfcmd.argv(str(self.python), REPO)
+        ovis = shlex.join(words[:1] + list(python_flags) + words[1:])
         # Written by the interpreter the VM will run, so that @OVIS@ names it.
         subprocess.run([*selfcmd.argv(str(self.python), REPO), "skel", "install", "--force",
                         str(self.skel)], check=True, capture_output=True,
@@ -334,14 +340,20 @@ class VMResult:
 
 def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, smp: int = 1,
               accel: str = "tcg", qemu: str = QEMU, share: str = "/",
-              monitor: Path | None = None) -> list[str]:
-    """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted."""
+              monitor: Path | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The QEMU command line; *monitor* is a unix socket for the human monitor, if wanted.
+
+    *extra*: more QEMU options, e.g. ``$OVIS_VM_QEMU_EXTRA`` (shell words):
+    ``-icount shift=0`` makes the guest clock count instructions while the
+    guest runs (1 ns each), so that the host's load no longer stretches the
+    guest's work (what bench/vm_ab.py --icount uses to compare trees).
+    """
     mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", mon,
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
             "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
-                       "security_model=none,readonly=on,multidevs=remap"]
+                       "security_model=none,readonly=on,multidevs=remap", *extra]
 
 
 class Monitor:
@@ -468,7 +480,8 @@ def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int 
     mondir = Path(tempfile.mkdtemp(prefix="ovis-vm-")) if on_line is not None else None
     monitor = mondir / "monitor" if mondir is not None else None
     argv = qemu_argv(kernel.image, built.path, kernel_append(init or str(scenario.init), append),
-                     memory=memory, smp=smp, monitor=monitor)
+                     memory=memory, smp=smp, monitor=monitor,
+                     extra=tuple(shlex.split(os.environ.get("OVIS_VM_QEMU_EXTRA", ""))))
     try:
         result = run(argv, timeout=timeout, console=scenario.console, on_line=on_line,
                      monitor=monitor, console_input=console_input)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ovis.aa import repo as R
+from ovis.aa import shutdown as R  # its names, not ovis.aa.repo's imports: a lean start
 from ovis.aa.codes import AaError
 from ovis.aa.shutdown import request
 from ovis.errors import NotSupervised

@@ -19,7 +19,10 @@ import fcntl
 import os
 import stat
 import sys
-from collections.abc import Callable
+
+TYPE_CHECKING = False  # collections.abc's import costs modules at each start under TCG
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from ovis.linux import mounts, swap, syscalls
 
