@@ -195,20 +195,25 @@ STATUS_LINES = [
 ]
 
 
-@pytest.mark.parametrize("argv", STATUS_LINES, ids=" ".join)
-def test_quick_status_parses_as_argparse(argv: list[str]) -> None:
-    """What the argparse-free reader of ``ovis status`` accepts, argparse reads the same."""
+def assert_quick_reads_as_argparse(argv: list[str], command: str, func: str) -> None:
+    """What the argparse-free reader accepts of *command*, argparse reads the same."""
     quick = climain.quick_status(argv)
     try:
-        full = vars(climain.build_parser("status").parse_args(argv))
+        full = vars(climain.build_parser(command).parse_args(argv))
     except SystemExit:
         full = None
     if quick is None:
         return  # argparse answers these itself (help, error, another command...)
     assert full is not None, argv
     got = dict(vars(quick))
-    assert got.pop("func").__name__ == full.pop("func").__name__ == "cmd_status"
+    assert got.pop("func").__name__ == full.pop("func").__name__ == func
     assert got == full
+
+
+@pytest.mark.parametrize("argv", STATUS_LINES, ids=" ".join)
+def test_quick_status_parses_as_argparse(argv: list[str]) -> None:
+    """What the argparse-free reader of ``ovis status`` accepts, argparse reads the same."""
+    assert_quick_reads_as_argparse(argv, "status", "cmd_status")
 
 
 IS_ENABLED_LINES = [
@@ -223,17 +228,7 @@ IS_ENABLED_LINES = [
 @pytest.mark.parametrize("argv", IS_ENABLED_LINES, ids=" ".join)
 def test_quick_is_enabled_parses_as_argparse(argv: list[str]) -> None:
     """The argparse-free reader of ``ovis is-enabled`` reads what argparse reads."""
-    quick = climain.quick_status(argv)
-    try:
-        full = vars(climain.build_parser("is-enabled").parse_args(argv))
-    except SystemExit:
-        full = None
-    if quick is None:
-        return
-    assert full is not None, argv
-    got = dict(vars(quick))
-    assert got.pop("func").__name__ == full.pop("func").__name__ == "cmd_is_enabled"
-    assert got == full
+    assert_quick_reads_as_argparse(argv, "is-enabled", "cmd_is_enabled")
 
 
 def test_quick_status_takes_the_plain_lines() -> None:
