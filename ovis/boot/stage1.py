@@ -395,21 +395,27 @@ class Stage1:
         from ovis.boot import signals
 
         pid1 = os.getpid()
+        late = signals.relay_pipe()
         pid = os.fork()
         if pid == 0:
             try:
                 pending = signals.received()
                 signals.restore()
-                self._stage2_child(pid1, pending)
+                self._stage2_child(pid1, pending, late)
             finally:
                 os._exit(111)
+        os.close(late)
         if self.cfg.catchlog:
             try:
                 os.dup2(1, 2)
             except OSError:
                 pass
 
-    def _stage2_child(self, pid1: int, pending: list[int]) -> None:
+    def _stage2_child(self, pid1: int, pending: list[int], late: int) -> None:
+        import signal
+
+        from ovis.boot import signals
+
         cfg = self.cfg
         os.setsid()
         if cfg.catchlog:
@@ -418,8 +424,12 @@ class Stage1:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
-        if pending or not cfg.catchlog:
-            self._wait_svscan()
+        self._wait_svscan()  # at once when the fifo opened: its reader is s6-svscan's
+        pending += [s for s in signals.late_signals(late) if s not in pending]
+        deadline = time.monotonic() + 30  # s6-svscan traps its whole set at once
+        while pending and not signals.traps_set(pid1, signal.SIGTERM) \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
         for sig in pending:  # what PID 1 was asked while it was Python: s6-svscan acts now
             _say(f"ovis: stage 1 received signal {sig}: passing it to s6-svscan")
             try:
@@ -538,8 +548,11 @@ class Stage1:
         paths = Paths.resolve(dict(os.environ))
         argv = svscan_argv(paths.scandir, paths.servicedirs, cfg.rescan)
         while True:
+            # PATH searched first: a signal that comes while the exec is
+            # under way is lost with its Python handler; keep that short.
+            path = _which(argv[0])
             try:
-                os.execvp(argv[0], argv)
+                os.execv(path, argv)
             except OSError as e:
                 self.fail(f"cannot exec {argv[0]}: {e}")
                 time.sleep(1)
@@ -570,6 +583,17 @@ def _remove_tree(d: Path) -> None:
         os.rmdir(d)
     except OSError:
         pass
+
+
+def _which(name: str) -> str:
+    """*name* found on PATH as execvp(3) would (the name itself when not found: exec reports it)."""
+    if "/" in name:
+        return name
+    for d in os.get_exec_path():
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return name
 
 
 def fatal(what: str, code: int, fd: int = 2) -> NoReturn:
