@@ -429,7 +429,7 @@ def test_end_to_end_readiness_chain(system: LiveSystem) -> None:  # noqa: F811
     tl = gather(paths)
     assert set(tl.entries) == {"a", "b", "c", "other"}
     for e in tl.entries.values():
-        assert e.ok and 0.15 < e.duration < 5, e
+        assert e.ok and 0.15 < e.duration < 30, e  # upper bound: a hang guard (6.6 s at load 200)
     assert tl.entries["a"].ended <= tl.entries["b"].begun + chain.SLACK
     assert tl.entries["b"].ended <= tl.entries["c"].begun + chain.SLACK
     code, out, err = ovis(paths, "analyze", "critical-chain", "c")

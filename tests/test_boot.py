@@ -90,7 +90,9 @@ def test_term_ignoring_process_is_killed_after_grace(booted: BootedSystem) -> No
     m = re.search(r"stage 4 done in ([0-9.]+) s", console)
     assert m, console
     assert 1.0 <= float(m.group(1)) <= 1.0 + 1.0, console  # held out the grace, then KILL
-    assert elapsed < 1.0 + 4.0, elapsed  # the whole shutdown, Python start-ups included
+    # the whole shutdown, Python start-ups included: a hang guard (the grace
+    # itself is checked above, from stage 4's own figure; 5 s failed at load 200)
+    assert elapsed < 30, elapsed
     assert "sent SIGKILL" in console
     booted.assert_nothing_survived_stage4()
 
