@@ -189,9 +189,9 @@ def ovis_run(n: int, chain: bool) -> tuple[float, float, Path]:
     return cold, warm, root
 
 
-def raw_run(compiled: Path, n: int) -> float:
-    root = Path(tempfile.mkdtemp(prefix="raw-bench-", dir=TMPFS))
-    scandir = root / "scandir"
+def copy_servicedirs(compiled: Path, scandir: Path) -> list[Path]:
+    """The servicedirs ovis compiled under *compiled*, copied into *scandir* for raw s6
+    (no ``down`` file, no supervise state, no ovis.json)."""
     scandir.mkdir()
     dirs = []
     for e in sorted(os.listdir(compiled / "live" / "sv")):
@@ -201,14 +201,30 @@ def raw_run(compiled: Path, n: int) -> float:
         shutil.copytree(compiled / "live" / "sv" / e, dst,
                         ignore=shutil.ignore_patterns("supervise", "event", "down", "ovis.json"))
         dirs.append(dst)
-    t0 = time.perf_counter()
-    svscan = subprocess.Popen(["s6-svscan", "-c", str(max(1000, 4 * n)), "-t", "0", str(scandir)],
-                              start_new_session=True)
+    return dirs
+
+
+def raw_svscan(scandir: Path, n: int) -> subprocess.Popen[bytes]:
+    """s6-svscan alone on *scandir* of *n* services, in a session of its own."""
+    return subprocess.Popen(["s6-svscan", "-c", str(max(1000, 4 * n)), "-t", "0", str(scandir)],
+                            start_new_session=True)
+
+
+def wait_all_up(dirs: list[Path], poll: float = 0.001) -> None:
     pending = list(dirs)
     while pending:
         pending = [d for d in pending if not _up(d)]
         if pending:
-            time.sleep(0.001)
+            time.sleep(poll)
+
+
+def raw_run(compiled: Path, n: int) -> float:
+    root = Path(tempfile.mkdtemp(prefix="raw-bench-", dir=TMPFS))
+    scandir = root / "scandir"
+    dirs = copy_servicedirs(compiled, scandir)
+    t0 = time.perf_counter()
+    svscan = raw_svscan(scandir, n)
+    wait_all_up(dirs)
     elapsed = time.perf_counter() - t0
     stop_svscan(svscan, scandir)
     shutil.rmtree(root, ignore_errors=True)

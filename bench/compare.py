@@ -55,7 +55,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import boot  # noqa: E402
-from boot import REPO, TMPFS, env_for, stop_svscan, wait_svscan  # noqa: E402
+from boot import REPO, TMPFS, env_for, raw_svscan, stop_svscan, wait_svscan  # noqa: E402
 
 from ovis.docblock import write_block  # noqa: E402
 from ovis.s6.status import read_status  # noqa: E402
@@ -225,8 +225,7 @@ def c_raw(root: Path, svcs: list[Svc], tools: dict[str, str]) -> Result:
     dirs = write_raw(scandir, svcs)
     ready = {s.name for s in svcs if s.ready_after is not None and not s.oneshot}
     t0 = time.perf_counter()
-    p = subprocess.Popen(["s6-svscan", "-c", str(max(1000, 4 * len(svcs))), "-t", "0",
-                          str(scandir)], start_new_session=True)
+    p = raw_svscan(scandir, len(svcs))
     while not _all_up(dirs, ready):
         time.sleep(0.001)
     cold = time.perf_counter() - t0

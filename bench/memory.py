@@ -7,15 +7,16 @@ Issue 13's memory target: for N trivial longruns (1000 by default),
   ``wait4``) stays at or under 20 MB, however many services it starts;
 * once it has returned, the system holds s6's memory alone: no ovis process
   stays resident, so the processes left are ``s6-svscan``, one
-  ``s6-supervise`` per service and the services, and their total RSS equals
-  that of raw ``s6-svscan`` running the very same servicedirs.
+  ``s6-supervise`` per service and the services, and s6's memory (Pss)
+  equals that of raw ``s6-svscan`` running the very same servicedirs.
 
 Both systems run side by side in one run (ovis, raw, ovis, raw...).  The
 processes counted are ``s6-svscan`` and all its descendants; "other" would
 be any of them that is neither s6's nor a service (a Python left behind, a
 run script that did not exec into its program).
 
-Usage: python3 bench/memory.py [--n 1000] [--repeat 3] [--write docs/benchmarks.md]
+Usage: python3 bench/memory.py [--n 1000] [--repeat 3] [--via installed|module|module-S]
+       [--tree DIR [--bindir BIN]] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,51 +31,19 @@ import tempfile
 import time
 from pathlib import Path
 
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import boot  # noqa: E402
+from boot import TMPFS, copy_servicedirs, env_for, launcher, make_defs, raw_svscan, \
+    stop_svscan, wait_all_up, wait_svscan  # noqa: E402
 
 from ovis.docblock import write_block  # noqa: E402
-from ovis.s6.control import svscan_running, svscan_send  # noqa: E402
-from ovis.s6.status import read_status  # noqa: E402
 
-TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
 LIMIT_MB = 20.0
-
-DEF = """\
-[Main]
-Type = classic
-Description = "trivial"
-Options = ( !log )
-[Start]
-Execute = ( sleep 100000 )
-"""
 
 #: s6's own processes; every other command name is a service's
 #: (``sleep``) or "other".
 S6 = ("s6-svscan", "s6-supervise")
 SERVICE = ("sleep",)
-
-
-#: --tree: run that tree's ovis (``python -m ovis`` with it first on the path)
-TREE: str | None = None
-
-
-def ovis_command() -> list[str]:
-    """ovis as installed next to this interpreter (what users run), else ``-m ovis``."""
-    if TREE is not None:
-        return [sys.executable, "-m", "ovis"]
-    launcher = Path(sys.executable).parent / "ovis"
-    return [str(launcher)] if launcher.exists() else [sys.executable, "-m", "ovis"]
-
-
-def env_for(root: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"], "PYTHONPATH": TREE or str(REPO),
-        "OVIS_LIVE": str(root / "live"), "OVIS_SERVICES": str(root / "services"),
-        "OVIS_TREES": str(root / "trees"), "OVIS_LOGDIR": str(root / "log"),
-        "OVIS_SKEL": str(root / "skel"),
-    }
 
 
 def tree_memory(root_pid: int, live: str | None = None) -> dict[str, float]:
@@ -145,34 +113,6 @@ def tree_memory(root_pid: int, live: str | None = None) -> dict[str, float]:
     return out
 
 
-def wait_all_up(dirs: list[Path]) -> None:
-    pending = list(dirs)
-    while pending:
-        pending = [d for d in pending if not _up(d)]
-        if pending:
-            time.sleep(0.005)
-
-
-def _up(d: Path) -> bool:
-    try:
-        st = read_status(d)
-    except Exception:
-        return False
-    return st is not None and st.up
-
-
-def stop_svscan(proc: subprocess.Popen[bytes], scandir: Path) -> None:
-    try:
-        svscan_send(scandir, "t")
-    except Exception:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def settle() -> None:
     """Let the services finish exec'ing (a run script's execlineb, then sleep)."""
     time.sleep(1.0)
@@ -180,7 +120,7 @@ def settle() -> None:
 
 def start_peak(env: dict[str, str], names: list[str]) -> float:
     """Run ``ovis start`` of *names*; its peak RSS in MB (``ru_maxrss`` from wait4)."""
-    client = subprocess.Popen([*ovis_command(), "-v", "0", "start", *names], env=env,
+    client = subprocess.Popen([*launcher(), "-v", "0", "start", *names], env=env,
                               stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(client.pid, 0)
     client.returncode = os.waitstatus_to_exitcode(status)
@@ -191,26 +131,19 @@ def start_peak(env: dict[str, str], names: list[str]) -> float:
 
 def ovis_run(n: int) -> tuple[dict[str, float], Path]:
     root = Path(tempfile.mkdtemp(prefix="ovis-mem-", dir=TMPFS))
-    d = root / "services"
-    d.mkdir()
-    names = [f"svc{i:04d}" for i in range(n)]
-    for name in names:
-        (d / name).write_text(DEF)
+    names = make_defs(root, n, chain=False)
     env = env_for(root)
     scandir = root / "live" / "scandir"
-    svscan = subprocess.Popen([*ovis_command(), "scandir", "start"], env=env,
+    svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
                               start_new_session=True, stdout=subprocess.DEVNULL)
-    while not svscan_running(scandir):
-        time.sleep(0.005)
+    wait_svscan(scandir)
     peak = start_peak(env, names)
     settle()
     mem = tree_memory(svscan.pid, env["OVIS_LIVE"])
     mem["peak_mb"] = peak
-    subprocess.run([*ovis_command(), "-v", "0", "stop", "--all"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    boot.ovis(env, "stop", "--all")
     mem["warm_peak_mb"] = start_peak(env, names)
-    subprocess.run([*ovis_command(), "-v", "0", "stop", "--all"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    boot.ovis(env, "stop", "--all")
     stop_svscan(svscan, scandir)
     return mem, root
 
@@ -218,18 +151,9 @@ def ovis_run(n: int) -> tuple[dict[str, float], Path]:
 def raw_run(compiled: Path, n: int) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="raw-mem-", dir=TMPFS))
     scandir = root / "scandir"
-    scandir.mkdir()
-    dirs = []
-    for e in sorted(os.listdir(compiled / "live" / "sv")):
-        if e.startswith("."):
-            continue
-        dst = scandir / e
-        shutil.copytree(compiled / "live" / "sv" / e, dst,
-                        ignore=shutil.ignore_patterns("supervise", "event", "down", "ovis.json"))
-        dirs.append(dst)
-    svscan = subprocess.Popen(["s6-svscan", "-c", str(max(1000, 4 * n)), "-t", "0", str(scandir)],
-                              start_new_session=True)
-    wait_all_up(dirs)
+    dirs = copy_servicedirs(compiled, scandir)
+    svscan = raw_svscan(scandir, n)
+    wait_all_up(dirs, poll=0.005)
     settle()
     mem = tree_memory(svscan.pid)
     stop_svscan(svscan, scandir)
@@ -242,10 +166,16 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", metavar="FILE", help="replace the table in this markdown file")
-    ap.add_argument("--tree", help="measure this checkout's ovis (python -m ovis) instead")
+    ap.add_argument("--via", choices=boot.VIAS, default="installed",
+                    help="how ovis is run (bench/boot.py's launcher): installed, module, module-S")
+    ap.add_argument("--tree", help="measure the ovis of this checkout (default: this one's)")
+    ap.add_argument("--bindir", help="where --via installed finds that tree's console scripts")
     args = ap.parse_args()
-    global TREE
-    TREE = args.tree
+    boot.VIA = args.via
+    if args.tree:
+        boot.REPO = Path(args.tree).resolve()
+    if args.bindir:
+        boot.BINDIRS[str(boot.REPO)] = Path(args.bindir)
     rows: list[tuple[dict[str, float], dict[str, float]]] = []
     for _ in range(args.repeat):
         mem, root = ovis_run(args.n)
@@ -283,7 +213,7 @@ def main() -> int:
                     f"`bench/memory.py --n {args.n} --repeat {args.repeat}` on a "
                     f"{os.cpu_count()}-core shared machine (load average "
                     f"{os.getloadavg()[0]:.1f} at the end), ovis and raw alternated; "
-                    f"ovis run as `{' '.join(Path(c).name for c in ovis_command())}`.\n\n{table}")
+                    f"ovis run as `{' '.join(Path(c).name for c in launcher())}`.\n\n{table}")
     return 0 if verdict else 1
 
 
