@@ -78,16 +78,9 @@ def ovis_argv() -> list[str]:
     return selfcmd.argv()
 
 
-def _say(text: str) -> None:
+def _say(text: str, fd: int = 1) -> None:
     try:
-        os.write(1, (text + "\n").encode())
-    except OSError:
-        pass
-
-
-def _say_err(text: str) -> None:
-    try:
-        os.write(2, (text + "\n").encode())
+        os.write(fd, (text + "\n").encode())
     except OSError:
         pass
 
@@ -490,12 +483,12 @@ class Stage1:
             try:
                 return stage2.run(Paths.resolve(dict(os.environ)), show_status=show)
             except OvisError as e:  # what `ovis stage2` would have printed and returned
-                _say_err(f"ovis: error: {e}")
+                _say(f"ovis: error: {e}", 2)
                 return e.exit_status
             except Exception:  # noqa: BLE001 - the script's Python would have died of it
                 import traceback
 
-                _say_err(traceback.format_exc().rstrip())
+                _say(traceback.format_exc().rstrip(), 2)
                 return 1
             finally:  # this child ends in os._exit, which flushes nothing
                 for stream in (sys.stdout, sys.stderr):
@@ -548,11 +541,8 @@ class Stage1:
         paths = Paths.resolve(dict(os.environ))
         argv = svscan_argv(paths.scandir, paths.servicedirs, cfg.rescan)
         while True:
-            # PATH searched first: a signal that comes while the exec is
-            # under way is lost with its Python handler; keep that short.
-            path = _which(argv[0])
             try:
-                os.execv(path, argv)
+                os.execvp(argv[0], argv)
             except OSError as e:
                 self.fail(f"cannot exec {argv[0]}: {e}")
                 time.sleep(1)
@@ -583,17 +573,6 @@ def _remove_tree(d: Path) -> None:
         os.rmdir(d)
     except OSError:
         pass
-
-
-def _which(name: str) -> str:
-    """*name* found on PATH as execvp(3) would (the name itself when not found: exec reports it)."""
-    if "/" in name:
-        return name
-    for d in os.get_exec_path():
-        path = os.path.join(d, name)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return path
-    return name
 
 
 def fatal(what: str, code: int, fd: int = 2) -> NoReturn:
