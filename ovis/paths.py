@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -84,6 +85,17 @@ class Paths:
     def state(self) -> Path:
         return self.live / (".ovis-state" if self.layout == "anopa" else "state")
 
+    # The same two as strings, made once per Paths: the state records and the
+    # servicedirs are joined to a name for every service a command reads or
+    # writes, and each property above builds new Path objects.
+    @cached_property
+    def state_str(self) -> str:
+        return str(self.state)
+
+    @cached_property
+    def servicedirs_str(self) -> str:
+        return str(self.servicedirs)
+
     @property
     def lockfile(self) -> Path:
         return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
@@ -140,8 +152,9 @@ def check_name(name: str, what: str = "service") -> str:
 def safe_component(name: str) -> str:
     """*name*, when it is one harmless path component (the floor under
     :func:`check_name`, for names that come from LIVE rather than a user)."""
-    if (not name or name in (".", "..") or name.startswith(".")
-            or any(c in name for c in "/\0\n")):
+    # ("." and ".." start with a dot; plain tests, not a generator: this runs
+    # for every state record read or written)
+    if not name or name[0] == "." or "/" in name or "\0" in name or "\n" in name:
         from ovis.errors import ConfigError
 
         raise ConfigError(f"invalid name: {name!r}")

@@ -1,9 +1,10 @@
-"""ovis status's own readers of LIVE (engine/status.py) answer as the engine's do.
+"""The readers of LIVE that ``ovis status`` uses answer as json.loads would.
 
-``ovis status`` reads a state record and an ``ovis.json`` per service with
-os.read instead of the buffered readers the engine uses; these tests write
-records the engine's way and check both readers agree, for the odd cases
-too (missing, garbage, unknown keys, a record larger than one read).
+State records and ``ovis.json`` are read with os.read and decoded with a
+faster exact JSON call (engine/state.py) instead of a buffered file and
+json.loads; these tests write records the engine's way and check the
+answer is json.loads's, for the odd cases too (missing, garbage, unknown
+keys, a record larger than one read).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 
 from ovis.engine import state as statefile
-from ovis.engine.status import load_state, read_small
+from ovis.engine.state import read_small
 from ovis.paths import Paths
 
 
@@ -22,19 +23,31 @@ def _paths(tmp_path: Path) -> Paths:
                          skel=str(tmp_path / "skel"))
 
 
+def _json_load(paths: Paths, name: str) -> statefile.ServiceState | None:
+    """A record read the plain way: a buffered file and json.loads."""
+    import json
+
+    try:
+        data = json.loads(Path(statefile._path(paths, name)).read_bytes())
+        return statefile.ServiceState(**{k: v for k, v in data.items()
+                                         if k in statefile._KNOWN})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def test_state_records_read_alike(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
     st = statefile.ServiceState(name="web", state="failed", wanted="up", reason="timeout", exit=3,
                                 detail="x" * 100_000, since=12.5, timings={"start_begun": 1.0})
     statefile.save(paths, st)
-    got = load_state(paths, "web")
-    assert got == statefile.load(paths, "web") == st  # 100 kB: more than one read
-    assert load_state(paths, "nope") is None is statefile.load(paths, "nope")
+    got = statefile.load(paths, "web")
+    assert got == _json_load(paths, "web") == st  # 100 kB: more than one read
+    assert statefile.load(paths, "nope") is None is _json_load(paths, "nope")
     rec = Path(statefile._path(paths, "odd"))
     for text in (b"{not json", b"[1, 2]", b'{"name": "odd", "state": "up", "future_key": 1}', b""):
         rec.write_bytes(text)
-        assert load_state(paths, "odd") == statefile.load(paths, "odd"), text
-    assert load_state(paths, "odd") is None  # the empty file
+        assert statefile.load(paths, "odd") == _json_load(paths, "odd"), text
+    assert statefile.load(paths, "odd") is None  # the empty file
 
 
 def test_read_small_whole_file(tmp_path: Path) -> None:
@@ -128,10 +141,10 @@ def test_needed_by_follows_an_edited_definition(tmp_path: Path) -> None:
 
 
 def test_loads_answers_as_json_loads() -> None:
-    """engine.status.loads: json.loads's value, or an error where json.loads raises one."""
+    """engine.state.loads: json.loads's value, or an error where json.loads raises one."""
     import json
 
-    from ovis.engine.status import loads
+    from ovis.engine.state import loads
 
     cases = [b'{"a": 1}', b' \n{"a": [1, 2.5, null, true]}\n', b'{"a": 1} x', b'{"a": 1}{}', b"",
              b"   ", b"[1, 2]", b'"s"', b"12", b"\xef\xbb\xbf{\"a\": 1}", '{"é": "ü"}'.encode(),

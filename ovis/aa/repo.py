@@ -138,7 +138,7 @@ class Services:
         # once, readiness read once (anopa reads it once per load too).
         self._dirs: dict[str, str] = {}
         self._ready: dict[str, bool] = {}
-        self._root = str(paths.servicedirs)
+        self._root = paths.servicedirs_str
 
     @property
     def live(self) -> Any:
@@ -232,9 +232,7 @@ class Services:
     def state(self, name: str) -> statefile.ServiceState | None:
         if is_logger(name):
             return None
-        from ovis.engine.status import load_state  # statefile.load's answer, without buffered IO
-
-        return load_state(self.paths, name)
+        return statefile.load(self.paths, name)
 
     def oneshot_up(self, name: str) -> bool:
         """anopa counts Started, Starting, Stopping failed and Stop failed as up."""

@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ovis import atomic
 from ovis.paths import Paths, check_name, safe_component
@@ -57,39 +57,60 @@ _KNOWN = frozenset(_FIELDS)
 
 
 def _path(paths: Paths, name: str) -> str:
-    return f"{_state_dir(paths)}/{safe_component(name)}.json"
+    return f"{paths.state_str}/{safe_component(name)}.json"
 
 
-#: str(paths.state) of each Paths seen (Paths is frozen, hashable): the
-#: property builds Path objects, and this runs for every record read or written.
-_DIRS: dict[Paths, str] = {}
+def read_small(path: str) -> bytes | None:
+    """The bytes of a small file (a state record, ovis.json), None if unreadable.
+
+    os.open + os.read, not open(): a transaction and ``ovis status`` read a
+    few files per service, and the buffered-IO layer costs more than the syscalls.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        b = os.read(fd, 65536)
+        if len(b) < 65536:  # a regular file's short read is its end: no second read
+            return b
+        chunks = [b]
+        while b := os.read(fd, 65536):
+            chunks.append(b)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
-def _state_dir(paths: Paths) -> str:
-    if paths is _last[0]:  # hashing a Paths hashes every Path in it
-        return _last[1]
-    d = _DIRS.get(paths)
-    if d is None:
-        d = _DIRS[paths] = str(paths.state)
-    _last[:] = [paths, d]
-    return d
+_raw_decode = json.JSONDecoder().raw_decode
+_JSON_WS = " \t\n\r"
 
 
-_last: list = [None, ""]
+def loads(data: bytes) -> Any:
+    """``json.loads(data)`` for the small UTF-8 files ovis writes, the same answer or ValueError.
+
+    json.loads of bytes first guesses the encoding and then checks what
+    follows the value with a regular expression: a sixth of decoding a
+    state record.  Anything but plain UTF-8 goes to json.loads itself.
+    """
+    if data[:3] == b"\xef\xbb\xbf" or b"\x00" in data[:4]:
+        return json.loads(data)  # a BOM, UTF-16/32: json's own detection
+    text = data.decode().lstrip(_JSON_WS)
+    obj, end = _raw_decode(text)
+    if end != len(text) and text[end:].strip(_JSON_WS):
+        raise ValueError(f"extra data after the JSON value at {end}")
+    return obj
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
     try:
-        fd = os.open(_path(paths, name), os.O_RDONLY | os.O_CLOEXEC)
-        try:  # os.read, not open(): no buffered file object per record
-            raw = chunk = os.read(fd, 65536)
-            while len(chunk) == 65536:  # a regular file reads short only at its end
-                chunk = os.read(fd, 65536)
-                raw += chunk
-        finally:
-            os.close(fd)
-        data = json.loads(raw)
-        return ServiceState(**{k: v for k, v in data.items() if k in _KNOWN})
+        data = read_small(_path(paths, name))
+        if data is None:
+            return None
+        rec = loads(data)
+        return ServiceState(**{k: v for k, v in rec.items() if k in _KNOWN})
     except (OSError, ValueError, TypeError, AttributeError):
         return None
 
@@ -103,7 +124,7 @@ def save(paths: Paths, st: ServiceState) -> None:
     """Write one record atomically (temp + rename).  No fsync: LIVE is a
     tmpfs on a booted system, and no guarantee asks a record to outlive a
     power cut (docs/guarantees.md)."""
-    d = _state_dir(paths)
+    d = paths.state_str
     path = _path(paths, st.name)
     data = (st.to_json() + "\n").encode()
     for attempt in (0, 1):  # LIVE/state removed under our feet: make it again, once

@@ -9,14 +9,13 @@ down, because ovis was asked to keep it up.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ovis.engine import state as statefile
-from ovis.paths import Paths, safe_component
+from ovis.paths import Paths
 from ovis.s6.status import read_status, signal_name
 from ovis.service.restart import read_state
 
@@ -26,90 +25,8 @@ from ovis.service.model import Kind, Service
 
 FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
 
-#: str(paths.servicedirs) of each Paths seen: ``ovis status`` of a thousand
-#: services would otherwise build several Path objects per service.
-_SV: dict[Paths, str] = {}
-
-
-#: The last Paths seen and its (servicedirs, state) strings: one identity
-#: check per service instead of hashing the frozen Paths twice.
-_LAST: list[Any] = [None, "", ""]
-
-
-def _dirs(paths: Paths) -> list[Any]:
-    last = _LAST
-    if last[0] is not paths:
-        d = _SV.get(paths)
-        if d is None:
-            d = _SV[paths] = str(paths.servicedirs)
-        last[:] = [paths, d, statefile._state_dir(paths)]
-    return last
-
-
-def servicedir_str(paths: Paths, name: str) -> str:
-    return f"{_dirs(paths)[1]}/{name}"
-
-
-def read_small(path: str) -> bytes | None:
-    """The bytes of a small file (a state record, ovis.json), None if unreadable.
-
-    os.open + os.read, not open(): ``ovis status`` reads a few files per
-    service, and the buffered-IO layer costs more than the syscalls.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        b = os.read(fd, 65536)
-        if len(b) < 65536:  # a regular file's short read is its end: no second read
-            return b
-        chunks = [b]
-        while b := os.read(fd, 65536):
-            chunks.append(b)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-_raw_decode = json.JSONDecoder().raw_decode
-_JSON_WS = " \t\n\r"
-
-
-def loads(data: bytes) -> Any:
-    """``json.loads(data)`` for the small UTF-8 files ovis writes, the same answer or ValueError.
-
-    json.loads of bytes first guesses the encoding and then checks what
-    follows the value with a regular expression: a sixth of decoding a
-    state record.  Anything but plain UTF-8 goes to json.loads itself.
-    """
-    if data[:3] == b"\xef\xbb\xbf" or b"\x00" in data[:4]:
-        return json.loads(data)  # a BOM, UTF-16/32: json's own detection
-    text = data.decode().lstrip(_JSON_WS)
-    obj, end = _raw_decode(text)
-    if end != len(text) and text[end:].strip(_JSON_WS):
-        raise ValueError(f"extra data after the JSON value at {end}")
-    return obj
-
-
-def load_state(paths: Paths, name: str) -> statefile.ServiceState | None:
-    """:func:`ovis.engine.state.load` (the same record, the same answer) without buffered IO."""
-    try:
-        if not name or name[0] == "." or "/" in name or "\0" in name or "\n" in name:
-            name = safe_component(name)  # raises ConfigError, as statefile._path does
-        data = read_small(f"{_dirs(paths)[2]}/{name}.json")
-        if data is None:
-            return None
-        rec = loads(data)
-        return statefile.ServiceState(**{k: v for k, v in rec.items() if k in statefile._KNOWN})
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-
-
 def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> dict[str, Any]:
-    st = load_state(paths, svc.name)
+    st = statefile.load(paths, svc.name)
     out: dict[str, Any] = {
         "name": svc.name,
         "type": svc.kind.value,
@@ -132,7 +49,7 @@ def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> d
             out.update(state=st.state, ready=st.state == "up", since=st.since, exit=st.exit,
                        reason=None if st.state == "up" else st.reason)
         return out
-    sd = servicedir_str(paths, svc.name)
+    sd = f"{paths.servicedirs_str}/{svc.name}"
     sup = read_status(sd) if compiled else None
     rs = read_state(sd) if compiled and sup is not None else None
     out.update(essential=svc.essential, waiting=False, restart_at=None)
@@ -212,7 +129,7 @@ def bundle_status(paths: Paths, svc: Service | TableModel,
     recursively); an empty bundle is up once started.  ``contents`` lists
     the members, ``detail`` names those not up.
     """
-    st = load_state(paths, svc.name)
+    st = statefile.load(paths, svc.name)
     not_up: list[str] = []
     failed = False
     for m in svc.contents:
@@ -250,7 +167,7 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
     directory with ``run``, or a file that says ``oneshot``) so the JSON
     keeps its documented shape.
     """
-    st = load_state(paths, name)
+    st = statefile.load(paths, name)
     kind = "longrun"
     if source is not None:
         if source.is_dir() and (source / "type").is_file():  # s6-rc: it says so
@@ -286,7 +203,7 @@ def restarts(paths: Paths, name: str, st: statefile.ServiceState | None,
     """
     from ovis.s6.status import read_death_stamps
 
-    stamps = read_death_stamps(servicedir_str(paths, name))
+    stamps = read_death_stamps(f"{paths.servicedirs_str}/{name}")
     if not stamps:
         return 0
     t = st.timings if st else {}
@@ -379,7 +296,7 @@ class View:
                     if len(b) == 65536:
                         while more := os.read(fd, 65536):
                             b += more
-                    meta = loads(b)
+                    meta = statefile.loads(b)
                     if isinstance(meta, dict):
                         self._metas[e] = meta
                         self._compiled_at[e] = at
