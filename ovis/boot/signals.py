@@ -14,6 +14,11 @@ that asks init for something gets a handler of ours:
   once s6-svscan runs (:func:`relay_pipe`).  Stage 2 sends them again only
   once s6-svscan has trapped its signals (:func:`traps_set`): sent before,
   they would meet the default disposition, which PID 1 does not get.
+  One window is left that no process can close: from the execve(2) into
+  s6-svscan until s6-svscan traps its signals (well under a millisecond on
+  an idle machine), PID 1 has default dispositions, and the kernel drops
+  such signals to a namespace's init; blocking them first does not help,
+  as s6-svscan unblocks everything before it traps.
 - stage 4 *ignores* it: the shutdown under way already wins.
 
 A Python handler, unlike SIG_IGN, is reset to the default by exec(2), so the
