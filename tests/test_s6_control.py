@@ -94,7 +94,7 @@ def test_send_without_reader_is_not_supervised_quickly(tmp_path: Path) -> None:
     t0 = time.monotonic()
     with pytest.raises(NotSupervised, match="no supervisor is listening") as info:
         send(tmp_path, "u")
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 5  # a blocking open would hang: this is a hang guard
     assert info.value.servicedir == tmp_path
 
 
@@ -114,7 +114,7 @@ def test_send_after_supervisor_is_gone(scandir: Scandir) -> None:
     t0 = time.monotonic()
     with pytest.raises(NotSupervised, match="no supervisor is listening"):
         send(sd, "u")
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 5  # a blocking open would hang: this is a hang guard
 
 
 def test_is_supervised(scandir: Scandir) -> None:

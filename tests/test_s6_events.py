@@ -230,7 +230,7 @@ def test_wait_timeout(scandir: Scandir) -> None:
     with pytest.raises(TimeoutError):
         wait(sd, "up", 0.3)
     elapsed = time.monotonic() - t0
-    assert 0.3 <= elapsed < 0.8
+    assert 0.3 <= elapsed < 3  # wide: a busy machine delays the wake-up, not the timeout
     assert os.listdir(sd / "event") == []
 
 
@@ -240,7 +240,7 @@ def test_wait_ready_times_out_without_notification(scandir: Scandir) -> None:
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
         wait(sd, "ready", 0.3, send="u")
-    assert time.monotonic() - t0 < 0.8
+    assert time.monotonic() - t0 < 3
     assert read_status(sd).up  # type: ignore[union-attr]
 
 
@@ -318,7 +318,7 @@ def test_wait_never_supervised_times_out(tmp_path: Path) -> None:
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
         wait(tmp_path, "down", 0.2)
-    assert time.monotonic() - t0 < 0.7
+    assert time.monotonic() - t0 < 3
 
 
 def test_stale_fifo_without_reader_is_removed(scandir: Scandir) -> None:
@@ -329,7 +329,7 @@ def test_stale_fifo_without_reader_is_removed(scandir: Scandir) -> None:
     t0 = time.monotonic()
     wait(sd, "up", 2, send="u")
     wait(sd, "finished", 2, send="d")
-    assert time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 < 4  # each wait has 2 s: a blocked write would reach them
     assert not stale.exists()  # s6-supervise got ENXIO and unlinked it
 
 
@@ -348,5 +348,5 @@ def test_full_subscriber_does_not_block_supervisor(scandir: Scandir) -> None:
         t0 = time.monotonic()
         wait(sd, "up", 2, send="u")
         wait(sd, "finished", 2, send="d")
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 4  # each wait has 2 s: a blocked write would reach them
         assert lazy.path.exists()  # EAGAIN: letters dropped, fifo kept
