@@ -25,11 +25,10 @@ import os
 import stat
 from pathlib import Path
 
-from dataclasses import dataclass
-
 from ovis import atomic
 from ovis.errors import DefinitionError
 from ovis.paths import CONSOLE_LOGS, Paths
+from ovis.record import Frozen
 from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
@@ -62,13 +61,17 @@ def streams_of(svc: Service) -> stdio.Streams:
     return stdio.effective(svc.stdin, svc.stdout, svc.stderr, svc.logger is not None)
 
 
-@dataclass(frozen=True)
-class _Env:
+class _Env(Frozen):
     """One service's [Environment], resolved once for all its scripts."""
 
-    values: dict[str, envsubst.Template]
-    unexported: frozenset[str]
-    alias: dict[str, str]  # inherited name -> private execline substitution name
+    __slots__ = ("values", "unexported", "alias")
+
+    def __init__(self, values: dict[str, envsubst.Template], unexported: frozenset[str],
+                 alias: dict[str, str]) -> None:
+        s = object.__setattr__
+        s(self, "values", values)
+        s(self, "unexported", unexported)
+        s(self, "alias", alias)  # inherited name -> private execline substitution name
 
     @property
     def empty(self) -> bool:
