@@ -399,9 +399,9 @@ def s6log_script(spec: LoggerSpec) -> list[str]:
 
 
 def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object]) -> str:
-    import hashlib  # here: a command that finds everything compiled never needs it
+    from ovis.service.sha import sha256  # here: a warm start never needs it
 
-    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    h = sha256(json.dumps(meta, sort_keys=True).encode())
     for rel in sorted(files):
         content, mode = files[rel]
         h.update(rel.encode() + b"\0" + str(mode).encode() + b"\0")
@@ -421,9 +421,9 @@ def _is_fifo(p: Path) -> bool:
 
 
 def _path_digest(p: Path) -> str:
-    import hashlib
+    from ovis.service.sha import sha256
 
-    h = hashlib.sha256()
+    h = sha256()
     if _is_fifo(p):
         h.update(b"fifo")
     elif p.is_dir():
