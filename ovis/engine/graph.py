@@ -21,6 +21,11 @@ from ovis.record import Record
 from ovis.service.model import Service
 
 
+#: The edges of a service that has none (read-only: the sets are never
+#: changed once the graph is built).
+NONE: frozenset[str] = frozenset()
+
+
 class Graph(Record):
     __slots__ = ("services", "hard", "soft", "order")
 
@@ -60,6 +65,12 @@ class Graph(Record):
                 if other in services:
                     g.hard[other].add(name)
                     g.order[other].add(name)
+        # Most services of a wide start have no edge of some kind: one shared
+        # empty set for them, not three empty sets (216 bytes each) per service.
+        for edges in (g.hard, g.soft, g.order):
+            for n, deps in edges.items():
+                if not deps:
+                    edges[n] = NONE
         return g
 
     # Queries -------------------------------------------------------------

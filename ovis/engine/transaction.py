@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Iterable
 
-from ovis.engine.graph import Graph
+from ovis.engine.graph import NONE, Graph
 from ovis.record import Record
 
 
@@ -105,28 +105,28 @@ class Plan(Record):
     def make(cls, graph: Graph, names: Iterable[str], action: Action, force: bool = False) -> "Plan":
         plan = cls(graph, set(names), action, force)
         ns = plan.names
-        if action is Action.START:
+        if action is Action.START:  # a service with no edge shares graph.NONE (read-only)
             for n in ns:
-                plan.prereq[n] = graph.order[n] & ns
-                plan.blockers[n] = graph.hard[n] & ns
+                order, hard = graph.order[n], graph.hard[n]
+                plan.prereq[n] = order & ns if order else NONE
+                plan.blockers[n] = hard & ns if hard else NONE
         else:  # reversed edges, built once (not a scan of ns per name)
-            for n in ns:
-                plan.prereq[n] = set()
-                plan.blockers[n] = set()
             for m in ns:
-                for n in graph.order[m] & ns:
-                    plan.prereq[n].add(m)
-                if not force:
-                    for n in graph.hard[m] & ns:
-                        plan.blockers[n].add(m)
-        for n in ns:
-            plan.unlocks.setdefault(n, set())
-            plan.dooms.setdefault(n, set())
+                if order := graph.order[m]:
+                    for n in order & ns:
+                        plan.prereq.setdefault(n, set()).add(m)
+                if not force and (hard := graph.hard[m]):
+                    for n in hard & ns:
+                        plan.blockers.setdefault(n, set()).add(m)
+            for n in ns:
+                plan.prereq.setdefault(n, NONE)
+                plan.blockers.setdefault(n, NONE)
+        # unlocks/dooms hold only the names something waits on (read with .get)
         for n in ns:
             for p in plan.prereq[n]:
-                plan.unlocks[p].add(n)
+                plan.unlocks.setdefault(p, set()).add(n)
             for b in plan.blockers[n]:
-                plan.dooms[b].add(n)
+                plan.dooms.setdefault(b, set()).add(n)
             plan.waiting[n] = len(plan.prereq[n])
             if not plan.prereq[n]:
                 plan.ready.add(n)
