@@ -98,6 +98,8 @@ def test_ovis_start_and_stop_import_no_dataclasses(live: LiveSystem) -> None:
         assert not mods & HEAVY, (argv, sorted(mods & HEAVY))
         assert "ovis.engine.manager" in mods  # it did run the engine
         assert "_hashlib" not in mods  # OpenSSL: 3.5 MB for the compiler's digests
+        # the plain command lines are read without argparse (and its shutil, gettext...)
+        assert not mods & {"argparse", "shutil"}, argv
         got = live.status()
         assert {n: got[n]["state"] for n in ("db", "web", "setup")} == dict.fromkeys(
             ("db", "web", "setup"), want), got
