@@ -36,12 +36,14 @@ class Record:
     __slots__ = ()
     _fields: tuple[str, ...] = ()
     _values: Any = None  # attrgetter of the fields, set per class
+    _index: dict[str, int] = {}  # field name -> position in __init__
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if "_fields" not in cls.__dict__:
             cls._fields = tuple(cls.__dict__.get("__slots__", ()))
         names = cls._fields
+        cls._index = {n: i for i, n in enumerate(names)}
         # attrgetter of one name gives the value, not a 1-tuple
         cls._values = attrgetter(*names) if len(names) > 1 else staticmethod(
             (lambda self, n=names[0]: (getattr(self, n),)) if names else (lambda self: ()))
@@ -98,9 +100,12 @@ def asdict(obj: Record) -> dict[str, Any]:
 
 
 def replace(obj: R, **changes: Any) -> R:
-    """A new record like *obj* with *changes* (dataclasses.replace)."""
-    for n in changes:
-        if n not in obj._fields:
+    """A new record like *obj* with *changes* (dataclasses.replace: through ``__init__``)."""
+    values = list(obj._values(obj))
+    index = obj._index
+    for n, v in changes.items():
+        i = index.get(n)
+        if i is None:
             raise TypeError(f"{obj.__class__.__qualname__} has no field {n!r}")
-    return obj.__class__(**{n: changes[n] if n in changes else getattr(obj, n)
-                            for n in obj._fields})
+        values[i] = v
+    return obj.__class__(*values)
