@@ -235,6 +235,11 @@ class CompileCache:
             return None
         if not isinstance(svc, Service) or svc.name != name:
             return None
+        # Each model is unpickled on its own, so its key names are new strings
+        # every time ("kind", "Type"...): the interned ones instead, shared by all.
+        intern = sys.intern
+        svc.lines = {intern(k): v for k, v in svc.lines.items()}
+        svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
         self._by_id[id(svc)] = (svc, entry)
         return svc
 

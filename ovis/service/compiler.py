@@ -61,6 +61,11 @@ def streams_of(svc: Service) -> stdio.Streams:
     return stdio.effective(svc.stdin, svc.stdout, svc.stderr, svc.logger is not None)
 
 
+#: The unexported names of a service that has none: one shared empty set,
+#: not one per service (216 bytes each, kept for the whole transaction).
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 class _Env(Frozen):
     """One service's [Environment], resolved once for all its scripts."""
 
@@ -70,7 +75,7 @@ class _Env(Frozen):
                  alias: dict[str, str]) -> None:
         s = object.__setattr__
         s(self, "values", values)
-        s(self, "unexported", unexported)
+        s(self, "unexported", unexported or _NO_NAMES)
         s(self, "alias", alias)  # inherited name -> private execline substitution name
 
     @property
