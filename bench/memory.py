@@ -15,8 +15,14 @@ processes counted are ``s6-svscan`` and all its descendants; "other" would
 be any of them that is neither s6's nor a service (a Python left behind, a
 run script that did not exec into its program).
 
+With ``--trees A,B`` it compares two checkouts instead: the client's peak
+RSS, cold and warm, and that of ``ovis stop --all``, each tree's run
+alternating with the other's (the order rotating), medians and the median
+of the paired ratios B/A.
+
 Usage: python3 bench/memory.py [--n 1000] [--repeat 3] [--via installed|module|module-S]
        [--tree DIR [--bindir BIN]] [--write docs/benchmarks.md]
+       python3 bench/memory.py --trees A,B [--bindirs BIN_A,BIN_B] [--n 1000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -118,15 +124,53 @@ def settle() -> None:
     time.sleep(1.0)
 
 
-def start_peak(env: dict[str, str], names: list[str]) -> float:
-    """Run ``ovis start`` of *names*; its peak RSS in MB (``ru_maxrss`` from wait4)."""
-    client = subprocess.Popen([*launcher(), "-v", "0", "start", *names], env=env,
+def start_peak(env: dict[str, str], names: list[str], verb: str = "start") -> float:
+    """Run ``ovis start`` of *names* (or *verb*); its peak RSS in MB (``ru_maxrss`` from wait4)."""
+    client = subprocess.Popen([*launcher(), "-v", "0", verb, *names], env=env,
                               stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(client.pid, 0)
     client.returncode = os.waitstatus_to_exitcode(status)
     if client.returncode != 0:
-        raise RuntimeError(f"ovis start exited {client.returncode}")
+        raise RuntimeError(f"ovis {verb} exited {client.returncode}")
     return usage.ru_maxrss / 1024
+
+
+def trees_peaks(n: int) -> dict[str, float]:
+    """Cold start, stop --all and warm start of *n* longruns by boot.REPO's ovis: peak RSS, MB."""
+    root = Path(tempfile.mkdtemp(prefix="ovis-mem-", dir=TMPFS))
+    try:
+        names = make_defs(root, n, chain=False)
+        env = env_for(root)
+        scandir = root / "live" / "scandir"
+        svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
+                                  start_new_session=True, stdout=subprocess.DEVNULL)
+        wait_svscan(scandir)
+        out = {"cold start": start_peak(env, names),
+               "stop --all": start_peak(env, ["--all"], "stop"),
+               "warm start": start_peak(env, names)}
+        boot.ovis(env, "stop", "--all")
+        stop_svscan(svscan, scandir)
+        return out
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def compare_trees(trees: list[Path], n: int, repeat: int) -> int:
+    got: dict[tuple[str, int], list[float]] = {}
+    for rep in range(repeat):
+        for t in (trees if rep % 2 == 0 else trees[::-1]):
+            boot.REPO = t
+            for case, mb in trees_peaks(n).items():
+                got.setdefault((case, trees.index(t)), []).append(mb)
+    print(f"{n} longruns, peak RSS of the client, {repeat} alternated runs per tree, "
+          f"load {os.getloadavg()[0]:.1f}; ovis run as `{' '.join(launcher())}`")
+    print(f"| case | {trees[0].name} | {trees[1].name} | ratio B/A (median of pairs) |\n"
+          "|---|---:|---:|---:|")
+    for case in ("cold start", "stop --all", "warm start"):
+        a, b = got[(case, 0)], got[(case, 1)]
+        print(f"| {case} | {statistics.median(a):.1f} MB | {statistics.median(b):.1f} MB | "
+              f"{statistics.median(y / x for x, y in zip(a, b)):.2f} |")
+    return 0
 
 
 def ovis_run(n: int) -> tuple[dict[str, float], Path]:
@@ -170,8 +214,15 @@ def main() -> int:
                     help="how ovis is run (bench/boot.py's launcher): installed, module, module-S")
     ap.add_argument("--tree", help="measure the ovis of this checkout (default: this one's)")
     ap.add_argument("--bindir", help="where --via installed finds that tree's console scripts")
+    ap.add_argument("--trees", help="A,B: compare two checkouts' client peaks, alternated")
+    ap.add_argument("--bindirs", help="with --trees: where each tree's ovis is installed")
     args = ap.parse_args()
     boot.VIA = args.via
+    if args.trees:
+        trees = [Path(t).resolve() for t in args.trees.split(",")]
+        for t, b in zip(trees, (args.bindirs or "").split(",") if args.bindirs else ()):
+            boot.BINDIRS[str(t)] = Path(b)
+        return compare_trees(trees, args.n, args.repeat)
     if args.tree:
         boot.REPO = Path(args.tree).resolve()
     if args.bindir:

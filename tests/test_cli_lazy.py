@@ -190,7 +190,7 @@ STATUS_LINES = [
     ["status", "--verbosity", "2", "status"], ["status", "web", "-n", "2", "db"],
     ["status", "--fail"], ["status", "-h"], ["--help", "status"], ["status", "--lines=3"],
     ["status", "-n", "x"], ["status", "-n", "-1"], ["status", "-n"], ["--live"], ["-v", "x", "status"],
-    ["status", "--", "web"], ["status", "-x"], ["start", "web"], ["--json"], [], ["stat"],
+    ["status", "--", "web"], ["status", "-x"], ["restart", "web"], ["--json"], [], ["stat"],
     ["status", "web", "--json", "db"], ["status", "-n", " 4"], ["-v", "+1", "status"],
 ]
 
@@ -239,4 +239,30 @@ def test_quick_status_takes_the_plain_lines() -> None:
     for argv in (["status", "-h"], ["status", "--lines=3"], ["status", "a", "--json", "b"]):
         assert climain.quick_status(argv) is None, argv
     for argv in (["is-enabled", "a"], ["is-enabled", "-t", "boot", "a", "b"], ["--json", "is-enabled", "a"]):
+        assert climain.quick_status(argv) is not None, argv
+
+
+START_STOP_LINES = [
+    ["start", "web"], ["start", "web", "db"], ["start"], ["--json", "start", "a"], ["-v", "0", "start", "a"],
+    ["start", "--scandir", "web"], ["start", "web", "--scandir"], ["start", "a", "--scandir", "b"],
+    ["start", "--live", "/l", "a"], ["start", "a", "-v", "2"], ["start", "-h"], ["start", "--", "a"],
+    ["start", "a", "--all"], ["start", "-x", "a"], ["start", "--scan", "a"],
+    ["stop", "web"], ["stop"], ["stop", "--all"], ["stop", "-a"], ["stop", "-a", "-f"], ["stop", "-af"],
+    ["stop", "--all", "--force"], ["stop", "web", "--force"], ["stop", "a", "-f", "b"],
+    ["-v", "0", "stop", "--all"], ["--json", "stop", "-a"], ["stop", "--al"], ["stop", "a", "--scandir"],
+    ["stop", "-v", "x", "a"], ["stop", "--", "-a"],
+]
+
+
+@pytest.mark.parametrize("argv", START_STOP_LINES, ids=" ".join)
+def test_quick_start_and_stop_parse_as_argparse(argv: list[str]) -> None:
+    """The argparse-free reader of ``ovis start`` and ``ovis stop`` reads what argparse reads."""
+    assert_quick_reads_as_argparse(argv, argv[argv.index("start") if "start" in argv else
+                                             argv.index("stop")],
+                                   "cmd_start" if "start" in argv else "cmd_stop")
+
+
+def test_quick_start_and_stop_take_the_plain_lines() -> None:
+    for argv in (["start", "web"], ["-v", "0", "start", "a", "b"], ["start", "--scandir", "a"],
+                 ["stop", "--all"], ["-v", "0", "stop", "-a"], ["stop", "web", "--force"]):
         assert climain.quick_status(argv) is not None, argv

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any, Callable
@@ -13,9 +12,11 @@ from ovis.errors import EXIT_FAILED, EXIT_OK, UsageError
 from ovis.cli.context import default_tree, manager_of, paths_of  # noqa: F401  (other CLI modules import them from here)
 
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
+    import argparse  # only the parser builder imports it: ovis start/stop run without it
+
     from ovis.engine.manager import Manager, Outcome
 
-Register = Callable[..., argparse.ArgumentParser]
+Register = Callable[..., "argparse.ArgumentParser"]
 
 
 def outcome_json(o: Outcome) -> dict[str, Any]:

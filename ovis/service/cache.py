@@ -95,7 +95,7 @@ def _code_key() -> tuple[Any, ...]:
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         files += [(os.path.join(base, n), _ident(os.path.join(base, n)))
                   for n in sorted(names) if n.endswith(".py")]
-    for mod in ("paths.py", "atomic.py", "errors.py", "__init__.py"):
+    for mod in ("paths.py", "atomic.py", "errors.py", "record.py", "__init__.py"):
         files.append((mod, _ident(os.path.join(root, mod))))
     return (_FORMAT, ovis.__version__, sys.version, tuple(files))
 
@@ -235,6 +235,11 @@ class CompileCache:
             return None
         if not isinstance(svc, Service) or svc.name != name:
             return None
+        # Each model is unpickled on its own, so its key names are new strings
+        # every time ("kind", "Type"...): the interned ones instead, shared by all.
+        intern = sys.intern
+        svc.lines = {intern(k): v for k, v in svc.lines.items()}
+        svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
         self._by_id[id(svc)] = (svc, entry)
         return svc
 
