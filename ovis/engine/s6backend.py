@@ -62,9 +62,12 @@ def failure_from_status(st: SupervisorStatus | None) -> Result:
 class LongrunJob:
     """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
 
-    def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float) -> None:
+    def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float,
+                 fresh: bool = False) -> None:
         self.svc = svc
         self.action = action
+        #: created up just now (ovis.engine.install): found up, it was started now
+        self.fresh = fresh
         self.want_ready = svc.notify is not None
         if action is Action.START:
             self.wanted = "ready" if self.want_ready else "up"
@@ -111,7 +114,7 @@ class LongrunJob:
         if before is not None and events.Tracker(before).satisfies(self.wanted) and not (
                 self.action is Action.STOP and before.want_up):
             # (down but wanted up: a crash loop between restarts; the D stopped it)
-            self.result = Result(True, already=True)
+            self.result = Result(True, already=not self.fresh)
             return
         # Subscribed before *before* was read: what changed since comes as
         # letters, so the status need not be read again (one file per service).
@@ -306,12 +309,14 @@ class S6Backend:
         self.loggers: list[subprocess.Popen[bytes]] = []
         self.session_of: dict[int, int] = {}  # logger pid -> its script's session
         self._sv = str(paths.servicedirs)
+        #: longruns whose servicedir this start created up (ovis.engine.install)
+        self.fresh: set[str] | frozenset[str] = frozenset()
 
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
         if svc.kind is Kind.LONGRUN:
             try:
-                job = LongrunJob(svc, f"{self._sv}/{name}", action, now)
+                job = LongrunJob(svc, f"{self._sv}/{name}", action, now, name in self.fresh)
             except (OSError, StateError) as e:
                 return Result(False, Reason.NOT_SUPERVISED, detail=str(e))
             if job.result is not None:

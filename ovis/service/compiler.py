@@ -515,6 +515,8 @@ class Compiler:
         self._env: str | None = None
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
+        #: services whose servicedir this compiler created (not updated)
+        self.created: set[str] = set()
 
     def _compile_env(self) -> str:
         """Everything outside a definition that changes what it compiles to."""
@@ -570,6 +572,7 @@ class Compiler:
         self._ensure_logdir(svc)
         if old is None or old.get("kind") != svc.kind.value:
             self._create(dest, svc, files, meta, down)
+            self.created.add(svc.name)
         else:
             self._update(dest, files, meta)
         self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
