@@ -94,22 +94,30 @@ class Installer:
 
     def step(self) -> bool:
         """Write the next batch (in dependency order); True while more remain."""
-        size = FIRST_BATCH if self._batches == 0 else BATCH
-        batch: list[str] = []
-        while self.todo and len(batch) < size:
-            n = self.todo.popleft()
-            if n not in self.done:
-                batch.append(n)
+        batch = self._next_batch([])
         if batch:
             self._install(batch)
         self.rescan()
         return self.busy
 
     def ensure(self, name: str) -> str | None:
-        """*name*'s servicedir written (now, if its turn had not come); the error if not."""
+        """*name*'s servicedir written (now, if its turn had not come); the error if not.
+
+        The next ones in dependency order are written with it, under the
+        same lock: a runner beginning hundreds at once takes it once per
+        batch, not once per service.
+        """
         if name not in self.done:
-            self._install([name])
+            self._install(self._next_batch([name]))
         return self.errors.get(name)
+
+    def _next_batch(self, batch: list[str]) -> list[str]:
+        size = FIRST_BATCH if self._batches == 0 else BATCH
+        while self.todo and len(batch) < size:
+            n = self.todo.popleft()
+            if n not in self.done and n not in batch:
+                batch.append(n)
+        return batch
 
     def rescan(self) -> None:
         """Tell s6-svscan about the links made since it was last told."""
@@ -146,13 +154,12 @@ class Installer:
                         self._links += 1
                         if up and len(comp.created) > created_before:
                             self.fresh.add(n)
+                        # the 1st, the 8th and every BATCH-th new link at once:
+                        # the first supervisors spawn while the rest is written
+                        if self._links in (1, FIRST_BATCH) or self._unannounced >= BATCH:
+                            self.rescan()
                 except OSError as e:
                     self.errors[n] = f"cannot write its servicedir: {e}"
-        # Also while the runner begins many at once (each compiled by ensure):
-        # the 1st, the 8th and every BATCH-th new link are announced at once.
-        if self._unannounced and (self._links in (1, FIRST_BATCH)
-                                  or self._unannounced >= BATCH):
-            self.rescan()
 
 
 class InstallingBackend:

@@ -66,8 +66,9 @@ class LongrunJob:
                  fresh: bool = False) -> None:
         self.svc = svc
         self.action = action
-        #: created up just now (ovis.engine.install): found up, it was started now
-        self.fresh = fresh
+        #: created up just now by this start (ovis.engine.install): found up, it
+        #: was started now; its supervisor starts it without being told
+        self.fresh = fresh and action is Action.START
         self.want_ready = svc.notify is not None
         if action is Action.START:
             self.wanted = "ready" if self.want_ready else "up"
@@ -91,21 +92,27 @@ class LongrunJob:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
         d = self._d
         before = read_status(d)
-        if self.action is Action.START:
-            try:  # a start through ovis begins a new restart count
-                os.unlink(f"{d}/{RESTART_STATE}")
-            except OSError:
-                pass
-        if self.action is Action.STOP and before is not None and before.up:
-            self.session = before.pid  # s6-supervise runs ./run as a session leader
-        try:
-            # Sent even when already there: U/D also fix the down file, so a
-            # restarted supervisor keeps the state ovis was asked for.
-            control.send(d, "U" if self.action is Action.START else "D")
-        except NotSupervised:
-            if self.action is Action.STOP:
-                self.result = Result(True, already=True)
-            return
+        if self.fresh:
+            # Created up by this start: its supervisor starts it once spawned
+            # (no down file to fix, no restart count to reset, nothing to send).
+            if before is None:
+                return  # not spawned yet: it will announce itself with 's'
+        else:
+            if self.action is Action.START:
+                try:  # a start through ovis begins a new restart count
+                    os.unlink(f"{d}/{RESTART_STATE}")
+                except OSError:
+                    pass
+            if self.action is Action.STOP and before is not None and before.up:
+                self.session = before.pid  # s6-supervise runs ./run as a session leader
+            try:
+                # Sent even when already there: U/D also fix the down file, so a
+                # restarted supervisor keeps the state ovis was asked for.
+                control.send(d, "U" if self.action is Action.START else "D")
+            except NotSupervised:
+                if self.action is Action.STOP:
+                    self.result = Result(True, already=True)
+                return
         if self.action is Action.START:
             # The timeout counts from the command, as s6-svc -wU -T counts it
             # (66, s6-rc): not the time s6-svscan took to spawn the supervisor,
