@@ -184,3 +184,35 @@ def test_dependency_order_puts_every_service_after_its_prerequisites() -> None:
     for n in services:
         for p in plan.prereq[n]:
             assert pos[p] < pos[n], (p, n)
+
+
+def _scandir_start_probe(tmp_path: Path, argv: list[str]) -> dict[str, object]:
+    """What ``ovis ARGV`` would exec (s6-svscan's argv and environment), and whether it
+    built an argparse parser to get there (os.execvpe replaced by a reporter)."""
+    probe = ("import json, os, sys\n"
+             "def fake(prog, args, env):\n"
+             "    print(json.dumps({'argv': args, 'env': env, 'argparse': 'argparse' in sys.modules}))\n"
+             "    sys.stdout.flush(); os._exit(0)\n"
+             "os.execvpe = fake\n"
+             "from ovis.cli.main import main\n"
+             f"sys.exit(main({argv!r}))\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(Path(__file__).parent.parent),
+           "OVIS_LIVE": str(tmp_path / "live"), "OVIS_SERVICES": str(tmp_path / "svc")}
+    p = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_scandir_start_quick_path_execs_what_argparse_would(tmp_path: Path) -> None:
+    """``ovis [-v N] scandir start`` (every cold start's first command) builds no parser
+    and execs exactly the s6-svscan the parsed command line execs."""
+    (tmp_path / "svc").mkdir()
+    quick = _scandir_start_probe(tmp_path, ["-v", "0", "scandir", "start"])
+    plain = _scandir_start_probe(tmp_path, ["scandir", "start"])
+    parsed = _scandir_start_probe(tmp_path, ["--live", str(tmp_path / "live"), "scandir", "start"])
+    assert quick["argparse"] is False and plain["argparse"] is False
+    assert parsed["argparse"] is True  # a global option: argparse reads it, as before
+    assert quick["argv"] == plain["argv"] == parsed["argv"]
+    assert quick["env"] == plain["env"] == parsed["env"]
+    assert quick["argv"][0] == "s6-svscan" and quick["argv"][-1] == str(tmp_path / "live" / "scandir")
