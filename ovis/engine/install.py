@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from ovis import atomic
 from ovis.engine import state as statefile
-from ovis.engine.transaction import Action, Plan, Reason, Result
+from ovis.engine.transaction import Action, Plan, Result
 from ovis.service.model import Kind, Service
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ class Installer:
         self.todo = deque(dependency_order(plan))
         self.roots = {n for n, p in plan.prereq.items() if not p}
         self.done: set[str] = set()
-        #: name -> why its servicedir could not be written (OSError)
-        self.errors: dict[str, str] = {}
         #: longruns created now without a ``down`` file (started by s6-supervise itself)
         self.fresh: set[str] = set()
         self._batches = 0
@@ -100,8 +98,8 @@ class Installer:
         self.rescan()
         return self.busy
 
-    def ensure(self, name: str) -> str | None:
-        """*name*'s servicedir written (now, if its turn had not come); the error if not.
+    def ensure(self, name: str) -> None:
+        """*name*'s servicedir written (now, if its turn had not come).
 
         The next ones in dependency order are written with it, under the
         same lock: a runner beginning hundreds at once takes it once per
@@ -109,7 +107,6 @@ class Installer:
         """
         if name not in self.done:
             self._install(self._next_batch([name]))
-        return self.errors.get(name)
 
     def _next_batch(self, batch: list[str]) -> list[str]:
         size = FIRST_BATCH if self._batches == 0 else BATCH
@@ -141,25 +138,24 @@ class Installer:
                 atomic.clean_stale_temporaries(
                     [self.paths.servicedirs, self.paths.scandir, self.paths.state])
             self._batches += 1
+            # An OSError (a full LIVE) ends the transaction as it ended the
+            # compile before it: one error line, what is running stays so.
             for n in names:
                 self.done.add(n)
                 svc = self.services[n]
                 longrun = svc.kind is Kind.LONGRUN
                 up = longrun and (svc.earlier or n in self.roots)
-                try:
-                    created_before = len(comp.created)
-                    comp.compile(svc, down=not up)
-                    if longrun and comp.link(n):
-                        self._unannounced += 1
-                        self._links += 1
-                        if up and len(comp.created) > created_before:
-                            self.fresh.add(n)
-                        # the 1st, the 8th and every BATCH-th new link at once:
-                        # the first supervisors spawn while the rest is written
-                        if self._links in (1, FIRST_BATCH) or self._unannounced >= BATCH:
-                            self.rescan()
-                except OSError as e:
-                    self.errors[n] = f"cannot write its servicedir: {e}"
+                created_before = len(comp.created)
+                comp.compile(svc, down=not up)
+                if longrun and comp.link(n):
+                    self._unannounced += 1
+                    self._links += 1
+                    if up and len(comp.created) > created_before:
+                        self.fresh.add(n)
+                    # the 1st, the 8th and every BATCH-th new link at once:
+                    # the first supervisors spawn while the rest is written
+                    if self._links in (1, FIRST_BATCH) or self._unannounced >= BATCH:
+                        self.rescan()
 
 
 class InstallingBackend:
@@ -172,9 +168,7 @@ class InstallingBackend:
             inner.fresh = installer.fresh  # type: ignore[attr-defined]
 
     def begin(self, name: str, action: Action, now: float) -> Job | Result:
-        err = self.installer.ensure(name)
-        if err is not None:
-            return Result(False, Reason.NOT_SUPERVISED, detail=err)
+        self.installer.ensure(name)
         return self.inner.begin(name, action, now)
 
     def finish(self) -> None:
