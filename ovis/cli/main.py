@@ -233,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = quick(argv)
         if run is not None:
             return run()
+    if argv[-2:] == ["scandir", "start"]:  # every cold start: no parser to build for it
+        from ovis.cli.scandir import quick_start
+
+        run_scandir = quick_start(argv[:-2])
+        if run_scandir is not None:
+            return run_scandir()
     quick = quick_status(argv)
     if quick is not None:
         return int(quick.func(quick) or 0)  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -13,6 +12,8 @@ from ovis.paths import DEFAULT_PATH, Paths
 from ovis.s6.svscan import svscan_argv
 
 if TYPE_CHECKING:
+    import argparse
+
     from ovis.engine.manager import Manager
 
 
@@ -65,6 +66,30 @@ def start_detached(paths: Paths) -> Callable[[], None]:
                 raise StateError(f"s6-svscan on {paths.scandir} did not start in 30 s")
             time.sleep(0.002)
     return wait
+
+
+def quick_start(options: list[str]) -> Callable[[], int] | None:
+    """``ovis [-v N] scandir start`` (*options*: the words before ``scandir``)
+    without argparse, or None for anything else (argparse then reads it).
+
+    It is the first command of every cold start outside a boot and it only
+    execs s6-svscan: building the parser (argparse, re, gettext) cost more
+    than everything else it does.
+    """
+    if options and not (len(options) == 2 and options[0] == "-v"
+                        and options[1].isascii() and options[1].isdigit()):
+        return None
+    from types import SimpleNamespace
+
+    from ovis.cli.context import paths_of
+
+    args = SimpleNamespace(action="start", live=None, skel=None, services=None, trees=None,
+                           logdir=None, json=False,
+                           verbosity=int(options[1]) if options else 1)
+
+    def start() -> int:
+        return run(args, paths_of(args), lambda: None)  # type: ignore[arg-type,return-value]
+    return start
 
 
 def run(args: argparse.Namespace, paths: Paths, manager: Callable[[], Manager]) -> int:

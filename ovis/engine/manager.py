@@ -121,9 +121,12 @@ class Manager:
         with statefile.Claims(self.paths, self.reporter.message, "start") as claims:
             claims.acquire(set(services))
             self._refuse_during_shutdown()
-            with statefile.Lock(self.paths, self.reporter.message):
-                self._compile_and_link(services)
-            return self._transact(services, set(services), Action.START, interruptible=True)
+            if not self.compile:  # LIVE's servicedirs as they are: only linked
+                with statefile.Lock(self.paths, self.reporter.message):
+                    self._compile_and_link(services)
+            # else compiled and linked while the transaction runs (ovis.engine.install)
+            return self._transact(services, set(services), Action.START, interruptible=True,
+                                  install=self.compile)
 
     def shutting_down(self) -> bool:
         return os.path.lexists(self.paths.shutdown_request)
@@ -232,7 +235,9 @@ class Manager:
             return st
 
     def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
-                  force: bool = False, interruptible: bool = False) -> Outcome:
+                  force: bool = False, interruptible: bool = False,
+                  install: bool = False) -> Outcome:
+        """*install*: write and link the servicedirs as the run goes (a start's)."""
         from ovis.engine.s6backend import S6Backend
 
         self._states = {}
@@ -240,6 +245,13 @@ class Manager:
         plan = Plan.make(graph, targets, action, force=force)
         factory = self.backend_factory or S6Backend
         backend = factory(self.paths, services, self.base_env(), self._oneshot_up(services))
+        installer = None
+        if install:
+            from ovis.engine.install import Installer, InstallingBackend
+
+            installer = Installer(self.paths, self.compiler, services, plan,
+                                  self.reporter.message)
+            backend = InstallingBackend(backend, installer)
         t0 = time.monotonic()
         # A longrun's final record waits until the services its settlement
         # made runnable have been sent their command (the runner's flush):
@@ -257,6 +269,8 @@ class Manager:
             self.reporter.progress(name, action, res)
 
         def flush() -> None:
+            if installer is not None:  # the supervisors of services just begun, spawned
+                installer.rescan()
             for svc, res in deferred:
                 self._record(svc, action, res)
             deferred.clear()
@@ -266,7 +280,8 @@ class Manager:
         try:
             results = run(plan, backend, report,
                           on_begin=(lambda name: begin(name, action)) if begin is not None else None,
-                          interrupted=self.shutting_down if interruptible else None, flush=flush)
+                          interrupted=self.shutting_down if interruptible else None, flush=flush,
+                          work=installer.step if installer is not None else None)
         finally:
             flush()
             self._states = {}

@@ -51,6 +51,10 @@ INTERRUPT_POLL = 0.25
 #: by an exception): the caller's deferred work, e.g. state records, done
 #: once the services a settlement made runnable have been sent their command.
 Flush = Callable[[], None]
+#: Called whenever the loop would wait: a slice of background work (the cold
+#: start's compile, ovis.engine.install); True while more remains, and the
+#: loop then only polls for events before calling it again.
+Work = Callable[[], bool]
 
 
 class Runner:
@@ -58,9 +62,10 @@ class Runner:
                  clock: Callable[[], float] = time.monotonic,
                  on_begin: OnBegin | None = None,
                  interrupted: Interrupted | None = None,
-                 flush: Flush | None = None) -> None:
+                 flush: Flush | None = None, work: Work | None = None) -> None:
         self.plan = plan
         self.flush = flush
+        self.work = work
         #: settled jobs, closed after the next round of beginnings: from an
         #: event to the next service's command nothing else is done
         self._closing: list[Job] = []
@@ -88,11 +93,14 @@ class Runner:
                 self._after_round()
                 if plan.done:
                     break
-                if not self.jobs:  # nothing running, nothing runnable: impossible on a DAG
+                busy = self.work is not None and self.work()
+                if not self.jobs and not busy:  # nothing running, nothing runnable: impossible on a DAG
                     raise RuntimeError("transaction stalled: " + ", ".join(sorted(plan.pending)))
                 now = self.clock()
                 first = self._next_deadline()
                 wait = None if first is None else max(0.0, first - now)
+                if busy:
+                    wait = 0.0
                 if self.interrupted is not None:
                     wait = INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL)
                 events = self.sel.select(wait)
@@ -227,5 +235,5 @@ def run(plan: Plan, backend: Backend, report: Report,
         clock: Callable[[], float] = time.monotonic,
         on_begin: OnBegin | None = None,
         interrupted: Interrupted | None = None,
-        flush: Flush | None = None) -> dict[str, Result]:
-    return Runner(plan, backend, report, clock, on_begin, interrupted, flush).run()
+        flush: Flush | None = None, work: Work | None = None) -> dict[str, Result]:
+    return Runner(plan, backend, report, clock, on_begin, interrupted, flush, work).run()

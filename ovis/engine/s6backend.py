@@ -62,9 +62,13 @@ def failure_from_status(st: SupervisorStatus | None) -> Result:
 class LongrunJob:
     """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
 
-    def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float) -> None:
+    def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float,
+                 fresh: bool = False) -> None:
         self.svc = svc
         self.action = action
+        #: created up just now by this start (ovis.engine.install): found up, it
+        #: was started now; its supervisor starts it without being told
+        self.fresh = fresh and action is Action.START
         self.want_ready = svc.notify is not None
         if action is Action.START:
             self.wanted = "ready" if self.want_ready else "up"
@@ -88,21 +92,27 @@ class LongrunJob:
         """Send the command; a supervisor not there yet will announce itself with 's'."""
         d = self._d
         before = read_status(d)
-        if self.action is Action.START:
-            try:  # a start through ovis begins a new restart count
-                os.unlink(f"{d}/{RESTART_STATE}")
-            except OSError:
-                pass
-        if self.action is Action.STOP and before is not None and before.up:
-            self.session = before.pid  # s6-supervise runs ./run as a session leader
-        try:
-            # Sent even when already there: U/D also fix the down file, so a
-            # restarted supervisor keeps the state ovis was asked for.
-            control.send(d, "U" if self.action is Action.START else "D")
-        except NotSupervised:
-            if self.action is Action.STOP:
-                self.result = Result(True, already=True)
-            return
+        if self.fresh:
+            # Created up by this start: its supervisor starts it once spawned
+            # (no down file to fix, no restart count to reset, nothing to send).
+            if before is None:
+                return  # not spawned yet: it will announce itself with 's'
+        else:
+            if self.action is Action.START:
+                try:  # a start through ovis begins a new restart count
+                    os.unlink(f"{d}/{RESTART_STATE}")
+                except OSError:
+                    pass
+            if self.action is Action.STOP and before is not None and before.up:
+                self.session = before.pid  # s6-supervise runs ./run as a session leader
+            try:
+                # Sent even when already there: U/D also fix the down file, so a
+                # restarted supervisor keeps the state ovis was asked for.
+                control.send(d, "U" if self.action is Action.START else "D")
+            except NotSupervised:
+                if self.action is Action.STOP:
+                    self.result = Result(True, already=True)
+                return
         if self.action is Action.START:
             # The timeout counts from the command, as s6-svc -wU -T counts it
             # (66, s6-rc): not the time s6-svscan took to spawn the supervisor,
@@ -111,7 +121,7 @@ class LongrunJob:
         if before is not None and events.Tracker(before).satisfies(self.wanted) and not (
                 self.action is Action.STOP and before.want_up):
             # (down but wanted up: a crash loop between restarts; the D stopped it)
-            self.result = Result(True, already=True)
+            self.result = Result(True, already=not self.fresh)
             return
         # Subscribed before *before* was read: what changed since comes as
         # letters, so the status need not be read again (one file per service).
@@ -306,12 +316,14 @@ class S6Backend:
         self.loggers: list[subprocess.Popen[bytes]] = []
         self.session_of: dict[int, int] = {}  # logger pid -> its script's session
         self._sv = str(paths.servicedirs)
+        #: longruns whose servicedir this start created up (ovis.engine.install)
+        self.fresh: set[str] | frozenset[str] = frozenset()
 
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
         if svc.kind is Kind.LONGRUN:
             try:
-                job = LongrunJob(svc, f"{self._sv}/{name}", action, now)
+                job = LongrunJob(svc, f"{self._sv}/{name}", action, now, name in self.fresh)
             except (OSError, StateError) as e:
                 return Result(False, Reason.NOT_SUPERVISED, detail=str(e))
             if job.result is not None:

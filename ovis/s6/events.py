@@ -49,6 +49,12 @@ def ensure_fifodir(servicedir: Path | str) -> Path:
     return Path(_ensure_fifodir(os.fspath(servicedir)))
 
 
+def make_fifodir(servicedir: str) -> str:
+    """:func:`ensure_fifodir` on a string, returning one (the compiler's
+    servicedirs being built: no Path made per service)."""
+    return _ensure_fifodir(servicedir)
+
+
 def _ensure_fifodir(servicedir: str) -> str:
     """:func:`ensure_fifodir` on strings: one mkdir (and one lstat) in the
     common case, as it runs once per service of every transaction."""

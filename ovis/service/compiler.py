@@ -523,6 +523,8 @@ class Compiler:
         self._env: str | None = None
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
+        #: services whose servicedir this compiler created (not updated)
+        self.created: set[str] = set()
 
     def _compile_env(self) -> str:
         """Everything outside a definition that changes what it compiles to."""
@@ -556,9 +558,10 @@ class Compiler:
         boot are created up so that s6-svscan starts them at once).
         """
         self._ensure_pipes(svc)
-        dest = self.paths.servicedir(svc.name)
+        # a string (Paths.servicedir builds Paths): a cold start does this per service
+        dest = f"{self.paths.servicedirs_str}/{svc.name}"
         env = self._compile_env()
-        meta_file = os.path.join(dest, META)
+        meta_file = f"{dest}/{META}"
         known = self.cache.digest(svc, env)
         # Unchanged definition and the ovis.json that recorded its digest
         # untouched (atomic writes change its inode): nothing to rebuild.
@@ -578,8 +581,9 @@ class Compiler:
         self._ensure_logdir(svc)
         if old is None or old.get("kind") != svc.kind.value:
             self._create(dest, svc, files, meta, down)
+            self.created.add(svc.name)
         else:
-            self._update(dest, files, meta)
+            self._update(Path(dest), files, meta)
         self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
         return True
 
@@ -612,7 +616,7 @@ class Compiler:
             if value.startswith("file:"):
                 Path(value[5:]).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
 
-    def _create(self, dest: Path, svc: Service, files: dict[str, tuple[bytes | Path, int]],
+    def _create(self, dest: Path | str, svc: Service, files: dict[str, tuple[bytes | Path, int]],
                 meta: dict[str, object], down: bool) -> None:
         # Strings and one syscall per file, not pathlib: a cold start of
         # hundreds runs this once per service, on the core its supervisors need.
@@ -645,11 +649,11 @@ class Compiler:
         if svc.kind is Kind.LONGRUN:
             if down:
                 os.close(os.open(f"{tmp}/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
-            from ovis.s6.events import ensure_fifodir
+            from ovis.s6.events import make_fifodir
 
-            ensure_fifodir(tmp)
+            make_fifodir(tmp)
             if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
-                ensure_fifodir(f"{tmp}/log")
+                make_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
             # Kind changed (oneshot <-> longrun): the old one is down by now.
@@ -719,7 +723,7 @@ class Compiler:
         return False
 
 
-def read_metadata(servicedir: Path) -> dict[str, object] | None:
+def read_metadata(servicedir: Path | str) -> dict[str, object] | None:
     try:
         with open(f"{servicedir}/{META}") as f:
             data = json.load(f)

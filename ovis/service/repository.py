@@ -238,7 +238,8 @@ def detect_format(path: Path) -> str:
 
 def parse_definition(path: Path, name: str) -> Service:
     """Parse the search path entry *path* as the service *name*, in its format."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     fmt = detect_format(path)
     if fmt == ANOPA:
         from ovis.service.formats.anopa import parse_anopa_dir

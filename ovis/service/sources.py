@@ -69,7 +69,7 @@ def read_bytes(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> bytes
 
 def read_source(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> str:
     """Text of the definition file *path* (UTF-8), as :func:`read_bytes` reads it."""
-    data = read_bytes(Path(path), key, limit)
+    data = read_bytes(path if isinstance(path, Path) else Path(path), key, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -145,7 +145,8 @@ def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
     Raises :class:`~ovis.errors.DefinitionError` for the first problem; the
     other statement errors of the file are in its ``more`` attribute.
     """
-    path = Path(path)
+    if not isinstance(path, Path):  # (Path(a Path) parses it again: once per service)
+        path = Path(path)
     if not is_valid_name(name):
         raise DefinitionError(path, 1, name, "invalid service name")
     if text is None:
