@@ -27,7 +27,9 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     from ovis.engine.status import View, gather
 
     m = View(paths_of(args))  # reads LIVE once; no engine imported
-    items = gather(m, args.names or None)
+    # The table (and the summary's counts) print a few fields: an up longrun
+    # is then one read of supervise/status; --json and the detailed view get all.
+    items = gather(m, args.names or None, brief=not args.names and not args.json)
     if not args.names:
         for it in items:
             if it.get("compiled"):

@@ -120,7 +120,12 @@ class Manager:
             self._refuse_during_shutdown()
             with statefile.Lock(self.paths, self.reporter.message):
                 self._compile_and_link(services)
-            return self._transact(services, set(services), Action.START, interruptible=True)
+            try:
+                return self._transact(services, set(services), Action.START, interruptible=True)
+            finally:  # what `ovis status` reads instead of each ovis.json (statusindex)
+                from ovis.engine.statusindex import refresh
+
+                refresh(os.fspath(self.paths.live), self.paths.servicedirs_str, services)
 
     def shutting_down(self) -> bool:
         return os.path.lexists(self.paths.shutdown_request)
