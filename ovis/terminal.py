@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Sequence, TextIO
-
+TYPE_CHECKING = False  # no typing at run time: ovis status imports this module
 if TYPE_CHECKING:  # a status table needs no engine: progress lines get these from it
+    from typing import Any, Sequence, TextIO
+
     from ovis.engine.transaction import Action, Result
 
 RESET = "\033[0m"

@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import: ovis status imports this
 
 from ovis.engine import state as statefile
+from ovis.engine import statusindex as ix
 from ovis.paths import Paths
 from ovis.s6.status import read_status, signal_name
-from ovis.service.restart import read_state
 
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from ovis.engine.manager import Manager
 from ovis.service.model import Kind, Service
 
@@ -69,7 +72,11 @@ def service_status(paths: Paths, svc: Service | TableModel, compiled: bool,
     sd = f"{paths.servicedirs_str}/{svc.name}"
     if sup is _UNREAD:
         sup = read_status(sd) if compiled else None
-    rs = read_state(sd) if compiled and sup is not None else None
+    rs = None
+    if compiled and sup is not None:
+        from ovis.service.restart import read_state  # (shlex, its own model) not for an up table
+
+        rs = read_state(sd)
     out.update(essential=svc.essential, waiting=False, restart_at=None)
     if sup is not None and rs is not None:
         out["restarts"] = rs.restarts  # what the finish script (restart policy) decided
@@ -274,8 +281,6 @@ class TableModel:
     @classmethod
     def from_entry(cls, name: str, e: list[Any]) -> TableModel:
         """The model a ``status-index`` entry recorded (what from_metadata made of its ovis.json)."""
-        from ovis.engine import statusindex as ix
-
         return cls(name, _KINDS[e[ix.KIND]], e[ix.DESCRIPTION], e[ix.SOURCE], e[ix.NOTIFY],
                    e[ix.ESSENTIAL], tuple(e[ix.CONTENTS]))
 
@@ -313,15 +318,13 @@ class View:
         """
         if self._metas is not None:
             return
-        from ovis.engine import statusindex
-
         self._metas, self._entries = {}, {}
         base = self.paths.servicedirs_str
         try:
             entries = os.listdir(base)
         except OSError:
             return
-        index = statusindex.load(os.fspath(self.paths.live)) if entries else {}
+        index = ix.load(os.fspath(self.paths.live)) if entries else {}
         for e in entries:
             if e.startswith("."):
                 continue
@@ -331,11 +334,11 @@ class View:
                     st = os.stat(f"{base}/{e}/{META}")
                 except OSError:
                     continue
-                if statusindex.valid(ent, st):
+                if ix.valid(ent, st):
                     self._entries[e] = ent
                     self._compiled_at[e] = st.st_mtime
                     continue
-            got = statusindex.read_meta(f"{base}/{e}/{META}")
+            got = ix.read_meta(f"{base}/{e}/{META}")
             if got is not None:
                 self._metas[e] = got[1]
                 self._compiled_at[e] = got[0].st_mtime  # of the file read, not of a later one
@@ -345,11 +348,9 @@ class View:
         self._scan()
         assert self._metas is not None
         if self._entries:  # the full models: read what the index stood for
-            from ovis.engine import statusindex
-
             base = self.paths.servicedirs_str
             for e in list(self._entries):
-                got = statusindex.read_meta(f"{base}/{e}/{META}")
+                got = ix.read_meta(f"{base}/{e}/{META}")
                 if got is not None:
                     self._metas[e] = got[1]
                     self._compiled_at[e] = got[0].st_mtime
