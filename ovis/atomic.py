@@ -84,8 +84,6 @@ def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
     (and ``.lnk``, ``.tmp``) behind; the next command, under the LIVE lock,
     removes those whose PID is gone.  Returns what was removed.
     """
-    import shutil
-
     removed = []
     for d in dirs:
         try:
@@ -99,6 +97,8 @@ def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
             p = d / e
             try:
                 if p.is_dir() and not p.is_symlink():
+                    import shutil  # only then: every start and stop calls this
+
                     shutil.rmtree(p)
                 else:
                     os.unlink(p)

@@ -9,10 +9,11 @@ directory and run the whole manager without root.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Mapping
+
+from ovis.record import Frozen, replace
 
 DEFAULT_SKEL = "/etc/ovis"
 DEFAULT_SERVICES = "/etc/ovis/service:/usr/lib/ovis/service"
@@ -26,16 +27,22 @@ DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
 CONSOLE_LOGS = "container-logs"
 
 
-@dataclass(frozen=True)
-class Paths:
-    skel: Path
-    services: tuple[Path, ...]
-    trees: Path
-    live: Path
-    logdir: Path
-    #: "ovis": LIVE/sv/NAME + LIVE/scandir; "anopa": REPODIR/NAME + REPODIR/.scandir
-    #: (anopa's /run/services), so aa-* tools and ovis see the same services.
-    layout: str = "ovis"
+class Paths(Frozen):
+    # __dict__: room for the cached_property strings below
+    __slots__ = ("skel", "services", "trees", "live", "logdir", "layout", "__dict__")
+    _fields = ("skel", "services", "trees", "live", "logdir", "layout")
+
+    def __init__(self, skel: Path, services: tuple[Path, ...], trees: Path, live: Path,
+                 logdir: Path, layout: str = "ovis") -> None:
+        s = object.__setattr__
+        s(self, "skel", skel)
+        s(self, "services", services)
+        s(self, "trees", trees)
+        s(self, "live", live)
+        s(self, "logdir", logdir)
+        # "ovis": LIVE/sv/NAME + LIVE/scandir; "anopa": REPODIR/NAME + REPODIR/.scandir
+        # (anopa's /run/services), so aa-* tools and ovis see the same services.
+        s(self, "layout", layout)
 
     @classmethod
     def resolve(
@@ -67,8 +74,6 @@ class Paths:
 
     def with_anopa_repo(self, repodir: Path) -> "Paths":
         """These paths with LIVE being an anopa repository directory."""
-        from dataclasses import replace
-
         return replace(self, live=repodir, layout="anopa")
 
     # Layout of LIVE -------------------------------------------------------

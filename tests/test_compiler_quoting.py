@@ -7,7 +7,6 @@ the program it starts reports the exact bytes it received.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ovis.paths import Paths
+from ovis.record import replace
 from ovis.service.compiler import Compiler
 from ovis.service.formats.sixtysix import parse_frontend
 
@@ -42,7 +42,7 @@ def _run_compiled(tmp_path: Path, text: str, extra_env: dict[str, str] | None = 
     out = tmp_path / "env.out"
     svc = parse_frontend(tmp_path / "q", "q", text.format(out=out))
     if extra_env:
-        svc = dataclasses.replace(svc, env={**svc.env, **extra_env})
+        svc = replace(svc, env={**svc.env, **extra_env})
     paths = Paths.resolve({}, live=str(tmp_path / "live"), logdir=str(tmp_path / "log"),
                           services=str(tmp_path), trees=str(tmp_path / "trees"),
                           skel=str(tmp_path / "skel"))

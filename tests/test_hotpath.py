@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import fields
+from ovis.record import fields
 from pathlib import Path
 
 from ovis.engine import state as statefile
@@ -37,7 +37,7 @@ def test_a_record_round_trips_every_field_and_survives_its_directory_going(tmp_p
                                 reset_from=["exited", "exited 3"], session=4242)
     statefile.save(paths, st)
     data = json.loads((paths.state / "svc.json").read_text())
-    assert list(data) == sorted(f.name for f in fields(statefile.ServiceState))
+    assert list(data) == sorted(fields(statefile.ServiceState))
     assert statefile.load(paths, "svc") == st
     st.timings["stop_begun"] = 3.0  # the record written is a copy, not a view
     assert "stop_begun" not in statefile.load(paths, "svc").timings  # type: ignore[union-attr]

@@ -19,11 +19,10 @@ runs the transaction on ovis's engine.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 from typing import Callable
 
+from ovis.record import Record, replace
 from ovis.service.model import Kind, Service
 
 from . import codes as C
@@ -31,19 +30,25 @@ from . import repo as R
 from .notes import Notes
 
 
-@dataclasses.dataclass
-class Tally:
+class Tally(Record):
     """What the summary lists, in anopa's order."""
 
-    nb_already: int = 0
-    nb_done: int = 0
-    timedout: list[str] = dataclasses.field(default_factory=list)
-    failed: list[str] = dataclasses.field(default_factory=list)
-    depend: list[str] = dataclasses.field(default_factory=list)
-    io: list[str] = dataclasses.field(default_factory=list)
-    unknown: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)
-    rc: int = 0
+    __slots__ = ("nb_already", "nb_done", "timedout", "failed", "depend", "io", "unknown",
+                 "skipped", "rc")
+
+    def __init__(self, nb_already: int = 0, nb_done: int = 0, timedout: list[str] | None = None,
+                 failed: list[str] | None = None, depend: list[str] | None = None,
+                 io: list[str] | None = None, unknown: list[str] | None = None,
+                 skipped: list[str] | None = None, rc: int = 0) -> None:
+        self.nb_already = nb_already
+        self.nb_done = nb_done
+        self.timedout = [] if timedout is None else timedout
+        self.failed = [] if failed is None else failed
+        self.depend = [] if depend is None else depend
+        self.io = [] if io is None else io
+        self.unknown = [] if unknown is None else unknown
+        self.skipped = [] if skipped is None else skipped
+        self.rc = rc
 
 
 class _Names(dict[str, None]):
@@ -323,14 +328,8 @@ class StartLoader(_Loader):
 
 
 def _changed(svc: Service, **changes: object) -> Service:
-    """dataclasses.replace for the plain (unfrozen, no __post_init__) Service,
-    without running its __init__ again: a shallow copy with *changes* set."""
-    new = copy.copy(svc)
-    for k, v in changes.items():
-        if not hasattr(svc, k):
-            raise TypeError(f"Service has no field {k!r}")
-        setattr(new, k, v)
-    return new
+    """A shallow copy of *svc* with *changes* set (ovis.record.replace)."""
+    return replace(svc, **changes)
 
 
 class StopLoader(_Loader):

@@ -23,12 +23,12 @@ import errno
 import os
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
+from ovis.record import Frozen, Record
 from ovis.s6.status import SupervisorStatus, read_status
 from ovis.s6.status import signal_name as s6_signal_name
 from ovis.service.model import Service
@@ -116,14 +116,18 @@ def check_name(name: str) -> int:
 DEP_DIRS = ("needs", "wants", "after", "before")
 
 
-@dataclass(frozen=True)
-class Edges:
+class Edges(Frozen):
     """A servicedir's edges, as its directories name them."""
 
-    needs: tuple[str, ...] = ()
-    wants: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
-    before: tuple[str, ...] = ()
+    __slots__ = ("needs", "wants", "after", "before")
+
+    def __init__(self, needs: tuple[str, ...] = (), wants: tuple[str, ...] = (),
+                 after: tuple[str, ...] = (), before: tuple[str, ...] = ()) -> None:
+        s = object.__setattr__
+        s(self, "needs", needs)
+        s(self, "wants", wants)
+        s(self, "after", after)
+        s(self, "before", before)
 
 
 class Services:
@@ -255,12 +259,15 @@ def up_level(services: Services, name: str, stopping: bool) -> int:
 
 # -- anopa's view of ovis's state ----------------------------------------------
 
-@dataclass
-class AnopaStatus:
-    event: int = EVT_NONE
-    code: int = 0
-    msg: str = ""
-    stamp: float | None = None
+class AnopaStatus(Record):
+    __slots__ = ("event", "code", "msg", "stamp")
+
+    def __init__(self, event: int = EVT_NONE, code: int = 0, msg: str = "",
+                 stamp: float | None = None) -> None:
+        self.event = event
+        self.code = code
+        self.msg = msg
+        self.stamp = stamp
 
 
 def _wstat(st: statefile.ServiceState) -> int:

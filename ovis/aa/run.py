@@ -15,8 +15,6 @@ from __future__ import annotations
 import functools
 import os
 import select
-import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -68,6 +66,9 @@ class EchoingOneshot(OneshotJob):
         self.pidfd = None
         self._emit = emit
         self._stop_at: float | None = None
+        import subprocess  # here, as threading: only oneshots need them
+        import threading
+
         rfd, wfd = os.pipe()
         try:
             self.proc = subprocess.Popen([script.name], executable=str(script), cwd=servicedir,

@@ -10,8 +10,7 @@ tool's (ovis/cli/aa/status.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ovis.record import Record
 from ovis.s6.status import SupervisorStatus
 
 from . import codes as C
@@ -31,15 +30,18 @@ STATUS_FILTERS = {
 }  # fmt: skip
 
 
-@dataclass
-class Entry:
-    name: str
-    longrun: bool
-    readiness: bool
-    anopa: R.AnopaStatus
-    s6: SupervisorStatus | None
-    is_s6: bool
-    stamp: float | None
+class Entry(Record):
+    __slots__ = ("name", "longrun", "readiness", "anopa", "s6", "is_s6", "stamp")
+
+    def __init__(self, name: str, longrun: bool, readiness: bool, anopa: R.AnopaStatus,
+                 s6: SupervisorStatus | None, is_s6: bool, stamp: float | None) -> None:
+        self.name = name
+        self.longrun = longrun
+        self.readiness = readiness
+        self.anopa = anopa
+        self.s6 = s6
+        self.is_s6 = is_s6
+        self.stamp = stamp
 
     @property
     def no_status(self) -> bool:

@@ -21,12 +21,12 @@ failures).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from ovis.analyze.timeline import Entry, Timeline, seconds
 from ovis.engine.graph import Graph
 from ovis.errors import StateError, UnknownService
+from ovis.record import Frozen
 
 #: Clock slack when comparing a dependency's end with a dependent's beginning:
 #: both are read by the same process, but a dependency-failed cascade records
@@ -34,13 +34,16 @@ from ovis.errors import StateError, UnknownService
 SLACK = 0.001
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(Frozen):
     """One service on the chain; ``via`` is how its dependent reached it."""
 
-    entry: Entry
-    depth: int
-    via: str | None  # None for the service asked about; else hard | soft | order
+    __slots__ = ("entry", "depth", "via")
+
+    def __init__(self, entry: Entry, depth: int, via: str | None) -> None:
+        s = object.__setattr__
+        s(self, "entry", entry)
+        s(self, "depth", depth)
+        s(self, "via", via)  # None for the service asked about; else hard | soft | order
 
     def as_json(self, tl: Timeline) -> dict[str, Any]:
         d = self.entry.as_json()

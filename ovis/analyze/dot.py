@@ -15,11 +15,11 @@ escaped, so the output is valid dot whatever the names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from ovis.analyze.timeline import DEPENDENCY_FAILED, FAILED, OK, Entry
 from ovis.engine.graph import Graph
+from ovis.record import Frozen
 from ovis.service.model import Kind, Service
 
 STYLES = {"hard": "solid", "soft": "dashed", "order": "dotted"}
@@ -27,11 +27,17 @@ STYLES = {"hard": "solid", "soft": "dashed", "order": "dotted"}
 FILLS = {OK: "#c8e6c9", FAILED: "#ffcdd2", DEPENDENCY_FAILED: "#e0e0e0"}
 
 
-@dataclass(frozen=True, order=True)
-class Edge:
-    source: str  # the dependent
-    target: str  # what it depends on / comes after
-    kind: str  # hard | soft | order
+class Edge(Frozen):
+    __slots__ = ("source", "target", "kind")
+
+    def __init__(self, source: str, target: str, kind: str) -> None:
+        s = object.__setattr__
+        s(self, "source", source)  # the dependent
+        s(self, "target", target)  # what it depends on / comes after
+        s(self, "kind", kind)  # hard | soft | order
+
+    def __lt__(self, other: Edge) -> bool:
+        return self._values(self) < other._values(other)
 
     def as_json(self) -> dict[str, str]:
         return {"from": self.source, "to": self.target, "kind": self.kind}

@@ -24,11 +24,11 @@ init (no boot.json) it is the earliest recorded start.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
+from ovis.record import Frozen, Record
 from ovis.service.model import Service
 
 #: Outcome classes, in the words of the plot legend and the JSON ``outcome``.
@@ -40,8 +40,7 @@ DEPENDENCY_FAILED = "dependency-failed"
 UNKNOWN_REASON = "failed"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Frozen):
     """How one service's last start went.
 
     ``begun``/``ended`` are epoch seconds.  A service that was never really
@@ -49,13 +48,18 @@ class Entry:
     the dependency failed) and ``reason == "dependency-failed"``.
     """
 
-    name: str
-    type: str | None  # longrun | oneshot; None when the service is no longer compiled
-    begun: float
-    ended: float
-    ok: bool
-    reason: str | None = None  # None when ok
-    detail: str = ""
+    __slots__ = ("name", "type", "begun", "ended", "ok", "reason", "detail")
+
+    def __init__(self, name: str, type: str | None, begun: float, ended: float, ok: bool,
+                 reason: str | None = None, detail: str = "") -> None:
+        s = object.__setattr__
+        s(self, "name", name)
+        s(self, "type", type)  # longrun | oneshot; None when the service is no longer compiled
+        s(self, "begun", begun)
+        s(self, "ended", ended)
+        s(self, "ok", ok)
+        s(self, "reason", reason)  # None when ok
+        s(self, "detail", detail)
 
     @property
     def duration(self) -> float:
@@ -78,14 +82,17 @@ class Entry:
         }
 
 
-@dataclass
-class Timeline:
+class Timeline(Record):
     """Everything an analysis needs: timings, the live services, the origin."""
 
-    entries: dict[str, Entry]
-    services: dict[str, Service] = field(default_factory=dict)
-    origin: float = 0.0
-    origin_source: str = "first-start"  # "boot": LIVE/boot.json stage1_start
+    __slots__ = ("entries", "services", "origin", "origin_source")
+
+    def __init__(self, entries: dict[str, Entry], services: dict[str, Service] | None = None,
+                 origin: float = 0.0, origin_source: str = "first-start") -> None:
+        self.entries = entries
+        self.services = {} if services is None else services
+        self.origin = origin
+        self.origin_source = origin_source  # "boot": LIVE/boot.json stage1_start
 
     def at(self, t: float) -> float:
         """*t* as seconds since the origin."""

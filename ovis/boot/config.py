@@ -14,8 +14,9 @@ Every value remembers where it came from, so a bad one is reported as
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from ovis.record import Record
 
 #: The catch-all logger's service name (stage 1 creates it, stage 2 rotates its log).
 CATCHALL = "catch-all"
@@ -47,18 +48,23 @@ BOOLEAN = ("CONTAINER", "CATCHLOG", "CONTAINER_LOGS")
 UNSIGNED = ("VERBOSITY", "RESCAN", "GRACETIME")
 
 
-@dataclass
-class Origin:
-    path: Path
-    line: int
+class Origin(Record):
+    __slots__ = ("path", "line")
+
+    def __init__(self, path: Path, line: int) -> None:
+        self.path = path
+        self.line = line
 
 
-@dataclass
-class BootEnv:
+class BootEnv(Record):
     """The merged environment plus where each key was last set."""
 
-    values: dict[str, str] = field(default_factory=dict)
-    origins: dict[str, Origin] = field(default_factory=dict)
+    __slots__ = ("values", "origins")
+
+    def __init__(self, values: dict[str, str] | None = None,
+                 origins: dict[str, Origin] | None = None) -> None:
+        self.values = {} if values is None else values
+        self.origins = {} if origins is None else origins
 
     def set(self, key: str, value: str, path: Path, line: int) -> None:
         self.values[key] = value
@@ -120,26 +126,33 @@ def read_cmdline(path: Path, env: BootEnv) -> None:
                 env.set(key, value, path, 1)
 
 
-@dataclass
-class BootConfig:
+class BootConfig(Record):
     """The validated settings of stage 1."""
 
-    env: dict[str, str]
-    skel: Path
-    verbosity: int
-    live: Path
-    path: str
-    tree: str
-    rcinit: Path
-    rcshutdown: Path
-    rcshutdownfinal: Path
-    umask: int
-    rescan: int
-    container: bool
-    rcinit_container: Path
-    catchlog: bool
-    gracetime: int
-    container_logs: bool = True
+    __slots__ = ("env", "skel", "verbosity", "live", "path", "tree", "rcinit", "rcshutdown",
+                 "rcshutdownfinal", "umask", "rescan", "container", "rcinit_container", "catchlog",
+                 "gracetime", "container_logs")
+
+    def __init__(self, env: dict[str, str], skel: Path, verbosity: int, live: Path, path: str,
+                 tree: str, rcinit: Path, rcshutdown: Path, rcshutdownfinal: Path, umask: int,
+                 rescan: int, container: bool, rcinit_container: Path, catchlog: bool,
+                 gracetime: int, container_logs: bool = True) -> None:
+        self.env = env
+        self.skel = skel
+        self.verbosity = verbosity
+        self.live = live
+        self.path = path
+        self.tree = tree
+        self.rcinit = rcinit
+        self.rcshutdown = rcshutdown
+        self.rcshutdownfinal = rcshutdownfinal
+        self.umask = umask
+        self.rescan = rescan
+        self.container = container
+        self.rcinit_container = rcinit_container
+        self.catchlog = catchlog
+        self.gracetime = gracetime
+        self.container_logs = container_logs
 
 
 def validate(env: BootEnv, skel: Path) -> tuple[BootConfig, list[DefinitionError]]:

@@ -22,7 +22,6 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NoReturn
 
@@ -31,6 +30,7 @@ from ovis.boot import config
 from ovis.boot.rescue import configure as configure_rescue
 from ovis.boot.rescue import rescue
 from ovis.paths import CONSOLE_LOGS  # noqa: F401  (LIVE marker while log lines reach PID 1's stdout)
+from ovis.record import Record
 
 CATCHALL = config.CATCHALL
 #: In a namespace or container, PID 1 keeps its original stdout here for
@@ -46,16 +46,21 @@ EXIT_CONFIG = 2
 EXIT_STAGE1 = 111
 
 
-@dataclass
-class BootOptions:
-    skel: Path = Path("/etc/ovis")
-    log_user: str = "root"
-    envdir: Path | None = None
-    dev: Path | None = None
-    banner: str = DEFAULT_BANNER
-    remount: bool = False
-    colour: bool = False
-    command: list[str] = field(default_factory=list)
+class BootOptions(Record):
+    __slots__ = ("skel", "log_user", "envdir", "dev", "banner", "remount", "colour", "command")
+
+    def __init__(self, skel: Path = Path("/etc/ovis"), log_user: str = "root",
+                 envdir: Path | None = None, dev: Path | None = None, banner: str = DEFAULT_BANNER,
+                 remount: bool = False, colour: bool = False,
+                 command: list[str] | None = None) -> None:
+        self.skel = skel
+        self.log_user = log_user
+        self.envdir = envdir
+        self.dev = dev
+        self.banner = banner
+        self.remount = remount
+        self.colour = colour
+        self.command = [] if command is None else command
 
 
 def in_namespace() -> bool:

@@ -40,8 +40,9 @@ import io
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from ovis.record import Frozen
 
 #: The interpreter flags of a lean launcher (one word: the kernel passes a
 #: shebang's arguments as a single one).
@@ -63,11 +64,14 @@ class LauncherError(Exception):
     """The installation cannot be given lean launchers (the message says why)."""
 
 
-@dataclass(frozen=True)
-class Launcher:
-    name: str  # the command, e.g. aa-echo
-    value: str  # the entry point, module:function
-    path: Path  # where pip installed the script
+class Launcher(Frozen):
+    __slots__ = ("name", "value", "path")
+
+    def __init__(self, name: str, value: str, path: Path) -> None:
+        s = object.__setattr__
+        s(self, "name", name)  # the command, e.g. aa-echo
+        s(self, "value", value)  # the entry point, module:function
+        s(self, "path", path)  # where pip installed the script
 
 
 #: The first lines for an interpreter a #! line cannot name (a space in its

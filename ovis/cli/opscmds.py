@@ -20,11 +20,12 @@ Register = Callable[..., "argparse.ArgumentParser"]
 def cmd_apply(args: argparse.Namespace) -> int:
     from ovis.cli.commands import finish, manager_of
     from ovis.engine import apply
+    from ovis.record import asdict
 
     m = manager_of(args)
     p = apply.plan(m, args.names or None)
     if args.json and args.dry_run:
-        print(json.dumps({"dry_run": True, "changes": [c.__dict__ for c in p.changes],
+        print(json.dumps({"dry_run": True, "changes": [asdict(c) for c in p.changes],
                           "unchanged": p.unchanged}, indent=1))
         return EXIT_OK
     if not args.json and args.verbosity > 0:
@@ -36,7 +37,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return EXIT_OK
     outcomes = apply.execute(m, p)
     if args.json:
-        print(json.dumps({"dry_run": False, "changes": [c.__dict__ for c in p.changes],
+        print(json.dumps({"dry_run": False, "changes": [asdict(c) for c in p.changes],
                           "unchanged": p.unchanged,
                           "failed": sorted({n for o in outcomes for n in o.failed})}, indent=1))
         return EXIT_FAILED if any(o.failed for o in outcomes) else EXIT_OK

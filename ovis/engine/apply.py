@@ -12,10 +12,10 @@ is an exit 2 with LIVE as it was.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ovis.errors import UnknownService
+from ovis.record import Record
 from ovis.engine.drift import compiled_digest
 from ovis.service.model import Service
 
@@ -28,18 +28,23 @@ RECOMPILE = "recompile"  # compiled form changed, service was down: nothing to r
 REMOVE = "remove"        # definition gone: stop (if up) and remove from LIVE
 
 
-@dataclass
-class Change:
-    name: str
-    action: str
-    why: str
+class Change(Record):
+    __slots__ = ("name", "action", "why")
+
+    def __init__(self, name: str, action: str, why: str) -> None:
+        self.name = name
+        self.action = action
+        self.why = why
 
 
-@dataclass
-class ApplyPlan:
-    changes: list[Change] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    services: dict[str, Service] = field(default_factory=dict)  # new models of changed ones
+class ApplyPlan(Record):
+    __slots__ = ("changes", "unchanged", "services")
+
+    def __init__(self, changes: list[Change] | None = None, unchanged: list[str] | None = None,
+                 services: dict[str, Service] | None = None) -> None:
+        self.changes = [] if changes is None else changes
+        self.unchanged = [] if unchanged is None else unchanged
+        self.services = {} if services is None else services  # new models of changed ones
 
     def of(self, action: str) -> list[str]:
         return [c.name for c in self.changes if c.action == action]

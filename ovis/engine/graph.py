@@ -13,20 +13,24 @@ Stopping walks the same ``order`` edges backwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from ovis.errors import DependencyCycle
+from ovis.record import Record
 from ovis.service.model import Service
 
 
-@dataclass
-class Graph:
-    services: dict[str, Service]
-    hard: dict[str, set[str]] = field(default_factory=dict)
-    soft: dict[str, set[str]] = field(default_factory=dict)
-    order: dict[str, set[str]] = field(default_factory=dict)
+class Graph(Record):
+    __slots__ = ("services", "hard", "soft", "order")
+
+    def __init__(self, services: dict[str, Service], hard: dict[str, set[str]] | None = None,
+                 soft: dict[str, set[str]] | None = None,
+                 order: dict[str, set[str]] | None = None) -> None:
+        self.services = services
+        self.hard = {} if hard is None else hard
+        self.soft = {} if soft is None else soft
+        self.order = {} if order is None else order
 
     @classmethod
     def build(cls, services: Mapping[str, Service]) -> "Graph":

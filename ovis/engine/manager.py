@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
@@ -21,6 +20,7 @@ from ovis.engine.runner import run
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.errors import ConfigError, StateError, UnknownService
 from ovis.paths import Paths, check_name
+from ovis.record import Record
 from ovis.service.compiler import Compiler, compiled_services
 from ovis.service.model import Kind, Service
 from ovis.service.repository import Repository
@@ -49,11 +49,14 @@ class NullReporter:
         pass
 
 
-@dataclass
-class Outcome:
-    action: Action
-    results: dict[str, Result] = field(default_factory=dict)
-    elapsed: float = 0.0
+class Outcome(Record):
+    __slots__ = ("action", "results", "elapsed")
+
+    def __init__(self, action: Action, results: dict[str, Result] | None = None,
+                 elapsed: float = 0.0) -> None:
+        self.action = action
+        self.results = {} if results is None else results
+        self.elapsed = elapsed
 
     @property
     def failed(self) -> list[str]:

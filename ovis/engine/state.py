@@ -17,31 +17,38 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 from ovis import atomic
 from ovis.paths import Paths, check_name, safe_component
+from ovis.record import Record
 
 
-@dataclass
-class ServiceState:
-    name: str
-    state: str = "down"  # up | down | failed
-    wanted: str | None = None  # up | down: what ovis was last asked
-    reason: str | None = "never-started"
-    exit: int | None = None
-    detail: str = ""
-    since: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    #: deaths s6 recorded between the last start and the stop that ended it
-    #: (a crash loop stopped by hand is no success for ``analyze``)
-    crashes: int = 0
-    #: [reason, detail] of a failure cleared by ``ovis reset``: history for ``analyze``
-    reset_from: list[str] | None = None
-    #: session a oneshot's start script left processes in (ended at its stop)
-    session: int | None = None
+class ServiceState(Record):
+    __slots__ = ("name", "state", "wanted", "reason", "exit", "detail", "since", "timings",
+                 "crashes", "reset_from", "session")
+
+    def __init__(self, name: str, state: str = "down", wanted: str | None = None,
+                 reason: str | None = "never-started", exit: int | None = None, detail: str = "",
+                 since: float | None = None, timings: dict[str, float] | None = None,
+                 crashes: int = 0, reset_from: list[str] | None = None,
+                 session: int | None = None) -> None:
+        self.name = name
+        self.state = state  # up | down | failed
+        self.wanted = wanted  # up | down: what ovis was last asked
+        self.reason = reason
+        self.exit = exit
+        self.detail = detail
+        self.since = since
+        self.timings = {} if timings is None else timings
+        # deaths s6 recorded between the last start and the stop that ended it
+        # (a crash loop stopped by hand is no success for ``analyze``)
+        self.crashes = crashes
+        # [reason, detail] of a failure cleared by ``ovis reset``: history for ``analyze``
+        self.reset_from = reset_from
+        # session a oneshot's start script left processes in (ended at its stop)
+        self.session = session
 
     def to_json(self) -> str:
         # Not dataclasses.asdict: its deepcopy of every field was a third of
@@ -50,7 +57,7 @@ class ServiceState:
         return _ENCODE({k: getattr(self, k) for k in _FIELDS})
 
 
-_FIELDS = tuple(sorted(f.name for f in fields(ServiceState)))
+_FIELDS = tuple(sorted(ServiceState._fields))
 #: json.dumps(sort_keys=True) builds a new encoder at every call
 _ENCODE = json.JSONEncoder(sort_keys=True).encode
 _KNOWN = frozenset(_FIELDS)

@@ -11,10 +11,10 @@ tests drive the plan directly, with no processes at all.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Iterable
 
 from ovis.engine.graph import Graph
+from ovis.record import Record
 
 
 class Action(enum.Enum):
@@ -39,20 +39,26 @@ class Reason(str, enum.Enum):
     STILL_RUNNING = "still-running"  # a oneshot script of a killed ovis has not ended
 
 
-@dataclass
-class Result:
+class Result(Record):
     """How one service's transition ended."""
 
-    ok: bool
-    reason: Reason | None = None
-    exit: int | None = None  # exit code, or signal number when signalled
-    detail: str = ""  # human words: which dependency, which signal...
-    already: bool = False  # nothing had to be done
-    begun: float | None = None  # monotonic time the transition began
-    ended: float | None = None
-    wall_begun: float | None = None  # epoch seconds, for analyze
-    wall_ended: float | None = None
-    session: int | None = None  # a oneshot's start left processes in this session
+    __slots__ = ("ok", "reason", "exit", "detail", "already", "begun", "ended", "wall_begun",
+                 "wall_ended", "session")
+
+    def __init__(self, ok: bool, reason: Reason | None = None, exit: int | None = None,
+                 detail: str = "", already: bool = False, begun: float | None = None,
+                 ended: float | None = None, wall_begun: float | None = None,
+                 wall_ended: float | None = None, session: int | None = None) -> None:
+        self.ok = ok
+        self.reason = reason
+        self.exit = exit  # exit code, or signal number when signalled
+        self.detail = detail  # human words: which dependency, which signal...
+        self.already = already  # nothing had to be done
+        self.begun = begun  # monotonic time the transition began
+        self.ended = ended
+        self.wall_begun = wall_begun  # epoch seconds, for analyze
+        self.wall_ended = wall_ended
+        self.session = session  # a oneshot's start left processes in this session
 
     @property
     def elapsed(self) -> float:
@@ -61,8 +67,7 @@ class Result:
         return self.ended - self.begun
 
 
-@dataclass
-class Plan:
+class Plan(Record):
     """The state of one transaction over the services of ``graph``.
 
     Bookkeeping is incremental (counters of unsettled prerequisites, reverse
@@ -70,21 +75,31 @@ class Plan:
     pending service, so a 5,000-long chain is linear, not quadratic.
     """
 
-    graph: Graph
-    names: set[str]
-    action: Action
-    force: bool = False  # stop: a dependent that failed to stop blocks nothing
-    prereq: dict[str, set[str]] = field(default_factory=dict)
-    blockers: dict[str, set[str]] = field(default_factory=dict)
-    pending: set[str] = field(default_factory=set)
-    running: set[str] = field(default_factory=set)
-    results: dict[str, Result] = field(default_factory=dict)
-    #: name -> services for which it is a prerequisite / a blocker
-    unlocks: dict[str, set[str]] = field(default_factory=dict)
-    dooms: dict[str, set[str]] = field(default_factory=dict)
-    #: name -> how many of its prerequisites have not settled yet
-    waiting: dict[str, int] = field(default_factory=dict)
-    ready: set[str] = field(default_factory=set)
+    __slots__ = ("graph", "names", "action", "force", "prereq", "blockers", "pending", "running",
+                 "results", "unlocks", "dooms", "waiting", "ready")
+
+    def __init__(self, graph: Graph, names: set[str], action: Action, force: bool = False,
+                 prereq: dict[str, set[str]] | None = None,
+                 blockers: dict[str, set[str]] | None = None, pending: set[str] | None = None,
+                 running: set[str] | None = None, results: dict[str, Result] | None = None,
+                 unlocks: dict[str, set[str]] | None = None,
+                 dooms: dict[str, set[str]] | None = None, waiting: dict[str, int] | None = None,
+                 ready: set[str] | None = None) -> None:
+        self.graph = graph
+        self.names = names
+        self.action = action
+        self.force = force  # stop: a dependent that failed to stop blocks nothing
+        self.prereq = {} if prereq is None else prereq
+        self.blockers = {} if blockers is None else blockers
+        self.pending = set() if pending is None else pending
+        self.running = set() if running is None else running
+        self.results = {} if results is None else results
+        # name -> services for which it is a prerequisite / a blocker
+        self.unlocks = {} if unlocks is None else unlocks
+        self.dooms = {} if dooms is None else dooms
+        # name -> how many of its prerequisites have not settled yet
+        self.waiting = {} if waiting is None else waiting
+        self.ready = set() if ready is None else ready
 
     @classmethod
     def make(cls, graph: Graph, names: Iterable[str], action: Action, force: bool = False) -> "Plan":

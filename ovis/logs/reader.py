@@ -13,11 +13,11 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ovis.errors import UnknownService
+from ovis.record import Record
 from ovis.s6.tai import parse_tai64n_label
 
 if TYPE_CHECKING:
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?\s")
 
 
-@dataclass
-class Line:
-    service: str
-    time: float | None  # epoch seconds; None when the line carries no stamp
-    text: str
+class Line(Record):
+    __slots__ = ("service", "time", "text")
+
+    def __init__(self, service: str, time: float | None, text: str) -> None:
+        self.service = service
+        self.time = time  # epoch seconds; None when the line carries no stamp
+        self.text = text
 
     def local(self, prefix: bool = False) -> str:
         """``2026-11-23 18:09:35.783 [name: ]text``."""

@@ -16,10 +16,10 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 from ovis.errors import ProtocolError
+from ovis.record import Frozen
 from ovis.s6.tai import tain_to_unix
 
 STATUS_SIZE = 35
@@ -32,8 +32,7 @@ FLAG_WANTUP = 0x04
 FLAG_READY = 0x08
 
 
-@dataclass(frozen=True)
-class SupervisorStatus:
+class SupervisorStatus(Frozen):
     """One snapshot of a supervisor's view of its service.
 
     Times are Unix time stamps.  ``ready_flag`` is s6's raw ready bit, which
@@ -41,14 +40,20 @@ class SupervisorStatus:
     :attr:`ready` for "up and has notified readiness".
     """
 
-    stamp: float
-    ready_stamp: float
-    pid: int
-    wstat: int
-    paused: bool
-    finishing: bool
-    want_up: bool
-    ready_flag: bool
+    __slots__ = ("stamp", "ready_stamp", "pid", "wstat", "paused", "finishing", "want_up",
+                 "ready_flag")
+
+    def __init__(self, stamp: float, ready_stamp: float, pid: int, wstat: int, paused: bool,
+                 finishing: bool, want_up: bool, ready_flag: bool) -> None:
+        s = object.__setattr__
+        s(self, "stamp", stamp)
+        s(self, "ready_stamp", ready_stamp)
+        s(self, "pid", pid)
+        s(self, "wstat", wstat)
+        s(self, "paused", paused)
+        s(self, "finishing", finishing)
+        s(self, "want_up", want_up)
+        s(self, "ready_flag", ready_flag)
 
     @property
     def up(self) -> bool:

@@ -95,7 +95,7 @@ def _code_key() -> tuple[Any, ...]:
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         files += [(os.path.join(base, n), _ident(os.path.join(base, n)))
                   for n in sorted(names) if n.endswith(".py")]
-    for mod in ("paths.py", "atomic.py", "errors.py", "__init__.py"):
+    for mod in ("paths.py", "atomic.py", "errors.py", "record.py", "__init__.py"):
         files.append((mod, _ident(os.path.join(root, mod))))
     return (_FORMAT, ovis.__version__, sys.version, tuple(files))
 

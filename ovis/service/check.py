@@ -22,12 +22,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from ovis.errors import OvisError
 from ovis.paths import DEFAULT_PATH  # the PATH of a service that sets none
+from ovis.record import Record
 from ovis.service.model import Program, ProgramKind, Service
 from ovis.service.repository import Repository
 
@@ -35,13 +35,16 @@ from ovis.service.repository import Repository
 EXECLINE_BIN = "/usr/lib/execline/bin"
 
 
-@dataclass
-class CheckReport:
+class CheckReport(Record):
     """What ``ovis check`` found: lines are ``FILE:LINE: KEY: message``."""
 
-    checked: dict[str, Service] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("checked", "errors", "warnings")
+
+    def __init__(self, checked: dict[str, Service] | None = None, errors: list[str] | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.checked = {} if checked is None else checked
+        self.errors = [] if errors is None else errors
+        self.warnings = [] if warnings is None else warnings
 
     @property
     def ok(self) -> bool:

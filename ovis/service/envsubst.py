@@ -20,23 +20,26 @@ has no value in 66 either: it is refused here with the file and line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ovis.errors import DefinitionError
+from ovis.record import Frozen
 
 REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-@dataclass(frozen=True)
-class Template:
+class Template(Frozen):
     """A resolved value: literal text with inherited ``${NAME}`` references.
 
     ``parts`` alternates literal text (even indexes) and inherited variable
     names (odd indexes), so ``/x:${PATH}`` is ``("/x:", "PATH", "")``.
     """
 
-    parts: tuple[str, ...]
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        s = object.__setattr__
+        s(self, "parts", parts)
 
     @property
     def inherited(self) -> tuple[str, ...]:

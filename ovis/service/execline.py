@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 from typing import Callable, NamedTuple
 
 #: Debian's wrapper, and what generated scripts used before (the fallback).
@@ -254,6 +253,8 @@ def absolute(word: str) -> str:
 
     Used after a service sets its own PATH, which may not hold the tools.
     """
+    import shutil  # here: its import (bz2, lzma, fnmatch...) costs every aa-start and ovis start
+
     name, sep, rest = word.partition(" ")
     found = shutil.which(name, path=os.pathsep.join((os.environ.get("PATH", ""), *TOOL_DIRS)))
     return (found or name) + sep + rest

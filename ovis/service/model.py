@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from ovis.record import Frozen, Record
 
 #: Names must be safe as a single path component and as an argv word.
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+@-]*")
@@ -50,95 +51,136 @@ class ProgramKind(enum.Enum):
     FILE = "file"  # an existing file copied as is (anopa run/start/stop)
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(Frozen):
     """What to execute to start or stop a service."""
 
-    kind: ProgramKind
-    text: str = ""
-    path: Path | None = None  # for ProgramKind.FILE
-    runas: str | None = None  # user, uid:gid, :gid or uid:
+    __slots__ = ("kind", "text", "path", "runas")
+
+    def __init__(self, kind: ProgramKind, text: str = "", path: Path | None = None,
+                 runas: str | None = None) -> None:
+        s = object.__setattr__
+        s(self, "kind", kind)
+        s(self, "text", text)
+        s(self, "path", path)  # for ProgramKind.FILE
+        s(self, "runas", runas)  # user, uid:gid, :gid or uid:
 
 
-@dataclass(frozen=True)
-class LoggerSpec:
+class LoggerSpec(Frozen):
     """An s6-log logger for the service's output."""
 
-    destination: Path | None = None  # None: LOGDIR/NAME
-    backup: int = 3
-    maxsize: int = 1_000_000
-    timestamp: str = "tai"  # tai | iso | none
-    runas: str | None = None
-    program: Program | None = None  # anopa log/run given verbatim
-    # Added for the parsers: a logger is a supervised process too, so the
-    # same s6 knobs as on Service apply to it (66 [Logger] Timeout*, anopa
-    # log/notification-fd, log/timeout-kill ...).  Same meanings as on Service.
-    notify: int | None = None
-    timeout_start: int | None = None
-    timeout_stop: int | None = None
-    timeout_kill: int | None = None
-    timeout_finish: int | None = None
-    extra_files: dict[str, Path] = field(default_factory=dict, hash=False)  # anopa log/ files copied verbatim
+    __slots__ = ("destination", "backup", "maxsize", "timestamp", "runas", "program", "notify",
+                 "timeout_start", "timeout_stop", "timeout_kill", "timeout_finish", "extra_files")
+    _nohash = ('extra_files',)
+
+    def __init__(self, destination: Path | None = None, backup: int = 3, maxsize: int = 1_000_000,
+                 timestamp: str = "tai", runas: str | None = None, program: Program | None = None,
+                 notify: int | None = None, timeout_start: int | None = None,
+                 timeout_stop: int | None = None, timeout_kill: int | None = None,
+                 timeout_finish: int | None = None,
+                 extra_files: dict[str, Path] | None = None) -> None:
+        s = object.__setattr__
+        s(self, "destination", destination)  # None: LOGDIR/NAME
+        s(self, "backup", backup)
+        s(self, "maxsize", maxsize)
+        s(self, "timestamp", timestamp)  # tai | iso | none
+        s(self, "runas", runas)
+        s(self, "program", program)  # anopa log/run given verbatim
+        # Added for the parsers: a logger is a supervised process too, so the
+        # same s6 knobs as on Service apply to it (66 [Logger] Timeout*, anopa
+        # log/notification-fd, log/timeout-kill ...).  Same meanings as on Service.
+        s(self, "notify", notify)
+        s(self, "timeout_start", timeout_start)
+        s(self, "timeout_stop", timeout_stop)
+        s(self, "timeout_kill", timeout_kill)
+        s(self, "timeout_finish", timeout_finish)
+        s(self, "extra_files", {} if extra_files is None else extra_files)  # anopa log/ files copied verbatim
 
 
-@dataclass
-class Service:
+class Service(Record):
     """One service, whatever format it was written in."""
 
-    name: str
-    kind: Kind
-    source: Path
-    description: str = ""
-    version: str | None = None
-    depends: tuple[str, ...] = ()  # hard: must be up+ready first, failure blocks
-    wants: tuple[str, ...] = ()  # soft: started too, failure does not block
-    after: tuple[str, ...] = ()  # ordering only
-    before: tuple[str, ...] = ()  # ordering only
-    requiredby: tuple[str, ...] = ()  # others that hard-depend on this one
-    start: Program | None = None
-    stop: Program | None = None
-    notify: int | None = None  # notification-fd
-    timeout_start: int | None = None  # ms the engine waits for up/ready; 0 = forever
-    timeout_stop: int | None = None  # ms the engine waits for down; also s6 timeout-kill
-    timeout_kill: int | None = None  # s6 timeout-kill, ms
-    timeout_finish: int | None = None  # s6 timeout-finish, ms
-    down_signal: str | None = None
-    max_death: int | None = None  # restart limit: deaths in a row before s6 gives up
-    restart_delay: int | None = None  # ms before the first restart (doubles); None: 1000
-    restart_delay_max: int | None = None  # ms, cap of that delay; None: 30000
-    env: dict[str, str] = field(default_factory=dict)  # as written, ${x} kept, 66's "!" removed
-    env_unexported: tuple[str, ...] = ()  # 66 key=!value: substituted into Execute, not exported
-    # 66 0.8 StdIn/StdOut/StdErr: s6log, tty:/path, file:/path, console, syslog, null,
-    # parent, close, inherit (stderr only); None = the format's default.
-    stdin: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    logger: LoggerSpec | None = None
-    down: bool = False  # "normally down": tree start leaves it alone
-    earlier: bool = False  # started by stage 1 as soon as s6-svscan runs
-    essential: bool = False  # anopa: its failure fails the whole transaction
-    # s6-rc: a bundle's members (Kind.BUNDLE); longrun pipelines: this service's
-    # stdout feeds ``producer_for``, its stdin is fed by ``consumer_for``; the last
-    # consumer may name the whole pipeline (a bundle of all its members).
-    contents: tuple[str, ...] = ()
-    producer_for: str | None = None
-    consumer_for: tuple[str, ...] = ()
-    pipeline_name: str | None = None
-    user: tuple[str, ...] = ()
-    extra_files: dict[str, Path] = field(default_factory=dict)  # anopa files copied verbatim
-    # lines/keys are keyed by model field name ("depends", "notify", "start" ...),
-    # plus "FIELD/NAME" for each name of a dependency list ("depends/dbus") and
-    # "env/KEY" for each variable.
-    lines: dict[str, tuple[Path, int]] = field(default_factory=dict)
-    # anopa `gets-ready`: readiness is signalled by another program (aa-setready),
-    # not through a notification fd.  Recorded so later layers can honour it.
-    gets_ready: bool = False
-    # For each ``lines`` key, the key as the user wrote it (``@depends``,
-    # ``Depends``, ``needs/foo``), so later errors can quote the source exactly.
-    keys: dict[str, str] = field(default_factory=dict)
-    # Harmless things a reader was lenient with: (file, line, key as written, message),
-    # printed by ``ovis check`` as warnings.
-    warnings: list[tuple[Path, int, str, str]] = field(default_factory=list)
+    __slots__ = ("name", "kind", "source", "description", "version", "depends", "wants", "after",
+                 "before", "requiredby", "start", "stop", "notify", "timeout_start",
+                 "timeout_stop", "timeout_kill", "timeout_finish", "down_signal", "max_death",
+                 "restart_delay", "restart_delay_max", "env", "env_unexported", "stdin", "stdout",
+                 "stderr", "logger", "down", "earlier", "essential", "contents", "producer_for",
+                 "consumer_for", "pipeline_name", "user", "extra_files", "lines", "gets_ready",
+                 "keys", "warnings")
+
+    def __init__(self, name: str, kind: Kind, source: Path, description: str = "",
+                 version: str | None = None, depends: tuple[str, ...] = (),
+                 wants: tuple[str, ...] = (), after: tuple[str, ...] = (),
+                 before: tuple[str, ...] = (), requiredby: tuple[str, ...] = (),
+                 start: Program | None = None, stop: Program | None = None,
+                 notify: int | None = None, timeout_start: int | None = None,
+                 timeout_stop: int | None = None, timeout_kill: int | None = None,
+                 timeout_finish: int | None = None, down_signal: str | None = None,
+                 max_death: int | None = None, restart_delay: int | None = None,
+                 restart_delay_max: int | None = None, env: dict[str, str] | None = None,
+                 env_unexported: tuple[str, ...] = (), stdin: str | None = None,
+                 stdout: str | None = None, stderr: str | None = None,
+                 logger: LoggerSpec | None = None, down: bool = False, earlier: bool = False,
+                 essential: bool = False, contents: tuple[str, ...] = (),
+                 producer_for: str | None = None, consumer_for: tuple[str, ...] = (),
+                 pipeline_name: str | None = None, user: tuple[str, ...] = (),
+                 extra_files: dict[str, Path] | None = None,
+                 lines: dict[str, tuple[Path, int]] | None = None, gets_ready: bool = False,
+                 keys: dict[str, str] | None = None,
+                 warnings: list[tuple[Path, int, str, str]] | None = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.source = source
+        self.description = description
+        self.version = version
+        self.depends = depends  # hard: must be up+ready first, failure blocks
+        self.wants = wants  # soft: started too, failure does not block
+        self.after = after  # ordering only
+        self.before = before  # ordering only
+        self.requiredby = requiredby  # others that hard-depend on this one
+        self.start = start
+        self.stop = stop
+        self.notify = notify  # notification-fd
+        self.timeout_start = timeout_start  # ms the engine waits for up/ready; 0 = forever
+        self.timeout_stop = timeout_stop  # ms the engine waits for down; also s6 timeout-kill
+        self.timeout_kill = timeout_kill  # s6 timeout-kill, ms
+        self.timeout_finish = timeout_finish  # s6 timeout-finish, ms
+        self.down_signal = down_signal
+        self.max_death = max_death  # restart limit: deaths in a row before s6 gives up
+        self.restart_delay = restart_delay  # ms before the first restart (doubles); None: 1000
+        self.restart_delay_max = restart_delay_max  # ms, cap of that delay; None: 30000
+        self.env = {} if env is None else env  # as written, ${x} kept, 66's "!" removed
+        self.env_unexported = env_unexported  # 66 key=!value: substituted into Execute, not exported
+        # 66 0.8 StdIn/StdOut/StdErr: s6log, tty:/path, file:/path, console, syslog, null,
+        # parent, close, inherit (stderr only); None = the format's default.
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.logger = logger
+        self.down = down  # "normally down": tree start leaves it alone
+        self.earlier = earlier  # started by stage 1 as soon as s6-svscan runs
+        self.essential = essential  # anopa: its failure fails the whole transaction
+        # s6-rc: a bundle's members (Kind.BUNDLE); longrun pipelines: this service's
+        # stdout feeds ``producer_for``, its stdin is fed by ``consumer_for``; the last
+        # consumer may name the whole pipeline (a bundle of all its members).
+        self.contents = contents
+        self.producer_for = producer_for
+        self.consumer_for = consumer_for
+        self.pipeline_name = pipeline_name
+        self.user = user
+        self.extra_files = {} if extra_files is None else extra_files  # anopa files copied verbatim
+        # lines/keys are keyed by model field name ("depends", "notify", "start" ...),
+        # plus "FIELD/NAME" for each name of a dependency list ("depends/dbus") and
+        # "env/KEY" for each variable.
+        self.lines = {} if lines is None else lines
+        # anopa `gets-ready`: readiness is signalled by another program (aa-setready),
+        # not through a notification fd.  Recorded so later layers can honour it.
+        self.gets_ready = gets_ready
+        # For each ``lines`` key, the key as the user wrote it (``@depends``,
+        # ``Depends``, ``needs/foo``), so later errors can quote the source exactly.
+        self.keys = {} if keys is None else keys
+        # Harmless things a reader was lenient with: (file, line, key as written, message),
+        # printed by ``ovis check`` as warnings.
+        self.warnings = [] if warnings is None else warnings
 
     def where(self, key: str) -> tuple[Path, int]:
         """File and line that defined *key* (falls back to the source, line 1)."""

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from ovis.record import Frozen
 
 #: Defaults, in milliseconds / seconds; per service: RestartDelay, RestartDelayMax.
 FIRST_MS = 1000
@@ -113,14 +114,18 @@ BLOCK = """    msg="ovis: ESSENTIAL SERVICE $name FAILED: $why, $streak deaths i
 """
 
 
-@dataclass(frozen=True)
-class RestartState:
+class RestartState(Frozen):
     """What the finish script last recorded about a longrun."""
 
-    restarts: int = 0
-    waiting: bool = False
-    restart_at: float | None = None
-    gave_up: bool = False
+    __slots__ = ("restarts", "waiting", "restart_at", "gave_up")
+
+    def __init__(self, restarts: int = 0, waiting: bool = False, restart_at: float | None = None,
+                 gave_up: bool = False) -> None:
+        s = object.__setattr__
+        s(self, "restarts", restarts)
+        s(self, "waiting", waiting)
+        s(self, "restart_at", restart_at)
+        s(self, "gave_up", gave_up)
 
 
 def read_state(servicedir: Path | str) -> RestartState | None:

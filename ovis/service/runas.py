@@ -14,18 +14,21 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass
 from pathlib import Path
 
 from ovis.errors import DefinitionError
+from ovis.record import Frozen
 from ovis.service import execline
 
 
-@dataclass(frozen=True)
-class Ids:
-    uid: int
-    gid: int
-    groups: tuple[int, ...]
+class Ids(Frozen):
+    __slots__ = ("uid", "gid", "groups")
+
+    def __init__(self, uid: int, gid: int, groups: tuple[int, ...]) -> None:
+        s = object.__setattr__
+        s(self, "uid", uid)
+        s(self, "gid", gid)
+        s(self, "groups", groups)
 
     def command(self) -> str:
         """The execline line that drops privileges to these ids."""

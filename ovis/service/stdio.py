@@ -30,9 +30,9 @@ form               compiled to (fd N = 0, 1 or 2)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
+from ovis.record import Frozen
 from ovis.service import execline
 
 #: Forms each stream accepts (66's documentation of the three keys).
@@ -67,13 +67,16 @@ def normalize(value: str, stream: str) -> str:
     return form
 
 
-@dataclass(frozen=True)
-class Streams:
+class Streams(Frozen):
     """Where the three streams of one service really go, after 66's rules."""
 
-    stdin: str
-    stdout: str
-    stderr: str
+    __slots__ = ("stdin", "stdout", "stderr")
+
+    def __init__(self, stdin: str, stdout: str, stderr: str) -> None:
+        s = object.__setattr__
+        s(self, "stdin", stdin)
+        s(self, "stdout", stdout)
+        s(self, "stderr", stderr)
 
     @property
     def logged(self) -> bool:

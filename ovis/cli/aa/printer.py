@@ -11,7 +11,7 @@ the summary is made of.
 from __future__ import annotations
 
 import os
-import threading
+from _thread import RLock  # threading.RLock itself, without importing threading
 
 from ovis.aa import codes as C
 from ovis.aa import repo as R
@@ -38,7 +38,7 @@ class Printer:
     def __init__(self, out: Output, dry: bool = False) -> None:
         self.out = out
         self.dry = dry  # -n: auto-add lines go to stderr, stdout is the list
-        self.lock = threading.RLock()
+        self.lock = RLock()
 
     def line(self, text: str | bytes, where: int = OUT) -> None:
         with self.lock:

@@ -8,7 +8,8 @@ messages (:data:`TYPE_KEY`, :data:`EXECUTE_KEY`) are derived from them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ovis.record import Frozen
 
 
 MAIN, START, STOP, ENVIRONMENT, LOGGER = "main", "start", "stop", "environment", "logger"
@@ -29,13 +30,16 @@ UNSUPPORTED_SECTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class KeySpec:
+class KeySpec(Frozen):
     """What a key means: its canonical name, value shape and allowed sections."""
 
-    canon: str
-    shape: str
-    sections: frozenset[str]
+    __slots__ = ("canon", "shape", "sections")
+
+    def __init__(self, canon: str, shape: str, sections: frozenset[str]) -> None:
+        s = object.__setattr__
+        s(self, "canon", canon)
+        s(self, "shape", shape)
+        s(self, "sections", sections)
 
 
 def _spec(canon: str, shape: str, *sections: str) -> KeySpec:

@@ -9,11 +9,11 @@ is read so that errors come in file order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ovis.errors import DefinitionError
+from ovis.record import Record
 from ovis.service.envfile import is_env_ignorable, parse_env_line
 from ovis.service.formats.sixtysix.convert import convert_list, convert_scalar
 from ovis.service.formats.sixtysix.keys import (
@@ -26,26 +26,33 @@ from ovis.service.values import check_text, shorten
 ALL_KEYS = frozenset({*KEYS[AT], *KEYS[V08], *UNSUPPORTED_KEYS})
 
 
-@dataclass
-class Entry:
+class Entry(Record):
     """One ``key = value`` statement, value already converted."""
 
-    key: str  # as written
-    line: int
-    value: Any
-    items: list[tuple[int, str]] = field(default_factory=list)  # list keys: (line, word)
-    raw: str = ""  # scalar keys: the value as written (for warnings)
+    __slots__ = ("key", "line", "value", "items", "raw")
+
+    def __init__(self, key: str, line: int, value: Any, items: list[tuple[int, str]] | None = None,
+                 raw: str = "") -> None:
+        self.key = key  # as written
+        self.line = line
+        self.value = value
+        self.items = [] if items is None else items  # list keys: (line, word)
+        self.raw = raw  # scalar keys: the value as written (for warnings)
 
 
-@dataclass
-class Section:
+class Section(Record):
     """One ``[Section]`` and its statements, by canonical key."""
 
-    written: str
-    line: int
-    entries: dict[str, Entry] = field(default_factory=dict)
-    env: dict[str, tuple[int, str]] = field(default_factory=dict)  # [Environment]: KEY -> (line, value)
-    unexported: list[str] = field(default_factory=list)  # [Environment] keys written KEY=!value
+    __slots__ = ("written", "line", "entries", "env", "unexported")
+
+    def __init__(self, written: str, line: int, entries: dict[str, Entry] | None = None,
+                 env: dict[str, tuple[int, str]] | None = None,
+                 unexported: list[str] | None = None) -> None:
+        self.written = written
+        self.line = line
+        self.entries = {} if entries is None else entries
+        self.env = {} if env is None else env  # [Environment]: KEY -> (line, value)
+        self.unexported = [] if unexported is None else unexported  # [Environment] keys written KEY=!value
 
 
 def find_closing_paren(text: str) -> int | None:

@@ -1,0 +1,106 @@
+"""Plain record classes: what the model and the engine had dataclasses for.
+
+``dataclasses`` imports ``inspect`` and with it ``ast``, ``dis``,
+``tokenize``, ``linecache``, ``copy``, ``weakref``... about fifteen modules
+on every path that starts or stops a service, a few milliseconds here and
+tens of them per module under an emulated CPU (anopa's stages start some 30
+Pythons), and a dataclass instance carries a ``__dict__``.  A record class
+declares its fields as ``__slots__`` (in ``__init__``'s positional order)
+and writes its ``__init__``; these two bases give it, from ``__slots__``
+alone, what the dataclass gave: equality, ``repr``, pickling, and
+:func:`replace` / :func:`asdict` / :func:`fields`.
+
+A class whose slots hold more than its fields (a cache) names its fields in
+``_fields``.  :class:`Frozen` forbids assignment after ``__init__`` (which
+sets through ``object.__setattr__``) and hashes its fields but those in
+``_nohash``; :class:`Record` is mutable and unhashable, as a plain
+dataclass is.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    R = TypeVar("R", bound="Record")
+
+_setattr = object.__setattr__
+
+
+class Record:
+    """Mutable record: ``==`` compares the fields, class and all; not hashable."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _values: Any = None  # attrgetter of the fields, set per class
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "_fields" not in cls.__dict__:
+            cls._fields = tuple(cls.__dict__.get("__slots__", ()))
+        names = cls._fields
+        # attrgetter of one name gives the value, not a 1-tuple
+        cls._values = attrgetter(*names) if len(names) > 1 else staticmethod(
+            (lambda self, n=names[0]: (getattr(self, n),)) if names else (lambda self: ()))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values(self) == self._values(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (self.__class__.__qualname__ + "("
+                + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields) + ")")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__ (fields in its positional order): works for
+        # the frozen ones, whose __setattr__ a slot-state restore would hit.
+        return (self.__class__, self._values(self))
+
+
+class Frozen(Record):
+    """Immutable record, hashable on its fields (but ``_nohash``)."""
+
+    __slots__ = ()
+    _nohash: tuple[str, ...] = ()
+    _hashed: Any = None
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        names = tuple(n for n in cls._fields if n not in cls._nohash)
+        cls._hashed = (cls.__dict__["_values"] if names == cls._fields
+                       else attrgetter(*names) if len(names) > 1
+                       else staticmethod(lambda self, n=names[0]: (getattr(self, n),)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash(self._hashed(self))
+
+
+def fields(obj: Record | type[Record]) -> tuple[str, ...]:
+    """The field names of a record (class or instance), in order."""
+    return obj._fields
+
+
+def asdict(obj: Record) -> dict[str, Any]:
+    """Field name -> value (shallow: unlike dataclasses.asdict, no deep copy)."""
+    return {n: getattr(obj, n) for n in obj._fields}
+
+
+def replace(obj: R, **changes: Any) -> R:
+    """A new record like *obj* with *changes* (dataclasses.replace)."""
+    for n in changes:
+        if n not in obj._fields:
+            raise TypeError(f"{obj.__class__.__qualname__} has no field {n!r}")
+    return obj.__class__(**{n: changes[n] if n in changes else getattr(obj, n)
+                            for n in obj._fields})
