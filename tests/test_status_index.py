@@ -306,14 +306,18 @@ def test_a_removed_servicedir_leaves_the_index(system: LiveSystem,
 
 
 def test_status_of_an_indexed_tree_needs_no_parser_nor_compiler(system: LiveSystem) -> None:
+    """The table of compiled, unchanged, up services: the index, s6's status files, no more."""
     for n in ("w01", "w02"):
         system.write(n, LONGRUN.format(name=n, run="sleep 1000", extra=""))
     system.ovis("start", "w01", "w02", check=True)
     probe = ("import sys, json\nfrom ovis.cli.main import main\nmain(['status'])\n"
              "sys.stdout.flush()\nsys.__stderr__.write('MODULES ' + json.dumps(sorted(sys.modules)))\n")
-    p = subprocess.run([sys.executable, "-c", probe], env=system.env, capture_output=True,
+    p = subprocess.run([sys.executable, "-S", "-c", probe], env=system.env, capture_output=True,
                        text=True, cwd=str(REPO), timeout=120)
     mods = set(json.loads(p.stderr.split("MODULES ", 1)[1]))
     assert "w01" in p.stdout and "ovis.engine.statusindex" in mods
     assert not mods & {"ovis.service.compiler", "ovis.service.formats.sixtysix",
                        "ovis.engine.drift", "ovis.engine.manager"}, sorted(m for m in mods if "ovis" in m)
+    # nor typing, dataclasses, inspect (each costs its start-up at every call of a boot script)
+    assert not mods & {"typing", "dataclasses", "inspect", "argparse", "ovis.service.restart"}, \
+        sorted(mods & {"typing", "dataclasses", "inspect", "argparse", "ovis.service.restart"})
