@@ -87,10 +87,13 @@ def load(live: str) -> dict[str, list]:
 
 def valid(e: object, st: os.stat_result) -> bool:
     """*e* is an entry :func:`entry` could have written, for the ``ovis.json`` whose stat is *st*."""
-    return (type(e) is list and len(e) == 13 and e[IDENT] == ident(st) and e[KIND] in _KINDS
-            and type(e[DESCRIPTION]) is str and type(e[SOURCE]) is str
-            and (e[NOTIFY] is None or type(e[NOTIFY]) is int) and type(e[ESSENTIAL]) is bool
-            and type(e[CONTENTS]) is list and all(type(x) is str for x in e[CONTENTS])
+    if type(e) is not list or len(e) != 13 or e[4] != st.st_ctime_ns or e[1] != st.st_ino:
+        return False
+    contents = e[CONTENTS]
+    return (e[IDENT] == ident(st) and e[KIND] in _KINDS and type(e[DESCRIPTION]) is str
+            and type(e[SOURCE]) is str and (e[NOTIFY] is None or type(e[NOTIFY]) is int)
+            and type(e[ESSENTIAL]) is bool and type(contents) is list
+            and (not contents or all(type(x) is str for x in contents))
             and type(e[DEPENDS]) is list and type(e[WANTS]) is list)
 
 
