@@ -57,8 +57,10 @@ def _populate(s: LiveSystem) -> None:
     assert wait_until(lambda: s.status("crash")["crash"]["restarts"] >= 1, timeout=30)
 
 
-def _table_and_json(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[Any]]:
-    """What ``ovis status`` and ``ovis --json status`` print, read in this process, at NOW."""
+def _table_and_json(paths: Paths, monkeypatch: pytest.MonkeyPatch,
+                    names: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
+    """What ``ovis status [NAME...]`` and ``ovis --json status [NAME...]`` print, read in
+    this process, at NOW."""
     import io
 
     from ovis.cli import statusview
@@ -70,7 +72,7 @@ def _table_and_json(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
     with monkeypatch.context() as m:
         m.setattr(time, "time", lambda: NOW)
         m.setenv("COLUMNS", "200")
-        for argv in ([*where, "status"], [*where, "--json", "status"]):
+        for argv in ([*where, "status", *names], [*where, "--json", "status", *names]):
             args = quick_status(argv)
             assert args is not None
             buf = io.StringIO()
@@ -85,13 +87,14 @@ def _table_and_json(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
     return out[0], items
 
 
-def _without_index(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[Any]]:
+def _without_index(paths: Paths, monkeypatch: pytest.MonkeyPatch,
+                   names: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
     index = paths.live / statusindex.FILE
     saved = index.read_bytes() if index.exists() else None
     if saved is not None:
         index.unlink()
     try:
-        return _table_and_json(paths, monkeypatch)
+        return _table_and_json(paths, monkeypatch, names)
     finally:
         if saved is not None:
             index.write_bytes(saved)
@@ -149,6 +152,32 @@ def test_status_table_with_index_is_the_full_computation(system: LiveSystem,
     for a, b in zip(full, brief):
         for k in ("name", "type", "state", "ready", "pid", "since", "reason"):
             assert a[k] == b[k], (a["name"], k)
+
+
+def test_detailed_view_is_the_same_with_the_index(system: LiveSystem,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ovis status NAME...``: needs, needed-by, wanted-by from the index, as from each ovis.json."""
+    from ovis.engine.manager import Manager
+    from ovis.engine.status import dependents_of
+
+    _populate(system)
+    _frozen(system)
+    paths = _paths(system)
+    names = ("db", "web", "init", "grp", "crash", "bad1", "idle", "never", "broken", "w00")
+    reads: list[str] = []
+    real = statusindex.read_meta
+    monkeypatch.setattr(statusindex, "read_meta", lambda p: reads.append(p) or real(p))
+    detailed = _table_and_json(paths, monkeypatch, names)
+    # the named ones' models (once per View: table and JSON), not all of LIVE's
+    assert reads and {Path(p).parent.name for p in reads} <= set(names), reads
+    assert len(reads) <= 2 * len(names), reads
+    assert detailed == _without_index(paths, monkeypatch, names)
+    by = {it["name"]: it for it in detailed[1]}
+    assert by["db"]["needed_by"] == ["web"] and by["web"]["needs"] == ["db"]
+    assert by["init"]["needed_by"] == [] and "Needed by: -" in detailed[0]
+    m = Manager(paths)  # the engine's models give the same edges
+    for n in names:
+        assert (by[n]["needed_by"], by[n]["wanted_by"]) == tuple(dependents_of(m, n)), n
 
 
 def test_a_recompiled_service_is_read_from_its_ovis_json(system: LiveSystem,

@@ -304,6 +304,7 @@ class View:
         self._table: dict[str, TableModel] | None = None
         self._metas: dict[str, dict[str, Any]] | None = None
         self._entries: dict[str, list[Any]] | None = None  # status-index entries standing for ovis.json
+        self._one: dict[str, Service | None] = {}  # live_service's answers
         self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
         self._search = [str(d) for d in paths.services]
         self._compiler: Any = None
@@ -373,6 +374,51 @@ class View:
                 except (ValueError, KeyError):
                     continue
         return self._live
+
+    def live_service(self, name: str) -> Service | None:
+        """One compiled service's model (its ``ovis.json`` alone, not all of LIVE's)."""
+        if self._live is not None:
+            return self._live.get(name)
+        if name in self._one:
+            return self._one[name]
+        self._one[name] = svc = self._read_one(name)
+        return svc
+
+    def _read_one(self, name: str) -> Service | None:
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        meta = self._metas.get(name)
+        if meta is None and name in self._entries:
+            got = ix.read_meta(f"{self.paths.servicedirs_str}/{name}/{META}")
+            meta = got[1] if got is not None else None
+        if meta is None:
+            return None
+        from ovis.service.compiler import service_from_metadata
+
+        try:
+            return service_from_metadata(meta)
+        except (ValueError, KeyError):
+            return None
+
+    def compiled_edges(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(depends, wants) of every compiled service, as :meth:`live_services` would give them.
+
+        From the index where it holds the service; the rest (read from
+        their ``ovis.json``) through the compiler's own reader.
+        """
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        out = {e: (tuple(ent[ix.DEPENDS]), tuple(ent[ix.WANTS])) for e, ent in self._entries.items()}
+        if self._metas:
+            from ovis.service.compiler import service_from_metadata
+
+            for e, meta in self._metas.items():
+                try:
+                    svc = service_from_metadata(meta)
+                except (ValueError, KeyError):
+                    continue
+                out[e] = (svc.depends, svc.wants)
+        return out
 
     def table_models(self) -> dict[str, TableModel]:
         """:meth:`live_services`, each with only what the status table reads (no compiler import)."""
@@ -497,21 +543,28 @@ def dependents_of(manager: Manager, name: str) -> tuple[list[str], list[str]]:
     """
     from ovis.errors import ConfigError
 
-    models: dict[str, Service] = {}
-    live = manager.live_services()
+    # (depends, wants) of each service: a View reads the compiled ones' from
+    # the status index (no model of each built), a Manager from its models
+    edges: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
     view = isinstance(manager, View)
+    if view:
+        live = manager.compiled_edges()  # type: ignore[union-attr]
+    else:
+        live = {n: (s.depends, s.wants) for n, s in manager.live_services().items()}
+    edges = {}
     for n in manager.repo.names():
         if view and n in live and manager.changed(n) is False:  # type: ignore[union-attr]
-            models[n] = live[n]  # compiled from this very definition: no parse of it
+            edges[n] = live[n]  # compiled from this very definition: no parse of it
             continue
         try:
-            models[n] = manager.repo.load(n)
+            svc = manager.repo.load(n)
         except ConfigError:
             continue
-    for n, svc in live.items():
-        models.setdefault(n, svc)
-    needed = sorted(n for n, s in models.items() if name in s.depends)
-    wanted = sorted(n for n, s in models.items() if name in s.wants)
+        edges[n] = (svc.depends, svc.wants)
+    for n, e in live.items():
+        edges.setdefault(n, e)
+    needed = sorted(n for n, (d, _) in edges.items() if name in d)
+    wanted = sorted(n for n, (_, w) in edges.items() if name in w)
     return needed, wanted
 
 
@@ -533,10 +586,9 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
     ``changed`` (definition differs on disk from what was compiled) and
     ``log`` (the last *lines* lines).
     """
-    from ovis.engine.drift import definition_changed
-
     name = item["name"]
-    svc = manager.live_services().get(name)
+    view = isinstance(manager, View)
+    svc = manager.live_service(name) if view else manager.live_services().get(name)  # type: ignore[union-attr]
     if svc is None:
         try:
             svc = manager.repo.load(name)
@@ -552,5 +604,11 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
         wanted_by=wanted_by,
         log=last_log_lines(manager, name, lines) if lines > 0 else [],
     )
-    out.setdefault("changed", definition_changed(manager, name))
+    if "changed" not in out:
+        if view:  # its cheap check first, then drift's (the same answers: test_cli_lazy)
+            out["changed"] = manager.changed(name)  # type: ignore[union-attr]
+        else:
+            from ovis.engine.drift import definition_changed
+
+            out["changed"] = definition_changed(manager, name)
     return out
