@@ -10,7 +10,9 @@ scripts: name them and they are measured too).  Whether a script is a lean
 launcher (``#!PYTHON -IS``, ovis/cli/launchers.py) or pip's is printed.
 
 Commands: ``ovis --version``, ``aa-echo``, ``ovis status`` of the bundled
-examples (not compiled: they are parsed), ``ovis is-enabled``, ``ovis
+examples (not compiled: they are parsed), the same once they are compiled
+and up (``status-examples-up``: what a booted system's scripts see; the
+last installation starts them), ``ovis is-enabled``, ``ovis
 --help``, ``ovis status`` of N trivial longruns up (compiled and started
 once, by the last installation, under a private s6-svscan), ``ovis status
 NAME`` of one of them, and ``aa-status`` of an anopa repository of N up
@@ -88,6 +90,24 @@ class System:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class ExamplesUp:
+    """The bundled 66 examples compiled and up under a private s6-svscan (started by *bindir*'s ovis)."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="launch-exup-", dir=TMPFS))
+        self.env = env_for(self.root, REPO / "examples" / "66")
+        ovis = str(bindir / "ovis")
+        self.proc = subprocess.Popen([ovis, "scandir", "start"], env=self.env, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_svscan(self.root / "live" / "scandir")
+        subprocess.run([ovis, "-v", "0", "start", "clock", "spoold"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        stop_svscan(self.proc, self.root / "live" / "scandir")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class AnopaRepo:
     """An anopa repository of N up longruns, made and started by *bindir*'s aa-enable/aa-start."""
 
@@ -133,8 +153,11 @@ def main() -> None:
         ("is-enabled", ["ovis", "is-enabled", "clock"], ex),
         ("help", ["ovis", "--help"], ex),
     ]
-    system = repo = None
+    system = repo = exup = None
     try:
+        if not only or "status-examples-up" in only:
+            exup = ExamplesUp(bins[-1])
+            cases.insert(3, ("status-examples-up", ["ovis", "status"], exup.env))
         if not only or only & {"status-n", "status-name"}:
             system = System(bins[-1], args.n)
             cases += [("status-n", ["ovis", "status"], system.env),
@@ -168,7 +191,7 @@ def main() -> None:
             print(f"| {key}: `{' '.join(argv[:2])}` | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
         print(f"\nload {os.getloadavg()[0]:.1f} at the end")
     finally:
-        for x in (system, repo):
+        for x in (system, repo, exup):
             if x is not None:
                 x.close()
         shutil.rmtree(scratch, ignore_errors=True)

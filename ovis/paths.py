@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
+if TYPE_CHECKING:
+    from typing import Mapping
 
 from ovis.record import Frozen, replace
 

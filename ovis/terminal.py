@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Sequence, TextIO
-
+TYPE_CHECKING = False  # no typing at run time: ovis status imports this module
 if TYPE_CHECKING:  # a status table needs no engine: progress lines get these from it
+    from typing import Any, Sequence, TextIO
+
     from ovis.engine.transaction import Action, Result
 
 RESET = "\033[0m"
@@ -93,15 +94,13 @@ class TerminalReporter:
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str], colour: bool) -> str:
-    widths = [len(h) for h in header]
-    for r in rows:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip()]
+    widths = [max(len(h), *map(len, col)) if col else len(h)
+              for h, col in zip(header, zip(*rows) if rows else [()] * len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call per row (ovis status of 1000)
+    lines = [fmt(*header).rstrip()]
     if colour:
         lines[0] = paint(lines[0], BOLD, True)
-    for r in rows:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+    lines += [fmt(*r).rstrip() for r in rows]
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # no typing at run time (ovis status imports this)
 
 from ovis.paths import Paths, read_env_file
 

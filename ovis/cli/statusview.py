@@ -9,13 +9,13 @@ called a lot, and the detailed parts are computed only for named services.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # no typing at run time (start-up cost)
 if TYPE_CHECKING:  # ovis status reads its command line without argparse (cli.main.quick_status)
     import argparse
+    from typing import Any
 
 from ovis.errors import EXIT_FAILED, EXIT_OK
 
@@ -27,7 +27,9 @@ def _items(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     from ovis.engine.status import View, gather
 
     m = View(paths_of(args))  # reads LIVE once; no engine imported
-    items = gather(m, args.names or None)
+    # The table (and the summary's counts) print a few fields: an up longrun
+    # is then one read of supervise/status; --json and the detailed view get all.
+    items = gather(m, args.names or None, brief=not args.names and not args.json)
     if not args.names:
         for it in items:
             if it.get("compiled"):
@@ -46,6 +48,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         items = [describe(m, it, args.lines) for it in items]
     if args.json:
+        import json
+
         print(json.dumps(items, indent=1))
     elif args.names:
         colour = use_colour(sys.stdout)
@@ -132,6 +136,8 @@ def summary(args: argparse.Namespace) -> int:
         return EXIT_OK
     counts = {s: sum(1 for it in items if it["state"] == s) for s in ("up", "failed", "down")}
     if args.json:
+        import json
+
         print(json.dumps({"services": len(items), **counts,
                           "failed_names": [it["name"] for it in items if it["state"] == "failed"]}))
         return EXIT_OK

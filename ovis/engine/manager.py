@@ -125,8 +125,13 @@ class Manager:
                 with statefile.Lock(self.paths, self.reporter.message):
                     self._compile_and_link(services)
             # else compiled and linked while the transaction runs (ovis.engine.install)
-            return self._transact(services, set(services), Action.START, interruptible=True,
-                                  install=self.compile)
+            try:
+                return self._transact(services, set(services), Action.START, interruptible=True,
+                                      install=self.compile)
+            finally:  # what `ovis status` reads instead of each ovis.json (statusindex)
+                from ovis.engine.statusindex import refresh
+
+                refresh(os.fspath(self.paths.live), self.paths.servicedirs_str, services)
 
     def shutting_down(self) -> bool:
         return os.path.lexists(self.paths.shutdown_request)

@@ -18,7 +18,10 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from ovis import atomic
 from ovis.paths import Paths, check_name, safe_component

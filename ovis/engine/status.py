@@ -12,20 +12,40 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import: ovis status imports this
 
 from ovis.engine import state as statefile
+from ovis.engine import statusindex as ix
 from ovis.paths import Paths
 from ovis.s6.status import read_status, signal_name
-from ovis.service.restart import read_state
 
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from ovis.engine.manager import Manager
 from ovis.service.model import Kind, Service
 
 FIELDS = ("name", "type", "state", "ready", "pid", "since", "exit", "reason")
+_UNREAD = object()  # supervise/status not read yet
 
-def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> dict[str, Any]:
+def service_status(paths: Paths, svc: Service | TableModel, compiled: bool,
+                   brief: bool = False) -> dict[str, Any]:
+    """What ``ovis status`` says of one service (see ``--json`` in docs/ovis-status.md).
+
+    *brief*: only what the table prints (name, type, state, ready, pid,
+    since, reason, detail) is sure to be right.  A compiled longrun that is
+    up then costs one read (``supervise/status``): its state record,
+    restart-policy file and death tally only feed ``--json``'s fields.
+    """
+    sup: Any = _UNREAD
+    if brief and compiled and svc.kind is Kind.LONGRUN:
+        sup = read_status(f"{paths.servicedirs_str}/{svc.name}")
+        if sup is not None and sup.up:
+            return {"name": svc.name, "type": "longrun", "state": "up",
+                    "ready": sup.ready if svc.notify is not None else True, "pid": sup.pid,
+                    "since": sup.stamp, "exit": None, "reason": None, "detail": "",
+                    "compiled": True}
     st = statefile.load(paths, svc.name)
     out: dict[str, Any] = {
         "name": svc.name,
@@ -50,8 +70,13 @@ def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> d
                        reason=None if st.state == "up" else st.reason)
         return out
     sd = f"{paths.servicedirs_str}/{svc.name}"
-    sup = read_status(sd) if compiled else None
-    rs = read_state(sd) if compiled and sup is not None else None
+    if sup is _UNREAD:
+        sup = read_status(sd) if compiled else None
+    rs = None
+    if compiled and sup is not None:
+        from ovis.service.restart import read_state  # (shlex, its own model) not for an up table
+
+        rs = read_state(sd)
     out.update(essential=svc.essential, waiting=False, restart_at=None)
     if sup is not None and rs is not None:
         out["restarts"] = rs.restarts  # what the finish script (restart policy) decided
@@ -99,8 +124,8 @@ def service_status(paths: Paths, svc: Service | TableModel, compiled: bool) -> d
 
 def collect(paths: Paths, defined: dict[str, Service],
             live: dict[str, Service] | dict[str, TableModel], names: list[str] | None,
-            lookup: Callable[[str], Service | TableModel | None] | None = None
-            ) -> list[dict[str, Any]]:
+            lookup: Callable[[str], Service | TableModel | None] | None = None,
+            brief: bool = False) -> list[dict[str, Any]]:
     """Status of *names*, or of everything defined or compiled.
 
     *lookup* finds a bundle's members that are neither in *defined* nor in
@@ -111,7 +136,7 @@ def collect(paths: Paths, defined: dict[str, Service],
     for n in wanted:
         svc = live.get(n) or defined[n]
         # Prefer the live model (what is really running); fall back to the definition.
-        item = service_status(paths, svc, n in live)
+        item = service_status(paths, svc, n in live, brief)
         if svc.kind is Kind.BUNDLE:
             find = lookup or (lambda m: live.get(m) or defined.get(m))
             item.update(bundle_status(paths, svc, find, live))
@@ -140,7 +165,7 @@ def bundle_status(paths: Paths, svc: Service | TableModel,
         if msvc.kind is Kind.BUNDLE:
             mst = bundle_status(paths, msvc, lookup, live, seen | {svc.name})
         else:
-            mst = service_status(paths, msvc, m in live)
+            mst = service_status(paths, msvc, m in live, True)  # its state alone
         if mst["state"] != "up":
             not_up.append(m)
             failed |= mst["state"] == "failed"
@@ -219,6 +244,8 @@ def log_path(paths: Paths, name: str) -> Path:
     return paths.logdir_of(name) / "current"
 
 
+_KINDS = {k.value: k for k in Kind}
+
 #: The compiled model's file in each servicedir (ovis.service.compiler.META,
 #: not imported from there: the table needs none of the compiler).
 META = "ovis.json"
@@ -251,6 +278,12 @@ class TableModel:
                    int(notify) if isinstance(notify, int) else None, bool(meta.get("essential")),
                    tuple(str(x) for x in meta.get("contents") or []))
 
+    @classmethod
+    def from_entry(cls, name: str, e: list[Any]) -> TableModel:
+        """The model a ``status-index`` entry recorded (what from_metadata made of its ovis.json)."""
+        return cls(name, _KINDS[e[ix.KIND]], e[ix.DESCRIPTION], e[ix.SOURCE], e[ix.NOTIFY],
+                   e[ix.ESSENTIAL], tuple(e[ix.CONTENTS]))
+
 
 class View:
     """What the status readers use of a Manager (paths, definitions, LIVE), and no more.
@@ -270,40 +303,60 @@ class View:
         self._live: dict[str, Service] | None = None
         self._table: dict[str, TableModel] | None = None
         self._metas: dict[str, dict[str, Any]] | None = None
+        self._entries: dict[str, list[Any]] | None = None  # status-index entries standing for ovis.json
+        self._one: dict[str, Service | None] = {}  # live_service's answers
         self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
         self._search = [str(d) for d in paths.services]
         self._compiler: Any = None
 
-    def _read_metas(self) -> dict[str, dict[str, Any]]:
-        """Each compiled service's ``ovis.json``, decoded, read once per invocation."""
-        if self._metas is None:
-            self._metas = {}
-            base = str(self.paths.servicedirs)
-            try:
-                entries = os.listdir(base)
-            except OSError:
-                entries = []
-            for e in entries:
-                if e.startswith("."):
-                    continue
+    def _scan(self) -> None:
+        """Each compiled service once per invocation: its index entry, else its ``ovis.json``.
+
+        An entry of ``LIVE/status-index`` (:mod:`ovis.engine.statusindex`)
+        stands for the servicedir's ``ovis.json`` only while that file has
+        the identity the entry recorded (one ``stat``); any other servicedir
+        is read as before.  Either way the same table models come out.
+        """
+        if self._metas is not None:
+            return
+        self._metas, self._entries = {}, {}
+        base = self.paths.servicedirs_str
+        try:
+            entries = os.listdir(base)
+        except OSError:
+            return
+        index = ix.load(os.fspath(self.paths.live)) if entries else {}
+        for e in entries:
+            if e.startswith("."):
+                continue
+            ent = index.get(e)
+            if ent is not None:
                 try:
-                    fd = os.open(f"{base}/{e}/{META}", os.O_RDONLY | os.O_CLOEXEC)
+                    st = os.stat(f"{base}/{e}/{META}")
                 except OSError:
                     continue
-                try:
-                    at = os.fstat(fd).st_mtime  # of the file read, not of a later one
-                    b = os.read(fd, 65536)
-                    if len(b) == 65536:
-                        while more := os.read(fd, 65536):
-                            b += more
-                    meta = statefile.loads(b)
-                    if isinstance(meta, dict):
-                        self._metas[e] = meta
-                        self._compiled_at[e] = at
-                except (OSError, ValueError):
+                if ix.valid(ent, st):
+                    self._entries[e] = ent
+                    self._compiled_at[e] = st.st_mtime
                     continue
-                finally:
-                    os.close(fd)
+            got = ix.read_meta(f"{base}/{e}/{META}")
+            if got is not None:
+                self._metas[e] = got[1]
+                self._compiled_at[e] = got[0].st_mtime  # of the file read, not of a later one
+
+    def _read_metas(self) -> dict[str, dict[str, Any]]:
+        """Each compiled service's ``ovis.json``, decoded, read once per invocation."""
+        self._scan()
+        assert self._metas is not None
+        if self._entries:  # the full models: read what the index stood for
+            base = self.paths.servicedirs_str
+            for e in list(self._entries):
+                got = ix.read_meta(f"{base}/{e}/{META}")
+                if got is not None:
+                    self._metas[e] = got[1]
+                    self._compiled_at[e] = got[0].st_mtime
+            self._entries = {}
+            self._table = None
         return self._metas
 
     def live_services(self) -> dict[str, Service]:
@@ -322,11 +375,60 @@ class View:
                     continue
         return self._live
 
+    def live_service(self, name: str) -> Service | None:
+        """One compiled service's model (its ``ovis.json`` alone, not all of LIVE's)."""
+        if self._live is not None:
+            return self._live.get(name)
+        if name in self._one:
+            return self._one[name]
+        self._one[name] = svc = self._read_one(name)
+        return svc
+
+    def _read_one(self, name: str) -> Service | None:
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        meta = self._metas.get(name)
+        if meta is None and name in self._entries:
+            got = ix.read_meta(f"{self.paths.servicedirs_str}/{name}/{META}")
+            meta = got[1] if got is not None else None
+        if meta is None:
+            return None
+        from ovis.service.compiler import service_from_metadata
+
+        try:
+            return service_from_metadata(meta)
+        except (ValueError, KeyError):
+            return None
+
+    def compiled_edges(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(depends, wants) of every compiled service, as :meth:`live_services` would give them.
+
+        From the index where it holds the service; the rest (read from
+        their ``ovis.json``) through the compiler's own reader.
+        """
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        out = {e: (tuple(ent[ix.DEPENDS]), tuple(ent[ix.WANTS])) for e, ent in self._entries.items()}
+        if self._metas:
+            from ovis.service.compiler import service_from_metadata
+
+            for e, meta in self._metas.items():
+                try:
+                    svc = service_from_metadata(meta)
+                except (ValueError, KeyError):
+                    continue
+                out[e] = (svc.depends, svc.wants)
+        return out
+
     def table_models(self) -> dict[str, TableModel]:
         """:meth:`live_services`, each with only what the status table reads (no compiler import)."""
         if self._table is None:
+            self._scan()
+            assert self._metas is not None and self._entries is not None
             self._table = {}
-            for e, meta in self._read_metas().items():
+            for e, ent in self._entries.items():
+                self._table[e] = TableModel.from_entry(e, ent)
+            for e, meta in self._metas.items():
                 try:
                     self._table[e] = TableModel.from_metadata(meta)
                 except (ValueError, KeyError):
@@ -344,7 +446,7 @@ class View:
         import os
         import stat
 
-        self._read_metas()  # records when each ovis.json was written
+        self._scan()  # records when each ovis.json was written
         at = self._compiled_at.get(name)
         if at is not None and "@" not in name:
             for d in self._search:
@@ -368,11 +470,13 @@ class View:
         return self._compiler
 
 
-def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, Any]]:
+def gather(manager: Manager | View, names: list[str] | None,
+           brief: bool = False) -> list[dict[str, Any]]:
     """What ``ovis status [NAME...]`` shows: compiled, defined and broken services.
 
     Unknown names raise :class:`~ovis.errors.UnknownService`; a definition
     that exists but does not parse is listed as failed (invalid-definition).
+    *brief*: items good for the table only (:func:`service_status`).
     """
     from ovis.errors import ConfigError
 
@@ -406,7 +510,8 @@ def gather(manager: Manager | View, names: list[str] | None) -> list[dict[str, A
         except ConfigError:
             return None
 
-    good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken], lookup)
+    good = collect(manager.paths, defined, live, [n for n in wanted if n not in broken], lookup,
+                   brief)
     by_name = {it["name"]: it for it in good}
     by_name.update(broken)
     return [by_name[n] for n in wanted]
@@ -438,21 +543,28 @@ def dependents_of(manager: Manager, name: str) -> tuple[list[str], list[str]]:
     """
     from ovis.errors import ConfigError
 
-    models: dict[str, Service] = {}
-    live = manager.live_services()
+    # (depends, wants) of each service: a View reads the compiled ones' from
+    # the status index (no model of each built), a Manager from its models
+    edges: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
     view = isinstance(manager, View)
+    if view:
+        live = manager.compiled_edges()  # type: ignore[union-attr]
+    else:
+        live = {n: (s.depends, s.wants) for n, s in manager.live_services().items()}
+    edges = {}
     for n in manager.repo.names():
         if view and n in live and manager.changed(n) is False:  # type: ignore[union-attr]
-            models[n] = live[n]  # compiled from this very definition: no parse of it
+            edges[n] = live[n]  # compiled from this very definition: no parse of it
             continue
         try:
-            models[n] = manager.repo.load(n)
+            svc = manager.repo.load(n)
         except ConfigError:
             continue
-    for n, svc in live.items():
-        models.setdefault(n, svc)
-    needed = sorted(n for n, s in models.items() if name in s.depends)
-    wanted = sorted(n for n, s in models.items() if name in s.wants)
+        edges[n] = (svc.depends, svc.wants)
+    for n, e in live.items():
+        edges.setdefault(n, e)
+    needed = sorted(n for n, (d, _) in edges.items() if name in d)
+    wanted = sorted(n for n, (_, w) in edges.items() if name in w)
     return needed, wanted
 
 
@@ -474,10 +586,9 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
     ``changed`` (definition differs on disk from what was compiled) and
     ``log`` (the last *lines* lines).
     """
-    from ovis.engine.drift import definition_changed
-
     name = item["name"]
-    svc = manager.live_services().get(name)
+    view = isinstance(manager, View)
+    svc = manager.live_service(name) if view else manager.live_services().get(name)  # type: ignore[union-attr]
     if svc is None:
         try:
             svc = manager.repo.load(name)
@@ -493,5 +604,11 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
         wanted_by=wanted_by,
         log=last_log_lines(manager, name, lines) if lines > 0 else [],
     )
-    out.setdefault("changed", definition_changed(manager, name))
+    if "changed" not in out:
+        if view:  # its cheap check first, then drift's (the same answers: test_cli_lazy)
+            out["changed"] = manager.changed(name)  # type: ignore[union-attr]
+        else:
+            from ovis.engine.drift import definition_changed
+
+            out["changed"] = definition_changed(manager, name)
     return out

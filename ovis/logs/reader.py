@@ -79,8 +79,8 @@ def log_file(manager: Manager, name: str) -> Path:
     """``current`` of *name*'s log: compiled model first, else its definition."""
     from ovis.service.compiler import log_destination
 
-    live = manager.live_services()
-    svc = live.get(name)
+    one = getattr(manager, "live_service", None)  # a status View reads this one's model alone
+    svc = one(name) if one is not None else manager.live_services().get(name)
     if svc is None:
         if manager.repo.locate(name) is None:
             raise UnknownService(name)

@@ -28,12 +28,15 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 
 from ovis.errors import ConfigError, DefinitionError, UnknownService
 from ovis.service.model import Service, is_valid_name, split_instance
 
 if TYPE_CHECKING:  # only for annotations: ovis.paths would be an import cycle later
+    from typing import Iterable, Sequence
+
     from ovis.paths import Paths
     from ovis.service.cache import CompileCache
 

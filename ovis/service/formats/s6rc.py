@@ -39,7 +39,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+
+TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from ovis.errors import DefinitionError, UnknownService
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service, is_valid_name
