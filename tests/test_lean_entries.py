@@ -49,6 +49,16 @@ def test_stage_aa_tools_import_no_heavy_module(tool: str) -> None:
     assert not mods & (HEAVY | ENGINE), sorted(mods & (HEAVY | ENGINE))
 
 
+def test_aa_enable_imports_no_engine_runner() -> None:
+    """aa-enable compiles servicedirs; it starts nothing: no manager, runner or s6 backend
+    (anopa's stage 1 runs it once per boot, where each module costs tens of ms)."""
+    mods = imported("from ovis.cli.aa.enable import entrypoint")
+    runner = {"ovis.engine.manager", "ovis.engine.runner", "ovis.engine.s6backend",
+              "ovis.aa.run", "ovis.aa.plan", "subprocess"}
+    assert "ovis.service.compiler" in mods  # what it does need (the test can see imports)
+    assert not mods & runner, sorted(mods & runner)
+
+
 def test_stage4_entry_imports_no_heavy_module() -> None:
     """What .s6-svscan/finish runs (stage 4) up to the stage's own work."""
     mods = imported("import ovis.cli.stagecmd, ovis.cli.main, ovis.boot.shutdown, "
