@@ -341,9 +341,12 @@ class Stage1:
         if not fifo.exists():
             os.mkfifo(fifo, 0o600)
         echo = self.cfg.container and self.namespace
-        lines = [execline.shebang().rstrip("\n"),
-                 f"fdmove 1 {CONSOLE_FD}" if echo else "redirfd -w 1 /dev/null",
-                 "redirfd -rnb 0 fifo"]
+        # The real execlineb and execline's commands by absolute path, as the compiler
+        # writes them: Debian's wrapper would add four execs on the way to the fifo, which
+        # stage 2 waits for (seconds of a boot under an emulated CPU).
+        lines = [execline.header("-P").rstrip("\n"),
+                 execline.command(f"fdmove 1 {CONSOLE_FD}" if echo else "redirfd -w 1 /dev/null"),
+                 execline.command("redirfd -rnb 0 fifo")]
         if user and user != "root":
             lines.append(f"s6-setuidgid {execline.quote(user)}")
         lines.append(f"s6-log -bd3 -- {'1 ' if echo else ''}t {execline.quote(str(logdir))}")
