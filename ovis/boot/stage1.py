@@ -366,7 +366,10 @@ class Stage1:
         from ovis.paths import Paths
 
         paths = Paths.resolve(dict(os.environ))
-        errors = Manager(paths).init_tree(self.cfg.tree)
+        manager = Manager(paths)
+        # Kept for stage 2 in the forked child: the tree's definitions are loaded once.
+        self.repo = manager.repo
+        errors = manager.init_tree(self.cfg.tree)
         for e in errors:
             _say(f"ovis: warning: tree {self.cfg.tree}: {e}")
 
@@ -484,7 +487,8 @@ class Stage1:
             from ovis.paths import Paths
 
             try:
-                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show)
+                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show,
+                                  repo=getattr(self, "repo", None))
             except OvisError as e:  # what `ovis stage2` would have printed and returned
                 _say(f"ovis: error: {e}", 2)
                 return e.exit_status
