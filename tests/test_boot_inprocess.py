@@ -184,3 +184,29 @@ def test_pid1_scripts_use_the_lean_entry_with_live(booted: BootedSystem) -> None
     console = booted.console_text()
     assert "ovis: stage 3: preparing reboot" in console and "stage 4 done" in console, console
     booted.assert_nothing_survived_stage4()
+
+
+def test_catchall_logger_runs_without_debians_wrapper(booted: BootedSystem) -> None:
+    """The catch-all logger (which stage 2 waits for) is started by the real execlineb with
+    execline's commands named absolutely, as the compiler writes run scripts: Debian's
+    wrapper script would add four execs before it opens its fifo. Its log still works."""
+    from ovis.boot.config import CATCHALL
+    from ovis.service import execline
+
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    run = (booted.live() / "scandir" / CATCHALL / "run").read_text()
+    it = execline.interpreter()
+    assert run.startswith(f"#!{it.path} -P\n"), run
+    if it.path != execline.WRAPPER:  # a real execlineb was found (Debian's is a wrapper)
+        assert execline.WRAPPER not in run, run
+    for line in run.splitlines()[1:]:
+        word = line.split()[0]
+        assert it.bindir is None or word not in it.names, line  # absolute, not by PATH
+    # stage 2 wrote its lines through the logger, then had the file rotated and saved
+    current = (booted.live() / "log" / CATCHALL / "current").read_text()
+    assert "ovis: boot log saved as " in current, current
+    saved = Path(current.split("ovis: boot log saved as ", 1)[1].split()[0])
+    assert "ovis: system ready in" in saved.read_text(), saved.read_text()
+    os.kill(booted.pid1, 10)  # SIGUSR1: poweroff
+    assert booted.wait_exit(60) is not None
