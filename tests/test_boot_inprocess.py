@@ -36,6 +36,29 @@ def test_the_skeletons_scripts_are_recognised(tmp_path: Path) -> None:
     assert selfcmd.script_runs_self(str(d / "rc.init.container")) is None
 
 
+def test_the_command_puts_the_package_after_the_standard_library_and_old_scripts_count(
+        tmp_path: Path) -> None:
+    """The command appends this ovis to sys.path (first, it would cost a directory stat per
+    standard-library import); a skeleton installed by an ovis that put it first still runs
+    in-process."""
+    import subprocess
+
+    words = selfcmd.argv()
+    code = words[-1]
+    assert "sys.path.append(" in code and "insert(" not in code, code
+    r = subprocess.run([*words[:-1], code.replace("from ovis.cli.main import entrypoint;"
+                                                  "entrypoint()", "import ovis;print(ovis.__file__)"
+                                                  ";print(sys.path[-1])")],
+                       capture_output=True, text=True, timeout=60)
+    here = str(selfcmd.package_root())
+    assert r.stdout.split() == [str(Path(here) / "ovis" / "__init__.py"), here], r
+    d = _installed(tmp_path)
+    old = (d / "rc.init").read_text().replace("sys.path.append(", "sys.path.insert(0,")
+    assert old != (d / "rc.init").read_text()
+    (d / "rc.init").write_text(old)
+    assert selfcmd.script_runs_self(str(d / "rc.init")) == ["stage2"]
+
+
 def test_a_script_with_anything_else_is_not(tmp_path: Path) -> None:
     d = _installed(tmp_path)
     original = (d / "rc.init").read_text()

@@ -25,13 +25,20 @@ import shlex
 import sys
 from pathlib import Path
 
-#: Run by ``python -I -c``: the package root goes first on sys.path ({root}: a JSON string).
-_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+#: Run by ``python -I -S -c``: the package root goes on sys.path ({root}: a JSON string),
+#: after the standard library, as the lean launchers put it: with ``-I -S`` nothing else
+#: is there (no site-packages, no PYTHONPATH, no current directory), so this ovis is the
+#: one imported; first, it would be one more directory stat'ed for every standard-library
+#: import (the import system checks each entry's mtime): some 80 per start of the engine,
+#: each a round trip to the disk where file metadata is slow (a VM's 9p root).
+_CODE = ("import sys;sys.path.append({root});sys.argv[0]=\"ovis\";"
          "from ovis.cli.main import entrypoint;entrypoint()")
+#: What ovis wrote before (the root first): still recognised in an installed skeleton's scripts.
+_OLD_CODE = _CODE.replace("sys.path.append(", "sys.path.insert(0,")
 
 
 #: The same for the commands of PID 1's own scripts (ovis.cli.stagecmd: stage 4, power verbs).
-_STAGE_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+_STAGE_CODE = ("import sys;sys.path.append({root});sys.argv[0]=\"ovis\";"
                "from ovis.cli.stagecmd import entrypoint;entrypoint()")
 
 
@@ -74,7 +81,8 @@ def runs_self(words: list[str]) -> list[str] | None:
         return None
     if set(words[2:c]) - {"-I", "-S"} or "-I" not in words[2:c] or c + 1 >= len(words):
         return None
-    if words[c + 1] != _CODE.format(root=json.dumps(str(package_root()))):
+    root = json.dumps(str(package_root()))
+    if words[c + 1] not in (_CODE.format(root=root), _OLD_CODE.format(root=root)):
         return None
     rest = words[c + 2:]
     if not all(w and all(ch.isalnum() or ch in "-_" for ch in w) for w in rest):

@@ -39,7 +39,7 @@ The new root is the host's ``/`` (read-only 9p under a tmpfs overlay), where
 the scenario directory holds BINDIR (links to the host's execlineb,
 emptyenv, s6-envdir, exec), LIBEXECDIR (aa-stage1..3), ``aa-bin`` (aa-*
 launchers: Python scripts run by the host's interpreter, ``#!PYTHON -IS``,
-that put this checkout first on sys.path, as the installed lean launchers
+that put this checkout on sys.path (after the standard library), as the installed lean launchers
 do: no site-packages and their ``.pth`` hooks, which cost seconds per start
 under TCG, and no shell or ``env`` exec'd before Python) and ``etc-anopa`` (env, services,
 enabled/, onboot/default/): the catch-all ``uncaught-logs``, a oneshot
@@ -183,7 +183,7 @@ def launcher(name: str, target: str, python: str, root: Path) -> str:
     first: each exec of a dynamically linked program costs tens of ms under
     TCG, and anopa's stages run some twenty aa-* in the root).
     """
-    return (f"#!{python} -IS\nimport sys; sys.path.insert(0, {str(root)!r}); "
+    return (f"#!{python} -IS\nimport sys; sys.path.append({str(root)!r}); "
             f"{wrapper_code(name, target)}\n")
 
 
