@@ -198,10 +198,17 @@ def test_pid1_scripts_use_the_lean_entry_with_live(booted: BootedSystem) -> None
     booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
     booted.boot()
     d = booted.live() / "scandir" / ".s6-svscan"
-    for name in ("finish", "crash", "SIGINT", "SIGUSR1"):
-        words = shlex.split((d / name).read_text().splitlines()[1])
-        assert words[:6] == ["exec", *selfcmd.stage_argv()], (name, words)
-        assert "ovis.cli.stagecmd" in words[5] and words[6:8] == ["--live", "/run/ovis"], words
+    # The interpreter straight from the #! line (no /bin/sh before it), isolated, this
+    # package appended to sys.path, the lean entry with LIVE named.
+    args = {"finish": ["stage4"], "crash": ["stage4", "--crash"],
+            "SIGINT": ["reboot", "--repeat-forces"], "SIGUSR1": ["poweroff", "--repeat-forces"]}
+    for name, want in args.items():
+        text = (d / name).read_text()
+        assert text.startswith(f"#!{sys.executable} -IS\n"), (name, text)
+        assert text == selfcmd.stage_script(["--live", "/run/ovis", *want]), (name, text)
+        assert f"sys.path.append({str(selfcmd.package_root())!r}".replace("'", '"') in text
+        assert "from ovis.cli.stagecmd import entrypoint" in text
+    assert (d / "SIGHUP").read_text() == "#!/bin/sh\nexit 0\n"
     os.kill(booted.pid1, 2)  # ctrl-alt-del: SIGINT script -> reboot through the lean entry
     assert booted.wait_exit(60) is not None
     console = booted.console_text()

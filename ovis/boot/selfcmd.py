@@ -61,6 +61,34 @@ def stage_argv(python: str | None = None, root: Path | None = None) -> list[str]
     return [python or sys.executable, "-I", "-S", "-c", code]
 
 
+#: A script of PID 1's (``.s6-svscan/finish``, the signal handlers) as the Python it runs.
+_STAGE_SCRIPT = """\
+#!{python} -IS
+# Written by `ovis boot`: the lean entry of this ovis (see ovis.cli.stagecmd), run by the
+# kernel straight from this line: no /bin/sh exec'd before Python at shutdown.
+import sys
+sys.path.append({root})
+sys.argv[0] = "ovis"
+sys.argv[1:] = {args}
+from ovis.cli.stagecmd import entrypoint
+entrypoint()
+"""
+
+
+def stage_script(args: list[str], python: str | None = None, root: Path | None = None) -> str:
+    """The text of a script that runs :func:`stage_argv` + *args* (its own arguments ignored).
+
+    The interpreter is the script's ``#!`` line (``-IS`` as one word: the kernel passes
+    one argument); one whose path a ``#!`` line cannot hold (a space, over 200 bytes)
+    gets the ``#!/bin/sh`` + ``exec`` script instead.
+    """
+    python = python or sys.executable
+    if any(c.isspace() for c in python) or len(python) > 200:
+        return f"#!/bin/sh\nexec {shlex.join([*stage_argv(python, root), *args])}\n"
+    return _STAGE_SCRIPT.format(python=python, root=json.dumps(str(root or package_root())),
+                                args=json.dumps(list(args)))
+
+
 def command(python: str | None = None, root: Path | None = None) -> str:
     """:func:`argv` as shell words, for the scripts the boot writes."""
     return shlex.join(argv(python, root))

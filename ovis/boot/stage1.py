@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -300,30 +299,31 @@ class Stage1:
 
         # The lean entry (ovis.cli.stagecmd), with LIVE named: these run at
         # shutdown, where every import is time the machine takes to go down.
-        ovis = shlex.join([*selfcmd.stage_argv(), "--live", str(self.cfg.live)])
+        live = ["--live", str(self.cfg.live)]
         container = self.cfg.container
-        scripts = {
-            "finish": f"exec {ovis} stage4",
-            "crash": f"exec {ovis} stage4 --crash",
+        scripts: dict[str, list[str] | None] = {  # the lean entry's arguments; None: exit 0
+            "finish": ["stage4"],
+            "crash": ["stage4", "--crash"],
             # ctrl-alt-del (SIGINT to PID 1) reboots; SIGUSR1/SIGPWR power off;
             # SIGUSR2 halts; SIGTERM stops a container (what runtimes send).
             # In a container SIGINT (docker's ctrl-C) ends it as a shell would: 130.
             # --repeat-forces: the same signal again, during a shutdown, forces it.
-            "SIGINT": (f"exec {ovis} halt --repeat-forces --exit-code 130" if container
-                       else f"exec {ovis} reboot --repeat-forces"),
-            "SIGUSR1": f"exec {ovis} poweroff --repeat-forces",
-            "SIGPWR": f"exec {ovis} poweroff --repeat-forces",
-            "SIGUSR2": f"exec {ovis} halt --repeat-forces",
-            "SIGTERM": (f"exec {ovis} halt --repeat-forces --exit-code 143" if container
-                        else "exit 0"),
+            "SIGINT": (["halt", "--repeat-forces", "--exit-code", "130"] if container
+                       else ["reboot", "--repeat-forces"]),
+            "SIGUSR1": ["poweroff", "--repeat-forces"],
+            "SIGPWR": ["poweroff", "--repeat-forces"],
+            "SIGUSR2": ["halt", "--repeat-forces"],
+            "SIGTERM": ["halt", "--repeat-forces", "--exit-code", "143"] if container else None,
             # In a container SIGQUIT (docker kill -s QUIT) ends it as a shell would: 131.
-            "SIGQUIT": (f"exec {ovis} halt --repeat-forces --exit-code 131" if container
-                        else "exit 0"),
-            "SIGHUP": "exit 0",
-            "SIGWINCH": "exit 0",
+            "SIGQUIT": ["halt", "--repeat-forces", "--exit-code", "131"] if container else None,
+            "SIGHUP": None,
+            "SIGWINCH": None,
         }
-        for name, body in scripts.items():
-            atomic.write_text(d / name, f"#!/bin/sh\n{body}\n", 0o755)
+        for name, args in scripts.items():
+            # The lean entry's Python straight from the #! line (selfcmd.stage_script):
+            # these run while the machine goes down, where every exec counts.
+            text = "#!/bin/sh\nexit 0\n" if args is None else selfcmd.stage_script([*live, *args])
+            atomic.write_text(d / name, text, 0o755)
 
     def _catchall(self, sdir: Path, logdir: Path) -> None:
         from ovis.service import execline
