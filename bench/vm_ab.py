@@ -7,7 +7,7 @@
 ready" (boot), from stage 1 to ready, and from the poweroff request to
 reboot(2) (shutdown).  ``anopa``: anopa's own stage scripts on ovis's aa-*
 (``tests/vmtools/anopa.py``): wall seconds from stage 0's first line to
-the kernel's "Power down", and QEMU's whole run.  Each run boots the
+the kernel's "Power down", that line's guest time (printk), and QEMU's whole run.  Each run boots the
 tree's own ``tests.vmtools`` in a child started in that tree (so the VM
 runs that tree's ovis), the trees alternated A B A B ...; prints each run
 with the host's load, then per tree the median and the minimum, and the
@@ -40,7 +40,11 @@ if sys.argv[1] == "anopa":
     r = qemu.boot(sc, timeout=400, on_line=anopa.type_exit(), console_input=True)
     first = r.first("Stage 0: Mounting root file system")  # (colour codes around "==>")
     end = r.first(qemu.POWER_DOWN)
+    m = r.marks()
     out = {"stage0 -> power down (wall)": end.wall - first.wall if first and end else None,
+           # the kernel's printk stamp of "Power down": guest seconds from the kernel's start
+           # (under --icount the figure that does not move with the host's load)
+           "power down (guest)": m["end"].uptime if "end" in m else None,
            "qemu (wall)": r.wall}
 else:
     sc = qemu.Scenario(work / "vm", action="poweroff")

@@ -36,6 +36,29 @@ def test_the_skeletons_scripts_are_recognised(tmp_path: Path) -> None:
     assert selfcmd.script_runs_self(str(d / "rc.init.container")) is None
 
 
+def test_the_command_puts_the_package_after_the_standard_library_and_old_scripts_count(
+        tmp_path: Path) -> None:
+    """The command appends this ovis to sys.path (first, it would cost a directory stat per
+    standard-library import); a skeleton installed by an ovis that put it first still runs
+    in-process."""
+    import subprocess
+
+    words = selfcmd.argv()
+    code = words[-1]
+    assert "sys.path.append(" in code and "insert(" not in code, code
+    r = subprocess.run([*words[:-1], code.replace("from ovis.cli.main import entrypoint;"
+                                                  "entrypoint()", "import ovis;print(ovis.__file__)"
+                                                  ";print(sys.path[-1])")],
+                       capture_output=True, text=True, timeout=60)
+    here = str(selfcmd.package_root())
+    assert r.stdout.split() == [str(Path(here) / "ovis" / "__init__.py"), here], r
+    d = _installed(tmp_path)
+    old = (d / "rc.init").read_text().replace("sys.path.append(", "sys.path.insert(0,")
+    assert old != (d / "rc.init").read_text()
+    (d / "rc.init").write_text(old)
+    assert selfcmd.script_runs_self(str(d / "rc.init")) == ["stage2"]
+
+
 def test_a_script_with_anything_else_is_not(tmp_path: Path) -> None:
     d = _installed(tmp_path)
     original = (d / "rc.init").read_text()
@@ -175,12 +198,45 @@ def test_pid1_scripts_use_the_lean_entry_with_live(booted: BootedSystem) -> None
     booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
     booted.boot()
     d = booted.live() / "scandir" / ".s6-svscan"
-    for name in ("finish", "crash", "SIGINT", "SIGUSR1"):
-        words = shlex.split((d / name).read_text().splitlines()[1])
-        assert words[:6] == ["exec", *selfcmd.stage_argv()], (name, words)
-        assert "ovis.cli.stagecmd" in words[5] and words[6:8] == ["--live", "/run/ovis"], words
+    # The interpreter straight from the #! line (no /bin/sh before it), isolated, this
+    # package appended to sys.path, the lean entry with LIVE named.
+    args = {"finish": ["stage4"], "crash": ["stage4", "--crash"],
+            "SIGINT": ["reboot", "--repeat-forces"], "SIGUSR1": ["poweroff", "--repeat-forces"]}
+    for name, want in args.items():
+        text = (d / name).read_text()
+        assert text.startswith(f"#!{sys.executable} -IS\n"), (name, text)
+        assert text == selfcmd.stage_script(["--live", "/run/ovis", *want]), (name, text)
+        assert f"sys.path.append({str(selfcmd.package_root())!r}".replace("'", '"') in text
+        assert "from ovis.cli.stagecmd import entrypoint" in text
+    assert (d / "SIGHUP").read_text() == "#!/bin/sh\nexit 0\n"
     os.kill(booted.pid1, 2)  # ctrl-alt-del: SIGINT script -> reboot through the lean entry
     assert booted.wait_exit(60) is not None
     console = booted.console_text()
     assert "ovis: stage 3: preparing reboot" in console and "stage 4 done" in console, console
     booted.assert_nothing_survived_stage4()
+
+
+def test_catchall_logger_runs_without_debians_wrapper(booted: BootedSystem) -> None:
+    """The catch-all logger (which stage 2 waits for) is started by the real execlineb with
+    execline's commands named absolutely, as the compiler writes run scripts: Debian's
+    wrapper script would add four execs before it opens its fifo. Its log still works."""
+    from ovis.boot.config import CATCHALL
+    from ovis.service import execline
+
+    booted.write("d", DAEMON.format(name="d", extra="", run="sleep 1000"))
+    booted.boot()
+    run = (booted.live() / "scandir" / CATCHALL / "run").read_text()
+    it = execline.interpreter()
+    assert run.startswith(f"#!{it.path} -P\n"), run
+    if it.path != execline.WRAPPER:  # a real execlineb was found (Debian's is a wrapper)
+        assert execline.WRAPPER not in run, run
+    for line in run.splitlines()[1:]:
+        word = line.split()[0]
+        assert it.bindir is None or word not in it.names, line  # absolute, not by PATH
+    # stage 2 wrote its lines through the logger, then had the file rotated and saved
+    current = (booted.live() / "log" / CATCHALL / "current").read_text()
+    assert "ovis: boot log saved as " in current, current
+    saved = Path(current.split("ovis: boot log saved as ", 1)[1].split()[0])
+    assert "ovis: system ready in" in saved.read_text(), saved.read_text()
+    os.kill(booted.pid1, 10)  # SIGUSR1: poweroff
+    assert booted.wait_exit(60) is not None

@@ -49,6 +49,36 @@ def test_stage_aa_tools_import_no_heavy_module(tool: str) -> None:
     assert not mods & (HEAVY | ENGINE), sorted(mods & (HEAVY | ENGINE))
 
 
+def test_aa_chroot_imports_no_pathlib(tmp_path: Path) -> None:
+    """aa-chroot (stage 0 in the initramfs, and the standalone copy stage 3 runs after the
+    pivot) needs os and sys: pathlib would bring re, enum, urllib... (some 35 modules)."""
+    mods = imported("from ovis.cli.aa.chroot import entrypoint")
+    # (re is the helper's own json here; the standalone run below checks it too)
+    assert "ovis.cli.aa.chroot" in mods and not mods & (HEAVY | ENGINE | {"pathlib"}), \
+        sorted(mods & (HEAVY | ENGINE | {"pathlib"}))
+    from ovis.cli.aa.chroot import write_standalone
+
+    script = tmp_path / "aa-chroot"
+    write_standalone(script)
+    r = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", str(script), "--version"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "aa-chroot (ovis)" in r.stdout, r
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "ovis" not in loaded and "encodings" in loaded, r.stderr  # it sees imports at all
+    assert not loaded & {"pathlib", "re", "typing"}, sorted(loaded & {"pathlib", "re", "typing"})
+
+
+def test_aa_enable_imports_no_engine_runner() -> None:
+    """aa-enable compiles servicedirs; it starts nothing: no manager, runner or s6 backend
+    (anopa's stage 1 runs it once per boot, where each module costs tens of ms)."""
+    mods = imported("from ovis.cli.aa.enable import entrypoint")
+    runner = {"ovis.engine.manager", "ovis.engine.runner", "ovis.engine.s6backend",
+              "ovis.aa.run", "ovis.aa.plan", "subprocess"}
+    assert "ovis.service.compiler" in mods  # what it does need (the test can see imports)
+    assert not mods & runner, sorted(mods & runner)
+
+
 def test_stage4_entry_imports_no_heavy_module() -> None:
     """What .s6-svscan/finish runs (stage 4) up to the stage's own work."""
     mods = imported("import ovis.cli.stagecmd, ovis.cli.main, ovis.boot.shutdown, "

@@ -95,3 +95,20 @@ def test_terminate_all_quick_when_everyone_obeys() -> None:
     """)
     assert out["ok"] is True and out["left"] == [1]
     assert out["elapsed"] < 1.0, out  # did not sit out the 5 s grace
+
+
+def test_an_exiting_process_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process with PF_EXITING set has no cmdline and no exe any more, yet it is not a
+    zombie (it may still be closing files, in D): stage 4 must wait for it, as for any
+    other, rather than take it for a kernel thread and unmount around it."""
+    me = os.getpid()
+    fields = ["D", "1", "1", "1", "0", "-1", str(procs.PF_EXITING)]
+    monkeypatch.setattr(procs, "_stat_fields", lambda pid: fields)
+    monkeypatch.setattr(procs, "_cmdline_head", lambda pid: b"")
+    monkeypatch.setattr(procs, "_has_exe", lambda pid: False)
+    monkeypatch.setattr(procs.time, "sleep", lambda s: None)
+    assert procs._killable(4242, me, True, True)
+    fields[6] = "0"  # the same without the flag: no cmdline, no exe, as before (not waited)
+    assert not procs._killable(4242, me, True, True)
+    fields[6] = str(procs.PF_EXITING | procs.PF_KTHREAD)  # a kernel thread stays spared
+    assert not procs._killable(4242, me, True, True)

@@ -93,6 +93,32 @@ def test_a_death_while_wanted_down_is_not_a_crash(tmp_path: Path) -> None:
     assert st is not None and st.restarts == 0
 
 
+def test_a_stop_records_only_what_changed(tmp_path: Path) -> None:
+    """A stop (wanted down) writes .ovis-restart only when it said waiting, a restart time or
+    given up: the usual stop leaves the file as it is (one mv exec less at every stop,
+    which a shutdown under an emulated CPU pays per longrun); the counts stay."""
+    d = compiled(tmp_path, "RestartDelay = 100")
+    die(d, want_up=True)  # one counted death: restarts=1, not waiting any more
+    st = read_state(d)
+    assert st is not None and st.restarts == 1 and not st.waiting
+    before = (d / ".ovis-restart").stat()
+    code, _ = die(d, want_up=False)
+    after = (d / ".ovis-restart").stat()
+    assert code == 0 and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    st = read_state(d)
+    assert st is not None and st.restarts == 1
+    # a record that says it is waiting for a restart is reset by the stop, the counts kept
+    text = (d / ".ovis-restart").read_text().replace("waiting=0", "waiting=1")
+    (d / ".ovis-restart").write_text(text.replace("restart_at=0", f"restart_at={int(time.time()) + 99}"))
+    die(d, want_up=False)
+    st = read_state(d)
+    assert st is not None and not st.waiting and st.restarts == 1
+    assert "waiting=0\nrestart_at=0\ngaveup=0" in (d / ".ovis-restart").read_text()
+    (d / ".ovis-restart").unlink()  # no record at all: the stop writes one, as before
+    die(d, want_up=False)
+    assert (d / ".ovis-restart").exists()
+
+
 def test_stayed_up_long_enough_starts_from_the_first_delay_again(tmp_path: Path) -> None:
     d = compiled(tmp_path, "RestartDelay = 400\nRestartDelayMax = 4000")
     die(d, want_up=True)

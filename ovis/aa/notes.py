@@ -12,9 +12,18 @@ stdout or stderr).  The same pattern as the engine's
 
 from __future__ import annotations
 
-from typing import Protocol
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
 
-from ovis.engine.manager import Reporter
+    from ovis.engine.manager import Reporter
+else:  # protocols only type checkers read: typing and the engine (aa-enable needs neither)
+    # cost a second of every aa-enable where Python is slow (an emulated CPU, a small board)
+    class Protocol:
+        pass
+
+    class Reporter:
+        pass
 
 
 class Notes(Protocol):

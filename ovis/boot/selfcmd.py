@@ -25,13 +25,20 @@ import shlex
 import sys
 from pathlib import Path
 
-#: Run by ``python -I -c``: the package root goes first on sys.path ({root}: a JSON string).
-_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+#: Run by ``python -I -S -c``: the package root goes on sys.path ({root}: a JSON string),
+#: after the standard library, as the lean launchers put it: with ``-I -S`` nothing else
+#: is there (no site-packages, no PYTHONPATH, no current directory), so this ovis is the
+#: one imported; first, it would be one more directory stat'ed for every standard-library
+#: import (the import system checks each entry's mtime): some 80 per start of the engine,
+#: each a round trip to the disk where file metadata is slow (a VM's 9p root).
+_CODE = ("import sys;sys.path.append({root});sys.argv[0]=\"ovis\";"
          "from ovis.cli.main import entrypoint;entrypoint()")
+#: What ovis wrote before (the root first): still recognised in an installed skeleton's scripts.
+_OLD_CODE = _CODE.replace("sys.path.append(", "sys.path.insert(0,")
 
 
 #: The same for the commands of PID 1's own scripts (ovis.cli.stagecmd: stage 4, power verbs).
-_STAGE_CODE = ("import sys;sys.path.insert(0,{root});sys.argv[0]=\"ovis\";"
+_STAGE_CODE = ("import sys;sys.path.append({root});sys.argv[0]=\"ovis\";"
                "from ovis.cli.stagecmd import entrypoint;entrypoint()")
 
 
@@ -54,6 +61,34 @@ def stage_argv(python: str | None = None, root: Path | None = None) -> list[str]
     return [python or sys.executable, "-I", "-S", "-c", code]
 
 
+#: A script of PID 1's (``.s6-svscan/finish``, the signal handlers) as the Python it runs.
+_STAGE_SCRIPT = """\
+#!{python} -IS
+# Written by `ovis boot`: the lean entry of this ovis (see ovis.cli.stagecmd), run by the
+# kernel straight from this line: no /bin/sh exec'd before Python at shutdown.
+import sys
+sys.path.append({root})
+sys.argv[0] = "ovis"
+sys.argv[1:] = {args}
+from ovis.cli.stagecmd import entrypoint
+entrypoint()
+"""
+
+
+def stage_script(args: list[str], python: str | None = None, root: Path | None = None) -> str:
+    """The text of a script that runs :func:`stage_argv` + *args* (its own arguments ignored).
+
+    The interpreter is the script's ``#!`` line (``-IS`` as one word: the kernel passes
+    one argument); one whose path a ``#!`` line cannot hold (a space, over 200 bytes)
+    gets the ``#!/bin/sh`` + ``exec`` script instead.
+    """
+    python = python or sys.executable
+    if any(c.isspace() for c in python) or len(python) > 200:
+        return f"#!/bin/sh\nexec {shlex.join([*stage_argv(python, root), *args])}\n"
+    return _STAGE_SCRIPT.format(python=python, root=json.dumps(str(root or package_root())),
+                                args=json.dumps(list(args)))
+
+
 def command(python: str | None = None, root: Path | None = None) -> str:
     """:func:`argv` as shell words, for the scripts the boot writes."""
     return shlex.join(argv(python, root))
@@ -74,7 +109,8 @@ def runs_self(words: list[str]) -> list[str] | None:
         return None
     if set(words[2:c]) - {"-I", "-S"} or "-I" not in words[2:c] or c + 1 >= len(words):
         return None
-    if words[c + 1] != _CODE.format(root=json.dumps(str(package_root()))):
+    root = json.dumps(str(package_root()))
+    if words[c + 1] not in (_CODE.format(root=root), _OLD_CODE.format(root=root)):
         return None
     rest = words[c + 2:]
     if not all(w and all(ch.isalnum() or ch in "-_" for ch in w) for w in rest):

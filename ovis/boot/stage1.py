@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -305,30 +304,31 @@ class Stage1:
 
         # The lean entry (ovis.cli.stagecmd), with LIVE named: these run at
         # shutdown, where every import is time the machine takes to go down.
-        ovis = shlex.join([*selfcmd.stage_argv(), "--live", str(self.cfg.live)])
+        live = ["--live", str(self.cfg.live)]
         container = self.cfg.container
-        scripts = {
-            "finish": f"exec {ovis} stage4",
-            "crash": f"exec {ovis} stage4 --crash",
+        scripts: dict[str, list[str] | None] = {  # the lean entry's arguments; None: exit 0
+            "finish": ["stage4"],
+            "crash": ["stage4", "--crash"],
             # ctrl-alt-del (SIGINT to PID 1) reboots; SIGUSR1/SIGPWR power off;
             # SIGUSR2 halts; SIGTERM stops a container (what runtimes send).
             # In a container SIGINT (docker's ctrl-C) ends it as a shell would: 130.
             # --repeat-forces: the same signal again, during a shutdown, forces it.
-            "SIGINT": (f"exec {ovis} halt --repeat-forces --exit-code 130" if container
-                       else f"exec {ovis} reboot --repeat-forces"),
-            "SIGUSR1": f"exec {ovis} poweroff --repeat-forces",
-            "SIGPWR": f"exec {ovis} poweroff --repeat-forces",
-            "SIGUSR2": f"exec {ovis} halt --repeat-forces",
-            "SIGTERM": (f"exec {ovis} halt --repeat-forces --exit-code 143" if container
-                        else "exit 0"),
+            "SIGINT": (["halt", "--repeat-forces", "--exit-code", "130"] if container
+                       else ["reboot", "--repeat-forces"]),
+            "SIGUSR1": ["poweroff", "--repeat-forces"],
+            "SIGPWR": ["poweroff", "--repeat-forces"],
+            "SIGUSR2": ["halt", "--repeat-forces"],
+            "SIGTERM": ["halt", "--repeat-forces", "--exit-code", "143"] if container else None,
             # In a container SIGQUIT (docker kill -s QUIT) ends it as a shell would: 131.
-            "SIGQUIT": (f"exec {ovis} halt --repeat-forces --exit-code 131" if container
-                        else "exit 0"),
-            "SIGHUP": "exit 0",
-            "SIGWINCH": "exit 0",
+            "SIGQUIT": ["halt", "--repeat-forces", "--exit-code", "131"] if container else None,
+            "SIGHUP": None,
+            "SIGWINCH": None,
         }
-        for name, body in scripts.items():
-            atomic.write_text(d / name, f"#!/bin/sh\n{body}\n", 0o755)
+        for name, args in scripts.items():
+            # The lean entry's Python straight from the #! line (selfcmd.stage_script):
+            # these run while the machine goes down, where every exec counts.
+            text = "#!/bin/sh\nexit 0\n" if args is None else selfcmd.stage_script([*live, *args])
+            atomic.write_text(d / name, text, 0o755)
 
     def _catchall(self, sdir: Path, logdir: Path) -> None:
         from ovis.service import execline
@@ -346,9 +346,12 @@ class Stage1:
         if not fifo.exists():
             os.mkfifo(fifo, 0o600)
         echo = self.cfg.container and self.namespace
-        lines = [execline.shebang().rstrip("\n"),
-                 f"fdmove 1 {CONSOLE_FD}" if echo else "redirfd -w 1 /dev/null",
-                 "redirfd -rnb 0 fifo"]
+        # The real execlineb and execline's commands by absolute path, as the compiler
+        # writes them: Debian's wrapper would add four execs on the way to the fifo, which
+        # stage 2 waits for (seconds of a boot under an emulated CPU).
+        lines = [execline.header("-P").rstrip("\n"),
+                 execline.command(f"fdmove 1 {CONSOLE_FD}" if echo else "redirfd -w 1 /dev/null"),
+                 execline.command("redirfd -rnb 0 fifo")]
         if user and user != "root":
             lines.append(f"s6-setuidgid {execline.quote(user)}")
         lines.append(f"s6-log -bd3 -- {'1 ' if echo else ''}t {execline.quote(str(logdir))}")
@@ -368,7 +371,10 @@ class Stage1:
         from ovis.paths import Paths
 
         paths = Paths.resolve(dict(os.environ))
-        errors = Manager(paths).init_tree(self.cfg.tree)
+        manager = Manager(paths)
+        # Kept for stage 2 in the forked child: the tree's definitions are loaded once.
+        self.repo = manager.repo
+        errors = manager.init_tree(self.cfg.tree)
         for e in errors:
             _say(f"ovis: warning: tree {self.cfg.tree}: {e}")
 
@@ -486,7 +492,8 @@ class Stage1:
             from ovis.paths import Paths
 
             try:
-                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show)
+                return stage2.run(Paths.resolve(dict(os.environ)), show_status=show,
+                                  repo=getattr(self, "repo", None))
             except OvisError as e:  # what `ovis stage2` would have printed and returned
                 _say(f"ovis: error: {e}", 2)
                 return e.exit_status

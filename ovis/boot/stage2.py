@@ -21,6 +21,10 @@ from ovis.engine.transaction import Action
 from ovis.errors import StateError
 from ovis.paths import Paths
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ovis.service.repository import Repository
+
 
 def _drained(fd: int, limit: float = 2.0) -> None:
     """Wait (bounded) until the pipe or fifo on *fd* holds no unread bytes.
@@ -92,7 +96,8 @@ def _essential_failures(manager: Manager, outcome: Outcome) -> list[tuple[str, i
     return out
 
 
-def run(paths: Paths, show_status: bool = False) -> int:
+def run(paths: Paths, show_status: bool = False, repo: Repository | None = None) -> int:
+    """*repo*: the definitions stage 1 loaded already (stage 2 in its forked child)."""
     from ovis.terminal import TerminalReporter
 
     live = paths.live
@@ -104,7 +109,7 @@ def run(paths: Paths, show_status: bool = False) -> int:
     out.write(f"ovis: stage 2: starting tree {tree}...\n")
     reporter = TerminalReporter(stream=out, err=out)  # type: ignore[arg-type]
     reporter.colour = bool(info.get("colour"))  # `ovis boot -z`
-    manager = Manager(paths, reporter)
+    manager = Manager(paths, reporter, repo=repo)
     try:
         outcome: Outcome = manager.tree_start(tree)
     except StateError:

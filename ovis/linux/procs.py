@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 PF_KTHREAD = 0x00200000  # include/linux/sched.h
+PF_EXITING = 0x00000004  # getting shut down (include/linux/sched.h)
 
 
 def list_pids() -> list[int]:
@@ -76,8 +77,14 @@ def _killable(pid: int, me: int, skip_self: bool, skip_at_argv0: bool) -> bool:
     if fields[0] in ("Z", "X", "x"):
         return False  # dead already: nothing to signal, only to reap
     try:
-        if int(fields[6]) & PF_KTHREAD:
+        flags = int(fields[6])
+        if flags & PF_KTHREAD:
             return False
+        if flags & PF_EXITING:
+            # On its way out: its cmdline and exe may be gone already, yet it is not a
+            # zombie (it may sit in D, closing files): wait for it (a signal is harmless),
+            # or stage 4 would unmount and reboot around a process that still exists.
+            return True
     except (IndexError, ValueError):
         pass
     head = _cmdline_head(pid)

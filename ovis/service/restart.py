@@ -64,9 +64,10 @@ save() {{
   printf 'restarts=%s\\nstreak=%s\\nstarted=%s\\nwaiting=%s\\nrestart_at=%s\\ngaveup=%s\\n' \\
     "$restarts" "$streak" "$started" "$1" "$2" "$3" > {STATE_FILE}.new && mv -f {STATE_FILE}.new {STATE_FILE}
 }}
-restarts=0 streak=0 started=0
+restarts=0 streak=0 started=0 waiting= restart_at= gaveup=
 [ -f {STATE_FILE} ] && . ./{STATE_FILE}
-wantup || {{ save 0 0 0; exit 0; }}
+# A stop: nothing to record when the file says so already (no mv exec at every stop).
+wantup || {{ [ "$waiting.$restart_at.$gaveup" = 0.0.0 ] || save 0 0 0; exit 0; }}
 now=$(date +%s)
 [ "$started" -gt 0 ] && [ $((now - started)) -ge $reset ] && streak=0
 streak=$((streak + 1))

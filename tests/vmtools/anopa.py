@@ -39,7 +39,7 @@ The new root is the host's ``/`` (read-only 9p under a tmpfs overlay), where
 the scenario directory holds BINDIR (links to the host's execlineb,
 emptyenv, s6-envdir, exec), LIBEXECDIR (aa-stage1..3), ``aa-bin`` (aa-*
 launchers: Python scripts run by the host's interpreter, ``#!PYTHON -IS``,
-that put this checkout first on sys.path, as the installed lean launchers
+that put this checkout on sys.path (after the standard library), as the installed lean launchers
 do: no site-packages and their ``.pth`` hooks, which cost seconds per start
 under TCG, and no shell or ``env`` exec'd before Python) and ``etc-anopa`` (env, services,
 enabled/, onboot/default/): the catch-all ``uncaught-logs``, a oneshot
@@ -146,9 +146,23 @@ def mechanical(text: str, bindir: Path | str, libexecdir: Path | str) -> str:
 
 # A Python runtime in the archive --------------------------------------------------------------
 def real_python() -> Path:
-    """The interpreter binary behind sys.executable (through a venv and pyenv's shims)."""
-    base = getattr(sys, "_base_executable", None) or sys.executable
+    """The interpreter binary behind sys.executable (through a venv and pyenv's shims),
+    or ``$OVIS_VM_PYTHON`` (:func:`tests.vmtools.qemu.vm_python`)."""
+    base = qemu.vm_python() or getattr(sys, "_base_executable", None) or sys.executable
     return Path(base).resolve()
+
+
+def stdlib_of(exe: Path) -> Path:
+    """The standard library directory of the interpreter *exe* (this one's, or asked)."""
+    if exe == Path(getattr(sys, "_base_executable", None) or sys.executable).resolve():
+        return Path(sysconfig.get_path("stdlib"))
+    out = subprocess.run([str(exe), "-I", "-S", "-c",
+                          "import sys, sysconfig; print(sys.implementation.cache_tag); "
+                          "print(sysconfig.get_path('stdlib'))"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    if out[0] != sys.implementation.cache_tag:
+        raise RuntimeError(f"{exe} is {out[0]}, not {sys.implementation.cache_tag} as the tests")
+    return Path(out[1])
 
 
 def console_scripts() -> dict[str, str]:
@@ -169,7 +183,7 @@ def launcher(name: str, target: str, python: str, root: Path) -> str:
     first: each exec of a dynamically linked program costs tens of ms under
     TCG, and anopa's stages run some twenty aa-* in the root).
     """
-    return (f"#!{python} -IS\nimport sys; sys.path.insert(0, {str(root)!r}); "
+    return (f"#!{python} -IS\nimport sys; sys.path.append({str(root)!r}); "
             f"{wrapper_code(name, target)}\n")
 
 
@@ -203,7 +217,7 @@ class PythonRuntime:
 def add_python(a: initramfs.Archive, *, ovis: Path | None = REPO / "ovis") -> PythonRuntime:
     """The host's Python (binary, libraries, standard library) and ovis, under /usr."""
     exe = real_python()
-    stdlib = Path(sysconfig.get_path("stdlib"))
+    stdlib = stdlib_of(exe)
     ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
     dest = f"usr/lib/{ver}"
     libs = {str(p) for p in initramfs.add_program(a, exe, "usr/bin/python3")}
@@ -321,7 +335,7 @@ def root_files(path: str) -> dict[str, str]:
         "services/vm-marker/start": f"#!/bin/sh\necho \"{MARKER}\" > /dev/console\n",
         # aa-stage2 moves the boot log to /var/log/boot right after "System ready.".
         "services/poweroff-when-ready/run":
-            "#!/bin/sh\nuntil [ -e /var/log/boot/current ]; do sleep 0.2; done\n"
+            "#!/bin/bash\n" + qemu.WAIT_FOR + "\nwait_for /var/log/boot/current\n"
             "echo \"ovis-vm: the system is ready: aa-shutdown -p\" > /dev/console\n"
             "aa-shutdown -p\nexec sleep 1000\n",
         "services/poweroff-when-ready/needs/vm-marker": "",

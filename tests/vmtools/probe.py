@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     assert kernel is not None
     work = (args.dir or Path(tempfile.mkdtemp(prefix="ovis-probe-"))).absolute()
     work.mkdir(parents=True, exist_ok=True)
-    python = qemu.lean_python(work / "python")
+    python = qemu.vm_python() or qemu.lean_python(work / "python")
     init = work / "init"
     init.write_text(script(args.commands, str(python), args.repeat))
     init.chmod(0o755)

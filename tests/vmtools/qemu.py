@@ -84,6 +84,20 @@ def prerequisites(busybox: Path = initramfs.BUSYBOX) -> Prerequisites:
     return Prerequisites(shutil.which(QEMU), initramfs.find_kernel(), busybox, static)
 
 
+def vm_python() -> Path | None:
+    """``$OVIS_VM_PYTHON``: the interpreter the VM runs ovis with, if not this one.
+
+    A host path (the VM reaches it through the 9p root), run ``-I -S`` as
+    everywhere, so no venv is needed.  ``/usr/bin/python3`` is Debian's own,
+    what an installed Debian system runs ovis with: linked statically with
+    libpython, where pyenv's (the test runner's here) loads a shared one,
+    and it starts some 0.3 s sooner under TCG.  Unset: this interpreter,
+    through :func:`lean_python`.
+    """
+    chosen = os.environ.get("OVIS_VM_PYTHON")
+    return Path(chosen) if chosen else None
+
+
 def lean_python(dest: Path) -> Path:
     """A virtual environment of this interpreter that sees ovis and nothing else.
 
@@ -119,19 +133,33 @@ Description = "VM scenario: act once the system is ready"
 
 [Start]
 Build = custom
-Execute = (#!/bin/sh
+Execute = (#!/bin/bash
 mark() {{ read -r up _ < /proc/uptime; echo "{timeline} $1 $up" > /dev/console; }}
 ovis() {{ {ovis} "$@"; }}
-# Polled once a second: a tighter loop's execs of sleep would slow the boot being measured
-# (one emulated CPU); the wait is in neither measured span (boot ends at "system ready",
-# the shutdown starts at the action's mark).
-until [ -e {bootlog} ]; do sleep 1; done
+{wait_for}
+wait_for {bootlog}
 set -- {bootlog}
 {after}
 exec sleep 1000000
 )
 """
 WHEN_READY_SERVICE = "vm-when-ready"
+
+#: bash: ``wait_for PATH`` returns once PATH exists, polled every 0.2 s by ``read -t`` on a
+#: fifo nobody writes to: no exec per poll. A loop of ``sleep`` execs costs the one emulated
+#: CPU some 0.1 s each (a dynamically linked program started under TCG), taken from the boot
+#: being measured while the scenario's services wait for it to end.
+WAIT_FOR = """\
+wait_for() {
+    local fifo=/run/.ovis-vm-wait-for
+    if mkfifo -m 600 "$fifo" 2>/dev/null && exec 3<>"$fifo"; then
+        rm -f "$fifo"
+        until [ -e "$1" ]; do read -r -t 0.2 -u 3 _; done
+        exec 3<&-
+    else
+        until [ -e "$1" ]; do sleep 1; done
+    fi
+}"""
 
 #: Console lines that stand for a timeline event the scripts do not mark themselves (stage 2
 #: is ovis's own, in stage 1's child): their guest time is interpolated (see VMResult.marks).
@@ -199,7 +227,8 @@ class Scenario:
         self.console = self.root / "console"
         for d in (self.services, self.tree, self.logdir):
             d.mkdir(parents=True, exist_ok=True)
-        self.python = lean_python(self.root / "python") if lean else Path(sys.executable)
+        self.python = vm_python() or (lean_python(self.root / "python") if lean
+                                      else Path(sys.executable))
         # This tree's ovis, whatever the VM's current directory or environment.
         words = selfcmd.argv(str(self.python), REPO)
         ovis = shlex.join(words[:1] + list(python_flags) + words[1:])
@@ -223,6 +252,7 @@ class Scenario:
         if after:
             self.write(WHEN_READY_SERVICE, WHEN_READY.format(
                 action=action or "the scenario's commands", timeline=stage0.TIMELINE, ovis=ovis,
+                wait_for=WAIT_FOR,
                 bootlog=shlex.quote(str(self.logdir / "boot" / "current")), after=after))
         self._exe(self.root / "rescue", RESCUE)
         self._exe(self.init, INIT_WRAPPER.format(
@@ -512,4 +542,4 @@ def python_ok_in_vm() -> bool:
 
 
 __all__ = ["Line", "Mark", "Monitor", "Scenario", "VMResult", "boot", "kernel_append",
-           "lean_python", "prerequisites", "qemu_argv", "run"]
+           "lean_python", "prerequisites", "qemu_argv", "run", "vm_python"]

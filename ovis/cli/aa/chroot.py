@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path  # the writers of the standalone script only: pathlib (with re,
+    # enum, urllib...) is some 35 modules of each start, and anopa's stages run this twice
 
 from .output import COMMON_LONGOPTS, DOUBLE_LINE, HELP_LINES, VERSION, Tool
 
@@ -125,6 +129,8 @@ def standalone_script() -> str:
     In sh, ``''':'`` is the no-op command ":" and the sh part exits before
     the closing quotes; in Python the sh part is the module docstring.
     """
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent
     header = _SH_PART.replace("@VERSION@", VERSION).replace("@DETAILS@", DETAILS)
     inner = header.split("''':'", 1)[1].rsplit("'''", 1)[0]

@@ -15,9 +15,11 @@ from _thread import RLock  # threading.RLock itself, without importing threading
 
 from ovis.aa import codes as C
 from ovis.aa import repo as R
-from ovis.aa import run
-from ovis.aa.plan import Tally
-from ovis.engine.transaction import Action, Reason, Result
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ovis.aa.plan import Tally
+    from ovis.engine.transaction import Action, Result
 
 from .output import (
     ANSI_BLUE_ON,
@@ -134,10 +136,13 @@ class Reporter:
         self.announced: set[str] = set()
 
     def begin(self, name: str, action: Action) -> None:
-        if action is Action.START and name in self.getting_ready:
+        from ovis.engine.transaction import Action  # here: aa-enable prints without the engine
+
+        start = action is Action.START
+        if start and name in self.getting_ready:
             self.p.line(f"{name}: Getting ready...\n")
         else:
-            self.p.line(f"{'Starting' if action is Action.START else 'Stopping'} {name}...\n")
+            self.p.line(f"{'Starting' if start else 'Stopping'} {name}...\n")
 
     def announce_started(self, name: str) -> None:
         """A readiness service is up, not ready yet."""
@@ -156,6 +161,8 @@ class Reporter:
         self.p.strerr_warn(text)
 
     def progress(self, name: str, action: Action, res: Result) -> None:
+        from ovis.engine.transaction import Action, Reason
+
         start = action is Action.START
         if res.ok:
             if res.already:
@@ -177,6 +184,8 @@ class Reporter:
             self.p.error(name, C.ERRMSG[C.ERR_TIMEDOUT])
             self.tally.timedout.append(name)
         else:
+            from ovis.aa import run
+
             self.p.error(name, run.failure_text(res))
             self.tally.failed.append(name)
         if start and self.tally.rc == 0 and os.path.lexists(self.services.dir(name) / "essential"):
