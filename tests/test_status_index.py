@@ -350,3 +350,36 @@ def test_status_of_an_indexed_tree_needs_no_parser_nor_compiler(system: LiveSyst
     # nor typing, dataclasses, inspect (each costs its start-up at every call of a boot script)
     assert not mods & {"typing", "dataclasses", "inspect", "argparse", "ovis.service.restart"}, \
         sorted(mods & {"typing", "dataclasses", "inspect", "argparse", "ovis.service.restart"})
+
+
+def test_an_anopa_repository_gets_a_hidden_index(tmp_path: Path) -> None:
+    """aa-start writes the index as .ovis-status-index: anopa's tools list the repository."""
+    from tests.test_aa_engine import Anopa, smoke
+
+    an = Anopa(tmp_path)
+    try:
+        smoke(an)
+        assert an.enable("-l", str(an.list))[0] == 0
+        an.start_svscan()
+        an.wait_supervised("alpha")
+        assert an.aa("aa-start", "-r", str(an.repo), "-l", str(an.list))[0] == 0
+        assert (an.repo / statusindex.ANOPA_FILE).is_file()
+        assert not (an.repo / statusindex.FILE).exists()
+        entries = statusindex.load(str(an.repo), statusindex.ANOPA_FILE)
+        assert set(entries) == {"alpha", "beta"}
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+
+        def status() -> str:
+            p = subprocess.run([sys.executable, "-m", "ovis", "--live", str(an.repo), "--json",
+                                "status"], capture_output=True, text=True, env=env, timeout=60)
+            assert p.returncode == 0, p.stderr
+            return p.stdout
+
+        with_index = status()
+        (an.repo / statusindex.ANOPA_FILE).unlink()
+        assert json.loads(with_index) == json.loads(status())
+        assert {it["name"] for it in json.loads(with_index)} >= {"alpha", "beta"}
+        rc, out, _ = an.aa("aa-status", "-r", str(an.repo), "-a", "-n")
+        assert (rc, out) == (0, "alpha\nbeta\n")
+    finally:
+        an.close()

@@ -129,9 +129,10 @@ class Manager:
                 return self._transact(services, set(services), Action.START, interruptible=True,
                                       install=self.compile)
             finally:  # what `ovis status` reads instead of each ovis.json (statusindex)
-                from ovis.engine.statusindex import refresh
+                from ovis.engine import statusindex as ix
 
-                refresh(os.fspath(self.paths.live), self.paths.servicedirs_str, services)
+                ix.refresh(os.fspath(self.paths.live), self.paths.servicedirs_str, services,
+                           ix.file_of(self.paths.layout))
 
     def shutting_down(self) -> bool:
         return os.path.lexists(self.paths.shutdown_request)

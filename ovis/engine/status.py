@@ -325,7 +325,8 @@ class View:
             entries = os.listdir(base)
         except OSError:
             return
-        index = ix.load(os.fspath(self.paths.live)) if entries else {}
+        live = os.fspath(self.paths.live)
+        index = ix.load(live, ix.file_of(self.paths.layout)) if entries else {}
         for e in entries:
             if e.startswith("."):
                 continue

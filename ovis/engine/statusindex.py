@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 FILE = "status-index"
+#: In an anopa repository (LIVE's anopa layout) ovis's own files are hidden
+#: from anopa's tools, which list the repository: the index too.
+ANOPA_FILE = ".ovis-status-index"
 META = "ovis.json"  # ovis.service.compiler.META (not imported: the reader needs no compiler)
 _FORMAT = 1
 _MAX_SIZE = 64 << 20
@@ -56,15 +59,20 @@ def _trusted(st: os.stat_result) -> bool:
     return st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
 
 
-def load(live: str) -> dict[str, list]:
-    """The entries of *live*'s index ({} when missing, untrusted or corrupt).
+def file_of(layout: str) -> str:
+    """The index's name in a LIVE of *layout* (ovis.paths.Paths.layout)."""
+    return ANOPA_FILE if layout == "anopa" else FILE
+
+
+def load(live: str, file: str = FILE) -> dict[str, list]:
+    """The entries of *live*'s index *file* ({} when missing, untrusted or corrupt).
 
     An entry is checked by :func:`valid` only where it is used.
     """
     try:
         if not _trusted(os.stat(live)):
             return {}
-        fd = os.open(f"{live}/{FILE}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(f"{live}/{file}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return {}
     try:
@@ -146,7 +154,7 @@ def read_meta(path: str) -> tuple[os.stat_result, dict] | None:
     return (st, meta) if isinstance(meta, dict) else None
 
 
-def refresh(live: str, servicedirs: str, names: Iterable[str]) -> None:
+def refresh(live: str, servicedirs: str, names: Iterable[str], file: str = FILE) -> None:
     """Bring the index up to date for *names* (just compiled) and for servicedirs it lacks.
 
     Called by the engine at the end of each start transaction.  An entry
@@ -162,7 +170,7 @@ def refresh(live: str, servicedirs: str, names: Iterable[str]) -> None:
             return
     except OSError:
         return
-    old = load(live)
+    old = load(live, file)
     new = dict(old)
     try:
         present = set(os.listdir(servicedirs))
@@ -192,12 +200,12 @@ def refresh(live: str, servicedirs: str, names: Iterable[str]) -> None:
             new.pop(n, None)
     for n in [n for n in new if n not in present]:
         del new[n]
-    if new == old and os.path.lexists(f"{live}/{FILE}"):
+    if new == old and os.path.lexists(f"{live}/{file}"):
         return
     from ovis import atomic
 
     try:
-        atomic.write_bytes(f"{live}/{FILE}", json.dumps(
+        atomic.write_bytes(f"{live}/{file}", json.dumps(
             {"format": _FORMAT, "services": new}, separators=(",", ":")).encode(), 0o644)
     except OSError:
         pass
