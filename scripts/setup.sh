@@ -69,6 +69,10 @@ fi
 # at each start; rewrite them into lean launchers (python -I -S on exactly
 # this tree: ovis/cli/launchers.py). pip uninstall still removes them.
 python3 -m ovis.cli.launchers
+# Bytecode for every module now: where PYTHONDONTWRITEBYTECODE is set, or the
+# tree is not writable by whoever runs ovis, each command (and every Python of a
+# boot, seconds each on a slow CPU) would otherwise compile what it imports.
+python3 -m compileall -q -j 0 ovis >/dev/null
 
 # Man pages built from docs/ and bash/zsh completion built from the parser
 # (python3 -m ovis.cli.docgen), under PREFIX (default /usr/local: in man's and
