@@ -270,9 +270,7 @@ class TableModel:
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> TableModel:
-        src = str(meta.get("source", ""))
-        if not src or "//" in src or "/." in src or src.startswith("./") or src.endswith("/"):
-            src = str(Path(src))  # what str(Service.source) would print
+        src = ix.source_text(str(meta.get("source", "")))  # what str(Service.source) would print
         notify = meta.get("notify")
         return cls(str(meta["name"]), Kind(meta["kind"]), str(meta.get("description", "")), src,
                    int(notify) if isinstance(notify, int) else None, bool(meta.get("essential")),
