@@ -137,6 +137,7 @@ def test_bad_input_anywhere_writes_and_starts_nothing(system: LiveSystem, kind: 
     assert not sv.exists() or [e for e in os.listdir(sv) if not e.startswith(".")] == []
     scandir = system.live / "scandir"
     assert [e for e in os.listdir(scandir) if not e.startswith(".")] == []
+    assert not (system.live / "status-index").exists()  # not even the status cache
     time.sleep(0.5)  # a service wrongly started would have marked by now
     assert sorted(os.listdir(marks)) == []
 

@@ -200,7 +200,7 @@ def refresh(live: str, servicedirs: str, names: Iterable[str], file: str = FILE)
             new.pop(n, None)
     for n in [n for n in new if n not in present]:
         del new[n]
-    if new == old and os.path.lexists(f"{live}/{file}"):
+    if new == old:  # also: no index yet and nothing to index (a start refused as bad input)
         return
     from ovis import atomic
 
