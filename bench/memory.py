@@ -135,16 +135,22 @@ def start_peak(env: dict[str, str], names: list[str], verb: str = "start") -> fl
     return usage.ru_maxrss / 1024
 
 
+def fresh_system(root: Path, n: int) -> tuple[list[str], dict[str, str], Path, subprocess.Popen]:
+    """*n* definitions never compiled under *root*, and an s6-svscan on its empty scandir."""
+    names = make_defs(root, n, chain=False)
+    env = env_for(root)
+    scandir = root / "live" / "scandir"
+    svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL)
+    wait_svscan(scandir)
+    return names, env, scandir, svscan
+
+
 def trees_peaks(n: int) -> dict[str, float]:
     """Cold start, stop --all and warm start of *n* longruns by boot.REPO's ovis: peak RSS, MB."""
     root = Path(tempfile.mkdtemp(prefix="ovis-mem-", dir=TMPFS))
     try:
-        names = make_defs(root, n, chain=False)
-        env = env_for(root)
-        scandir = root / "live" / "scandir"
-        svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
-                                  start_new_session=True, stdout=subprocess.DEVNULL)
-        wait_svscan(scandir)
+        names, env, scandir, svscan = fresh_system(root, n)
         out = {"cold start": start_peak(env, names),
                "stop --all": start_peak(env, ["--all"], "stop"),
                "warm start": start_peak(env, names)}
@@ -175,12 +181,7 @@ def compare_trees(trees: list[Path], n: int, repeat: int) -> int:
 
 def ovis_run(n: int) -> tuple[dict[str, float], Path]:
     root = Path(tempfile.mkdtemp(prefix="ovis-mem-", dir=TMPFS))
-    names = make_defs(root, n, chain=False)
-    env = env_for(root)
-    scandir = root / "live" / "scandir"
-    svscan = subprocess.Popen([*launcher(), "scandir", "start"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL)
-    wait_svscan(scandir)
+    names, env, scandir, svscan = fresh_system(root, n)
     peak = start_peak(env, names)
     settle()
     mem = tree_memory(svscan.pid, env["OVIS_LIVE"])
