@@ -234,8 +234,18 @@ def test_catchall_logger_runs_without_debians_wrapper(booted: BootedSystem) -> N
         word = line.split()[0]
         assert it.bindir is None or word not in it.names, line  # absolute, not by PATH
     # stage 2 wrote its lines through the logger, then had the file rotated and saved
-    current = (booted.live() / "log" / CATCHALL / "current").read_text()
-    assert "ovis: boot log saved as " in current, current
+    from tests.livesys import wait_until
+
+    log = booted.live() / "log" / CATCHALL / "current"
+    # the console's "system ready" comes before the save: wait for its line
+    def saved_line() -> bool:
+        try:
+            return "ovis: boot log saved as " in log.read_text()
+        except FileNotFoundError:  # s6-log between its rename and the new current
+            return False
+
+    assert wait_until(saved_line, 30), log.read_text()
+    current = log.read_text()
     saved = Path(current.split("ovis: boot log saved as ", 1)[1].split()[0])
     assert "ovis: system ready in" in saved.read_text(), saved.read_text()
     os.kill(booted.pid1, 10)  # SIGUSR1: poweroff
