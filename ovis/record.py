@@ -30,6 +30,20 @@ if TYPE_CHECKING:
 _setattr = object.__setattr__
 
 
+def _getter(names: tuple[str, ...]) -> Any:
+    """A class attribute that gives an instance's values of *names* as a tuple.
+
+    attrgetter of one name gives the value, not a 1-tuple; the lambdas are
+    static so that ``self._values(self)`` does not bind them.
+    """
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        name = names[0]
+        return staticmethod(lambda self: (getattr(self, name),))
+    return staticmethod(lambda self: ())
+
+
 class Record:
     """Mutable record: ``==`` compares the fields, class and all; not hashable."""
 
@@ -44,9 +58,7 @@ class Record:
             cls._fields = tuple(cls.__dict__.get("__slots__", ()))
         names = cls._fields
         cls._index = {n: i for i, n in enumerate(names)}
-        # attrgetter of one name gives the value, not a 1-tuple
-        cls._values = attrgetter(*names) if len(names) > 1 else staticmethod(
-            (lambda self, n=names[0]: (getattr(self, n),)) if names else (lambda self: ()))
+        cls._values = _getter(names)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -75,9 +87,7 @@ class Frozen(Record):
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         names = tuple(n for n in cls._fields if n not in cls._nohash)
-        cls._hashed = (cls.__dict__["_values"] if names == cls._fields
-                       else attrgetter(*names) if len(names) > 1
-                       else staticmethod(lambda self, n=names[0]: (getattr(self, n),)))
+        cls._hashed = cls.__dict__["_values"] if names == cls._fields else _getter(names)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
