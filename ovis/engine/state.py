@@ -81,17 +81,22 @@ def read_small(path: str) -> bytes | None:
     except OSError:
         return None
     try:
-        b = os.read(fd, 65536)
-        if len(b) < 65536:  # a regular file's short read is its end: no second read
-            return b
-        chunks = [b]
-        while b := os.read(fd, 65536):
-            chunks.append(b)
-        return b"".join(chunks)
+        return read_fd(fd)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def read_fd(fd: int) -> bytes:
+    """The rest of the regular file open as *fd* (OSError as os.read raises it)."""
+    b = os.read(fd, 65536)
+    if len(b) < 65536:  # a regular file's short read is its end: no second read
+        return b
+    chunks = [b]
+    while b := os.read(fd, 65536):
+        chunks.append(b)
+    return b"".join(chunks)
 
 
 _raw_decode = json.JSONDecoder().raw_decode

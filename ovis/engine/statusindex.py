@@ -79,10 +79,9 @@ def load(live: str, file: str = FILE) -> dict[str, list]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or not _trusted(st) or st.st_size > _MAX_SIZE:
             return {}
-        chunks = []
-        while b := os.read(fd, 1 << 20):
-            chunks.append(b)
-        data = json.loads(b"".join(chunks))
+        from ovis.engine.state import read_fd
+
+        data = json.loads(read_fd(fd))
     except (OSError, ValueError):
         return {}
     finally:
@@ -123,7 +122,7 @@ def entry(st: os.stat_result, meta: dict) -> list:
         return [str(x) for x in meta.get(key) or []]
 
     kind = meta["kind"] if isinstance(meta, dict) else None
-    if kind not in ("longrun", "oneshot", "bundle"):
+    if kind not in _KINDS:
         raise ValueError(f"not a kind: {kind!r}")
     notify = meta.get("notify")
     return [*ident(st), kind, str(meta.get("description", "")),
@@ -134,7 +133,7 @@ def entry(st: os.stat_result, meta: dict) -> list:
 
 def read_meta(path: str) -> tuple[os.stat_result, dict] | None:
     """(fstat, decoded) of the ``ovis.json`` at *path*, None when unreadable or not an object."""
-    from ovis.engine.state import loads
+    from ovis.engine.state import loads, read_fd
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -142,11 +141,7 @@ def read_meta(path: str) -> tuple[os.stat_result, dict] | None:
         return None
     try:
         st = os.fstat(fd)
-        b = os.read(fd, 65536)
-        if len(b) == 65536:
-            while more := os.read(fd, 65536):
-                b += more
-        meta = loads(b)
+        meta = loads(read_fd(fd))
     except (OSError, ValueError):
         return None
     finally:
