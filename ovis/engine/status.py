@@ -338,10 +338,15 @@ class View:
                     self._entries[e] = ent
                     self._compiled_at[e] = st.st_mtime
                     continue
-            got = ix.read_meta(f"{base}/{e}/{META}")
-            if got is not None:
-                self._metas[e] = got[1]
-                self._compiled_at[e] = got[0].st_mtime  # of the file read, not of a later one
+            self._read_meta(base, e)
+
+    def _read_meta(self, base: str, e: str) -> None:
+        """Keep *e*'s ``ovis.json``, decoded, and the mtime of the very file read."""
+        assert self._metas is not None
+        got = ix.read_meta(f"{base}/{e}/{META}")
+        if got is not None:
+            self._metas[e] = got[1]
+            self._compiled_at[e] = got[0].st_mtime  # of the file read, not of a later one
 
     def _read_metas(self) -> dict[str, dict[str, Any]]:
         """Each compiled service's ``ovis.json``, decoded, read once per invocation."""
@@ -350,10 +355,7 @@ class View:
         if self._entries:  # the full models: read what the index stood for
             base = self.paths.servicedirs_str
             for e in list(self._entries):
-                got = ix.read_meta(f"{base}/{e}/{META}")
-                if got is not None:
-                    self._metas[e] = got[1]
-                    self._compiled_at[e] = got[0].st_mtime
+                self._read_meta(base, e)
             self._entries = {}
             self._table = None
         return self._metas
