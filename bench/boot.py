@@ -152,8 +152,17 @@ def ovis(env: dict[str, str], *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def wait_svscan(scandir: Path) -> None:
+def wait_svscan(scandir: Path, timeout: float = 60.0) -> None:
+    """Wait for an s6-svscan on *scandir*; fail rather than hang when none comes.
+
+    A benchmark whose ``ovis scandir start`` exited at once (an installation
+    that cannot import ovis, say) used to spin here for good, silently.
+    """
+    deadline = time.monotonic() + timeout
     while not svscan_running(scandir):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: no s6-svscan on {scandir} after {timeout:.0f} s "
+                             "(did the command that starts it fail?)")
         time.sleep(0.002)
 
 
