@@ -83,6 +83,11 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data)
 
 
+def load(fp: Any) -> Any:
+    """``json.load(fp)``."""
+    return loads(fp.read())
+
+
 def _default(o: object) -> Any:
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
