@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.livesys import LiveSystem
+from tests.livesys import LiveSystem, wait_until
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CASES = sorted(c for c in SCENARIOS.iterdir() if (c / "expected").is_file())
@@ -49,6 +49,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
         """)
     s.start_scandir()
     s.ovis("start", "sentinel", check=True)
+    # The start returns once sentinel is up; its logger's s6-supervise writes its
+    # supervise/ on its own time (under load, after the first case's snapshot).
+    assert wait_until(lambda: (s.live / "sv" / "sentinel" / "log" / "supervise" / "status").exists(),
+                      timeout=60)
     try:
         yield s
     finally:
