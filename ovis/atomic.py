@@ -13,11 +13,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+#: This process's pid for temporary names: getpid(2) is a syscall in every
+#: call (glibc keeps no cache) and a transaction writes a few files per
+#: service; a forked child gets its own (os.register_at_fork).
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
 def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
     # str arithmetic, not pathlib: this runs once per service per transaction
     path = os.fspath(path)
     head, sep, name = path.rpartition("/")
-    tmp = f"{head}{sep}.{name}.{os.getpid()}.tmp"
+    tmp = f"{head}{sep}.{name}.{_PID[0]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)

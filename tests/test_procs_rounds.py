@@ -99,3 +99,103 @@ def test_a_rounds_index_finds_every_member_and_rereads_them() -> None:
         for p in (leader, other):
             p.kill()
             p.wait()
+
+
+def _listings(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    import os
+
+    calls: list[str] = []
+    real = os.listdir
+
+    def spy(path="."):  # type: ignore[no-untyped-def]
+        if str(path) == "/proc":
+            calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(procs.os, "listdir", spy)
+    monkeypatch.setattr(procs, "_kept", None)  # no listing kept from an earlier test
+    return calls
+
+
+def test_a_round_catches_up_on_processes_created_since_the_last_listing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The next wake-up adds the pids given out since the last listing
+    (ns_last_pid) instead of listing /proc again: a process started in
+    between, in its own session or forked by a member, is still found."""
+    import os
+
+    if procs._last_pid() is None:
+        import pytest
+
+        pytest.skip("no /proc/sys/kernel/ns_last_pid (kernel without CONFIG_CHECKPOINT_RESTORE)")
+    monkeypatch.setattr(procs, "CATCH_UP_AGE", 30.0)
+    monkeypatch.setattr(procs, "CATCH_UP_PIDS", 10_000)
+    calls = _listings(monkeypatch)
+    leader = subprocess.Popen(["sh", "-c", "read x; sleep 30 & exec sleep 30"],
+                              stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        procs.new_round()
+        try:
+            assert procs.session_members(leader.pid) == [leader.pid]
+        finally:
+            procs.end_round()
+        assert len(calls) == 1
+        assert leader.stdin is not None
+        leader.stdin.write(b"go\n")  # its child is forked after the listing
+        leader.stdin.flush()
+        deadline = time.monotonic() + 10
+        found: list[int] = []
+        while len(found) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            procs.new_round()
+            try:
+                found = procs.session_members(leader.pid)
+            finally:
+                procs.end_round()
+        assert len(found) == 2 and leader.pid in found, found
+        assert len(calls) == 1  # caught up each time, never listed again
+        child = next(p for p in found if p != leader.pid)
+        os.kill(child, 9)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            procs.new_round()
+            try:
+                found = procs.session_members(leader.pid)
+            finally:
+                procs.end_round()
+            if found == [leader.pid]:
+                break
+            time.sleep(0.02)
+        assert found == [leader.pid]  # the dead one dropped from the kept listing
+    finally:
+        leader.kill()
+        leader.wait()
+        subprocess.run(["pkill", "-9", "-s", str(leader.pid)], check=False)
+
+
+def test_too_many_new_pids_or_an_old_listing_mean_a_new_listing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls = _listings(monkeypatch)
+    procs.new_round()
+    procs.session_members(999_999_999)
+    procs.end_round()
+    n = len(calls)
+    assert n == 1
+    monkeypatch.setattr(procs, "CATCH_UP_PIDS", 0)
+    p = _session()  # one pid given out: more than the 0 allowed
+    try:
+        procs.new_round()
+        try:
+            assert procs.session_members(p.pid) == [p.pid]
+        finally:
+            procs.end_round()
+        assert len(calls) == n + 1
+        monkeypatch.setattr(procs, "CATCH_UP_PIDS", 10_000)
+        monkeypatch.setattr(procs, "CATCH_UP_AGE", -1.0)  # every kept listing too old
+        procs.new_round()
+        try:
+            assert procs.session_members(p.pid) == [p.pid]
+        finally:
+            procs.end_round()
+        assert len(calls) == n + 2
+    finally:
+        p.kill()
+        p.wait()

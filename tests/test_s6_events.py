@@ -119,7 +119,8 @@ def test_subscription_fds_are_cloexec(tmp_path: Path) -> None:
 
     with subscribe(tmp_path) as sub:
         assert fcntl.fcntl(sub.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC
-        assert fcntl.fcntl(sub._wfd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        # one descriptor, read-write: the reader s6 needs and the writer that keeps EOF away
+        assert fcntl.fcntl(sub.fileno(), fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
     assert not sub.path.exists()
 
 
@@ -130,6 +131,32 @@ def test_s6_ftrig_notify_reaches_subscription(tmp_path: Path) -> None:
         assert one.read() == "uUdD"
         assert two.read() == "uUdD"
         assert one.read() == ""
+
+
+def test_subscription_stays_quiet_after_a_writer_leaves(tmp_path: Path) -> None:
+    # s6-supervise opens, writes, closes: without a writer of our own the fifo
+    # would read EOF from then on and poll would wake the event loop forever
+    import select
+
+    with subscribe(tmp_path) as sub:
+        subprocess.run(["s6-ftrig-notify", str(tmp_path / "event"), "u"], check=True, timeout=5)
+        assert sub.read() == "u"
+        p = select.poll()
+        p.register(sub.fileno(), select.POLLIN)
+        assert p.poll(100) == []
+        assert sub.read() == ""
+
+
+def test_subscription_reads_more_than_one_buffer(tmp_path: Path) -> None:
+    with subscribe(tmp_path) as sub:
+        letters = "uUdD" * 2500  # 10,000 letters: more than one read's worth
+        fd = os.open(sub.path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            assert os.write(fd, letters.encode()) == len(letters)
+        finally:
+            os.close(fd)
+        assert sub.read() == letters
+        assert sub.read() == ""
 
 
 # -- Tracker ---------------------------------------------------------------------

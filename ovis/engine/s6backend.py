@@ -119,14 +119,15 @@ class LongrunJob:
             # (66, s6-rc): not the time s6-svscan took to spawn the supervisor,
             # which on a slow CPU starting many services is seconds.
             self.deadline = _deadline(now, self.svc.timeout_start, DEFAULT_TIMEOUT_START_MS)
-        if before is not None and events.Tracker(before).satisfies(self.wanted) and not (
+        tracker = events.Tracker(before if before is not None else read_status(d))
+        if before is not None and tracker.satisfies(self.wanted) and not (
                 self.action is Action.STOP and before.want_up):
             # (down but wanted up: a crash loop between restarts; the D stopped it)
             self.result = Result(True, already=not self.fresh)
             return
         # Subscribed before *before* was read: what changed since comes as
         # letters, so the status need not be read again (one file per service).
-        self.tracker = events.Tracker(before if before is not None else read_status(d))
+        self.tracker = tracker
         self.result = self._check()
 
     def _check(self) -> Result | None:

@@ -204,11 +204,18 @@ def terminate_all(grace: float, log: Log = None, *, kill_wait: float = 1.0, skip
         kill_all(signal.SIGKILL, skip_at_argv0=skip_at_argv0)
 
 
-#: pid -> session id as last read. A process changes session only by
-#: setsid(), which makes it leave (its new session id is its own pid): a
-#: cached "not in session S" stays true, so each stat is read once per
-#: process, and only the candidates are read again.
-_SESSION_OF: dict[int, int] = {}
+#: The last listing's index, kept from one listing to the next: /proc entry
+#: name -> its session id as last read (-1: not a process, or gone before
+#: getsid), and session id -> the names in it.  A process changes session
+#: only by setsid(), which makes it leave (its new session id is its own
+#: pid), so a cached "not in session S" stays true: only names new since the
+#: previous listing cost a getsid(2), and only a session's candidates are
+#: read again.  The names are /proc's own strings and the difference between
+#: two listings is taken by set operations, not a Python loop over every
+#: process: with thousands of processes on a machine, a chain of 100 stopped
+#: one per wake-up spent most of its CPU rebuilding a pid -> session index.
+_SID_OF: dict[str, int] = {}
+_MEMBERS: dict[int, set[str]] = {}
 
 
 def _session_state(pid: int) -> tuple[int, str] | None:
@@ -226,7 +233,7 @@ def _session_state(pid: int) -> tuple[int, str] | None:
 #: settled in it share one listing of /proc, taken after all those events
 #: happened. Outside a round every check lists /proc itself.
 _round: float | None = None
-_listing: tuple[float, list[int]] | None = None
+_listing: tuple[float, set[str]] | None = None
 
 
 def new_round() -> None:
@@ -239,54 +246,132 @@ def end_round() -> None:
     _round = _listing = _indexed = None
 
 
-def _pids(fresh: bool) -> list[int]:
-    global _listing
-    if not fresh and _round is not None and _listing is not None and _listing[0] >= _round:
-        return _listing[1]
-    t = time.monotonic()
-    pids = list_pids()
-    if _round is not None:
-        _listing = (t, pids)
-    return pids
+def _names(fresh: bool) -> set[str]:
+    """The entries of /proc (pids and the rest), the round's own if one is shared.
 
-
-#: The listing :func:`_by_session` last indexed, and its index.
-_indexed: tuple[list[int], dict[int, list[int]]] | None = None
-
-
-def _by_session(pids: list[int]) -> dict[int, list[int]]:
-    """Session id -> pids of one listing, from the cache (new pids read once).
-
-    Built once per listing, so the checks of the services settled in one
-    wake-up cost one pass over /proc together, not one pass each: with a few
-    thousand processes on the machine, a 300-service stop spent most of its
-    time walking the listing again for every service.
+    A round's first check brings the previous round's listing up to date
+    instead of listing /proc again when it can (:func:`_caught_up`).
     """
-    global _indexed
-    if _indexed is not None and _indexed[0] is pids:
-        return _indexed[1]
-    alive = set(pids)
-    for p in [p for p in _SESSION_OF if p not in alive]:
-        del _SESSION_OF[p]
-    index: dict[int, list[int]] = {}
-    getsid = os.getsid
-    for pid in pids:
-        sid = _SESSION_OF.get(pid)
-        if sid is None:
-            # getsid(2), not /proc/PID/stat: one syscall for each process
-            # new since the last listing, where a busy machine has thousands
-            # (the candidates' stat is read below, for their state letter)
+    global _listing
+    if not fresh and _round is not None:
+        if _listing is not None and _listing[0] >= _round:
+            return _listing[1]
+        t = time.monotonic()
+        names = _caught_up(t)
+        if names is None:
+            names = _full_listing(t)
+        _listing = (t, names)
+        return names
+    return _full_listing(time.monotonic())
+
+
+#: ``/proc/sys/kernel/ns_last_pid``: the last pid the kernel gave out in our
+#: pid namespace.  It hands them out in increasing order, wrapping at
+#: pid_max; so between two reads that did not wrap, every process created
+#: has a pid in between.
+LAST_PID = "/proc/sys/kernel/ns_last_pid"
+#: A listing is brought up to date, instead of taken again, while it is this
+#: young (a wrap of the pid space in between is out of reach) and at most
+#: this many pids were given out since (each costs a getsid(2); listing
+#: /proc costs about a microsecond per process on the machine).
+CATCH_UP_AGE = 1.0
+CATCH_UP_PIDS = 512
+
+#: (monotonic time, ns_last_pid read just before, the names) of the last
+#: full listing, kept across rounds and brought up to date by _caught_up.
+_kept: tuple[float, int, set[str]] | None = None
+
+
+def _last_pid() -> int | None:
+    try:
+        fd = os.open(LAST_PID, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return int(os.read(fd, 32))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _full_listing(t: float) -> set[str]:
+    global _kept
+    last = _last_pid()  # before the listing: a pid given out meanwhile is above it
+    names = set(os.listdir("/proc"))
+    _kept = None if last is None else (t, last, names)
+    return names
+
+
+def _caught_up(t: float) -> set[str] | None:
+    """The last listing with the processes created since added, or None
+    when /proc must be listed again (none kept, too old, too many new pids,
+    the pid counter wrapped or cannot be read).  Processes that ended since
+    stay in it: a check reads its candidates again, and drops the dead."""
+    global _kept
+    if _kept is None or t - _kept[0] > CATCH_UP_AGE:
+        return None
+    _, before, names = _kept
+    now = _last_pid()
+    if now is None or now < before or now - before > CATCH_UP_PIDS:
+        return None
+    if now > before:
+        _update_index(names)
+        getsid = os.getsid
+        for pid in range(before + 1, now + 1):
+            name = str(pid)
+            _forget(name)  # a new process under a pid seen before: not the old one's session
             try:
-                sid = _SESSION_OF[pid] = getsid(pid)
+                sid = getsid(pid)
             except OSError:
+                names.discard(name)
                 continue
-        members = index.get(sid)
-        if members is None:
-            index[sid] = [pid]
-        else:
-            members.append(pid)
-    _indexed = (pids, index)
-    return index
+            names.add(name)
+            _file(name, sid)
+    _kept = (_kept[0], now, names)
+    return names
+
+
+#: The listing the index was last brought up to date with.
+_indexed: set[str] | None = None
+
+
+def _forget(name: str) -> None:
+    sid = _SID_OF.pop(name, None)
+    if sid is not None:
+        members = _MEMBERS.get(sid)
+        if members is not None:
+            members.discard(name)
+            if not members:
+                del _MEMBERS[sid]
+
+
+def _file(name: str, sid: int) -> None:
+    _SID_OF[name] = sid
+    members = _MEMBERS.get(sid)
+    if members is None:
+        _MEMBERS[sid] = {name}
+    else:
+        members.add(name)
+
+
+def _update_index(names: set[str]) -> None:
+    """Bring the session index up to date with the listing *names*."""
+    global _indexed
+    if _indexed is names:
+        return
+    for name in _SID_OF.keys() - names:  # gone since the last listing
+        _forget(name)
+    getsid = os.getsid
+    for name in names - _SID_OF.keys():  # new since: one getsid(2) each
+        sid = -1
+        if name.isdigit():
+            try:
+                sid = getsid(int(name))
+            except OSError:
+                pass
+        _file(name, sid)
+    _indexed = names
 
 
 def session_members(sid: int, fresh: bool = False) -> list[int]:
@@ -299,16 +384,20 @@ def session_members(sid: int, fresh: bool = False) -> list[int]:
     The candidates the index names are read again (one may have left the
     session with setsid, died, or be a zombie now).
     """
-    index = _by_session(_pids(fresh))
+    _update_index(_names(fresh))
     out = []
-    for pid in index.pop(sid, ()):
+    for name in sorted(_MEMBERS.get(sid, ()), key=int):
+        pid = int(name)
         st = _session_state(pid)
-        if st is None:
-            _SESSION_OF.pop(pid, None)
+        if st is None:  # gone: a later listing would not have it either
+            _forget(name)
+            if _kept is not None:
+                _kept[2].discard(name)
             continue
-        _SESSION_OF[pid] = st[0]
-        index.setdefault(st[0], []).append(pid)  # where a later check looks for it
-        if st[0] == sid and st[1] not in ("Z", "X"):
+        if st[0] != sid:  # left with setsid: where a later check looks for it
+            _forget(name)
+            _file(name, st[0])
+        elif st[1] not in ("Z", "X"):
             out.append(pid)
     return out
 

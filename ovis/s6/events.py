@@ -92,8 +92,11 @@ def _random_suffix() -> str:
 class Subscription:
     """One listening fifo in a servicedir's fifodir.
 
-    We keep a write end open ourselves so the read end never sees EOF and
-    the supervisor never gets ENXIO (which would make it delete the fifo).
+    The fifo is opened once, read-write (Linux, fifo(7)): that one
+    descriptor is both the reader the supervisor's non-blocking open needs
+    (no ENXIO, which would make it delete the fifo) and a writer, so reads
+    never see EOF.  s6's ftrigr keeps a second, write-only descriptor for
+    that; one fewer open and close per service of every transaction.
     Callers must :meth:`close` (or use ``with``): a forgotten fifo only
     costs a stale file, which s6-supervise removes at its next event once
     our process is gone.
@@ -107,7 +110,6 @@ class Subscription:
         fifodir = f"{self._dir}/{FIFODIR}"
         ensured = False
         self._rfd = -1
-        self._wfd = -1
         for _ in range(100):
             name = f"{_PREFIX}{tai64n_label(time.time())}:{_random_suffix()}"
             tmp = f"{fifodir}/.{name}"
@@ -128,8 +130,7 @@ class Subscription:
         self._path = f"{fifodir}/{name}"
         try:
             os.chmod(tmp, 0o600)  # mkfifo obeys the umask; s6 wants exactly 0600
-            self._rfd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            self._wfd = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
+            self._rfd = os.open(tmp, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
             # Only now make it visible: writers skip dot-names, so they never
             # see a fifo without a reader.
             os.rename(tmp, self._path)
@@ -160,29 +161,38 @@ class Subscription:
         return self._rfd
 
     def read(self) -> str:
-        """All event letters received so far ('' if none); never blocks."""
+        """All event letters received so far ('' if none); never blocks.
+
+        A read shorter than asked for emptied the fifo (a pipe hands over
+        what it holds at once): no second read just to see EAGAIN.
+        """
         fd = self.fileno()
-        chunks: list[bytes] = []
+        try:
+            chunk = os.read(fd, _READ)
+        except BlockingIOError:
+            return ""
+        if len(chunk) < _READ:
+            return chunk.decode("latin-1")
+        chunks = [chunk]
         while True:
             try:
-                chunk = os.read(fd, 4096)
+                chunk = os.read(fd, _READ)
             except BlockingIOError:
                 break
-            if not chunk:  # cannot happen while we hold the write end
+            if not chunk:  # cannot happen while we hold a write end
                 break
             chunks.append(chunk)
         return b"".join(chunks).decode("latin-1")
 
     def _close_fds(self) -> None:
-        for attr in ("_rfd", "_wfd"):
-            fd = getattr(self, attr)
-            if fd >= 0:
-                setattr(self, attr, -1)
-                os.close(fd)
+        fd = self._rfd
+        if fd >= 0:
+            self._rfd = -1
+            os.close(fd)
 
     def close(self) -> None:
-        """Unlink the fifo, then close both ends.  Idempotent."""
-        if self._rfd < 0 and self._wfd < 0:
+        """Unlink the fifo, then close it.  Idempotent."""
+        if self._rfd < 0:
             return
         try:
             os.unlink(self._path)
@@ -206,6 +216,8 @@ class Subscription:
         state = "closed" if self.closed else f"fd={self._rfd}"
         return f"<Subscription {self.path} {state}>"
 
+
+_READ = 4096
 
 def subscribe(servicedir: Path | str) -> Subscription:
     """Start listening to *servicedir*'s events (creating ``event/`` if needed)."""

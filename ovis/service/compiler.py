@@ -732,13 +732,24 @@ def read_metadata(servicedir: Path | str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def compiled_services(paths: Paths) -> dict[str, Service]:
-    """Every service compiled into LIVE, rebuilt from its ``ovis.json``."""
+def compiled_services(paths: Paths,
+                      memo: dict[str, tuple[tuple[int, ...], Service]] | None = None
+                      ) -> dict[str, Service]:
+    """Every service compiled into LIVE, rebuilt from its ``ovis.json``.
+
+    *memo* (name -> identity of the ``ovis.json`` read, its service), kept
+    by the caller between two reads of one command (a stop reads LIVE again
+    once it holds its claims): a file whose identity is unchanged is not
+    read again.  Every write of ``ovis.json`` is a rename (a new inode), so
+    an unchanged identity is an unchanged file.
+    """
     out: dict[str, Service] = {}
     try:
         entries = os.listdir(paths.servicedirs)
     except OSError:
         return out
+    if memo is not None:
+        return _compiled_memo(paths.servicedirs_str, entries, memo)
     for e in entries:
         if e.startswith("."):
             continue
@@ -748,4 +759,45 @@ def compiled_services(paths: Paths) -> dict[str, Service]:
                 out[e] = service_from_metadata(meta)
             except (KeyError, ValueError):
                 continue
+    return out
+
+
+def _compiled_memo(servicedirs: str, entries: list[str],
+                   memo: dict[str, tuple[tuple[int, ...], Service]]) -> dict[str, Service]:
+    out: dict[str, Service] = {}
+    for e in entries:
+        if e.startswith("."):
+            continue
+        path = f"{servicedirs}/{e}/{META}"
+        hit = memo.get(e)
+        if hit is not None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if hit[0] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+                out[e] = hit[1]
+                continue
+        try:  # the identity of what is read: fstat of the descriptor read from
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            chunks = []
+            while b := os.read(fd, 65536):
+                chunks.append(b)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        try:
+            meta = json.loads(b"".join(chunks))
+            if not isinstance(meta, dict):
+                continue
+            svc = service_from_metadata(meta)
+        except (KeyError, ValueError):
+            continue
+        memo[e] = ((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), svc)
+        out[e] = svc
     return out
