@@ -103,6 +103,14 @@ def _cpu() -> str:
     return platform.machine()
 
 
+def _python(result: VMResult) -> str:
+    """Which interpreter ran ovis in the VM (tests.vmtools.qemu.describe_python's line)."""
+    line = result.python.removeprefix("ovis-vm: the VM runs ovis on ")
+    if not line:
+        return f"ovis runs on the host's Python {platform.python_version()}"
+    return f"ovis runs on `{line.split(' ', 1)[0]}` {line.split(' ', 1)[1]}"
+
+
 def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual machine") -> str:
     argv = result.argv
     opt = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("-")}
@@ -116,8 +124,7 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         f"Linux {kernel}, {_qemu_version(argv)}, `-accel {opt.get('-accel', '?')}` "
         f"(no KVM: nested virtualisation), `-m {opt.get('-m', '?')} -smp {opt.get('-smp', '?')}`, "
         f"on {_cpu()}. The root is the host's `/` over 9p (read-only, `cache=loose`) under a "
-        f"tmpfs overlay; ovis runs on the host's Python {platform.python_version()} from a venv "
-        "without the host's site-packages (`tests.vmtools.qemu.lean_python`).",
+        f"tmpfs overlay; {_python(result)}.",
         "",
         "One run on a 2-core machine shared with other test suites (load average "
         f"{_load()} when it ended): under TCG the guest's clock runs with the host's, so "
