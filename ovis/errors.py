@@ -11,8 +11,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing's costs ~30 modules at import (every ovis command imports this)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Sequence
-from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,6 +43,8 @@ class DefinitionError(ConfigError):
     """
 
     def __init__(self, path: Path | str, line: int, key: str, message: str) -> None:
+        from pathlib import Path  # only when one is raised: pathlib costs ~35 modules
+
         self.path = Path(path)
         self.line = line
         self.key = key
@@ -77,6 +79,8 @@ class NotSupervised(StateError):
     """No s6-supervise is reading a service's control fifo."""
 
     def __init__(self, servicedir: Path | str, detail: str = "no supervisor is listening") -> None:
+        from pathlib import Path  # only when one is raised
+
         self.servicedir = Path(servicedir)
         super().__init__(f"{servicedir}: {detail}")
 

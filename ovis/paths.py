@@ -9,11 +9,11 @@ directory and run the whole manager without root.
 from __future__ import annotations
 
 import os
-from functools import cached_property
-from pathlib import Path
+from operator import attrgetter
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Mapping
 
 from ovis.record import Frozen, replace
@@ -30,22 +30,89 @@ DEFAULT_PATH = "/usr/bin:/usr/sbin:/bin:/sbin:/usr/local/bin"
 CONSOLE_LOGS = "container-logs"
 
 
+def normpath(p: str | os.PathLike[str]) -> str:
+    """``str(pathlib.PurePosixPath(p))`` without importing pathlib.
+
+    pathlib brings fnmatch, re, enum, urllib.parse and ipaddress (some 35
+    modules, ~25 ms) into every command that resolves its paths; this gives
+    the same string (repeated and trailing slashes and ``.`` components
+    dropped, ``..`` kept, a leading ``//`` kept, ``""`` is ``.``).
+    """
+    if not isinstance(p, str):
+        return str(p) if type(p).__module__ == "pathlib" else normpath(os.fspath(p))
+    if "//" not in p and "/./" not in p and p[-1:] not in ("/", ".") and p[:2] != "./":
+        return p if p else "."
+    root = "/" if p[:1] == "/" else ""
+    if p[:2] == "//" and p[2:3] != "/":
+        root = "//"
+    return (root + "/".join(c for c in p.split("/") if c and c != ".")) or "."
+
+
+def _path(s: str) -> Path:
+    from pathlib import Path  # only for callers that want Path objects
+
+    return Path(s)
+
+
 class Paths(Frozen):
-    # __dict__: room for the cached_property strings below
-    __slots__ = ("skel", "services", "trees", "live", "logdir", "layout", "__dict__")
+    """The five paths as strings (``*_str``) and, for the callers that join
+    with ``/``, as :class:`pathlib.Path` (made on first use: the status and
+    start paths use the strings and never import pathlib)."""
+
+    # __dict__: room for the Path objects made on demand
+    __slots__ = ("skel_str", "services_strs", "trees_str", "live_str", "logdir_str", "layout",
+                 "state_str", "servicedirs_str", "scandir_str", "__dict__")
     _fields = ("skel", "services", "trees", "live", "logdir", "layout")
 
-    def __init__(self, skel: Path, services: tuple[Path, ...], trees: Path, live: Path,
-                 logdir: Path, layout: str = "ovis") -> None:
+    def __init__(self, skel: Path | str, services: tuple[Path | str, ...], trees: Path | str,
+                 live: Path | str, logdir: Path | str, layout: str = "ovis") -> None:
         s = object.__setattr__
-        s(self, "skel", skel)
-        s(self, "services", services)
-        s(self, "trees", trees)
-        s(self, "live", live)
-        s(self, "logdir", logdir)
+        s(self, "skel_str", normpath(skel))
+        s(self, "services_strs", tuple(normpath(p) for p in services))
+        s(self, "trees_str", normpath(trees))
+        live_s = normpath(live)
+        s(self, "live_str", live_s)
+        s(self, "logdir_str", normpath(logdir))
         # "ovis": LIVE/sv/NAME + LIVE/scandir; "anopa": REPODIR/NAME + REPODIR/.scandir
         # (anopa's /run/services), so aa-* tools and ovis see the same services.
         s(self, "layout", layout)
+        # The state records and the servicedirs are joined to a name for every
+        # service a command reads or writes: strings, made once per Paths.
+        anopa = layout == "anopa"
+        s(self, "state_str", live_s + ("/.ovis-state" if anopa else "/state"))
+        s(self, "servicedirs_str", live_s if anopa else live_s + "/sv")
+        s(self, "scandir_str", live_s + ("/.scandir" if anopa else "/scandir"))
+
+    def _cached(self, key: str, value: str) -> Path:
+        d = self.__dict__
+        p = d.get(key)
+        if p is None:
+            p = d[key] = _path(value)
+        return p
+
+    @property
+    def skel(self) -> Path:
+        return self._cached("skel", self.skel_str)
+
+    @property
+    def services(self) -> tuple[Path, ...]:
+        d = self.__dict__
+        p = d.get("services")
+        if p is None:
+            p = d["services"] = tuple(_path(x) for x in self.services_strs)
+        return p
+
+    @property
+    def trees(self) -> Path:
+        return self._cached("trees", self.trees_str)
+
+    @property
+    def live(self) -> Path:
+        return self._cached("live", self.live_str)
+
+    @property
+    def logdir(self) -> Path:
+        return self._cached("logdir", self.logdir_str)
 
     @classmethod
     def resolve(
@@ -63,61 +130,49 @@ class Paths(Frozen):
         def pick(opt: str | None, var: str, default: str) -> str:
             return opt if opt else e.get(var) or default
 
-        live_dir = Path(pick(live, "OVIS_LIVE", DEFAULT_LIVE))
+        live_dir = normpath(pick(live, "OVIS_LIVE", DEFAULT_LIVE))
         return cls(
-            skel=Path(pick(skel, "OVIS_SKEL", DEFAULT_SKEL)),
-            services=tuple(
-                Path(p) for p in pick(services, "OVIS_SERVICES", DEFAULT_SERVICES).split(":") if p
-            ),
-            trees=Path(pick(trees, "OVIS_TREES", DEFAULT_TREES)),
+            skel=pick(skel, "OVIS_SKEL", DEFAULT_SKEL),
+            services=tuple(p for p in pick(services, "OVIS_SERVICES", DEFAULT_SERVICES).split(":") if p),
+            trees=pick(trees, "OVIS_TREES", DEFAULT_TREES),
             live=live_dir,
-            logdir=Path(pick(logdir, "OVIS_LOGDIR", DEFAULT_LOGDIR)),
+            logdir=pick(logdir, "OVIS_LOGDIR", DEFAULT_LOGDIR),
             layout=detect_layout(live_dir),
         )
 
-    def with_anopa_repo(self, repodir: Path) -> "Paths":
+    def with_anopa_repo(self, repodir: Path | str) -> "Paths":
         """These paths with LIVE being an anopa repository directory."""
         return replace(self, live=repodir, layout="anopa")
 
     # Layout of LIVE -------------------------------------------------------
     @property
     def scandir(self) -> Path:
-        return self.live / (".scandir" if self.layout == "anopa" else "scandir")
+        return self._cached("scandir", self.scandir_str)
 
     @property
     def servicedirs(self) -> Path:
         """Compiled s6 service directories (longruns are linked into the scandir)."""
-        return self.live if self.layout == "anopa" else self.live / "sv"
+        return self._cached("servicedirs", self.servicedirs_str)
 
     @property
     def state(self) -> Path:
-        return self.live / (".ovis-state" if self.layout == "anopa" else "state")
-
-    # The same two as strings, made once per Paths: the state records and the
-    # servicedirs are joined to a name for every service a command reads or
-    # writes, and each property above builds new Path objects.
-    @cached_property
-    def state_str(self) -> str:
-        return str(self.state)
-
-    @cached_property
-    def servicedirs_str(self) -> str:
-        return str(self.servicedirs)
+        return self._cached("state", self.state_str)
 
     @property
     def lockfile(self) -> Path:
-        return self.live / (".ovis-lock" if self.layout == "anopa" else ".lock")
+        return _path(self.live_str + ("/.ovis-lock" if self.layout == "anopa" else "/.lock"))
 
     @property
     def shutdown_request(self) -> Path:
         """Exists (a symlink) once a shutdown was asked for: transactions yield to it."""
-        return self.live / "shutdown"
+        return _path(self.live_str + "/shutdown")
 
     def servicedir(self, name: str) -> Path:
-        return self.servicedirs / name  # internal callers too (anopa: NAME/log)
+        return _path(self.servicedirs_str + "/" + name)  # internal callers too (anopa: NAME/log)
 
     def logdir_of(self, name: str) -> Path:
-        return self.logdir / check_name(name)
+        return _path(self.logdir_str + "/" + check_name(name))
+
 
     def boot_env(self, path: str = DEFAULT_PATH) -> dict[str, str]:
         """The boot environment (LIVE/environment) with these OVIS_* paths.
@@ -125,7 +180,7 @@ class Paths(Frozen):
         What oneshots and s6-svscan run with: never the caller's environment;
         *path* is the PATH when the boot recorded none.
         """
-        env = read_env_file(self.live / "environment")
+        env = read_env_file(self.live_str + "/environment")
         env.setdefault("PATH", path)
         env.update(self.as_env())
         return env
@@ -133,12 +188,17 @@ class Paths(Frozen):
     def as_env(self) -> dict[str, str]:
         """The OVIS_* variables that make a child ovis see the same paths."""
         return {
-            "OVIS_SKEL": str(self.skel),
-            "OVIS_SERVICES": ":".join(str(p) for p in self.services),
-            "OVIS_TREES": str(self.trees),
-            "OVIS_LIVE": str(self.live),
-            "OVIS_LOGDIR": str(self.logdir),
+            "OVIS_SKEL": self.skel_str,
+            "OVIS_SERVICES": ":".join(self.services_strs),
+            "OVIS_TREES": self.trees_str,
+            "OVIS_LIVE": self.live_str,
+            "OVIS_LOGDIR": self.logdir_str,
         }
+
+
+# Equal, hashed and rebuilt (replace, pickle) on the strings: no Path made for that.
+Paths._values = Paths._hashed = attrgetter("skel_str", "services_strs", "trees_str", "live_str",
+                                           "logdir_str", "layout")
 
 
 def check_name(name: str, what: str = "service") -> str:
@@ -169,18 +229,20 @@ def safe_component(name: str) -> str:
     return name
 
 
-def detect_layout(live: Path) -> str:
+def detect_layout(live: Path | str) -> str:
     """An anopa repository has ``.scandir`` where ovis has ``scandir``."""
-    if (live / ".scandir").is_dir() and not (live / "scandir").exists():
+    live = os.fspath(live)
+    if os.path.isdir(live + "/.scandir") and not os.path.exists(live + "/scandir"):
         return "anopa"
     return "ovis"
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path | str) -> dict[str, str]:
     """``KEY=VALUE`` lines (``#`` comments, blank lines ignored)."""
     env: dict[str, str] = {}
     try:
-        text = path.read_text()
+        with open(path) as f:
+            text = f.read()
     except OSError:
         return env
     for line in text.splitlines():

@@ -7,7 +7,7 @@ importing the others (no import cycles inside the CLI either).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
 TYPE_CHECKING = False  # no typing at run time (ovis status imports this)
 
 from ovis.paths import Paths, read_env_file
@@ -26,8 +26,10 @@ def paths_of(args: argparse.Namespace) -> Paths:
     ``ovis status`` in a login shell sees what the stages set up.
     """
     env = dict(os.environ)
-    live = args.live or env.get("OVIS_LIVE") or Paths.resolve({}).live
-    boot_env = read_env_file(Path(live) / "environment")
+    from ovis.paths import DEFAULT_LIVE, normpath
+
+    live = args.live or env.get("OVIS_LIVE") or DEFAULT_LIVE
+    boot_env = read_env_file(normpath(live) + "/environment")
     for k, v in boot_env.items():
         if k.startswith("OVIS_") and k not in env:
             env[k] = v
@@ -37,7 +39,7 @@ def paths_of(args: argparse.Namespace) -> Paths:
 
 def default_tree(paths: Paths) -> str:
     """init.conf's TREE: the tree enable/disable/is-enabled/tree act on by default."""
-    return read_env_file(paths.skel / "init.conf").get("TREE") or "boot"
+    return read_env_file(paths.skel_str + "/init.conf").get("TREE") or "boot"
 
 
 def manager_of(args: argparse.Namespace) -> Manager:
