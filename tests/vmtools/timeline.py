@@ -146,8 +146,10 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         lines += [f"| {k} | {g:.2f} | {w:.2f} |" for k, (g, w) in s.items()]
     lines += [
         "",
-        "Under TCG a bare Python start costs about 0.75 s of guest time and an `ovis` "
-        "command's imports 1–2 s more. A boot to ready runs one Python (`ovis boot`: stage 2 "
+        "Under TCG a bare Python start costs about 0.4 s of guest time with Debian's "
+        "`/usr/bin/python3` (statically linked with libpython) and 0.75 s with a "
+        "shared-libpython build such as pyenv's, and an `ovis` command's imports 1–2 s more. "
+        "A boot to ready runs one Python (`ovis boot`: stage 2 "
         "runs in its forked child when rc.init is the skeleton's) and a poweroff two "
         "(`ovis poweroff`, whose detached child runs stage 3 and the stop of the skeleton's "
         "rc.shutdown, then stage 4 through the lean entry of PID 1's scripts); the rest is "
