@@ -7,8 +7,10 @@ then rename(2) it over the target (rename is atomic within a filesystem).
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
@@ -74,10 +76,24 @@ def owned_dir(path: Path, uid: int, gid: int) -> None:
 
 
 #: ``.NAME.PID.new|old|lnk|tmp``: what ovis writes before a rename(2).
-_TEMPORARY = re.compile(r"\..+\.([0-9]+)\.(new|old|lnk|tmp)")
+_SUFFIXES = frozenset(("new", "old", "lnk", "tmp"))
 
 
-def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
+def temporary_pid(entry: str) -> int | None:
+    """The PID in *entry* when it is ``.NAME.PID.SUFFIX`` (NAME not empty), else None.
+
+    (str methods, not a regular expression: every start and stop calls
+    this, and ``re`` costs some 20 modules at import.)
+    """
+    if entry[:1] != "." or entry.count(".") < 3:
+        return None
+    head, pid, suffix = entry[1:].rsplit(".", 2)
+    if not head or "\n" in head or suffix not in _SUFFIXES or not (pid.isascii() and pid.isdigit()):
+        return None
+    return int(pid)
+
+
+def clean_stale_temporaries(dirs: list[Path] | list[str]) -> list[str]:
     """Remove the temporaries of ovis processes that died before their rename.
 
     A command killed in the middle of compiling leaves ``.NAME.PID.new``
@@ -91,12 +107,12 @@ def clean_stale_temporaries(dirs: list[Path]) -> list[Path]:
         except OSError:
             continue
         for e in entries:
-            m = _TEMPORARY.fullmatch(e)
-            if m is None or _alive(int(m.group(1))):
+            pid = temporary_pid(e) if e[:1] == "." else None
+            if pid is None or _alive(pid):
                 continue
-            p = d / e
+            p = f"{os.fspath(d)}/{e}"
             try:
-                if p.is_dir() and not p.is_symlink():
+                if os.path.isdir(p) and not os.path.islink(p):
                     import shutil  # only then: every start and stop calls this
 
                     shutil.rmtree(p)

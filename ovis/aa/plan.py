@@ -20,7 +20,9 @@ runs the transaction on ovis's engine.
 from __future__ import annotations
 
 import os
-from typing import Callable
+TYPE_CHECKING = False  # typing costs ~10 modules at import (aa-start imports this)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from ovis.record import Record, replace
 from ovis.service.model import Kind, Service

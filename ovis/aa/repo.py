@@ -23,15 +23,19 @@ import errno
 import os
 import stat
 import time
-from pathlib import Path
-from typing import Any
 
 from ovis.engine import state as statefile
 from ovis.paths import Paths
 from ovis.record import Frozen, Record
 from ovis.s6.status import SupervisorStatus, read_status
 from ovis.s6.status import signal_name as s6_signal_name
-from ovis.service.model import Service
+
+TYPE_CHECKING = False  # typing, pathlib, the model: ~40 modules aa-status does not need
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from ovis.service.model import Service
 
 from .codes import (
     ERR_DEPEND, ERR_EXEC, ERR_FAILED, ERR_INVALID_NAME, ERR_IO, ERR_IO_REPODIR, ERR_S6, ERR_TIMEDOUT,
@@ -94,7 +98,7 @@ def open_repo(repodir: str, write: bool) -> Paths:
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as e:
         raise AaError(ERR_IO_REPODIR, f"init repository {repodir}", e) from None
-    return Paths.resolve().with_anopa_repo(Path(os.getcwd()))
+    return Paths.resolve().with_anopa_repo(os.getcwd())
 
 
 def check_name(name: str) -> int:

@@ -17,7 +17,9 @@ import os
 import select
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+TYPE_CHECKING = False  # typing costs ~10 modules at import (aa-start imports this)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 from ovis.engine.manager import Manager
 from ovis.engine.s6backend import LongrunJob, OneshotJob, S6Backend, timeout_deadline

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, Callable
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing and json (re, enum...) only where used: ovis start imports this
 
 from ovis.errors import EXIT_FAILED, EXIT_OK, UsageError
 from ovis.cli.context import default_tree, manager_of, paths_of  # noqa: F401  (other CLI modules import them from here)
@@ -14,7 +12,11 @@ from ovis.cli.context import default_tree, manager_of, paths_of  # noqa: F401  (
 if TYPE_CHECKING:  # the engine is imported by the handlers that need it (start-up time)
     import argparse  # only the parser builder imports it: ovis start/stop run without it
 
+    from typing import Any
+
     from ovis.engine.manager import Manager, Outcome
+
+from collections.abc import Callable  # (not typing's: ~10 modules more)
 
 Register = Callable[..., "argparse.ArgumentParser"]
 
@@ -38,6 +40,7 @@ def finish(args: argparse.Namespace, *outcomes: Outcome) -> int:
     failed = sorted({n for o in outcomes for n in o.failed})
     if args.json:
         data = [outcome_json(o) for o in outcomes]
+        import json  # (json imports re and enum: only for --json)
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
     elif args.verbosity > 0:
         from ovis.terminal import duration
@@ -89,6 +92,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_reload(args: argparse.Namespace) -> int:
     sent = manager_of(args).send_letters(args.names, "h")
     if args.json:
+        import json  # (json imports re and enum: only for --json)
         print(json.dumps({"reloaded": sent}))
     elif args.verbosity > 0:
         for n in sent:
@@ -118,6 +122,7 @@ def cmd_signal(args: argparse.Namespace) -> int:
                          f"(one of {', '.join(sorted(SIGNAL_LETTERS))})")
     sent = manager_of(args).send_letters(args.names, letter)
     if args.json:
+        import json  # (json imports re and enum: only for --json)
         print(json.dumps({"signal": "SIG" + sig, "sent": sent}))
     elif args.verbosity > 0:
         for n in sent:
@@ -146,6 +151,7 @@ def _tree_membership(args: argparse.Namespace, enable: bool) -> int:
         data: dict[str, Any] = {"tree": tree, key: done}
         if outcome is not None:
             data["transaction"] = outcome_json(outcome)
+        import json  # (json imports re and enum: only for --json)
         print(json.dumps(data))
     elif args.verbosity > 0:
         for n in args.names:
@@ -176,6 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     report = check(manager_of(args).repo, args.targets)
     if args.json:
+        import json  # (json imports re and enum: only for --json)
         print(json.dumps({"ok": report.ok, "checked": sorted(report.checked), "errors": report.errors,
                           "warnings": report.warnings}))
     else:

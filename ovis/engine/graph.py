@@ -14,7 +14,9 @@ Stopping walks the same ``order`` edges backwards.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping
 
 from ovis.errors import DependencyCycle
 from ovis.record import Record

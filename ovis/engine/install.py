@@ -26,7 +26,7 @@ one per service, so its scans do not starve the supervisors on two cores.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Mapping
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 
 from ovis import atomic
 from ovis.engine import state as statefile
@@ -34,6 +34,8 @@ from ovis.engine.transaction import Action, Plan, Result
 from ovis.service.model import Kind, Service
 
 if TYPE_CHECKING:
+    from typing import Callable, Mapping
+
     from ovis.engine.runner import Backend, Job
     from ovis.paths import Paths
     from ovis.service.compiler import Compiler

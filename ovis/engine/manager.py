@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Protocol
+else:
+    Protocol = object  # Reporter is for the type checker
 
 from ovis import atomic
 from ovis.engine import state as statefile

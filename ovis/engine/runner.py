@@ -11,7 +11,13 @@ from __future__ import annotations
 import heapq
 import selectors
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # Job and Backend are for the type checker
 
 from ovis.engine.transaction import Action, Plan, Reason, Result
 from ovis.linux import procs

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 
 from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
@@ -34,6 +34,7 @@ from ovis.service.model import (
 
 if TYPE_CHECKING:  # imported by the oneshots that run: a start of longruns forks nothing
     import subprocess
+    from typing import Mapping
 
 ONESHOT_KILL_GRACE = 2.0
 #: How long a start waits for s6-svscan to spawn the service's supervisor,

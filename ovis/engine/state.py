@@ -15,15 +15,16 @@ s6's own status already says it is up; ``wanted`` was recorded before).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Callable
 
 from ovis import atomic
+from ovis.jsonlite import dumps as _dumps
+from ovis.jsonlite import loads as _loads
 from ovis.paths import Paths, check_name, safe_component
 from ovis.record import Record
 
@@ -61,8 +62,12 @@ class ServiceState(Record):
 
 
 _FIELDS = tuple(sorted(ServiceState._fields))
-#: json.dumps(sort_keys=True) builds a new encoder at every call
-_ENCODE = json.JSONEncoder(sort_keys=True).encode
+
+
+def _ENCODE(obj: Any) -> str:
+    """json.dumps(obj, sort_keys=True) (jsonlite: no json, no re imported)."""
+    return _dumps(obj, sort_keys=True)
+
 _KNOWN = frozenset(_FIELDS)
 
 
@@ -99,24 +104,15 @@ def read_fd(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-_raw_decode = json.JSONDecoder().raw_decode
-_JSON_WS = " \t\n\r"
-
-
 def loads(data: bytes) -> Any:
     """``json.loads(data)`` for the small UTF-8 files ovis writes, the same answer or ValueError.
 
     json.loads of bytes first guesses the encoding and then checks what
     follows the value with a regular expression: a sixth of decoding a
-    state record.  Anything but plain UTF-8 goes to json.loads itself.
+    state record.  :func:`ovis.jsonlite.loads` does neither for plain UTF-8
+    (and imports neither json nor re).
     """
-    if data[:3] == b"\xef\xbb\xbf" or b"\x00" in data[:4]:
-        return json.loads(data)  # a BOM, UTF-16/32: json's own detection
-    text = data.decode().lstrip(_JSON_WS)
-    obj, end = _raw_decode(text)
-    if end != len(text) and text[end:].strip(_JSON_WS):
-        raise ValueError(f"extra data after the JSON value at {end}")
-    return obj
+    return _loads(data)
 
 
 def load(paths: Paths, name: str) -> ServiceState | None:
@@ -247,12 +243,18 @@ class Claims:
 
     @property
     def dir(self) -> Path:
-        return self.paths.live / (".ovis-claims" if self.paths.layout == "anopa" else "claims")
+        from pathlib import Path
+
+        return Path(self.dir_str)
+
+    @property
+    def dir_str(self) -> str:
+        return self.paths.live_str + ("/.ovis-claims" if self.paths.layout == "anopa" else "/claims")
 
     def _open(self, name: str) -> int:
         d = self.__dict__.get("_dir_str")
         if d is None:
-            d = self._dir_str = str(self.dir)  # one Path per transaction, not per claim
+            d = self._dir_str = self.dir_str  # once per transaction, not per claim
         return _open_private(f"{d}/{check_name(name)}")
 
     def acquire(self, names: set[str] | list[str]) -> None:
@@ -262,7 +264,7 @@ class Claims:
             busy: str | None = None
             with Lock(self.paths, self.on_wait):
                 try:
-                    os.mkdir(self.dir, 0o700)
+                    os.mkdir(self.dir_str, 0o700)
                 except FileExistsError:
                     pass
                 got: dict[str, int] = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import: ovis status imports this
 
@@ -21,6 +20,7 @@ from ovis.paths import Paths
 from ovis.s6.status import read_status, signal_name
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Callable
 
     from ovis.engine.manager import Manager
@@ -297,14 +297,14 @@ class View:
         from ovis.service.repository import Repository
 
         self.paths = paths
-        self.repo = Repository(paths.services)
+        self.repo = Repository(paths.services_strs)
         self._live: dict[str, Service] | None = None
         self._table: dict[str, TableModel] | None = None
         self._metas: dict[str, dict[str, Any]] | None = None
         self._entries: dict[str, list[Any]] | None = None  # status-index entries standing for ovis.json
         self._one: dict[str, Service | None] = {}  # live_service's answers
         self._compiled_at: dict[str, float] = {}  # mtime of each ovis.json read
-        self._search = [str(d) for d in paths.services]
+        self._search = list(paths.services_strs)
         self._compiler: Any = None
 
     def _scan(self) -> None:
@@ -323,7 +323,7 @@ class View:
             entries = os.listdir(base)
         except OSError:
             return
-        live = os.fspath(self.paths.live)
+        live = self.paths.live_str
         index = ix.load(live, ix.file_of(self.paths.layout)) if entries else {}
         for e in entries:
             if e.startswith("."):

@@ -29,7 +29,6 @@ Stdlib ``os``/``stat``/``json`` only: ``ovis status`` imports it.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
@@ -81,7 +80,9 @@ def load(live: str, file: str = FILE) -> dict[str, list]:
             return {}
         from ovis.engine.state import read_fd
 
-        data = json.loads(read_fd(fd))
+        from ovis.jsonlite import loads
+
+        data = loads(read_fd(fd))
     except (OSError, ValueError):
         return {}
     finally:
@@ -110,9 +111,9 @@ _KINDS = frozenset(("longrun", "oneshot", "bundle"))
 def source_text(src: str) -> str:
     """What ``str(Service.source)`` prints for the ``source`` an ``ovis.json`` holds."""
     if not src or "//" in src or "/." in src or src.startswith("./") or src.endswith("/"):
-        from pathlib import Path
+        from ovis.paths import normpath
 
-        src = str(Path(src))
+        src = normpath(src)
     return src
 
 
@@ -198,9 +199,10 @@ def refresh(live: str, servicedirs: str, names: Iterable[str], file: str = FILE)
     if new == old:  # also: no index yet and nothing to index (a start refused as bad input)
         return
     from ovis import atomic
+    from ovis.jsonlite import dumps
 
     try:
-        atomic.write_bytes(f"{live}/{file}", json.dumps(
+        atomic.write_bytes(f"{live}/{file}", dumps(
             {"format": _FORMAT, "services": new}, separators=(",", ":")).encode(), 0o644)
     except OSError:
         pass

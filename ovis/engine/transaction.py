@@ -11,7 +11,9 @@ tests drive the plan directly, with no processes at all.
 from __future__ import annotations
 
 import enum
-from typing import Iterable
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from ovis.engine.graph import NONE, Graph
 from ovis.record import Record

@@ -14,13 +14,15 @@ import re
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
 
 from ovis.errors import UnknownService
 from ovis.record import Record
 from ovis.s6.tai import parse_tai64n_label
 
+TYPE_CHECKING = False  # typing costs ~10 modules at import
 if TYPE_CHECKING:
+    from typing import Iterator
+
     from ovis.engine.manager import Manager
 
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?\s")

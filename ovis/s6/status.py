@@ -16,7 +16,10 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from ovis.errors import ProtocolError
 from ovis.record import Frozen
@@ -135,14 +138,29 @@ def read_status(servicedir: Path | str) -> SupervisorStatus | None:
         raise ProtocolError(f"{path}: {e}") from None
 
 
-def signal_name(num: int) -> str | None:
-    """``SIGTERM`` for 15; None for a number that is no signal (callers choose the fallback)."""
-    import signal
+_SIGNAMES: dict[int, str] | None = None
 
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return None
+
+def signal_name(num: int) -> str | None:
+    """``SIGTERM`` for 15; None for a number that is no signal (callers choose the fallback).
+
+    ``signal.Signals(num).name`` without the signal module, which imports
+    enum (about 10 modules on ovis status and aa-status): the same names,
+    from the C module's constants, the first in sorted order for a number
+    with aliases (SIGABRT, not SIGIOT), as enum's conversion picks them.
+    """
+    global _SIGNAMES
+    if _SIGNAMES is None:
+        import _signal
+
+        names: dict[int, str] = {}
+        for n in sorted(dir(_signal)):
+            if n.startswith("SIG") and not n.startswith("SIG_") and n.isupper():
+                v = getattr(_signal, n)
+                if isinstance(v, int):
+                    names.setdefault(v, n)
+        _SIGNAMES = names
+    return _SIGNAMES.get(num) if isinstance(num, int) else None
 
 
 #: One record of ``supervise/death_tally``: a 12-byte tain, the exit code, the signal.

@@ -39,7 +39,9 @@ import pickle
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Any
 
 from ovis.service.model import Service
 

@@ -20,7 +20,7 @@ edited definition takes effect at the next (re)start.
 
 from __future__ import annotations
 
-import json
+from ovis import jsonlite as json  # json's bytes and answers without importing json (and re)
 import os
 import stat
 from pathlib import Path

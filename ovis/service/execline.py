@@ -21,7 +21,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Callable, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Callable
 
 #: Debian's wrapper, and what generated scripts used before (the fallback).
 WRAPPER = "/usr/bin/execlineb"
@@ -38,12 +42,16 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0
 _PLAIN = re.compile('[^\\\\"\n\t\r\0]*').fullmatch
 
 
-class Interpreter(NamedTuple):
-    """The execlineb generated scripts name, and where execline's commands live."""
+class Interpreter(namedtuple("Interpreter", ("path", "bindir", "names"))):
+    """The execlineb generated scripts name, and where execline's commands live.
 
-    path: str  # the real binary, or WRAPPER when none was found
-    bindir: str | None  # execline's commands when off every PATH (Debian); else None
-    names: frozenset[str]  # the commands of *bindir* (empty when bindir is None)
+    path: the real binary, or WRAPPER when none was found; bindir: execline's
+    commands when off every PATH (Debian), else None; names: the commands of
+    *bindir* (empty when bindir is None).  (collections.namedtuple: typing's
+    NamedTuple costs ~10 modules at import.)
+    """
+
+    __slots__ = ()
 
 
 def _head(path: str) -> bytes | None:

@@ -9,14 +9,19 @@ later (a missing dependency, a cycle) can still name the file, line and key.
 
 from __future__ import annotations
 
-import enum
-import re
-from pathlib import Path
-
 from ovis.record import Frozen, Record
 
-#: Names must be safe as a single path component and as an argv word.
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+@-]*")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
+
+#: Names must be safe as a single path component and as an argv word:
+#: ``[A-Za-z0-9_][A-Za-z0-9_.:+@-]*`` (tested with str methods: ``re`` costs
+#: some 20 modules at import, and every command checks names).
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_CHARS = _NAME_FIRST | frozenset(".:+@-")
 MAX_NAME = 200
 
 
@@ -27,8 +32,8 @@ def is_valid_name(name: str) -> bool:
     a name may end with it only as a template (``getty@``).
     """
     # fullmatch: with ``$`` a trailing newline would pass.
-    return (isinstance(name, str) and bool(NAME_RE.fullmatch(name)) and len(name) <= MAX_NAME
-            and name.count("@") <= 1)
+    return (isinstance(name, str) and 0 < len(name) <= MAX_NAME and name[0] in _NAME_FIRST
+            and _NAME_CHARS.issuperset(name) and name.count("@") <= 1)
 
 
 def split_instance(name: str) -> tuple[str, str | None]:
@@ -39,13 +44,90 @@ def split_instance(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-class Kind(enum.Enum):
+class _Choice:
+    """A member of a :class:`_Choices` class: what the model used of ``enum.Enum``.
+
+    ``enum`` and its functools, collections, itertools, reprlib... cost some
+    ten modules at import, and every ``ovis status``, ``start`` and ``aa-*``
+    imports the model: its two enumerations are these plain singletons
+    instead, with enum's ``name``, ``value``, ``repr``, identity, ordering of
+    iteration, ``Cls(value)`` lookup and pickling (the compile cache holds
+    them: ``Cls(value)`` again, as enum pickles).
+    """
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot reassign member {self.name!r}")
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__}.{self.name}: {self.value!r}>"
+
+    def __str__(self) -> str:
+        return f"{self.__class__.__name__}.{self.name}"
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __reduce_ex__(self, proto: object) -> tuple[object, tuple[str]]:
+        return self.__class__, (self.value,)
+
+    def __copy__(self) -> _Choice:
+        return self
+
+    def __deepcopy__(self, memo: object) -> _Choice:
+        return self
+
+
+class _Choices(type):
+    """Metaclass of the model's enumerations: upper-case class attributes become members."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, object]) -> _Choices:
+        values = {k: v for k, v in ns.items() if k.isupper() and isinstance(v, str)}
+        cls = super().__new__(mcs, name, bases, {k: v for k, v in ns.items() if k not in values})
+        members = {}
+        for k, v in values.items():
+            m = object.__new__(cls)
+            _Choice.__init__(m, k, v)
+            type.__setattr__(cls, k, m)
+            members[v] = m
+        type.__setattr__(cls, "_members", members)
+        return cls
+
+    def __call__(cls, value: object) -> object:  # type: ignore[override]
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls._members[value]  # type: ignore[attr-defined]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+
+    def __iter__(cls) -> Iterator[Any]:
+        return iter(list(cls._members.values()))  # type: ignore[attr-defined]
+
+    def __len__(cls) -> int:
+        return len(cls._members)  # type: ignore[attr-defined]
+
+    def __contains__(cls, member: object) -> bool:
+        return isinstance(member, cls) and member in cls._members.values()  # type: ignore[attr-defined]
+
+    def __setattr__(cls, name: str, value: object) -> None:
+        if name in getattr(cls, "_members", {}) or name.isupper():
+            raise AttributeError(f"cannot reassign member {name!r}")
+        super().__setattr__(name, value)
+
+
+class Kind(_Choice, metaclass=_Choices):
     LONGRUN = "longrun"
     ONESHOT = "oneshot"
     BUNDLE = "bundle"  # s6-rc: a name for a set of services; nothing of its own to run
 
 
-class ProgramKind(enum.Enum):
+class ProgramKind(_Choice, metaclass=_Choices):
     EXECLINE = "execline"  # body of an execline script; ovis adds the shebang and prelude
     VERBATIM = "verbatim"  # a complete script text with its own shebang
     FILE = "file"  # an existing file copied as is (anopa run/start/stop)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 
@@ -35,17 +34,34 @@ from ovis.errors import ConfigError, DefinitionError, UnknownService
 from ovis.service.model import Service, is_valid_name, split_instance
 
 if TYPE_CHECKING:  # only for annotations: ovis.paths would be an import cycle later
+    from pathlib import Path
     from typing import Iterable, Sequence
 
     from ovis.paths import Paths
     from ovis.service.cache import CompileCache
 
 
+def _Path(p: str) -> Path:
+    from pathlib import Path  # only once a definition is found: ovis status lists names without
+
+    return Path(p)
+
+
+def _join(d: str, name: str) -> str:
+    """``str(Path(d) / name)`` for a normalised *d* (a plain join for a valid name)."""
+    if is_valid_name(name):
+        return f"{d}/{name}"
+    return str(_Path(d) / name)
+
+
 class Repository:
-    def __init__(self, search: Sequence[Path], live: Path | None = None) -> None:
+    def __init__(self, search: Sequence[Path | str], live: Path | None = None) -> None:
         """*live*: the LIVE directory whose compile cache spares re-parsing
         unchanged definitions (:mod:`ovis.service.cache`); None: none."""
+        from ovis.paths import normpath
+
         self.search = tuple(search)
+        self._dirs = tuple(normpath(d) for d in self.search)  # joined as strings
         if live is not None:
             from ovis.service.cache import for_live
 
@@ -62,14 +78,14 @@ class Repository:
         from ovis.paths import check_name
 
         base, inst = split_instance(check_name(name))
-        for d in self.search:
-            p = d / name
+        for d in self._dirs:
+            p = f"{d}/{name}"
             if os.path.lexists(p):
-                return p
+                return _Path(p)
             if inst is not None:
-                t = d / base
+                t = f"{d}/{base}"
                 if os.path.lexists(t):
-                    return t
+                    return _Path(t)
         v = self.virtual().get(name)
         return v.source if v is not None else None
 
@@ -189,12 +205,15 @@ class Repository:
         """
         if self._virtual is None:
             self._virtual = {}
+            if not self._may_have_virtual():  # (nor need s6rc, the model's Paths...)
+                return self._virtual
             from ovis.service.formats.s6rc import overlay_base, pipeline_bundles
 
             found: dict[str, Service] = {}
-            for d in reversed(self.search):  # earlier directories win
+            dirs = [_Path(d) for d in self._dirs]
+            for d in reversed(dirs):  # earlier directories win
                 found.update(pipeline_bundles(d, self._real_locate))
-            for d in self.search:
+            for d in dirs:
                 if "base" not in found and self._real_locate("base") is None:
                     base = overlay_base(d)
                     if base is not None:
@@ -202,11 +221,28 @@ class Repository:
             self._virtual = {n: v for n, v in found.items() if self._real_locate(n) is None}
         return self._virtual
 
+    def _may_have_virtual(self) -> bool:
+        """Whether :meth:`virtual` can find anything: a directory with
+        ``pipeline-name`` or a ``user/type`` in a search directory (what
+        pipeline_bundles and overlay_base look for first)."""
+        for d in self._dirs:
+            if os.path.lexists(f"{d}/user/type"):
+                return True
+            try:
+                with os.scandir(d) as it:
+                    for e in it:
+                        if (not e.name.startswith(".") and e.is_dir()
+                                and os.path.isfile(f"{d}/{e.name}/pipeline-name")):
+                            return True
+            except OSError:
+                continue
+        return False
+
     def _real_locate(self, name: str) -> Path | None:
-        for d in self.search:
-            p = d / name
+        for d in self._dirs:
+            p = _join(d, name)
             if os.path.lexists(p):
-                return p
+                return _Path(p)
         return None
 
     def _require(self, svc: Service, key: str, dep: str) -> None:
@@ -241,6 +277,8 @@ def detect_format(path: Path) -> str:
 
 def parse_definition(path: Path, name: str) -> Service:
     """Parse the search path entry *path* as the service *name*, in its format."""
+    from pathlib import Path  # parsing: the formats import it anyway
+
     if not isinstance(path, Path):
         path = Path(path)
     fmt = detect_format(path)

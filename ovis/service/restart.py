@@ -24,11 +24,13 @@ What it decided is kept in ``.ovis-restart`` in the servicedir (shell
 
 from __future__ import annotations
 
-import shlex
 import sys
-from pathlib import Path
 
 from ovis.record import Frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Defaults, in milliseconds / seconds; per service: RestartDelay, RestartDelayMax.
 FIRST_MS = 1000
@@ -50,7 +52,7 @@ def timeout_finish(max_ms: int, user_ms: int | None) -> int:
 def finish_script(name: str, live: Path, *, first_ms: int, max_ms: int, limit: int,
                   essential: bool, user_finish: bool) -> str:
     """The text of ``finish`` (``$1`` exit code or 256, ``$2`` signal, as s6 passes them)."""
-    q = shlex.quote
+    from shlex import quote as q  # (shlex imports re: compile time only, not ovis status)
     user = './finish.user "$@"\n' if user_finish else ""
     essential_block = _essential_block(live) if essential else ""
     return f"""#!/bin/sh
@@ -98,7 +100,7 @@ def _essential_block(live: Path) -> str:
     Only essential services get it: it names this interpreter and LIVE, which
     would otherwise make every compiled servicedir depend on them.
     """
-    q = shlex.quote
+    from shlex import quote as q
     ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
     return (BLOCK
             .replace("@BOOT@", q(str(live / "boot.json"))).replace("@OVIS@", ovis)
@@ -153,9 +155,11 @@ def read_state(servicedir: Path | str) -> RestartState | None:
                         restart_at=float(at) if at else None, gave_up=vals.get("gaveup") == 1)
 
 
-def forget(servicedir: Path) -> None:
+def forget(servicedir: Path | str) -> None:
     """A start asked through ovis begins a new count."""
+    import os
+
     try:
-        (servicedir / STATE_FILE).unlink()
+        os.unlink(f"{os.fspath(servicedir)}/{STATE_FILE}")
     except OSError:
         pass

@@ -30,7 +30,9 @@ form               compiled to (fd N = 0, 1 or 2)
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from ovis.record import Frozen
 from ovis.service import execline

@@ -7,7 +7,10 @@ status, reading service names from stdin ("-"), the ``-t SECS`` option.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing imports re, enum...: ~20 modules per aa-* call
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from ovis.aa import codes as C
 from ovis.aa import repo as R

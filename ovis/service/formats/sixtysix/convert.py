@@ -8,7 +8,13 @@ DefinitionError naming file, line and key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Protocol
+TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
+from collections.abc import Callable
+
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = Any = object  # Reporter and Converter's Any are for the type checker
 
 from ovis.errors import DefinitionError
 from ovis.service.envfile import unquote

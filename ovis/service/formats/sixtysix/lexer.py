@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
+if TYPE_CHECKING:
+    from typing import Any
 
 from ovis.errors import DefinitionError
 from ovis.record import Record
