@@ -87,7 +87,7 @@ def test_stage4_entry_imports_no_heavy_module() -> None:
                     "ovis.linux.power")
     assert "ovis.linux.power" in mods  # (the test sees the imports)
     assert not mods & (HEAVY | ENGINE | {"pathlib"}), sorted(mods & (HEAVY | ENGINE | {"pathlib"}))
-    # nor json and the regular expressions it brings (ovis.boot.jsonread reads boot.json)
+    # nor json and the regular expressions it brings (ovis.jsonlite reads boot.json)
     r = subprocess.run([sys.executable, "-I", "-S", "-c",
                         f"import sys, os; sys.path.insert(0, {str(ROOT)!r})\n"
                         "import ovis.cli.stagecmd, ovis.cli.main, ovis.boot.shutdown as s\n"
@@ -226,46 +226,3 @@ def test_a_second_power_request_is_refused_with_one_line(tmp_path: Path,
     assert request_shutdown(tmp_path, "halt", force=True)
     req = read_request(str(tmp_path)) or {}
     assert (req.get("action"), req.get("exitcode"), req.get("force")) == ("halt", 4, True)
-
-
-@pytest.mark.parametrize("text", [
-    '{\n "stage1_start": 1764620000.5, "skel": "/etc/ovis", "live": "/run/ovis",\n'
-    ' "console_fd": null, "namespace": false, "gracetime": 3000, "command": ["nginx", "-g"],\n'
-    ' "console_id": [2049, 1234567], "note": "caf\\u00e9 \\"q\\" \\\\ \\ud83d\\ude00"\n}\n',
-    '  [1, -2.5e3, 1E-2, true, false, null, {"a": {}}, [], ""]  ', '"x"', "0", "-0.0",
-    '{"n": NaN, "i": Infinity, "m": -Infinity}'])
-def test_the_power_paths_json_reader_reads_what_json_reads(text: str) -> None:
-    import json
-    import math
-
-    from ovis.boot.jsonread import loads
-
-    got, want = loads(text), json.loads(text)
-    norm = lambda v: json.dumps(v, sort_keys=True) if not isinstance(v, float) or \
-        math.isfinite(v) else repr(v)  # noqa: E731
-    assert norm(got) == norm(want) and type(got) is type(want)
-
-
-@pytest.mark.parametrize("text", ["", "   ", "{", '{"a": 1} x', "[1,]", "{'a': 1}", '"\\x"',
-                                  '{"a" 1}', "nul", '"tab\there"'])
-def test_the_power_paths_json_reader_refuses_what_json_refuses(text: str) -> None:
-    import json
-
-    from ovis.boot.jsonread import loads
-
-    with pytest.raises(ValueError):
-        json.loads(text)
-    with pytest.raises(ValueError):
-        loads(text)
-
-
-def test_the_shutdown_request_is_written_as_json_writes_it() -> None:
-    import json
-
-    from ovis.boot.jsonread import dumps_flat
-
-    for rec in ({"action": "poweroff", "exitcode": None, "force": False,
-                 "requested": 1764620000.123, "by": 1},
-                {"action": "halt", "exitcode": 143, "force": True, "requested": 0.1, "by": 99},
-                {"odd": 'a"b\\c\n', "u": "é", "inf": float("inf"), "l": [1]}):
-        assert dumps_flat(rec) == json.dumps(rec, separators=(",", ":"))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, NoReturn
 
-from ovis.boot.jsonread import dumps_flat, loads  # json without re: some 10 modules less
+from ovis.jsonlite import dumps, loads  # json's C parts without re: some 10 modules less
 from ovis.errors import StateError
 
 ACTIONS = ("poweroff", "reboot", "halt")
@@ -82,8 +82,8 @@ def read_request(live: str | Path) -> dict[str, Any] | None:
 def _request_text(action: str, exitcode: int | None, force: bool) -> str:
     # Short on purpose: a tmpfs keeps a symlink target below 128 bytes (ext4:
     # below 60) inside the inode, so asking for a shutdown needs no free block.
-    return dumps_flat({"action": action, "exitcode": exitcode, "force": force,
-                       "requested": round(time.time(), 3), "by": os.getpid()})
+    return dumps({"action": action, "exitcode": exitcode, "force": force,
+                  "requested": round(time.time(), 3), "by": os.getpid()}, separators=(",", ":"))
 
 
 def request_shutdown(live: str | Path, action: str, *, exitcode: int | None = None,
