@@ -1,6 +1,7 @@
 """Boot and shutdown under QEMU TCG for two checkouts, alternated: guest and wall seconds.
 
     python3 bench/vm_ab.py --trees /work/main,/work/wt/tcg14 [--repeat 3] [--scenario ovis|anopa]
+    python3 bench/vm_ab.py --pythons lean,/usr/bin/python3 [--trees TREE] ...
 
 ``ovis``: the VM of ``tests/test_vm.py``'s poweroff test (the examples,
 ``vm-when-ready`` powering off): guest seconds from the kernel to "system
@@ -16,7 +17,10 @@ host's: a busy host slows every figure, which the pairing compensates for
 only in part; with ``--icount SHIFT`` the guest clock counts the guest's
 instructions while it runs (idle time still passes as real time), which a
 busy host does not stretch: the guest figures then compare the work each
-tree makes the VM do.
+tree makes the VM do.  ``--pythons A,B`` alternates two interpreters the VM
+runs ovis with (``$OVIS_VM_PYTHON``: a path, or ``lean`` for the test
+runner's own through a venv) on one tree instead (this checkout unless
+``--trees`` names one).
 """
 
 from __future__ import annotations
@@ -69,9 +73,12 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def one(tree: str, scenario: str) -> dict[str, float | None]:
+def one(tree: str, scenario: str, python: str | None = None) -> dict[str, float | None]:
+    env = dict(os.environ)
+    if python is not None:
+        env["OVIS_VM_PYTHON"] = python
     r = subprocess.run([sys.executable, "-c", CHILD, scenario], cwd=tree, capture_output=True,
-                       text=True, timeout=900)
+                       text=True, timeout=900, env=env)
     if r.returncode != 0:
         raise SystemExit(f"{tree}: {r.stderr[-2000:]}")
     return json.loads(r.stdout.splitlines()[-1])
@@ -79,7 +86,9 @@ def one(tree: str, scenario: str) -> dict[str, float | None]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--trees", required=True, help="A,B: two checkouts")
+    p.add_argument("--trees", help="A,B: two checkouts (with --pythons: one)")
+    p.add_argument("--pythons", help="A,B: two interpreters for the VM ($OVIS_VM_PYTHON: a path "
+                   "or lean), alternated on one tree")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scenario", choices=["ovis", "anopa"], default="ovis")
     p.add_argument("--icount", metavar="SHIFT", help="QEMU -icount shift=SHIFT: while the guest "
@@ -91,12 +100,21 @@ def main(argv: list[str] | None = None) -> int:
         # clock to the next timer whenever the guest waits, for the host's 9p replies too,
         # and timeouts then fire that never would (a 90 s shutdown seen that way).
         os.environ["OVIS_VM_QEMU_EXTRA"] = f"-icount shift={args.icount},sleep=on"
-    trees = args.trees.split(",")
+    if args.pythons:
+        tree = args.trees or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        pythons = args.pythons.split(",")
+        contenders = {py: (tree, py) for py in pythons}
+    elif args.trees:
+        contenders = {t: (t, None) for t in args.trees.split(",")}
+    else:
+        p.error("--trees or --pythons")
+    trees = list(contenders)
     runs: dict[str, list[dict[str, float | None]]] = {t: [] for t in trees}
     for i in range(args.repeat):
         for t in trees:
             before = load()
-            res = one(t, args.scenario)
+            tree, python = contenders[t]
+            res = one(tree, args.scenario, python)
             runs[t].append(res)
             print(f"run {i + 1} {t}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else
                                                  f"{k} {v}" for k, v in res.items())

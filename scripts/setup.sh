@@ -22,6 +22,9 @@ if [ $want_test = 1 ]; then
     ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
     dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
         || need+=(busybox-static)
+    # The VM tests run ovis on the distribution's own interpreter, as an installed system
+    # does (tests/vmtools/qemu.py: DISTRO_PYTHON; Debian 12's is 3.11, what ovis needs).
+    [ -x /usr/bin/python3 ] || need+=(python3)
     # Real daemons started from 66 frontends (tests/test_daemons66.py).
     for pkg in haveged lighttpd rsyslog; do
         dpkg-query -W -f '${Status}' $pkg 2>/dev/null | grep -q 'ok installed' || need+=($pkg)

@@ -80,11 +80,32 @@ def test_aa_enable_imports_no_engine_runner() -> None:
 
 
 def test_stage4_entry_imports_no_heavy_module() -> None:
-    """What .s6-svscan/finish runs (stage 4) up to the stage's own work."""
+    """What .s6-svscan/finish runs (stage 4) up to the stage's own work: no pathlib either
+    (with fnmatch, urllib.parse and ipaddress, some 10 modules more: its paths are str)."""
     mods = imported("import ovis.cli.stagecmd, ovis.cli.main, ovis.boot.shutdown, "
                     "ovis.boot.signals, ovis.linux.procs, ovis.linux.swap, ovis.linux.mounts, "
                     "ovis.linux.power")
-    assert not mods & (HEAVY | ENGINE), sorted(mods & (HEAVY | ENGINE))
+    assert "ovis.linux.power" in mods  # (the test sees the imports)
+    assert not mods & (HEAVY | ENGINE | {"pathlib"}), sorted(mods & (HEAVY | ENGINE | {"pathlib"}))
+    # nor json and the regular expressions it brings (ovis.jsonlite reads boot.json)
+    r = subprocess.run([sys.executable, "-I", "-S", "-c",
+                        f"import sys, os; sys.path.insert(0, {str(ROOT)!r})\n"
+                        "import ovis.cli.stagecmd, ovis.cli.main, ovis.boot.shutdown as s\n"
+                        "import ovis.boot.signals, ovis.linux.procs, ovis.linux.swap\n"
+                        "import ovis.linux.mounts, ovis.linux.power\n"
+                        "d = os.environ.get('TMPDIR', '/tmp') + f'/ovis-lean-{os.getpid()}'\n"
+                        "os.makedirs(d)\n"
+                        "open(d + '/boot.json', 'w').write('{\"gracetime\": 1000}')\n"
+                        "s.request_shutdown(d, 'poweroff')\n"
+                        "print(s.boot_info(d), s.read_request(d)['action'])\n"
+                        "os.unlink(d + '/shutdown'); os.unlink(d + '/boot.json'); os.rmdir(d)\n"
+                        "print(' '.join(sorted(sys.modules)))"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "{'gracetime': 1000} poweroff", out
+    # nor signal.py's enums (the C module _signal serves ovis.boot.signals and ovis.linux.procs)
+    assert not set(out[1].split()) & {"json", "re", "enum", "signal"}, out[1]
 
 
 def test_aa_shutdown_names_agree_with_the_repository_and_aa_enable(tmp_path: Path) -> None:
@@ -186,3 +207,22 @@ def test_stage1_module_imports_no_parser_and_no_shutil() -> None:
                     "ovis.boot.stage1, ovis.boot.rescue, ovis.boot.signals")
     assert not mods & {"argparse", "shutil", "bz2", "lzma", "subprocess"}, \
         sorted(mods & {"argparse", "shutil", "bz2", "lzma", "subprocess"})
+
+
+def test_a_second_power_request_is_refused_with_one_line(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`ovis poweroff` while a shutdown is under way: exit 1 and one line (request_power's
+    message had no `sys` to print with); LIVE's paths as str or Path alike."""
+    from ovis.boot.shutdown import read_request, request_shutdown
+    from ovis.cli.bootcmds import request_power
+
+    (tmp_path / "boot.json").write_text("{}")
+    assert request_shutdown(str(tmp_path), "poweroff", exitcode=4)
+    assert request_power(str(tmp_path), "reboot", exitcode=None) == 1
+    assert capsys.readouterr().err == "ovis: a shutdown is already in progress\n"
+    req = read_request(tmp_path) or {}
+    assert (req.get("action"), req.get("exitcode"), req.get("force")) == ("poweroff", 4, False)
+    # forced over an unforced one: it wins, keeping the exit code asked first
+    assert request_shutdown(tmp_path, "halt", force=True)
+    req = read_request(str(tmp_path)) or {}
+    assert (req.get("action"), req.get("exitcode"), req.get("force")) == ("halt", 4, True)

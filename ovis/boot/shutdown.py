@@ -18,16 +18,17 @@ arguments and ``s6-svscanctl`` has no halt/reboot/poweroff letters.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
-TYPE_CHECKING = False  # typing costs ~30 modules: stage 4 and poweroff run where Python is slow
+# typing costs ~30 modules and pathlib with re, enum, fnmatch, urllib.parse ~30 more: stage 4
+# and poweroff run where Python is slow, so paths here are plain str (a Path is accepted).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, NoReturn
 
-from ovis import atomic
+from ovis.jsonlite import dumps, loads  # json's C parts without re: some 10 modules less
 from ovis.errors import StateError
 
 ACTIONS = ("poweroff", "reboot", "halt")
@@ -35,29 +36,34 @@ HALTCODES = {"poweroff": "p", "reboot": "r", "halt": "h"}
 SIGTERM_EXIT = 143  # 128 + SIGTERM: "terminated", as shells report it
 
 
-def boot_info(live: Path) -> dict[str, Any]:
+def boot_info(live: str | Path) -> dict[str, Any]:
     try:
-        with open(live / "boot.json") as f:
-            return json.load(f)
+        with open(f"{os.fspath(live)}/boot.json") as f:
+            info = loads(f.read())
     except (OSError, ValueError):
-        raise StateError(f"{live} was not set up by `ovis boot` (no {live}/boot.json)") from None
+        info = None
+    if not isinstance(info, dict):
+        raise StateError(f"{live} was not set up by `ovis boot` (no {live}/boot.json)")
+    return info
 
 
-def halt_file(skel: Path) -> Path:
-    return skel / "container" / str(os.getuid()) / "halt"
+def halt_file(skel: str | Path) -> str:
+    return f"{os.fspath(skel)}/container/{os.getuid()}/halt"
 
 
-def write_halt_file(skel: Path, code: int, action: str = "poweroff") -> None:
+def write_halt_file(skel: str | Path, code: int, action: str = "poweroff") -> None:
     """66's container halt file: ``EXITCODE=`` and ``HALTCODE=`` lines."""
+    from ovis import atomic
+
     p = halt_file(skel)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
     atomic.write_text(p, f"EXITCODE={code}\nHALTCODE={HALTCODES.get(action, 'p')}\n")
 
 
-def read_request(live: Path) -> dict[str, Any] | None:
+def read_request(live: str | Path) -> dict[str, Any] | None:
     """The shutdown request, or None.  It is the *target* of the symlink
     ``LIVE/shutdown`` (a regular file holding the same JSON is read too)."""
-    p = live / "shutdown"
+    p = f"{os.fspath(live)}/shutdown"
     try:
         text = os.readlink(p)
     except OSError:
@@ -67,7 +73,7 @@ def read_request(live: Path) -> dict[str, Any] | None:
         except OSError:
             return None
     try:
-        data = json.loads(text)
+        data = loads(text)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -76,12 +82,11 @@ def read_request(live: Path) -> dict[str, Any] | None:
 def _request_text(action: str, exitcode: int | None, force: bool) -> str:
     # Short on purpose: a tmpfs keeps a symlink target below 128 bytes (ext4:
     # below 60) inside the inode, so asking for a shutdown needs no free block.
-    return json.dumps({"action": action, "exitcode": exitcode, "force": force,
-                       "requested": round(time.time(), 3), "by": os.getpid()},
-                      separators=(",", ":"))
+    return dumps({"action": action, "exitcode": exitcode, "force": force,
+                  "requested": round(time.time(), 3), "by": os.getpid()}, separators=(",", ":"))
 
 
-def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
+def request_shutdown(live: str | Path, action: str, *, exitcode: int | None = None,
                      force: bool = False) -> bool:
     """Record the request; False when another shutdown already claimed it.
 
@@ -94,7 +99,7 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
     if action not in ACTIONS:
         raise ValueError(action)
     text = _request_text(action, exitcode, force)
-    target = live / "shutdown"
+    target = f"{os.fspath(live)}/shutdown"
     try:
         os.symlink(text, target)
         return True
@@ -105,7 +110,7 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
         return False
     if exitcode is None and old.get("exitcode") is not None:
         text = _request_text(action, old["exitcode"], force)
-    tmp = live / f".shutdown.{os.getpid()}"
+    tmp = f"{os.fspath(live)}/.shutdown.{os.getpid()}"
     try:
         os.unlink(tmp)
     except FileNotFoundError:
@@ -115,7 +120,7 @@ def request_shutdown(live: Path, action: str, *, exitcode: int | None = None,
     return True
 
 
-def shutdown(live: Path, action: str, *, exitcode: int | None = None,
+def shutdown(live: str | Path, action: str, *, exitcode: int | None = None,
              force: bool = False, repeat_forces: bool = False,
              caller_exits: bool = True) -> bool:
     """Stage 3 entry point (``ovis poweroff`` & co.).
@@ -125,14 +130,14 @@ def shutdown(live: Path, action: str, *, exitcode: int | None = None,
     whoever asked (a login shell whose sshd is being stopped...).
     """
     info = boot_info(live)
-    if repeat_forces and os.path.lexists(live / "shutdown"):
+    if repeat_forces and os.path.lexists(f"{os.fspath(live)}/shutdown"):
         force = True  # a signal sent again (ctrl-alt-del twice, docker stop twice) insists
     if not request_shutdown(live, action, exitcode=exitcode, force=force):
         return False
     if info.get("container"):
         code = exitcode if exitcode is not None else 0
         try:
-            write_halt_file(Path(info["skel"]), code, action)
+            write_halt_file(info["skel"], code, action)
         except OSError:
             pass
     caller = os.getpid()
@@ -230,7 +235,7 @@ def say(fd: int | None, text: str) -> None:
             pass
 
 
-def run_stage3(live: Path) -> int:
+def run_stage3(live: str | Path) -> int:
     """Run RCSHUTDOWN (unless forced), then make s6-svscan exit into stage 4."""
     from ovis.s6.control import svscan_send
 
@@ -240,7 +245,7 @@ def run_stage3(live: Path) -> int:
     req = read_request(live) or {}
     console = console_fd(info)
     # The boot environment, not the one of whoever asked for the shutdown.
-    env = read_env_file(live / "environment") or dict(os.environ)
+    env = read_env_file(f"{os.fspath(live)}/environment") or dict(os.environ)
     if not info.get("colour"):
         env["NO_COLOR"] = "1"  # colours on the console only with `ovis boot -z`
     say(console, f"ovis: stage 3: preparing {req.get('action', 'reboot')}...")
@@ -259,7 +264,7 @@ def run_stage3(live: Path) -> int:
         if code != 0:
             say(console, f"ovis: warning: {rc} exited {code}; shutting down anyway")
     try:
-        svscan_send(live / "scandir", "b")
+        svscan_send(f"{os.fspath(live)}/scandir", "b")
     except OSError as e:
         say(console, f"ovis: fatal: cannot reach s6-svscan: {e}")
         return 1
@@ -292,7 +297,7 @@ class FdText:
         return False
 
 
-def _inprocess_stop(rc: str | None, live: Path, env: dict[str, str], console: int | None,
+def _inprocess_stop(rc: str | None, live: str | Path, env: dict[str, str], console: int | None,
                     colour: bool) -> Any:
     """The stop of rc.shutdown, in this process, when rc.shutdown only execs ``ovis stop --all``.
 
@@ -344,7 +349,7 @@ def _inprocess_stop(rc: str | None, live: Path, env: dict[str, str], console: in
     return run
 
 
-def stage4(live: Path, crashed: bool = False) -> NoReturn:
+def stage4(live: str | Path, crashed: bool = False) -> NoReturn:
     """PID 1's last words: kill, sync, swapoff, unmount, final hook, reboot(2)."""
     from ovis.linux import procs, swap
     from ovis.linux.mounts import umount_all
@@ -367,7 +372,7 @@ def stage4(live: Path, crashed: bool = False) -> NoReturn:
     final = info.get("rcshutdownfinal")
     exitcode = req.get("exitcode")
     if container and exitcode is None:
-        exitcode = _halt_exitcode(Path(info.get("skel", "/etc/ovis")))
+        exitcode = _halt_exitcode(info.get("skel", "/etc/ovis"))
     t0 = time.monotonic()
     if crashed:
         say(None, "ovis: s6-svscan crashed: shutting down")
@@ -440,9 +445,11 @@ def _guard(fn: Any, what: str) -> None:
         say(None, f"ovis: warning: {what}: {e}")
 
 
-def _halt_exitcode(skel: Path) -> int:
+def _halt_exitcode(skel: str | Path) -> int:
     try:
-        for line in halt_file(skel).read_text().splitlines():
+        with open(halt_file(skel)) as f:
+            lines = f.read().splitlines()
+        for line in lines:
             if line.startswith("EXITCODE="):
                 return int(line.split("=", 1)[1])
     except (OSError, ValueError):

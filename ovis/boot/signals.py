@@ -30,8 +30,15 @@ from __future__ import annotations
 
 import os
 import select
-import signal
-from types import FrameType
+
+try:  # the C module signal.py wraps: its enums would cost stage 4 some 8 modules (enum,
+    import _signal as signal  # functools, collections...) where Python is slow; plain ints
+except ImportError:  # pragma: no cover - not CPython
+    import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
 
 #: What a user, a runtime or the kernel may send to init.
 INIT_SIGNALS = tuple(getattr(signal, n) for n in (

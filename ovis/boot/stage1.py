@@ -453,13 +453,15 @@ class Stage1:
 
                 shutdown(cfg.live, "halt", exitcode=126)
                 os._exit(126)
-        import subprocess
-
         inproc = self._inprocess_stage2()
         try:
             keep = (CONSOLE_FD,) if self.namespace else ()
-            code = inproc() if inproc is not None else \
-                subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
+            if inproc is not None:
+                code = inproc()
+            else:  # (subprocess, threading, locale: not imported for the in-process stage 2)
+                import subprocess
+
+                code = subprocess.run([str(cfg.rcinit), initconf], pass_fds=keep).returncode
         except OSError as e:
             code, why = 126, f"cannot run {cfg.rcinit}: {e}"
         else:

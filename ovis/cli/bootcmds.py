@@ -4,19 +4,19 @@ Also what ``ovis`` (ovis.cli.main) and the lean entry of PID 1's scripts
 (ovis.cli.stagecmd) share without importing each other: the readers of
 ``ovis boot``'s and the power verbs' usual command lines (:func:`quick`),
 the power request and stage 4.  Importing this module costs nothing but
-os, pathlib and ovis.errors: its handlers import what they use.
+os and ovis.errors: its handlers import what they use.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from ovis.errors import EXIT_OK, StateError, UsageError
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing and pathlib: some 60 modules the stage 4 and power entries skip
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
     from typing import Callable, Sequence
 
 POWER = ("poweroff", "reboot", "halt")
@@ -72,7 +72,7 @@ def quick_boot(argv: list[str]) -> _BootArgs | None:
     return _BootArgs(func=cmd_boot, command_name="boot", **ns)
 
 
-def run_stage4(live: Path, *, crashed: bool) -> None:
+def run_stage4(live: str | Path, *, crashed: bool) -> None:
     """Stage 4 (never returns): signals ignored first, so nothing ends PID 1 midway."""
     from ovis.boot import signals
 
@@ -82,7 +82,7 @@ def run_stage4(live: Path, *, crashed: bool) -> None:
     stage4(live, crashed=crashed)
 
 
-def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = False,
+def request_power(live: str | Path, verb: str, *, exitcode: int | None, force: bool = False,
                   repeat_forces: bool = False, verbose: bool = True) -> int:
     """Ask for a poweroff/reboot/halt: 0 once under way, 1 if one already was."""
     from ovis.boot.shutdown import shutdown
@@ -90,6 +90,8 @@ def request_power(live: Path, verb: str, *, exitcode: int | None, force: bool = 
 
     if not shutdown(live, verb, exitcode=exitcode, force=force, repeat_forces=repeat_forces):
         if verbose:
+            import sys
+
             print("ovis: a shutdown is already in progress", file=sys.stderr)
         return EXIT_FAILED
     if verbose:
@@ -155,6 +157,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from ovis.boot import signals
 
     signals.hold()  # first: PID 1 must not die of a ctrl-alt-del while it is Python
+    from pathlib import Path
+
     from ovis.boot.stage1 import BootOptions, boot
 
     if os.geteuid() != 0:
@@ -171,6 +175,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 
 def cmd_skel(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ovis.boot.skel import install
 
     dest = Path(args.dir).absolute()

@@ -9,8 +9,12 @@ Kernel threads and PID 1 are always spared; so are we.
 from __future__ import annotations
 
 import os
-import signal
 import time
+
+try:  # the C module: signal.py's enums cost stage 4 some 8 modules (enum, functools...)
+    import _signal as signal
+except ImportError:  # pragma: no cover - not CPython
+    import signal
 TYPE_CHECKING = False  # typing costs ~30 modules at import: it matters where Python is slow
 if TYPE_CHECKING:
     from typing import Callable

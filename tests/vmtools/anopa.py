@@ -212,6 +212,11 @@ class PythonRuntime:
     modules: int  # .pyc files of the standard library
     extensions: list[str]
     libraries: list[str]
+    builtin: tuple[str, ...] = ()  # modules linked into the interpreter (Debian's: many)
+
+    def has(self, module: str) -> bool:
+        """Whether *module*, a C module, is there: built in or an extension copied."""
+        return module in self.builtin or module in self.extensions
 
 
 def add_python(a: initramfs.Archive, *, ovis: Path | None = REPO / "ovis") -> PythonRuntime:
@@ -246,7 +251,17 @@ def add_python(a: initramfs.Archive, *, ovis: Path | None = REPO / "ovis") -> Py
     a.dir(f"{dest}/lib-dynload")  # getpath's landmark of the platform library
     if ovis is not None:
         add_ovis(a, f"{dest}/ovis", ovis)
-    return PythonRuntime(exe, stdlib, count, exts, sorted(libs))
+    return PythonRuntime(exe, stdlib, count, exts, sorted(libs), builtin_modules(exe))
+
+
+def builtin_modules(exe: Path) -> tuple[str, ...]:
+    """``sys.builtin_module_names`` of the interpreter *exe*."""
+    if exe == Path(getattr(sys, "_base_executable", None) or sys.executable).resolve():
+        return sys.builtin_module_names
+    out = subprocess.run([str(exe), "-I", "-S", "-c",
+                          "import sys; print(*sys.builtin_module_names)"],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(out.split())
 
 
 def add_ovis(a: initramfs.Archive, dest: str, src: Path = REPO / "ovis") -> None:
@@ -396,6 +411,8 @@ class AnopaScenario:
         # aa-* in the new root: the host's interpreter without site (no site-packages
         # and their .pth hooks: each costs seconds under TCG), ovis put on sys.path.
         self.python = real_python()
+        self.python_line = qemu.describe_python(venv=False)
+        print(self.python_line, file=sys.stderr)
         for name, target in console_scripts().items():
             if name.startswith("aa-"):
                 w = self.aabin / name

@@ -4,9 +4,11 @@
 
 Each CMD is a ``sh -c`` command line run in the VM's root (the host's ``/``
 through 9p, as the boot tests see it), after stage 0, as PID 1's child;
-``$PY`` is the lean interpreter of :func:`tests.vmtools.qemu.lean_python`
-and ``$OVIS`` the ``python -I -S -c ...`` prefix that runs this checkout's
-ovis.  The commands run in turn, *N* rounds (alternated: A B A B ...), each
+``$PY`` is the interpreter the VM tests run ovis with
+(:func:`tests.vmtools.qemu.vm_python`: Debian's ``/usr/bin/python3`` when it
+fits, else the lean venv of :func:`tests.vmtools.qemu.lean_python`;
+``$OVIS_VM_PYTHON`` chooses) and ``$OVIS`` the ``python -I -S -c ...`` prefix
+that runs this checkout's ovis with it.  The commands run in turn, *N* rounds (alternated: A B A B ...), each
 between two /proc/uptime readings; the VM then powers off.  Prints the
 median and the minimum guest time of each command, then its last output
 (stdout+stderr, 40 lines at most).  A developer's profiling tool (issue 13:
@@ -91,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     work = (args.dir or Path(tempfile.mkdtemp(prefix="ovis-probe-"))).absolute()
     work.mkdir(parents=True, exist_ok=True)
     python = qemu.vm_python() or qemu.lean_python(work / "python")
+    print(qemu.describe_python(), file=sys.stderr)
     init = work / "init"
     init.write_text(script(args.commands, str(python), args.repeat))
     init.chmod(0o755)
-    qemu.precompile()
+    qemu.precompile(python)
     built = initramfs.build(work / "initramfs.img", kernel, default_init=str(init))
     argv_ = qemu.qemu_argv(kernel.image, built.path, qemu.kernel_append(str(init), args.append))
     result = qemu.run(argv_, timeout=args.timeout, console=work / "console",

@@ -22,6 +22,7 @@ virtualisation): TCG is used unless told otherwise.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -38,6 +39,8 @@ from ovis.boot import selfcmd
 from tests.vmtools import initramfs, stage0
 
 QEMU = "qemu-system-x86_64"
+#: pyproject.toml's requires-python.
+MIN_PYTHON = (3, 11)
 REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = REPO / "examples"
 POWER_DOWN = "reboot: Power down"
@@ -84,18 +87,83 @@ def prerequisites(busybox: Path = initramfs.BUSYBOX) -> Prerequisites:
     return Prerequisites(shutil.which(QEMU), initramfs.find_kernel(), busybox, static)
 
 
-def vm_python() -> Path | None:
-    """``$OVIS_VM_PYTHON``: the interpreter the VM runs ovis with, if not this one.
+#: The distribution's own interpreter (Debian's python3 package): what an installed system, a
+#: small board, runs ovis with.  Linked statically with libpython, it starts some 0.3-0.4 s
+#: sooner under TCG than a shared-libpython build such as pyenv's (the test runner's here).
+DISTRO_PYTHON = Path("/usr/bin/python3")
+#: ``$OVIS_VM_PYTHON=lean``: the test runner's interpreter through :func:`lean_python`.
+LEAN = "lean"
 
-    A host path (the VM reaches it through the 9p root), run ``-I -S`` as
-    everywhere, so no venv is needed.  ``/usr/bin/python3`` is Debian's own,
-    what an installed Debian system runs ovis with: linked statically with
-    libpython, where pyenv's (the test runner's here) loads a shared one,
-    and it starts some 0.3 s sooner under TCG.  Unset: this interpreter,
-    through :func:`lean_python`.
+
+@functools.lru_cache(maxsize=None)
+def python_facts(python: str) -> tuple[tuple[int, int], str, str] | None:
+    """(version, cache tag, version string) of the interpreter *python*, run ``-I -S``;
+    None if it does not run."""
+    try:
+        out = subprocess.run([python, "-I", "-S", "-c",
+                              "import sys; print(*sys.version_info[:2], "
+                              "sys.implementation.cache_tag, sys.version.split()[0])"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        major, minor, tag, version = out.split()
+        return (int(major), int(minor)), tag, version
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def distro_python_fits(python: Path | None = None) -> str | None:
+    """Why the distribution's interpreter cannot run ovis in the VM, or None if it can.
+
+    It must run, be a version ovis supports (pyproject.toml's requires-python:
+    3.11 or later) and share this interpreter's bytecode tag, so that the
+    ``.pyc`` the host compiles (:func:`precompile`, and the anopa initramfs's
+    copy of the standard library) are the ones it loads.
+    """
+    python = python or DISTRO_PYTHON
+    if not (python.is_file() and os.access(python, os.X_OK)):
+        return f"{python} not found (Debian package python3)"
+    facts = python_facts(str(python))
+    if facts is None:
+        return f"{python} does not run"
+    version, tag, _ = facts
+    if version < MIN_PYTHON:
+        return f"{python} is Python {version[0]}.{version[1]}, ovis needs " \
+               f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or later"
+    if tag != sys.implementation.cache_tag:
+        return f"{python}'s bytecode is {tag}, the tests' {sys.implementation.cache_tag}"
+    return None
+
+
+def vm_python() -> Path | None:
+    """The interpreter the VM runs ovis with, or None for this one through :func:`lean_python`.
+
+    ``$OVIS_VM_PYTHON`` chooses: a host path (the VM reaches it through the
+    9p root; it is run ``-I -S`` as everywhere, so no venv is needed), or
+    ``lean``.  Unset: the distribution's :data:`DISTRO_PYTHON` when it fits
+    (:func:`distro_python_fits`), as an installed Debian system runs ovis;
+    otherwise this interpreter through a venv without site-packages.
     """
     chosen = os.environ.get("OVIS_VM_PYTHON")
-    return Path(chosen) if chosen else None
+    if chosen == LEAN:
+        return None
+    if chosen:
+        return Path(chosen)
+    return DISTRO_PYTHON if distro_python_fits() is None else None  # (read now: tests patch it)
+
+
+def describe_python(venv: bool = True) -> str:
+    """One line saying which interpreter the VM runs ovis with and why (tests and tools
+    print it); *venv*: the test runner's own is run through :func:`lean_python`."""
+    chosen = os.environ.get("OVIS_VM_PYTHON")
+    python = vm_python()
+    if python is None:
+        why = "$OVIS_VM_PYTHON=lean" if chosen == LEAN else distro_python_fits()
+        how = " through a venv without site-packages" if venv else ""
+        return (f"ovis-vm: the VM runs ovis on {Path(sys.executable).resolve()} (Python "
+                f"{sys.version.split()[0]}, the test runner's{how}: {why})")
+    facts = python_facts(str(python))
+    version = f"Python {facts[2]}" if facts else "does not run"
+    why = "$OVIS_VM_PYTHON" if chosen else "the distribution's"
+    return f"ovis-vm: the VM runs ovis on {python} ({version}, {why})"
 
 
 def lean_python(dest: Path) -> Path:
@@ -229,6 +297,8 @@ class Scenario:
             d.mkdir(parents=True, exist_ok=True)
         self.python = vm_python() or (lean_python(self.root / "python") if lean
                                       else Path(sys.executable))
+        self.python_line = describe_python()
+        print(self.python_line, file=sys.stderr)
         # This tree's ovis, whatever the VM's current directory or environment.
         words = selfcmd.argv(str(self.python), REPO)
         ovis = shlex.join(words[:1] + list(python_flags) + words[1:])
@@ -307,6 +377,7 @@ class VMResult:
     console: Path | None = None
     built: initramfs.Built | None = None
     scenario: str = ""
+    python: str = ""  # the line of describe_python: the interpreter the VM ran ovis with
     callback_errors: list[str] = field(default_factory=list)
 
     @property
@@ -504,7 +575,7 @@ def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int 
     kernel = kernel or initramfs.find_kernel()
     if kernel is None:
         raise RuntimeError("no kernel found (/boot/vmlinuz-* with /usr/lib/modules/<version>)")
-    precompile()
+    precompile(getattr(scenario, "python", None))
     built = scenario.build_initramfs(kernel)
     # A unix socket path must stay short (108 bytes): not under a deep tmp_path.
     mondir = Path(tempfile.mkdtemp(prefix="ovis-vm-")) if on_line is not None else None
@@ -520,13 +591,16 @@ def boot(scenario: Scenario, *, timeout: float = 90, append: str = "", smp: int 
             shutil.rmtree(mondir, ignore_errors=True)
     result.built = built
     result.scenario = str(scenario.root)
+    result.python = getattr(scenario, "python_line", "")
     return result
 
 
-def precompile() -> None:
+def precompile(python: Path | None = None) -> None:
     """Byte-compile ovis on the host first: the VM's overlay would compile it on every boot.
 
-    Only what Python itself would write on import (``__pycache__``); best effort.
+    Only what Python itself would write on import (``__pycache__``); best
+    effort.  With *python* (the interpreter the VM runs), by that interpreter
+    too: the bytecode is then the one it loads, whatever its version.
     """
     import compileall
 
@@ -534,6 +608,9 @@ def precompile() -> None:
         compileall.compile_dir(str(REPO / "ovis"), quiet=1)
     except OSError:
         pass
+    if python is not None and Path(python).resolve() != Path(sys.executable).resolve():
+        subprocess.run([str(python), "-I", "-S", "-m", "compileall", "-q", str(REPO / "ovis")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def python_ok_in_vm() -> bool:
@@ -541,5 +618,6 @@ def python_ok_in_vm() -> bool:
     return Path(sys.executable).resolve().is_file() and os.access(sys.executable, os.X_OK)
 
 
-__all__ = ["Line", "Mark", "Monitor", "Scenario", "VMResult", "boot", "kernel_append",
-           "lean_python", "prerequisites", "qemu_argv", "run", "vm_python"]
+__all__ = ["DISTRO_PYTHON", "Line", "Mark", "Monitor", "Scenario", "VMResult", "boot",
+           "describe_python", "distro_python_fits", "kernel_append", "lean_python",
+           "prerequisites", "qemu_argv", "run", "vm_python"]

@@ -103,6 +103,14 @@ def _cpu() -> str:
     return platform.machine()
 
 
+def _python(result: VMResult) -> str:
+    """Which interpreter ran ovis in the VM (tests.vmtools.qemu.describe_python's line)."""
+    line = result.python.removeprefix("ovis-vm: the VM runs ovis on ")
+    if not line:
+        return f"ovis runs on the host's Python {platform.python_version()}"
+    return f"ovis runs on `{line.split(' ', 1)[0]}` {line.split(' ', 1)[1]}"
+
+
 def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual machine") -> str:
     argv = result.argv
     opt = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("-")}
@@ -116,8 +124,7 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         f"Linux {kernel}, {_qemu_version(argv)}, `-accel {opt.get('-accel', '?')}` "
         f"(no KVM: nested virtualisation), `-m {opt.get('-m', '?')} -smp {opt.get('-smp', '?')}`, "
         f"on {_cpu()}. The root is the host's `/` over 9p (read-only, `cache=loose`) under a "
-        f"tmpfs overlay; ovis runs on the host's Python {platform.python_version()} from a venv "
-        "without the host's site-packages (`tests.vmtools.qemu.lean_python`).",
+        f"tmpfs overlay; {_python(result)}.",
         "",
         "One run on a 2-core machine shared with other test suites (load average "
         f"{_load()} when it ended): under TCG the guest's clock runs with the host's, so "
@@ -139,8 +146,10 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         lines += [f"| {k} | {g:.2f} | {w:.2f} |" for k, (g, w) in s.items()]
     lines += [
         "",
-        "Under TCG a bare Python start costs about 0.75 s of guest time and an `ovis` "
-        "command's imports 1–2 s more. A boot to ready runs one Python (`ovis boot`: stage 2 "
+        "Under TCG a bare Python start costs about 0.4 s of guest time with Debian's "
+        "`/usr/bin/python3` (statically linked with libpython) and 0.75 s with a "
+        "shared-libpython build such as pyenv's, and an `ovis` command's imports 1–2 s more. "
+        "A boot to ready runs one Python (`ovis boot`: stage 2 "
         "runs in its forked child when rc.init is the skeleton's) and a poweroff two "
         "(`ovis poweroff`, whose detached child runs stage 3 and the stop of the skeleton's "
         "rc.shutdown, then stage 4 through the lean entry of PID 1's scripts); the rest is "
