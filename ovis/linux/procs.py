@@ -280,6 +280,14 @@ LAST_PID = "/proc/sys/kernel/ns_last_pid"
 #: /proc costs about a microsecond per process on the machine).
 CATCH_UP_AGE = 1.0
 CATCH_UP_PIDS = 512
+#: The kernel moves ns_last_pid a moment before the new process shows in
+#: /proc: a fork in flight while /proc was read (or while the counter was
+#: read at a catch-up) has a pid at or just below the counter and no entry
+#: yet.  So every catch-up also looks again at this many pids below the
+#: counter it starts from that the listing does not hold (a dead one costs
+#: one failed getsid(2)); without it such a process would stay unseen until
+#: the next full listing, and a session could be taken for empty.
+CATCH_UP_SLACK = 16
 
 #: (monotonic time, ns_last_pid read just before, the names) of the last
 #: full listing, kept across rounds and brought up to date by _caught_up.
@@ -319,9 +327,18 @@ def _caught_up(t: float) -> set[str] | None:
     now = _last_pid()
     if now is None or now < before or now - before > CATCH_UP_PIDS:
         return None
+    _update_index(names)
+    getsid = os.getsid
+    for pid in range(max(before - CATCH_UP_SLACK, 0) + 1, before + 1):
+        name = str(pid)
+        if name not in names:  # in flight when counted, or dead (and dropped) since
+            try:
+                sid = getsid(pid)
+            except OSError:
+                continue
+            names.add(name)
+            _file(name, sid)
     if now > before:
-        _update_index(names)
-        getsid = os.getsid
         for pid in range(before + 1, now + 1):
             name = str(pid)
             _forget(name)  # a new process under a pid seen before: not the old one's session
