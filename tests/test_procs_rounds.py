@@ -117,27 +117,37 @@ def _listings(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
     return calls
 
 
-def test_a_round_catches_up_on_processes_created_since_the_last_listing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The next wake-up adds the pids given out since the last listing
-    (ns_last_pid) instead of listing /proc again: a process started in
-    between, in its own session or forked by a member, is still found."""
-    import os
-
+def _catching_up(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The /proc listings taken, with every kept listing young enough to be caught up."""
     if procs._last_pid() is None:
         import pytest
 
         pytest.skip("no /proc/sys/kernel/ns_last_pid (kernel without CONFIG_CHECKPOINT_RESTORE)")
     monkeypatch.setattr(procs, "CATCH_UP_AGE", 30.0)
     monkeypatch.setattr(procs, "CATCH_UP_PIDS", 10_000)
-    calls = _listings(monkeypatch)
+    return _listings(monkeypatch)
+
+
+def _in_a_round(sid: int) -> list[int]:
+    """session_members(sid) as one event-loop wake-up asks it."""
+    procs.new_round()
+    try:
+        return procs.session_members(sid)
+    finally:
+        procs.end_round()
+
+
+def test_a_round_catches_up_on_processes_created_since_the_last_listing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The next wake-up adds the pids given out since the last listing
+    (ns_last_pid) instead of listing /proc again: a process started in
+    between, in its own session or forked by a member, is still found."""
+    import os
+
+    calls = _catching_up(monkeypatch)
     leader = subprocess.Popen(["sh", "-c", "read x; sleep 30 & exec sleep 30"],
                               stdin=subprocess.PIPE, start_new_session=True)
     try:
-        procs.new_round()
-        try:
-            assert procs.session_members(leader.pid) == [leader.pid]
-        finally:
-            procs.end_round()
+        assert _in_a_round(leader.pid) == [leader.pid]
         assert len(calls) == 1
         assert leader.stdin is not None
         leader.stdin.write(b"go\n")  # its child is forked after the listing
@@ -146,22 +156,14 @@ def test_a_round_catches_up_on_processes_created_since_the_last_listing(monkeypa
         found: list[int] = []
         while len(found) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-            procs.new_round()
-            try:
-                found = procs.session_members(leader.pid)
-            finally:
-                procs.end_round()
+            found = _in_a_round(leader.pid)
         assert len(found) == 2 and leader.pid in found, found
         assert len(calls) == 1  # caught up each time, never listed again
         child = next(p for p in found if p != leader.pid)
         os.kill(child, 9)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            procs.new_round()
-            try:
-                found = procs.session_members(leader.pid)
-            finally:
-                procs.end_round()
+            found = _in_a_round(leader.pid)
             if found == [leader.pid]:
                 break
             time.sleep(0.02)
@@ -182,19 +184,11 @@ def test_too_many_new_pids_or_an_old_listing_mean_a_new_listing(monkeypatch) -> 
     monkeypatch.setattr(procs, "CATCH_UP_PIDS", 0)
     p = _session()  # one pid given out: more than the 0 allowed
     try:
-        procs.new_round()
-        try:
-            assert procs.session_members(p.pid) == [p.pid]
-        finally:
-            procs.end_round()
+        assert _in_a_round(p.pid) == [p.pid]
         assert len(calls) == n + 1
         monkeypatch.setattr(procs, "CATCH_UP_PIDS", 10_000)
         monkeypatch.setattr(procs, "CATCH_UP_AGE", -1.0)  # every kept listing too old
-        procs.new_round()
-        try:
-            assert procs.session_members(p.pid) == [p.pid]
-        finally:
-            procs.end_round()
+        assert _in_a_round(p.pid) == [p.pid]
         assert len(calls) == n + 2
     finally:
         p.kill()
@@ -207,31 +201,17 @@ def test_a_fork_in_flight_during_the_listing_is_found_by_the_next_catch_up(monke
     read before the listing, and no entry in it.  The next wake-up's catch-up
     must still find it (else a session could be taken for empty while it
     lives); here the listing is made to look as if taken in that instant."""
-    if procs._last_pid() is None:
-        import pytest
-
-        pytest.skip("no /proc/sys/kernel/ns_last_pid (kernel without CONFIG_CHECKPOINT_RESTORE)")
-    monkeypatch.setattr(procs, "CATCH_UP_AGE", 30.0)
-    monkeypatch.setattr(procs, "CATCH_UP_PIDS", 10_000)
-    calls = _listings(monkeypatch)
+    calls = _catching_up(monkeypatch)
     p = _session()
     try:
-        procs.new_round()
-        try:
-            assert procs.session_members(p.pid) == [p.pid]
-        finally:
-            procs.end_round()
+        assert _in_a_round(p.pid) == [p.pid]
         assert len(calls) == 1 and procs._kept is not None
         t, _before, names = procs._kept
         names.discard(str(p.pid))  # not yet in /proc when it was read...
         procs._forget(str(p.pid))
         procs._indexed = None
         monkeypatch.setattr(procs, "_kept", (t, p.pid, names))  # ...though its pid was handed out
-        procs.new_round()
-        try:
-            assert procs.session_members(p.pid) == [p.pid]
-        finally:
-            procs.end_round()
+        assert _in_a_round(p.pid) == [p.pid]
         assert len(calls) == 1  # caught up, not listed again
     finally:
         p.kill()
