@@ -27,6 +27,7 @@ from ovis.jsonlite import dumps as _dumps
 from ovis.jsonlite import loads as _loads
 from ovis.paths import Paths, check_name, safe_component
 from ovis.record import Record
+from ovis.smallfile import read_fd
 
 
 class ServiceState(Record):
@@ -91,17 +92,6 @@ def read_small(path: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
-
-
-def read_fd(fd: int) -> bytes:
-    """The rest of the regular file open as *fd* (OSError as os.read raises it)."""
-    b = os.read(fd, 65536)
-    if len(b) < 65536:  # a regular file's short read is its end: no second read
-        return b
-    chunks = [b]
-    while b := os.read(fd, 65536):
-        chunks.append(b)
-    return b"".join(chunks)
 
 
 def loads(data: bytes) -> Any:

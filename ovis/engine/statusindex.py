@@ -78,9 +78,8 @@ def load(live: str, file: str = FILE) -> dict[str, list]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or not _trusted(st) or st.st_size > _MAX_SIZE:
             return {}
-        from ovis.engine.state import read_fd
-
         from ovis.jsonlite import loads
+        from ovis.smallfile import read_fd
 
         data = loads(read_fd(fd))
     except (OSError, ValueError):
@@ -134,20 +133,9 @@ def entry(st: os.stat_result, meta: dict) -> list:
 
 def read_meta(path: str) -> tuple[os.stat_result, dict] | None:
     """(fstat, decoded) of the ``ovis.json`` at *path*, None when unreadable or not an object."""
-    from ovis.engine.state import loads, read_fd
+    from ovis.smallfile import read_json_object
 
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        meta = loads(read_fd(fd))
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)
-    return (st, meta) if isinstance(meta, dict) else None
+    return read_json_object(path)
 
 
 def refresh(live: str, servicedirs: str, names: Iterable[str], file: str = FILE) -> None:

@@ -178,17 +178,16 @@ def read_death_stamps(servicedir: Path | str) -> list[float]:
 
     from ovis.s6.tai import tain_to_unix
 
+    from ovis.smallfile import read_fd
+
     try:  # os.read, not open(): ovis status reads this for every longrun
         fd = os.open(f"{os.fspath(servicedir)}/supervise/death_tally", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            chunks = []
-            while b := os.read(fd, 65536):
-                chunks.append(b)
+            data = read_fd(fd)
         finally:
             os.close(fd)
     except OSError:
         return []
-    data = b"".join(chunks)
     out = []
     for i in range(0, len(data) - DEATH_RECORD + 1, DEATH_RECORD):
         sec, nano = struct.unpack(">QL", data[i:i + 12])

@@ -29,6 +29,7 @@ from ovis import atomic
 from ovis.errors import DefinitionError
 from ovis.paths import CONSOLE_LOGS, Paths
 from ovis.record import Frozen
+from ovis.smallfile import read_json_object
 from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
@@ -724,12 +725,8 @@ class Compiler:
 
 
 def read_metadata(servicedir: Path | str) -> dict[str, object] | None:
-    try:
-        with open(f"{servicedir}/{META}") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    got = read_json_object(f"{os.fspath(servicedir)}/{META}")
+    return None if got is None else got[1]
 
 
 def compiled_services(paths: Paths,
@@ -743,61 +740,38 @@ def compiled_services(paths: Paths,
     read again.  Every write of ``ovis.json`` is a rename (a new inode), so
     an unchanged identity is an unchanged file.
     """
-    out: dict[str, Service] = {}
     try:
-        entries = os.listdir(paths.servicedirs)
+        entries = os.listdir(paths.servicedirs_str)
     except OSError:
-        return out
-    if memo is not None:
-        return _compiled_memo(paths.servicedirs_str, entries, memo)
-    for e in entries:
-        if e.startswith("."):
-            continue
-        meta = read_metadata(paths.servicedirs / e)
-        if meta is not None:
-            try:
-                out[e] = service_from_metadata(meta)
-            except (KeyError, ValueError):
-                continue
-    return out
-
-
-def _compiled_memo(servicedirs: str, entries: list[str],
-                   memo: dict[str, tuple[tuple[int, ...], Service]]) -> dict[str, Service]:
+        return {}
+    if memo is None:
+        memo = {}
     out: dict[str, Service] = {}
     for e in entries:
         if e.startswith("."):
             continue
-        path = f"{servicedirs}/{e}/{META}"
+        path = f"{paths.servicedirs_str}/{e}/{META}"
         hit = memo.get(e)
         if hit is not None:
             try:
                 st = os.stat(path)
             except OSError:
                 continue
-            if hit[0] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+            if hit[0] == _identity(st):
                 out[e] = hit[1]
                 continue
-        try:  # the identity of what is read: fstat of the descriptor read from
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
+        got = read_json_object(path)
+        if got is None:
             continue
         try:
-            st = os.fstat(fd)
-            chunks = []
-            while b := os.read(fd, 65536):
-                chunks.append(b)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        try:
-            meta = json.loads(b"".join(chunks))
-            if not isinstance(meta, dict):
-                continue
-            svc = service_from_metadata(meta)
+            svc = service_from_metadata(got[1])
         except (KeyError, ValueError):
             continue
-        memo[e] = ((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), svc)
+        memo[e] = (_identity(got[0]), svc)
         out[e] = svc
     return out
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """What tells an ``ovis.json`` from any other version of it (writes are renames)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
