@@ -110,12 +110,10 @@ def cmd_signal(args: argparse.Namespace) -> int:
     sig = args.signal.upper()
     sig = sig[3:] if sig.startswith("SIG") else sig
     if sig.isdigit():
-        import signal as _signal
+        from ovis.s6.status import signal_name
 
-        try:
-            sig = _signal.Signals(int(sig)).name[3:]
-        except ValueError:
-            sig = "?"
+        name = signal_name(int(sig))
+        sig = name[3:] if name else "?"
     letter = SIGNAL_LETTERS.get(sig)
     if letter is None:
         raise UsageError(f"signal: unsupported signal {args.signal!r} "
