@@ -89,6 +89,10 @@ def _random_suffix() -> str:
     return os.urandom(6).translate(_RANDOM_TABLE).decode("ascii")
 
 
+#: What one read(2) of an event fifo asks for: s6 writes one letter per event.
+_READ = 4096
+
+
 class Subscription:
     """One listening fifo in a servicedir's fifodir.
 
@@ -216,8 +220,6 @@ class Subscription:
         state = "closed" if self.closed else f"fd={self._rfd}"
         return f"<Subscription {self.path} {state}>"
 
-
-_READ = 4096
 
 def subscribe(servicedir: Path | str) -> Subscription:
     """Start listening to *servicedir*'s events (creating ``event/`` if needed)."""
