@@ -89,12 +89,17 @@ def test_ovis_status_json_needs_json_alone(up) -> None:  # type: ignore[no-untyp
     assert not mods & (NEVER - {"json", "re", "enum", "functools"}), sorted(mods & NEVER)
 
 
-def test_aa_status_imports_no_heavy_module(an: Anopa) -> None:  # noqa: F811
+def _enabled_and_supervised(an: Anopa) -> None:
+    """The smoke services enabled into the repository, their supervisors up."""
     smoke(an)
     rc, _, err = an.enable("-l", str(an.list))
     assert rc == 0, err
     an.start_svscan()
     an.wait_supervised("alpha")
+
+
+def test_aa_status_imports_no_heavy_module(an: Anopa) -> None:  # noqa: F811
+    _enabled_and_supervised(an)
     rc, _, err = an.aa("aa-start", "-r", str(an.repo), "-l", str(an.list))
     assert rc == 0, err
     for argv in (["-r", str(an.repo), "-a"], ["-r", str(an.repo), "alpha"],
@@ -124,11 +129,7 @@ def test_ovis_start_and_stop_import_no_typing_nor_json(up) -> None:  # type: ign
 
 
 def test_aa_start_and_stop_import_no_typing_nor_json(an: Anopa) -> None:  # noqa: F811
-    smoke(an)
-    rc, _, err = an.enable("-l", str(an.list))
-    assert rc == 0, err
-    an.start_svscan()
-    an.wait_supervised("alpha")
+    _enabled_and_supervised(an)
     for entry, argv in (("ovis.cli.aa.start", ["-r", str(an.repo), "-l", str(an.list)]),
                         ("ovis.cli.aa.stop", ["-r", str(an.repo), "-a"])):
         rc, out, mods = run_modules(entry, argv, cwd=an.root)
