@@ -37,14 +37,12 @@ SIGTERM_EXIT = 143  # 128 + SIGTERM: "terminated", as shells report it
 
 
 def boot_info(live: str | Path) -> dict[str, Any]:
-    try:
-        with open(f"{os.fspath(live)}/boot.json") as f:
-            info = loads(f.read())
-    except (OSError, ValueError):
-        info = None
-    if not isinstance(info, dict):
+    from ovis.smallfile import read_json_object
+
+    got = read_json_object(f"{os.fspath(live)}/boot.json")
+    if got is None:
         raise StateError(f"{live} was not set up by `ovis boot` (no {live}/boot.json)")
-    return info
+    return got[1]
 
 
 def halt_file(skel: str | Path) -> str:
