@@ -95,10 +95,12 @@ def load(live: str, file: str = FILE) -> dict[str, list]:
 
 def valid(e: object, st: os.stat_result) -> bool:
     """*e* is an entry :func:`entry` could have written, for the ``ovis.json`` whose stat is *st*."""
-    if type(e) is not list or len(e) != 13 or e[4] != st.st_ctime_ns or e[1] != st.st_ino:
+    # (e[IDENT] == ident(st), field by field: no list built per entry of a status of 1000)
+    if (type(e) is not list or len(e) != 13 or e[4] != st.st_ctime_ns or e[1] != st.st_ino
+            or e[3] != st.st_mtime_ns or e[2] != st.st_size or e[0] != st.st_dev):
         return False
     contents = e[CONTENTS]
-    return (e[IDENT] == ident(st) and e[KIND] in _KINDS and type(e[DESCRIPTION]) is str
+    return (e[KIND] in _KINDS and type(e[DESCRIPTION]) is str
             and type(e[SOURCE]) is str and (e[NOTIFY] is None or type(e[NOTIFY]) is int)
             and type(e[ESSENTIAL]) is bool and type(contents) is list
             and (not contents or all(type(x) is str for x in contents))
