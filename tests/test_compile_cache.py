@@ -185,20 +185,67 @@ def test_a_bad_cache_file_is_ignored_and_rebuilt(world: World, tmp_path: Path, d
 
 
 def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
-    """An entry whose model blob names any class but the model's is a miss."""
+    """A models pickle that names any class but the model's is a miss (for every entry)."""
     world.write("a")
-    world.transaction("a")
+    world.write("b")
+    world.transaction("a", "b")
     f = world.paths.live / cache.FILE
-    fmt, code, rows = pickle.loads(f.read_bytes())
-    path, key, ids, _blob, compiled = rows["a"]
+    fmt, code, rows, _blob = pickle.loads(f.read_bytes())
 
     class Evil:
         def __reduce__(self) -> Any:
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
-    rows["a"] = (path, key, ids, pickle.dumps(Evil()), compiled)
-    f.write_bytes(pickle.dumps((fmt, code, rows)))
-    world.transaction("a")
-    assert world.parses == ["a"] and not (tmp_path / "pwned").exists()
+    f.write_bytes(pickle.dumps((fmt, code, rows, pickle.dumps({"a": Evil()}))))
+    world.transaction("a", "b")
+    assert sorted(world.parses) == ["a", "b"] and not (tmp_path / "pwned").exists()
+    world.transaction("a", "b")
+    assert world.parses == []
+
+
+def test_one_pickle_for_the_whole_tree(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm load of many unpickles the models once, not once per service."""
+    names = [f"s{i}" for i in range(20)]
+    for n in names:
+        world.write(n, run=f"sleep {n[1:]}")
+    world.transaction(*names)
+    loads: list[int] = []
+    real = cache._ModelUnpickler.load
+
+    def load(self: Any) -> Any:
+        loads.append(1)
+        return real(self)
+    monkeypatch.setattr(cache._ModelUnpickler, "load", load)
+    services = world.transaction(*names)
+    assert world.parses == [] and world.compiles == [] and len(loads) == 1
+    assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
+
+
+def test_entries_not_looked_up_survive_a_save(world: World) -> None:
+    """A command that compiles one service keeps the others' entries (and models)."""
+    for n in ("a", "b", "c"):
+        world.write(n, run=f"sleep {n}")
+    world.transaction("a", "b", "c")
+    world.write("d")
+    world.transaction("d")  # loads only d: the file's other models are kept unread
+    assert world.parses == ["d"]
+    services = world.transaction("a", "b", "c", "d")
+    assert world.parses == [] and world.compiles == []
+    assert services["c"].start is not None and services["c"].start.text.strip() == "sleep c"
+
+
+def test_one_changed_definition_among_many_is_parsed_again(world: World) -> None:
+    """The whole tree in one pickle: a stale entry is still a miss of its own."""
+    names = [f"s{i}" for i in range(10)]
+    for n in names:
+        world.write(n, run="sleep 1")
+    world.transaction(*names)
+    world.write("s7", run="sleep 7")
+    services = world.transaction(*names)
+    assert world.parses == ["s7"] and world.compiles == ["s7"]
+    assert services["s7"].start is not None and services["s7"].start.text.strip() == "sleep 7"
+    assert "sleep 7" in world.run_text("s7")
+    world.transaction(*names)
+    assert world.parses == [] and world.compiles == []
 
 
 def test_an_untrusted_live_is_not_used(world: World) -> None:

@@ -21,6 +21,11 @@ its compilation gave, keyed by everything the result depends on:
   not, the ``execlineb`` found, the PATH tools are looked up on, container
   console logs, the interpreter named by essential services' ``finish``.
 
+The file holds the keys of every entry (plain data) and ONE pickle of all
+the models, unpickled at the first lookup whose key still matches: a warm
+start of hundreds paid one unpickle (and its class look-ups) per service
+before, now one per command.
+
 It lives in ``LIVE/compile-cache`` (0600, written atomically, in a LIVE
 owned by the caller and writable by nobody else); a file that is not a
 regular file owned by the caller with no group/other access, or that does
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
 from ovis.service.model import Service
 
 FILE = "compile-cache"
-_FORMAT = 1
+_FORMAT = 2  # 1: one model pickle per entry; 2: one for the whole tree
 _MAX_ENTRIES = 10_000  # entries walked per definition tree; beyond, not cached
 _ID_FILES = ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 
@@ -134,29 +139,25 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 class Entry:
-    """One service: where it was read, the key, the model (pickled), its digest.
+    """One service: where it was read, the key, its model, its digest.
 
-    An entry made by this process keeps its model and is pickled only when
-    the cache is saved, after the transaction (*blob* None until then): a
-    cold start does not pay the pickle of each service before starting it.
+    *model* is None for an entry read from the file until the file's models
+    are unpickled (:meth:`CompileCache._models`, once, at the first lookup
+    whose key matches); an entry made by this process keeps its model, which
+    is pickled, with all the others, only when the cache is saved after the
+    transaction: a cold start does not pay a pickle before starting anything.
     """
 
-    __slots__ = ("path", "key", "ids", "blob", "compiled", "model")
+    __slots__ = ("path", "key", "ids", "compiled", "model")
 
     def __init__(self, path: str, key: list[Any], ids: tuple[Any, ...] | None,
-                 blob: bytes | None, compiled: tuple[str, str] | None = None,
-                 model: Service | None = None) -> None:
-        self.path, self.key, self.ids, self.blob, self.compiled = path, key, ids, blob, compiled
+                 compiled: tuple[Any, ...] | None = None, model: Service | None = None) -> None:
+        self.path, self.key, self.ids, self.compiled = path, key, ids, compiled
         self.model = model
 
-    def row(self) -> tuple[Any, ...] | None:
-        """The entry as saved; None for a model that does not pickle (not cached)."""
-        if self.blob is None:
-            try:
-                self.blob = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001
-                return None
-        return (self.path, self.key, self.ids, self.blob, self.compiled)
+    def row(self) -> tuple[Any, ...]:
+        """The entry's keys as saved (its model goes into the tree's one pickle)."""
+        return (self.path, self.key, self.ids, self.compiled)
 
 
 class CompileCache:
@@ -165,6 +166,7 @@ class CompileCache:
     def __init__(self, live: Path) -> None:
         self.file = Path(live) / FILE
         self._entries: dict[str, Entry] | None = None
+        self._blob: bytes | None = None  # the file's models, one pickle, until unpickled
         self._by_id: dict[int, tuple[Service, Entry]] = {}
         self._dirty = False
         self._code: tuple[Any, ...] | None = None
@@ -196,13 +198,15 @@ class CompileCache:
                 return self._entries
             with os.fdopen(os.dup(fd), "rb") as f:
                 data = _PlainUnpickler(f).load()
-            if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _FORMAT
-                    and data[1] == self.code_key() and isinstance(data[2], dict)):
+            if not (isinstance(data, tuple) and len(data) == 4 and data[0] == _FORMAT
+                    and data[1] == self.code_key() and isinstance(data[2], dict)
+                    and isinstance(data[3], bytes)):
                 return self._entries
             for name, row in data[2].items():
-                if (isinstance(name, str) and isinstance(row, tuple) and len(row) == 5
-                        and isinstance(row[0], str) and isinstance(row[3], bytes)):
+                if (isinstance(name, str) and isinstance(row, tuple) and len(row) == 4
+                        and isinstance(row[0], str)):
                     self._entries[name] = Entry(*row)
+            self._blob = data[3]
         except Exception:  # a corrupt file is only a cache miss  # noqa: BLE001
             self._entries = {}
         finally:
@@ -229,21 +233,41 @@ class CompileCache:
         roots, walked = entry.key
         if _walk(roots) != walked:
             return None
-        if entry.model is not None:  # stored by this process, not saved yet
-            return entry.model if entry.model.name == name else None
-        try:
-            svc = _ModelUnpickler(io.BytesIO(entry.blob)).load()
-        except Exception:  # noqa: BLE001
+        if entry.model is None:
+            self._models()
+        svc = entry.model
+        if svc is None or svc.name != name:
             return None
-        if not isinstance(svc, Service) or svc.name != name:
-            return None
-        # Each model is unpickled on its own, so its key names are new strings
-        # every time ("kind", "Type"...): the interned ones instead, shared by all.
-        intern = sys.intern
-        svc.lines = {intern(k): v for k, v in svc.lines.items()}
-        svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
         self._by_id[id(svc)] = (svc, entry)
         return svc
+
+    def _models(self) -> None:
+        """Give the file's entries their models: the tree's one pickle, unpickled once.
+
+        Only the model's classes can be built (:class:`_ModelUnpickler`); a
+        blob that fails, or holds anything but ``{name: Service}``, leaves
+        every entry of the file without a model: misses, parsed again.
+        """
+        blob, self._blob = self._blob, None
+        if blob is None or self._entries is None:
+            return
+        try:
+            models = _ModelUnpickler(io.BytesIO(blob)).load()
+        except Exception:  # noqa: BLE001
+            return
+        if not isinstance(models, dict):
+            return
+        # Keys written by the parser are new strings per service ("kind",
+        # "Type"...): the interned ones instead, shared by all.
+        intern = sys.intern
+        for name, entry in self._entries.items():
+            if entry.model is not None:
+                continue
+            svc = models.get(name)
+            if isinstance(svc, Service) and svc.name == name:
+                svc.lines = {intern(k): v for k, v in svc.lines.items()}
+                svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
+                entry.model = svc
 
     # Writing ------------------------------------------------------------------
     def store(self, name: str, path: Path, svc: Service, reads: list[str],
@@ -260,7 +284,7 @@ class CompileCache:
         if walked is None or walked[: len(before)] != before:
             return  # too large, unreadable, or changed while it was read: not cached
         entry = Entry(str(path), [roots, walked], self._ids_key() if _uses_ids(svc) else None,
-                      None, model=svc)
+                      model=svc)
         self._load()[name] = entry
         self._by_id[id(svc)] = (svc, entry)
         # Written only by a process that compiles (set_digest): a read-only
@@ -306,12 +330,28 @@ class CompileCache:
             return
         from ovis import atomic
 
-        rows = {n: r for n, r in ((n, e.row()) for n, e in self._entries.items()) if r is not None}
-        try:  # pickled into the file: no copy of the whole in memory (the cold start's peak)
+        if self._blob is not None:
+            self._models()  # entries of the file not looked up by this process: kept
+        models = {n: e.model for n, e in self._entries.items() if e.model is not None}
+        try:
+            blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
+            models = {n: m for n, m in models.items() if _pickles(m)}
+            blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+        rows = {n: self._entries[n].row() for n in models}
+        try:  # pickled into the file: no second copy of the whole in memory (a cold start's peak)
             atomic.write_with(self.file, lambda f: pickle.dump(
-                (_FORMAT, self.code_key(), rows), f, protocol=pickle.HIGHEST_PROTOCOL), 0o600)
+                (_FORMAT, self.code_key(), rows, blob), f, protocol=pickle.HIGHEST_PROTOCOL), 0o600)
         except OSError:
             pass
+
+
+def _pickles(svc: Service) -> bool:
+    try:
+        pickle.dumps(svc, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def _walk(roots: list[str]) -> list[Any] | None:
