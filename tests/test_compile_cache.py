@@ -195,7 +195,7 @@ def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
     class Evil:
         def __reduce__(self) -> Any:
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
-    f.write_bytes(pickle.dumps((fmt, code, rows, pickle.dumps({"a": Evil()}))))
+    f.write_bytes(pickle.dumps((fmt, code, rows, (pickle.dumps({"a": Evil()}),))))
     world.transaction("a", "b")
     assert sorted(world.parses) == ["a", "b"] and not (tmp_path / "pwned").exists()
     world.transaction("a", "b")
@@ -218,6 +218,32 @@ def test_one_pickle_for_the_whole_tree(world: World, monkeypatch: pytest.MonkeyP
     services = world.transaction(*names)
     assert world.parses == [] and world.compiles == [] and len(loads) == 1
     assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
+
+
+def test_the_models_are_pickled_a_chunk_at_a_time(world: World, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pickles of CHUNK models each (one pickle of all kept a memo of every object written:
+    the cold start's peak RSS); all are read back at the first lookup, and a planted class in
+    any one of them is a miss for every entry."""
+    monkeypatch.setattr(cache, "CHUNK", 3)
+    names = [f"s{i}" for i in range(7)]
+    for n in names:
+        world.write(n, run=f"sleep {n[1:]}")
+    world.transaction(*names)
+    f = world.paths.live / cache.FILE
+    fmt, code, rows, blobs = pickle.loads(f.read_bytes())
+    assert [len(pickle.loads(b)) for b in blobs] == [3, 3, 1] and sorted(rows) == names
+    services = world.transaction(*names)
+    assert world.parses == [] and world.compiles == []
+    assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
+
+    class Evil:
+        def __reduce__(self) -> Any:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+    f.write_bytes(pickle.dumps((fmt, code, rows, (blobs[0], pickle.dumps({"s3": Evil()}),
+                                                  blobs[2]))))
+    world.transaction(*names)
+    assert sorted(world.parses) == names and not (tmp_path / "pwned").exists()
 
 
 def test_entries_not_looked_up_survive_a_save(world: World) -> None:
