@@ -156,7 +156,7 @@ def start_peak(env: dict[str, str], names: list[str], verb: str = "start") -> fl
     """Run ``ovis start`` of *names* (or *verb*); its peak RSS in MB (its ``ru_maxrss``)."""
     rc, mb = peak_of([*launcher(), "-v", "0", verb, *names], env)
     if rc != 0:
-        raise RuntimeError(f"ovis {verb} exited {rc}")
+        raise RuntimeError(f"ovis {verb} of {boot.REPO} exited {rc}")
     return mb
 
 
