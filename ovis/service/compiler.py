@@ -236,6 +236,13 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
         files[name] = (prog.path, -1 if os.access(prog.path, os.X_OK) else 0o755)
         return
     verbatim = prog.kind is ProgramKind.VERBATIM
+    no_path = verbatim and _calls_no_execline(prog.text)
+    if no_path and env.empty and not env.alias and ids is None and not redirs:
+        # Nothing to set up before the user's script: it is the script s6
+        # runs, with its own #! line: no execlineb exec in front of it at
+        # every start (the wrapper would only have exec'd ./NAME.user).
+        files[name] = (prog.text.encode(), 0o755)
+        return
     # With values in the text, positional parameters must not be substituted
     # into them (execlineb -S0 would turn a value's ${1} into the exit code):
     # push them, and substitute them only after the values are exported.
@@ -244,7 +251,7 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     # The real execlineb; the wrapper's PATH only if the user's text may call
     # execline commands by name. Every generated command is named absolutely.
     script = execline.header("" if push else ("-S0" if positional else "-P"),
-                             [prog.text], values) + redirs
+                             None if no_path else [prog.text], values) + redirs
     # Once the service's variables are set, its own PATH may hide the tools:
     # from there on they are called by absolute path.
     cmd = execline.absolute if "PATH" in env.values else execline.command
@@ -271,6 +278,37 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
     for key in env.static:
         files[f"{ENVDIR}/{key}"] = (env.values[key].parts[0].encode(), 0o600)
+
+
+#: Names of execline's directory that a shell runs as its own builtins or
+#: keywords, never looked up on PATH (what follows ``exec`` is a word of its own).
+_SH_OWN = frozenset(("case", "cd", "exec", "exit", "export", "if", "shift", "trap", "umask",
+                     "wait"))
+_SHELLS = frozenset(("sh", "dash", "bash", "ash", "ksh", "mksh", "zsh"))
+_SH_SEPARATORS = str.maketrans({c: " " for c in ";&|()`<>{}'\"$="})
+
+
+def _calls_no_execline(text: str) -> bool:
+    """Whether a custom script cannot call an execline command by bare name.
+
+    Such a call needs the PATH of Debian's ``execlineb`` wrapper (execline's
+    directory first), which the script's wrapper then gives it
+    (:func:`execline.header`).  A shell's own builtins that share those
+    names (``exec``, ``cd``...) are no such call; any other such word, in a
+    shell script split at its operators and quotes (more words than the
+    shell sees: a doubt counts as a call), is.
+    """
+    if not text.startswith("#!"):
+        return False
+    it = execline.interpreter()
+    if it.bindir is None:
+        return True
+    first, _, body = text.partition("\n")
+    argv = first[2:].split()
+    if argv and argv[0].rpartition("/")[2] in _SHELLS:
+        words = body.translate(_SH_SEPARATORS).split()
+        return not any(w in it.names and w not in _SH_OWN for w in words)
+    return not execline.needs_path([text])
 
 
 def pipe_path(paths: Paths, consumer: str) -> Path:
