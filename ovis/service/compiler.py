@@ -468,9 +468,15 @@ def _path_digest(p: Path) -> str:
     from ovis.service.sha import sha256
 
     h = sha256()
-    if _is_fifo(p):
+    try:
+        st: os.stat_result | None = os.stat(p)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISFIFO(st.st_mode):
         h.update(b"fifo")
-    elif p.is_dir():
+    elif st is not None and stat.S_ISREG(st.st_mode):  # the common case: one stat, one read
+        h.update(_read_file(p) + oct(st.st_mode).encode())
+    elif st is not None and stat.S_ISDIR(st.st_mode):
         for root, dirs, fnames in sorted(os.walk(p)):
             dirs.sort()
             for f in sorted(fnames):
@@ -478,9 +484,14 @@ def _path_digest(p: Path) -> str:
                 h.update(str(fp.relative_to(p)).encode() + b"\0")
                 h.update(fp.read_bytes() if fp.is_file() and not _is_fifo(fp) else b"")
                 h.update(oct(fp.stat().st_mode).encode() if fp.exists() else b"")
-    elif p.exists():
+    elif st is not None:
         h.update(p.read_bytes() + oct(p.stat().st_mode).encode())
     return h.hexdigest()
+
+
+def _read_file(p: Path | str) -> bytes:
+    with open(p, "rb", buffering=0) as f:
+        return f.read()
 
 
 def _copy_entry(src: str, dst: str) -> None:
@@ -493,6 +504,17 @@ def _copy_entry(src: str, dst: str) -> None:
 
 
 def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write: bool) -> None:
+    if isinstance(content, Path) and not atomic_write:
+        # A file copied into a servicedir being built (its subdirectory made
+        # by _create): one stat of the source, one read, one new file.
+        try:
+            st = os.stat(content)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content),
+                       st.st_mode & 0o7777 if mode < 0 else mode, exact=True)
+            return
     target = dest / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, Path):
@@ -537,14 +559,17 @@ def _meta_text(meta: dict[str, object]) -> str:
     return json.dumps(meta, sort_keys=True) + "\n"
 
 
-def _write_new(path: str, content: bytes, mode: int) -> None:
-    """Write a new file of a servicedir being built (not yet visible to anyone)."""
+def _write_new(path: str, content: bytes, mode: int, exact: bool = False) -> None:
+    """Write a new file of a servicedir being built (not yet visible to anyone).
+
+    *exact*: *mode* whatever the umask (a copied file keeps its source's).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         done = os.write(fd, content)
         while done < len(content):
             done += os.write(fd, content[done:])
-        if mode & 0o111:  # the umask must not take an executable's bits
+        if mode & 0o111 or exact:  # the umask must not take an executable's bits
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
