@@ -503,7 +503,8 @@ def _copy_entry(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write: bool) -> None:
+def _write(dest: Path | str, rel: str, content: bytes | Path, mode: int,
+           atomic_write: bool) -> None:
     if isinstance(content, Path) and not atomic_write:
         # A file copied into a servicedir being built (its subdirectory made
         # by _create): one stat of the source, one read, one new file.
@@ -515,7 +516,7 @@ def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write:
             _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content),
                        st.st_mode & 0o7777 if mode < 0 else mode, exact=True)
             return
-    target = dest / rel
+    target = Path(dest) / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, Path):
         if _is_fifo(content):  # anopa's catch-all logger ships its fifo: recreate it
@@ -707,7 +708,7 @@ class Compiler:
                 os.makedirs(f"{tmp}/{sub}", exist_ok=True)
                 subdirs.add(sub)
             if isinstance(content, Path):
-                _write(Path(tmp), rel, content, mode, atomic_write=False)
+                _write(tmp, rel, content, mode, atomic_write=False)
             else:
                 _write_new(f"{tmp}/{rel}", content, mode)
         if svc.kind is Kind.LONGRUN:
