@@ -229,7 +229,7 @@ def test_one_service_of_many_unpickles_one_bucket(world: World,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A command that needs one service of hundreds unpickles its bucket only, and a
     save after one change re-pickles only that bucket (the others' bytes as read)."""
-    monkeypatch.setattr(cache, "_PER_BUCKET", 8)
+    monkeypatch.setattr(cache, "CHUNK", 8)
     names = [f"s{i}" for i in range(40)]
     for n in names:
         world.write(n)
@@ -260,7 +260,7 @@ def test_one_service_of_many_unpickles_one_bucket(world: World,
 
 def test_a_new_bucket_count_keeps_every_entry(world: World,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "_PER_BUCKET", 4)
+    monkeypatch.setattr(cache, "CHUNK", 4)
     for i in range(6):
         world.write(f"s{i}", run=f"sleep {i}")
     world.transaction(*[f"s{i}" for i in range(6)])
@@ -272,6 +272,39 @@ def test_a_new_bucket_count_keeps_every_entry(world: World,
     services = world.transaction(*[f"s{i}" for i in range(9)])
     assert world.parses == [] and world.compiles == []
     assert [services[f"s{i}"].start.text.strip() for i in range(9)] == [f"sleep {i}" for i in range(9)]
+
+
+def test_the_models_are_pickled_a_bucket_at_a_time(world: World, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pickles of about CHUNK models each (one pickle of all kept a memo of every object
+    written: the cold start's peak RSS), each service in the bucket its name's CRC says;
+    a planted class in one of them is a miss for every entry of that bucket, and the
+    bucket is rebuilt."""
+    monkeypatch.setattr(cache, "CHUNK", 3)
+    names = [f"s{i}" for i in range(7)]
+    for n in names:
+        world.write(n, run=f"sleep {n[1:]}")
+    world.transaction(*names)
+    f = world.paths.live / cache.FILE
+    fmt, code, rows, blobs = pickle.loads(f.read_bytes())
+    assert len(blobs) == 1 + 7 // 3 and sorted(rows) == names
+    held = [sorted(pickle.loads(b)) for b in blobs]
+    assert sorted(n for h in held for n in h) == names
+    assert all(cache._bucket(n, len(blobs)) == i for i, h in enumerate(held) for n in h)
+    services = world.transaction(*names)
+    assert world.parses == [] and world.compiles == []
+    assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
+
+    class Evil:
+        def __reduce__(self) -> Any:
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+    bad = cache._bucket("s3", len(blobs))
+    planted = tuple(pickle.dumps({"s3": Evil()}) if i == bad else b for i, b in enumerate(blobs))
+    f.write_bytes(pickle.dumps((fmt, code, rows, planted)))
+    world.transaction(*names)
+    assert sorted(world.parses) == held[bad] and not (tmp_path / "pwned").exists()
+    world.transaction(*names)
+    assert world.parses == []
 
 
 def test_entries_not_looked_up_survive_a_save(world: World) -> None:

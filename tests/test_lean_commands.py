@@ -142,3 +142,16 @@ def test_aa_start_and_stop_import_no_typing_nor_json(an: Anopa) -> None:  # noqa
         rc, out, mods = run_modules(entry, argv, cwd=an.root)
         assert rc == 0 and "ovis.aa.run" in mods, (entry, out)
         assert not mods & NOT_ON_START, (entry, sorted(mods & NOT_ON_START))
+
+
+def test_aa_enable_imports_no_tempfile(an: Anopa) -> None:  # noqa: F811
+    """aa-enable (anopa's stage 1, once per boot) stages each servicedir in a directory of its
+    own without tempfile (random, bisect, weakref, sha512...), and leaves none behind."""
+    smoke(an)
+    rc, out, mods = run_modules("ovis.cli.aa.enable", ["-r", str(an.repo), "-S", str(an.src),
+                                                       "-l", str(an.list)], cwd=an.root)
+    assert rc == 0 and "Enabled: alpha" in out, out
+    assert "ovis.aa.enable" in mods and (an.repo / "alpha" / "run").exists()
+    assert not mods & (NOT_ON_START | {"tempfile", "random", "bisect"}), \
+        sorted(mods & (NOT_ON_START | {"tempfile", "random", "bisect"}))
+    assert not [p for p in an.repo.iterdir() if p.name.startswith(".aa-enable")]

@@ -383,3 +383,30 @@ def test_an_anopa_repository_gets_a_hidden_index(tmp_path: Path) -> None:
         assert (rc, out) == (0, "alpha\nbeta\n")
     finally:
         an.close()
+
+
+@pytest.mark.parametrize("n", [0, 1, statusindex._CHUNK - 1, statusindex._CHUNK,
+                               statusindex._CHUNK + 1, 3 * statusindex._CHUNK + 5])
+def test_the_index_is_written_in_pieces_as_one_dumps_writes_it(n: int) -> None:
+    import io
+
+    services = {f"svc{i}@x\u00e9": [i, 2**40 + i, 3, 4, 5, "longrun", 'a "quoted" \\ d\u00e9',
+                                     f"/s/svc{i}", None if i % 2 else 3, bool(i % 3), [],
+                                     ["db", f"d{i}"], []] for i in range(n)}
+    out = io.BytesIO()
+    statusindex._write(out, services)
+    assert out.getvalue() == json.dumps({"format": statusindex._FORMAT, "services": services},
+                                        separators=(",", ":")).encode()
+
+
+def test_an_entry_is_valid_only_for_the_very_identity_it_recorded(tmp_path: Path) -> None:
+    meta = tmp_path / "ovis.json"
+    meta.write_text(json.dumps({"name": "a", "kind": "longrun", "source": "/s/a"}))
+    st = os.stat(meta)
+    e = statusindex.entry(st, json.loads(meta.read_text()))
+    assert statusindex.valid(e, st) and e[statusindex.IDENT] == statusindex.ident(st)
+    for i in range(5):  # dev, ino, size, mtime, ctime: any one differing is another file
+        other = list(e)
+        other[i] += 1
+        assert not statusindex.valid(other, st), i
+    assert not statusindex.valid(e[:12], st) and not statusindex.valid(tuple(e), st)

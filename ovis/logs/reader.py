@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from _collections import deque  # (collections itself: keyword, reprlib, itertools... for this one type)
 
 from ovis.errors import UnknownService
 from ovis.record import Record

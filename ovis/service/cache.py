@@ -22,7 +22,7 @@ its compilation gave, keyed by everything the result depends on:
   console logs, the interpreter named by essential services' ``finish``.
 
 The file holds the keys of every entry (plain data) and the models in a
-few pickles (buckets of about 128 services, by a CRC of the name), each
+few pickles (buckets of about :data:`CHUNK` services, by a CRC of the name), each
 unpickled at the first lookup of one of its services whose key still
 matches: a warm start of hundreds paid one unpickle (and its class
 look-ups) per service before, now a few per command, and a command that
@@ -55,8 +55,13 @@ if TYPE_CHECKING:
 from ovis.service.model import Service
 
 FILE = "compile-cache"
-_FORMAT = 2  # 1: one model pickle per entry; 2: buckets of models
-_PER_BUCKET = 128
+_FORMAT = 4  # 1: one model pickle per entry; 2: one for the tree; 3: chunks read at once;
+#             4: buckets of models by the name's CRC, each read when one of it is needed
+#: Models per bucket, about (the count is 1 + entries // CHUNK): a pickler's memo holds
+#: every object it wrote until it is done (3.3 MB for 1000 services in one pickle, the
+#: cold start's peak RSS; a third of a megabyte in pickles of 50), and a command that
+#: needs one service unpickles one bucket.
+CHUNK = 50
 _MAX_ENTRIES = 10_000  # entries walked per definition tree; beyond, not cached
 _ID_FILES = ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 
@@ -344,7 +349,7 @@ class CompileCache:
         from ovis import atomic
 
         entries = self._entries
-        k = 1 + len(entries) // _PER_BUCKET
+        k = 1 + len(entries) // CHUNK
         old_k = len(self._blobs)
         if k != old_k:  # a new bucket count: every bucket made anew
             for b in range(old_k):
@@ -374,9 +379,9 @@ class CompileCache:
                 blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
             rows.update((n, entries[n].row()) for n in models)
             blobs.append(blob)
-        try:
-            atomic.write_bytes(self.file, pickle.dumps(
-                (_FORMAT, self.code_key(), rows, tuple(blobs)),
+        try:  # pickled into the file: no second copy of the whole in memory (a cold start's peak)
+            atomic.write_with(self.file, lambda f: pickle.dump(
+                (_FORMAT, self.code_key(), rows, tuple(blobs)), f,
                 protocol=pickle.HIGHEST_PROTOCOL), 0o600)
         except OSError:
             pass
