@@ -108,15 +108,26 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 
 # -- the same services in each format ------------------------------------------------
 
+#: How the 66 frontends say their program (``--build``): ``custom`` (default)
+#: is the very ``#!/bin/sh`` script the other contenders' run files hold, as
+#: 66's ``Build = custom``; ``auto`` is an execline body ``/bin/sh -c "..."``
+#: (one exec more per start than the others: execlineb, then sh).
+BUILD = "custom"
+
+
 def write_66(d: Path, svcs: list[Svc]) -> None:
     for s in svcs:
         deps = f"Depends = ( {' '.join(s.needs)} )\n" if s.needs else ""
         if s.oneshot:
-            body = f"[Main]\nType = oneshot\nOptions = ( !log )\n{deps}\n[Start]\nExecute = ( true )\n"
+            start = "Build = custom\nExecute = (#!/bin/sh\ntrue\n)" if BUILD == "custom" \
+                else "Execute = ( true )"
+            body = f"[Main]\nType = oneshot\nOptions = ( !log )\n{deps}\n[Start]\n{start}\n"
         else:
             notify = "Notify = 3\n" if s.ready_after is not None else ""
+            start = f"Build = custom\nExecute = (#!/bin/sh\n{s.sh_run()}\n)" if BUILD == "custom" \
+                else f"Execute = ( /bin/sh -c \"{s.sh_run()}\" )"
             body = (f"[Main]\nType = classic\nOptions = ( !log )\n{notify}{deps}\n"
-                    f"[Start]\nExecute = ( /bin/sh -c \"{s.sh_run()}\" )\n")
+                    f"[Start]\n{start}\n")
         _write(d / s.name, body)
 
 
@@ -393,10 +404,15 @@ def main() -> None:
                     help="how ovis and its aa-* are run: the console scripts next to the "
                     "interpreter (default, as users run them), python -m, or python -S -m "
                     "(no site: ovis's own cost)")
+    ap.add_argument("--build", choices=("custom", "auto"), default="custom",
+                    help="66 frontends' Build: custom (the others' #!/bin/sh script, default) "
+                         "or auto (execline: /bin/sh -c ...)")
     ap.add_argument("--tree", help="measure the ovis of this checkout (default: this one's)")
     ap.add_argument("--bindir", help="where --via installed finds that tree's console scripts")
     args = ap.parse_args()
     boot.VIA = args.via
+    global BUILD
+    BUILD = args.build
     if args.tree:
         boot.REPO = Path(args.tree).resolve()
     if args.bindir:
@@ -418,7 +434,7 @@ def main() -> None:
         blocks.append(table(kind, measure(kind, names, args.repeat, tools), args.repeat))
     load = os.getloadavg()
     head = (f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, one run of `bench/compare.py "
-            f"--repeat {args.repeat} --via {args.via}` (ovis of {boot.REPO}) on a {os.cpu_count()}-core shared machine (load average "
+            f"--repeat {args.repeat} --via {args.via} --build {args.build}` (ovis of {boot.REPO}) on a {os.cpu_count()}-core shared machine (load average "
             f"{load[0]:.1f} at the end): contenders alternated, seconds and ratios from this one "
             "run only; ratios < 1 mean ovis is faster.")
     text = head + "\n\n" + "\n\n".join(blocks)

@@ -231,6 +231,66 @@ s=!kept-for-custom
     assert got["argv"] == ["0", "15", "${1}", "kept-for-custom"]
 
 
+def test_a_plain_custom_script_is_the_run_script_itself(box: Box) -> None:
+    """Nothing to set up (no variables, RunAs, redirection, execline command by name):
+    s6 runs the user's script directly, no execlineb exec in front of it, and
+    the daemon gets the same argv and environment as through the wrapper."""
+    svc = box.service("plain", main="Options = ( !log )", start=f"""Build = custom
+Execute = (#!/bin/sh
+cd /
+exec {box.dump} {box.out / 'o'} "$@" one
+)""", rest=f"""
+[Stop]
+Build = custom
+Execute = (#!/bin/sh
+exec {box.dump} {box.out / 'f'} "$@"
+)
+""")
+    sd = box.compile(svc)
+    run = (sd / "run").read_text()
+    assert run.startswith("#!/bin/sh\n") and "execlineb" not in run
+    assert not (sd / "run.user").exists()
+    assert stat.S_IMODE((sd / "run").stat().st_mode) == 0o755
+    got = box.run(svc)
+    assert got["argv"] == ["one"]
+    assert got["env"]["PATH"] == f"{box.root / 'bin'}:/usr/bin:/bin"  # as s6 gave it
+    assert box.run(svc, script="finish.user", args=("0", "15"), tag="f")["argv"] == ["0", "15"]
+    # with a logger, stderr goes to it (fdmove -c 2 1 in front): the wrapper stays
+    logged = box.service("logged", start=f"""Build = custom
+Execute = (#!/bin/sh
+exec {box.dump} {box.out / 'o'} logged
+)""")
+    sd = box.compile(logged)
+    assert (sd / "run.user").exists()
+    got = box.run(logged)
+    assert got["argv"] == ["logged"] and got["fds"]["2"] == got["fds"]["1"]
+    assert got["env"]["PATH"] == f"{box.root / 'bin'}:/usr/bin:/bin"  # `exec` is the shell's
+
+
+def test_a_custom_script_calling_execline_by_name_keeps_the_wrapper(box: Box) -> None:
+    """``fdmove`` is found only on the PATH Debian's execlineb wrapper gives: the
+    wrapper stays (and so it does for variables)."""
+    svc = box.service("named", main="Options = ( !log )", start=f"""Build = custom
+Execute = (#!/bin/sh
+exec fdmove -c 2 1 {box.dump} {box.out / 'o'} named
+)""")
+    sd = box.compile(svc)
+    if execline.interpreter().bindir is not None:
+        assert (sd / "run.user").exists() and "execlineb" in (sd / "run").read_text()
+    assert box.run(svc)["argv"] == ["named"]
+    svc = box.service("withenv", main="Options = ( !log )", start=f"""Build = custom
+Execute = (#!/bin/sh
+exec {box.dump} {box.out / 'o'} "$v"
+)""", rest="""
+[Environment]
+v=set
+""")
+    sd = box.compile(svc)
+    assert (sd / "run.user").exists()
+    got = box.run(svc)
+    assert got["argv"] == ["set"] and got["env"]["v"] == "set"
+
+
 def test_a_oneshot_gets_the_same_semantics(box: Box) -> None:
     svc = box.service("once", kind="oneshot", start=box.call("${a} ${b}"), rest="""
 [Environment]

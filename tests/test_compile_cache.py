@@ -185,7 +185,7 @@ def test_a_bad_cache_file_is_ignored_and_rebuilt(world: World, tmp_path: Path, d
 
 
 def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
-    """A models pickle that names any class but the model's is a miss (for every entry)."""
+    """A bucket of models that names any class but the model's is a miss (for all its entries)."""
     world.write("a")
     world.write("b")
     world.transaction("a", "b")
@@ -195,6 +195,7 @@ def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
     class Evil:
         def __reduce__(self) -> Any:
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
+    assert len(_blob) == 1  # two services: one bucket
     f.write_bytes(pickle.dumps((fmt, code, rows, (pickle.dumps({"a": Evil()}),))))
     world.transaction("a", "b")
     assert sorted(world.parses) == ["a", "b"] and not (tmp_path / "pwned").exists()
@@ -203,7 +204,7 @@ def test_a_planted_model_class_is_refused(world: World, tmp_path: Path) -> None:
 
 
 def test_one_pickle_for_the_whole_tree(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A warm load of many unpickles the models once, not once per service."""
+    """A warm load of many unpickles their bucket once, not once per service."""
     names = [f"s{i}" for i in range(20)]
     for n in names:
         world.write(n, run=f"sleep {n[1:]}")
@@ -220,11 +221,65 @@ def test_one_pickle_for_the_whole_tree(world: World, monkeypatch: pytest.MonkeyP
     assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
 
 
-def test_the_models_are_pickled_a_chunk_at_a_time(world: World, tmp_path: Path,
+def _buckets(world: World) -> tuple[Any, ...]:
+    return pickle.loads((world.paths.live / cache.FILE).read_bytes())[3]
+
+
+def test_one_service_of_many_unpickles_one_bucket(world: World,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pickles of CHUNK models each (one pickle of all kept a memo of every object written:
-    the cold start's peak RSS); all are read back at the first lookup, and a planted class in
-    any one of them is a miss for every entry."""
+    """A command that needs one service of hundreds unpickles its bucket only, and a
+    save after one change re-pickles only that bucket (the others' bytes as read)."""
+    monkeypatch.setattr(cache, "CHUNK", 8)
+    names = [f"s{i}" for i in range(40)]
+    for n in names:
+        world.write(n)
+    world.transaction(*names)
+    before = _buckets(world)
+    assert len(before) == 1 + 40 // 8
+    from ovis.service.model import Service
+
+    built: list[str] = []
+    real = Service.__init__
+
+    def init(self: Any, *a: Any, **kw: Any) -> None:
+        built.append(a[0] if a else kw.get("name"))
+        real(self, *a, **kw)
+    monkeypatch.setattr(Service, "__init__", init)
+    world.write("s7", run="sleep 7")
+    world.transaction("s3", "s7")
+    assert world.parses == ["s7"]
+    # s3's bucket unpickled (and s7's parse): not the 40 models of the six buckets
+    assert "s3" in built and len(built) <= 12, built
+    after = _buckets(world)
+    changed = cache._bucket("s7", len(before))
+    assert [a == b for a, b in zip(before, after)] == [i != changed for i in range(len(before))]
+    services = world.transaction(*names)
+    assert world.parses == [] and world.compiles == []
+    assert services["s7"].start is not None and services["s7"].start.text.strip() == "sleep 7"
+
+
+def test_a_new_bucket_count_keeps_every_entry(world: World,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "CHUNK", 4)
+    for i in range(6):
+        world.write(f"s{i}", run=f"sleep {i}")
+    world.transaction(*[f"s{i}" for i in range(6)])
+    assert len(_buckets(world)) == 2
+    for i in range(6, 9):
+        world.write(f"s{i}", run=f"sleep {i}")
+    world.transaction("s6", "s7", "s8")  # 9 entries: 3 buckets, the file's unread ones moved
+    assert len(_buckets(world)) == 3
+    services = world.transaction(*[f"s{i}" for i in range(9)])
+    assert world.parses == [] and world.compiles == []
+    assert [services[f"s{i}"].start.text.strip() for i in range(9)] == [f"sleep {i}" for i in range(9)]
+
+
+def test_the_models_are_pickled_a_bucket_at_a_time(world: World, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pickles of about CHUNK models each (one pickle of all kept a memo of every object
+    written: the cold start's peak RSS), each service in the bucket its name's CRC says;
+    a planted class in one of them is a miss for every entry of that bucket, and the
+    bucket is rebuilt."""
     monkeypatch.setattr(cache, "CHUNK", 3)
     names = [f"s{i}" for i in range(7)]
     for n in names:
@@ -232,7 +287,10 @@ def test_the_models_are_pickled_a_chunk_at_a_time(world: World, tmp_path: Path,
     world.transaction(*names)
     f = world.paths.live / cache.FILE
     fmt, code, rows, blobs = pickle.loads(f.read_bytes())
-    assert [len(pickle.loads(b)) for b in blobs] == [3, 3, 1] and sorted(rows) == names
+    assert len(blobs) == 1 + 7 // 3 and sorted(rows) == names
+    held = [sorted(pickle.loads(b)) for b in blobs]
+    assert sorted(n for h in held for n in h) == names
+    assert all(cache._bucket(n, len(blobs)) == i for i, h in enumerate(held) for n in h)
     services = world.transaction(*names)
     assert world.parses == [] and world.compiles == []
     assert [services[n].start.text.strip() for n in names] == [f"sleep {n[1:]}" for n in names]
@@ -240,10 +298,13 @@ def test_the_models_are_pickled_a_chunk_at_a_time(world: World, tmp_path: Path,
     class Evil:
         def __reduce__(self) -> Any:
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
-    f.write_bytes(pickle.dumps((fmt, code, rows, (blobs[0], pickle.dumps({"s3": Evil()}),
-                                                  blobs[2]))))
+    bad = cache._bucket("s3", len(blobs))
+    planted = tuple(pickle.dumps({"s3": Evil()}) if i == bad else b for i, b in enumerate(blobs))
+    f.write_bytes(pickle.dumps((fmt, code, rows, planted)))
     world.transaction(*names)
-    assert sorted(world.parses) == names and not (tmp_path / "pwned").exists()
+    assert sorted(world.parses) == held[bad] and not (tmp_path / "pwned").exists()
+    world.transaction(*names)
+    assert world.parses == []
 
 
 def test_entries_not_looked_up_survive_a_save(world: World) -> None:

@@ -79,3 +79,42 @@ def test_removed_directories_are_made_again(tmp_path: Path) -> None:
     assert comp.link("b")
     assert os.readlink(paths.scandir / "b") == os.path.relpath(paths.servicedir("b"), paths.scandir)
     assert (paths.scandir / "b" / "run").is_file()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_copied_files_keep_their_bytes_mode_and_digest(tmp_path: Path, umask: int) -> None:
+    """An anopa directory's files are copied with one read each: same bytes, the
+    source's exact mode whatever the umask, and the digest of a file is what
+    it always was (sha256 of its bytes and octal mode: a changed formula would
+    make ``ovis apply`` restart every such service after an upgrade)."""
+    from hashlib import sha256
+
+    from ovis.service.compiler import _path_digest
+
+    src = tmp_path / "services" / "d"
+    src.mkdir(parents=True)
+    (src / "run").write_text("#!/bin/sh\nexec sleep 1\n")
+    (src / "run").chmod(0o750)
+    (src / "data").write_bytes(b"\x00binary\xff")
+    (src / "data").chmod(0o604)
+    paths = Paths(skel=tmp_path / "skel", services=(tmp_path / "services",),
+                  trees=tmp_path / "trees", live=tmp_path / "live", logdir=tmp_path / "log")
+    old = os.umask(umask)
+    try:
+        cache.reset()
+        svc = Repository(paths.services).load("d")
+        Compiler(paths).compile(svc)
+    finally:
+        os.umask(old)
+    sd = paths.servicedir("d")
+    assert (sd / "run").read_bytes() == (src / "run").read_bytes()
+    assert stat.S_IMODE((sd / "run").stat().st_mode) == 0o750
+    assert (sd / "data").read_bytes() == b"\x00binary\xff"  # an extra file of the directory
+    assert stat.S_IMODE((sd / "data").stat().st_mode) == 0o604
+    for f in ("run", "data"):
+        p = src / f
+        want = sha256(p.read_bytes() + oct(p.stat().st_mode).encode()).hexdigest()
+        assert _path_digest(p) == want
+    os.mkfifo(tmp_path / "fifo")
+    assert _path_digest(tmp_path / "fifo") == sha256(b"fifo").hexdigest()
+    assert _path_digest(tmp_path / "absent") == sha256().hexdigest()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Callable
+
+TYPE_CHECKING = False  # typing (and re with it) costs the first command of a cold start
 
 from ovis.errors import StateError
 from ovis.paths import DEFAULT_PATH, Paths
@@ -13,6 +14,7 @@ from ovis.s6.svscan import svscan_argv
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Callable
 
     from ovis.engine.manager import Manager
 

@@ -8,7 +8,10 @@ the s6 layer, from plain paths (this package knows nothing of ovis's Paths).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # pathlib (and re, fnmatch...) only for the annotations
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: s6-svscan sizes its tables with -c (default 500, and it refuses more).
 MIN_MAX_SERVICES = 1000

@@ -21,10 +21,13 @@ its compilation gave, keyed by everything the result depends on:
   not, the ``execlineb`` found, the PATH tools are looked up on, container
   console logs, the interpreter named by essential services' ``finish``.
 
-The file holds the keys of every entry (plain data) and ONE pickle of all
-the models, unpickled at the first lookup whose key still matches: a warm
-start of hundreds paid one unpickle (and its class look-ups) per service
-before, now one per command.
+The file holds the keys of every entry (plain data) and the models in a
+few pickles (buckets of about :data:`CHUNK` services, by a CRC of the name), each
+unpickled at the first lookup of one of its services whose key still
+matches: a warm start of hundreds paid one unpickle (and its class
+look-ups) per service before, now a few per command, and a command that
+needs one service of thousands unpickles one bucket.  A save re-pickles
+only the buckets whose entries changed.
 
 It lives in ``LIVE/compile-cache`` (0600, written atomically, in a LIVE
 owned by the caller and writable by nobody else); a file that is not a
@@ -43,6 +46,7 @@ import os
 import pickle
 import stat
 import sys
+import zlib
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 if TYPE_CHECKING:
@@ -51,10 +55,12 @@ if TYPE_CHECKING:
 from ovis.service.model import Service
 
 FILE = "compile-cache"
-_FORMAT = 3  # 1: one model pickle per entry; 2: one for the whole tree; 3: one per CHUNK
-#: Models per pickle of the file: a pickler's memo holds every object it wrote until it
-#: is done (3.3 MB for 1000 services in one pickle, the cold start's peak RSS; 0.3 MB in
-#: pickles of 50), and one unpickle per chunk costs nothing next to one per service.
+_FORMAT = 4  # 1: one model pickle per entry; 2: one for the tree; 3: chunks read at once;
+#             4: buckets of models by the name's CRC, each read when one of it is needed
+#: Models per bucket, about (the count is 1 + entries // CHUNK): a pickler's memo holds
+#: every object it wrote until it is done (3.3 MB for 1000 services in one pickle, the
+#: cold start's peak RSS; a third of a megabyte in pickles of 50), and a command that
+#: needs one service unpickles one bucket.
 CHUNK = 50
 _MAX_ENTRIES = 10_000  # entries walked per definition tree; beyond, not cached
 _ID_FILES = ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
@@ -145,10 +151,10 @@ class _PlainUnpickler(pickle.Unpickler):
 class Entry:
     """One service: where it was read, the key, its model, its digest.
 
-    *model* is None for an entry read from the file until the file's models
-    are unpickled (:meth:`CompileCache._models`, once, at the first lookup
-    whose key matches); an entry made by this process keeps its model, which
-    is pickled, with all the others, only when the cache is saved after the
+    *model* is None for an entry read from the file until its bucket of
+    models is unpickled (:meth:`CompileCache._models`, once, at the first
+    lookup in it whose key matches); an entry made by this process keeps its model, which
+    is pickled, with its bucket, only when the cache is saved after the
     transaction: a cold start does not pay a pickle before starting anything.
     """
 
@@ -160,7 +166,7 @@ class Entry:
         self.model = model
 
     def row(self) -> tuple[Any, ...]:
-        """The entry's keys as saved (its model goes into the tree's one pickle)."""
+        """The entry's keys as saved (its model goes into its bucket's pickle)."""
         return (self.path, self.key, self.ids, self.compiled)
 
 
@@ -170,7 +176,9 @@ class CompileCache:
     def __init__(self, live: Path) -> None:
         self.file = Path(live) / FILE
         self._entries: dict[str, Entry] | None = None
-        self._blob: tuple[bytes, ...] | None = None  # the file's models, pickled, until read
+        self._blobs: list[bytes] = []  # the file's buckets of models, pickled
+        self._unpickled: set[int] = set()  # buckets whose models were given to their entries
+        self._changed: set[int] = set()  # buckets (of the file's count) with an entry stored anew
         self._by_id: dict[int, tuple[Service, Entry]] = {}
         self._dirty = False
         self._code: tuple[Any, ...] | None = None
@@ -204,14 +212,14 @@ class CompileCache:
                 data = _PlainUnpickler(f).load()
             if not (isinstance(data, tuple) and len(data) == 4 and data[0] == _FORMAT
                     and data[1] == self.code_key() and isinstance(data[2], dict)
-                    and isinstance(data[3], tuple)
+                    and isinstance(data[3], tuple) and data[3]
                     and all(isinstance(b, bytes) for b in data[3])):
                 return self._entries
             for name, row in data[2].items():
                 if (isinstance(name, str) and isinstance(row, tuple) and len(row) == 4
                         and isinstance(row[0], str)):
                     self._entries[name] = Entry(*row)
-            self._blob = data[3]
+            self._blobs = list(data[3])
         except Exception:  # a corrupt file is only a cache miss  # noqa: BLE001
             self._entries = {}
         finally:
@@ -238,44 +246,44 @@ class CompileCache:
         roots, walked = entry.key
         if _walk(roots) != walked:
             return None
-        if entry.model is None:
-            self._models()
+        if entry.model is None and self._blobs:
+            self._models(_bucket(name, len(self._blobs)))
         svc = entry.model
         if svc is None or svc.name != name:
             return None
         self._by_id[id(svc)] = (svc, entry)
         return svc
 
-    def _models(self) -> None:
-        """Give the file's entries their models: the tree's pickles, unpickled once.
+    def _models(self, bucket: int) -> None:
+        """Give the file's entries of *bucket* their models: its pickle, unpickled once.
 
         Only the model's classes can be built (:class:`_ModelUnpickler`); a
-        blob that fails, or holds anything but ``{name: Service}``, leaves
-        every entry of the file without a model: misses, parsed again.
+        pickle that fails, or holds anything but ``{name: Service}``, leaves
+        its entries without a model: misses, parsed again (and the bucket
+        rewritten at the next save).
         """
-        blobs, self._blob = self._blob, None
-        if blobs is None or self._entries is None:
+        if bucket in self._unpickled or self._entries is None:
             return
-        models: dict[str, Any] = {}
+        self._unpickled.add(bucket)
         try:
-            for blob in blobs:
-                part = _ModelUnpickler(io.BytesIO(blob)).load()
-                if not isinstance(part, dict):
-                    return
-                models.update(part)
+            models = _ModelUnpickler(io.BytesIO(self._blobs[bucket])).load()
         except Exception:  # noqa: BLE001
+            models = None
+        if not isinstance(models, dict):
+            self._changed.add(bucket)
             return
         # Keys written by the parser are new strings per service ("kind",
         # "Type"...): the interned ones instead, shared by all.
         intern = sys.intern
-        for name, entry in self._entries.items():
-            if entry.model is not None:
+        count = len(self._blobs)
+        for name, svc in models.items():
+            entry = self._entries.get(name) if isinstance(name, str) else None
+            if (entry is None or entry.model is not None or not isinstance(svc, Service)
+                    or svc.name != name or _bucket(name, count) != bucket):
                 continue
-            svc = models.get(name)
-            if isinstance(svc, Service) and svc.name == name:
-                svc.lines = {intern(k): v for k, v in svc.lines.items()}
-                svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
-                entry.model = svc
+            svc.lines = {intern(k): v for k, v in svc.lines.items()}
+            svc.keys = {intern(k): intern(v) for k, v in svc.keys.items()}
+            entry.model = svc
 
     # Writing ------------------------------------------------------------------
     def store(self, name: str, path: Path, svc: Service, reads: list[str],
@@ -294,6 +302,8 @@ class CompileCache:
         entry = Entry(str(path), [roots, walked], self._ids_key() if _uses_ids(svc) else None,
                       model=svc)
         self._load()[name] = entry
+        if self._blobs:
+            self._changed.add(_bucket(name, len(self._blobs)))
         self._by_id[id(svc)] = (svc, entry)
         # Written only by a process that compiles (set_digest): a read-only
         # command (check, status) or a refused transaction leaves LIVE as it was.
@@ -338,28 +348,48 @@ class CompileCache:
             return
         from ovis import atomic
 
-        if self._blob is not None:
-            self._models()  # entries of the file not looked up by this process: kept
-        models = {n: e.model for n, e in self._entries.items() if e.model is not None}
-        try:
-            blobs = _pickled(models)
-        except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
-            models = {n: m for n, m in models.items() if _pickles(m)}
-            blobs = _pickled(models)
-        rows = {n: self._entries[n].row() for n in models}
+        entries = self._entries
+        k = 1 + len(entries) // CHUNK
+        old_k = len(self._blobs)
+        if k != old_k:  # a new bucket count: every bucket made anew
+            for b in range(old_k):
+                self._models(b)
+        groups: list[dict[str, Service]] = [{} for _ in range(k)]
+        keep: list[bool] = [k == old_k and b not in self._changed for b in range(k)]
+        rows: dict[str, tuple[Any, ...]] = {}
+        for name, e in entries.items():
+            b = _bucket(name, k)
+            if keep[b]:  # its pickle is saved as it was read (models of this process too)
+                rows[name] = e.row()
+            elif e.model is not None:
+                groups[b][name] = e.model
+            elif b < old_k and k == old_k:  # a changed bucket's unread entries
+                self._models(b)
+                if e.model is not None:
+                    groups[b][name] = e.model
+        blobs: list[bytes] = []
+        for b, models in enumerate(groups):
+            if keep[b]:
+                blobs.append(self._blobs[b])
+                continue
+            try:
+                blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
+                models = {n: m for n, m in models.items() if _pickles(m)}
+                blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+            rows.update((n, entries[n].row()) for n in models)
+            blobs.append(blob)
         try:  # pickled into the file: no second copy of the whole in memory (a cold start's peak)
             atomic.write_with(self.file, lambda f: pickle.dump(
-                (_FORMAT, self.code_key(), rows, blobs), f, protocol=pickle.HIGHEST_PROTOCOL),
-                0o600)
+                (_FORMAT, self.code_key(), rows, tuple(blobs)), f,
+                protocol=pickle.HIGHEST_PROTOCOL), 0o600)
         except OSError:
             pass
 
 
-def _pickled(models: dict[str, Service]) -> tuple[bytes, ...]:
-    """*models* as pickles of :data:`CHUNK` models each (see CHUNK)."""
-    items = list(models.items())
-    return tuple(pickle.dumps(dict(items[i:i + CHUNK]), protocol=pickle.HIGHEST_PROTOCOL)
-                 for i in range(0, len(items), CHUNK))
+def _bucket(name: str, count: int) -> int:
+    """The bucket of models *name* is saved in, of *count* (the same in every process)."""
+    return zlib.crc32(name.encode()) % count if count > 1 else 0
 
 
 def _pickles(svc: Service) -> bool:

@@ -236,6 +236,13 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
         files[name] = (prog.path, -1 if os.access(prog.path, os.X_OK) else 0o755)
         return
     verbatim = prog.kind is ProgramKind.VERBATIM
+    no_path = verbatim and _calls_no_execline(prog.text)
+    if no_path and env.empty and not env.alias and ids is None and not redirs:
+        # Nothing to set up before the user's script: it is the script s6
+        # runs, with its own #! line: no execlineb exec in front of it at
+        # every start (the wrapper would only have exec'd ./NAME.user).
+        files[name] = (prog.text.encode(), 0o755)
+        return
     # With values in the text, positional parameters must not be substituted
     # into them (execlineb -S0 would turn a value's ${1} into the exit code):
     # push them, and substitute them only after the values are exported.
@@ -244,7 +251,7 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     # The real execlineb; the wrapper's PATH only if the user's text may call
     # execline commands by name. Every generated command is named absolutely.
     script = execline.header("" if push else ("-S0" if positional else "-P"),
-                             [prog.text], values) + redirs
+                             None if no_path else [prog.text], values) + redirs
     # Once the service's variables are set, its own PATH may hide the tools:
     # from there on they are called by absolute path.
     cmd = execline.absolute if "PATH" in env.values else execline.command
@@ -271,6 +278,37 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
     for key in env.static:
         files[f"{ENVDIR}/{key}"] = (env.values[key].parts[0].encode(), 0o600)
+
+
+#: Names of execline's directory that a shell runs as its own builtins or
+#: keywords, never looked up on PATH (what follows ``exec`` is a word of its own).
+_SH_OWN = frozenset(("case", "cd", "exec", "exit", "export", "if", "shift", "trap", "umask",
+                     "wait"))
+_SHELLS = frozenset(("sh", "dash", "bash", "ash", "ksh", "mksh", "zsh"))
+_SH_SEPARATORS = str.maketrans({c: " " for c in ";&|()`<>{}'\"$="})
+
+
+def _calls_no_execline(text: str) -> bool:
+    """Whether a custom script cannot call an execline command by bare name.
+
+    Such a call needs the PATH of Debian's ``execlineb`` wrapper (execline's
+    directory first), which the script's wrapper then gives it
+    (:func:`execline.header`).  A shell's own builtins that share those
+    names (``exec``, ``cd``...) are no such call; any other such word, in a
+    shell script split at its operators and quotes (more words than the
+    shell sees: a doubt counts as a call), is.
+    """
+    if not text.startswith("#!"):
+        return False
+    it = execline.interpreter()
+    if it.bindir is None:
+        return True
+    first, _, body = text.partition("\n")
+    argv = first[2:].split()
+    if argv and argv[0].rpartition("/")[2] in _SHELLS:
+        words = body.translate(_SH_SEPARATORS).split()
+        return not any(w in it.names and w not in _SH_OWN for w in words)
+    return not execline.needs_path([text])
 
 
 def pipe_path(paths: Paths, consumer: str) -> Path:
@@ -430,9 +468,15 @@ def _path_digest(p: Path) -> str:
     from ovis.service.sha import sha256
 
     h = sha256()
-    if _is_fifo(p):
+    try:
+        st: os.stat_result | None = os.stat(p)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISFIFO(st.st_mode):
         h.update(b"fifo")
-    elif p.is_dir():
+    elif st is not None and stat.S_ISREG(st.st_mode):  # the common case: one stat, one read
+        h.update(_read_file(p) + oct(st.st_mode).encode())
+    elif st is not None and stat.S_ISDIR(st.st_mode):
         for root, dirs, fnames in sorted(os.walk(p)):
             dirs.sort()
             for f in sorted(fnames):
@@ -440,9 +484,14 @@ def _path_digest(p: Path) -> str:
                 h.update(str(fp.relative_to(p)).encode() + b"\0")
                 h.update(fp.read_bytes() if fp.is_file() and not _is_fifo(fp) else b"")
                 h.update(oct(fp.stat().st_mode).encode() if fp.exists() else b"")
-    elif p.exists():
+    elif st is not None:
         h.update(p.read_bytes() + oct(p.stat().st_mode).encode())
     return h.hexdigest()
+
+
+def _read_file(p: Path | str) -> bytes:
+    with open(p, "rb", buffering=0) as f:
+        return f.read()
 
 
 def _copy_entry(src: str, dst: str) -> None:
@@ -454,8 +503,20 @@ def _copy_entry(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _write(dest: Path, rel: str, content: bytes | Path, mode: int, atomic_write: bool) -> None:
-    target = dest / rel
+def _write(dest: Path | str, rel: str, content: bytes | Path, mode: int,
+           atomic_write: bool) -> None:
+    if isinstance(content, Path) and not atomic_write:
+        # A file copied into a servicedir being built (its subdirectory made
+        # by _create): one stat of the source, one read, one new file.
+        try:
+            st = os.stat(content)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content),
+                       st.st_mode & 0o7777 if mode < 0 else mode, exact=True)
+            return
+    target = Path(dest) / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, Path):
         if _is_fifo(content):  # anopa's catch-all logger ships its fifo: recreate it
@@ -499,14 +560,17 @@ def _meta_text(meta: dict[str, object]) -> str:
     return json.dumps(meta, sort_keys=True) + "\n"
 
 
-def _write_new(path: str, content: bytes, mode: int) -> None:
-    """Write a new file of a servicedir being built (not yet visible to anyone)."""
+def _write_new(path: str, content: bytes, mode: int, exact: bool = False) -> None:
+    """Write a new file of a servicedir being built (not yet visible to anyone).
+
+    *exact*: *mode* whatever the umask (a copied file keeps its source's).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         done = os.write(fd, content)
         while done < len(content):
             done += os.write(fd, content[done:])
-        if mode & 0o111:  # the umask must not take an executable's bits
+        if mode & 0o111 or exact:  # the umask must not take an executable's bits
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
@@ -644,7 +708,7 @@ class Compiler:
                 os.makedirs(f"{tmp}/{sub}", exist_ok=True)
                 subdirs.add(sub)
             if isinstance(content, Path):
-                _write(Path(tmp), rel, content, mode, atomic_write=False)
+                _write(tmp, rel, content, mode, atomic_write=False)
             else:
                 _write_new(f"{tmp}/{rel}", content, mode)
         if svc.kind is Kind.LONGRUN:

@@ -164,6 +164,8 @@ def _ends_block(text: str, end: int) -> bool:
 
 def strip_comment(text: str) -> str:
     """*text* without a ``#`` comment, ignoring ``#`` inside double quotes."""
+    if "#" not in text:  # most lines: no step per character
+        return text
     quoted = False
     for i, ch in enumerate(text):
         if ch == '"':
