@@ -448,10 +448,19 @@ def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, sm
     ``-icount shift=0`` makes the guest clock count instructions while the
     guest runs (1 ns each), so that the host's load no longer stretches the
     guest's work (what bench/vm_ab.py --icount uses to compare trees).
+
+    ``virtio-rng-pci``: a hardware random number generator, as real machines
+    have one (RDRAND on x86 CPUs since 2012, the SoC's RNG on small boards,
+    a seed from the boot loader) to seed the kernel's generator at boot.  The
+    emulated CPU has none, so the kernel's generator was not ready when the
+    first Python started: reading its hash seed from /dev/urandom, that
+    Python waited 1.1 s of guest time in the kernel's jitter-entropy loop
+    (strace in the VM: ``read(3, ..., 24) <1.118693>``), on every boot.
     """
     mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", mon,
+            "-device", "virtio-rng-pci",
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
             "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
                        "security_model=none,readonly=on,multidevs=remap", *extra]
