@@ -124,15 +124,40 @@ def settle() -> None:
     time.sleep(1.0)
 
 
+#: Forks and execs argv[2:], then writes its ``ru_maxrss`` (kB) to fd argv[1]: Linux keeps
+#: the ``ru_maxrss`` a process had before ``execve`` (and a vfork'd or posix_spawn'ed child
+#: is charged its parent's), so a client spawned straight from this script (16 MB and more
+#: of Python) could never report less than this script's own peak.  This small forker
+#: (a bare ``python -I -S``, about 8 MB, less than any ovis command) is the floor instead.
+_FORKER = ("import os, sys\nfd = int(sys.argv[1])\npid = os.fork()\nif pid == 0:\n"
+           "    os.close(fd)\n    os.execv(sys.argv[2], sys.argv[2:])\n"
+           "_, st, ru = os.wait4(pid, 0)\nos.write(fd, str(ru.ru_maxrss).encode())\n"
+           "os._exit(min(os.waitstatus_to_exitcode(st) & 255, 255))\n")
+
+
+def peak_of(argv: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """(exit status, peak RSS in MB) of *argv*: its own ``ru_maxrss``, not its spawner's."""
+    import shutil as _shutil
+
+    prog = argv[0] if "/" in argv[0] else (_shutil.which(argv[0], path=env.get("PATH")) or argv[0])
+    r, w = os.pipe()
+    try:
+        forker = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FORKER, str(w), prog,
+                                   *argv[1:]], env=env, stdout=subprocess.DEVNULL, pass_fds=(w,))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        kb = f.read()
+    forker.wait()
+    return forker.returncode, int(kb or 0) / 1024
+
+
 def start_peak(env: dict[str, str], names: list[str], verb: str = "start") -> float:
-    """Run ``ovis start`` of *names* (or *verb*); its peak RSS in MB (``ru_maxrss`` from wait4)."""
-    client = subprocess.Popen([*launcher(), "-v", "0", verb, *names], env=env,
-                              stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(client.pid, 0)
-    client.returncode = os.waitstatus_to_exitcode(status)
-    if client.returncode != 0:
-        raise RuntimeError(f"ovis {verb} exited {client.returncode}")
-    return usage.ru_maxrss / 1024
+    """Run ``ovis start`` of *names* (or *verb*); its peak RSS in MB (its ``ru_maxrss``)."""
+    rc, mb = peak_of([*launcher(), "-v", "0", verb, *names], env)
+    if rc != 0:
+        raise RuntimeError(f"ovis {verb} exited {rc}")
+    return mb
 
 
 def fresh_system(root: Path, n: int) -> tuple[list[str], dict[str, str], Path, subprocess.Popen]:

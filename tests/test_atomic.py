@@ -46,3 +46,28 @@ def test_a_forked_child_names_its_temporaries_after_itself(tmp_path: Path) -> No
     assert tmpname == f".child.json.{child}.tmp"
     assert int(child) != os.getpid()
     assert (tmp_path / "child.json").read_bytes() == b"x"
+
+
+def test_write_with_streams_into_a_temporary_renamed_whole(tmp_path: Path) -> None:
+    import pickle
+
+    target = tmp_path / "cache"
+    target.write_bytes(b"old")
+    data = {"x": list(range(100_000))}  # several pickle frames
+    atomic.write_with(str(target), lambda f: pickle.dump(data, f, protocol=5), 0o600)
+    assert pickle.loads(target.read_bytes()) == data
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["cache"]
+
+    def half(f) -> None:  # type: ignore[no-untyped-def]
+        f.write(b"half of it")
+        raise OSError("disk full")
+
+    try:
+        atomic.write_with(target, half, 0o600)
+    except OSError as e:
+        assert str(e) == "disk full"
+    else:
+        raise AssertionError("the writer's error was swallowed")
+    assert pickle.loads(target.read_bytes()) == data  # the old file, whole
+    assert sorted(os.listdir(tmp_path)) == ["cache"]  # and no temporary

@@ -140,6 +140,49 @@ def test_view_reads_live_as_the_compiler_does(tmp_path: Path) -> None:
     assert View(paths).live_services() == expected
 
 
+def test_view_edges_and_log_are_the_compilers(tmp_path: Path) -> None:
+    """ovis status NAME's (depends, wants) and log file from LIVE without the compiler agree
+    with what the compiler's model gives (the index, ovis.json alone, a logger elsewhere, an
+    ovis.json that is no model), and describe() says the same through a View as a Manager."""
+    import json as json_
+
+    from ovis.engine import status
+    from ovis.engine.manager import Manager
+    from ovis.logs.reader import log_file
+
+    paths = _compiled_tree(tmp_path)
+    (tmp_path / "svc" / "logged").write_text(
+        "[Main]\nType = classic\nDepends = ( db )\n[Start]\nExecute = ( sleep 100 )\n"
+        f"[Logger]\nDestination = {tmp_path}/elsewhere//logs/\n")
+    from ovis.service.compiler import Compiler
+    from ovis.service.repository import Repository
+
+    Compiler(paths).compile(Repository(paths.services).load("logged"))
+    (paths.trees / "boot").mkdir(parents=True)
+    (paths.trees / "boot" / "web").touch()
+    m = Manager(paths)
+    whole = status.View(paths)
+    whole.live_services()  # this one answers from its whole models, the other from LIVE's files
+    for view in (status.View(paths), whole):
+        for n in ("db", "init", "web", "logged", "nothere"):
+            svc = m.live_services().get(n)
+            assert view.live_edges(n) == ((svc.depends, svc.wants) if svc else None), n
+            assert view.log_current(n) == (str(log_file(m, n)) if svc else None), n
+    for n in ("db", "init", "web", "logged"):
+        assert status.describe(status.View(paths), {"name": n}, 3) == \
+            status.describe(m, {"name": n}, 3), n
+    # an ovis.json that is no model: neither answers from it
+    meta_file = paths.servicedir("init") / "ovis.json"
+    meta = json_.loads(meta_file.read_text())
+    for broken in ({**meta, "kind": "nope"}, {k: v for k, v in meta.items() if k != "name"},
+                   {k: v for k, v in meta.items() if k != "kind"}):
+        meta_file.write_text(json_.dumps(broken))
+        os.utime(meta_file, None)
+        view = status.View(paths)
+        assert view.live_edges("init") is None and view.log_current("init") is None
+        assert view.live_service("init") is None
+
+
 def test_status_imports_no_engine(tmp_path: Path) -> None:
     """The status table is read without the engine: manager, transactions, runner, s6 control."""
     paths = _compiled_tree(tmp_path)

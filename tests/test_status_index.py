@@ -383,3 +383,17 @@ def test_an_anopa_repository_gets_a_hidden_index(tmp_path: Path) -> None:
         assert (rc, out) == (0, "alpha\nbeta\n")
     finally:
         an.close()
+
+
+@pytest.mark.parametrize("n", [0, 1, statusindex._CHUNK - 1, statusindex._CHUNK,
+                               statusindex._CHUNK + 1, 3 * statusindex._CHUNK + 5])
+def test_the_index_is_written_in_pieces_as_one_dumps_writes_it(n: int) -> None:
+    import io
+
+    services = {f"svc{i}@x\u00e9": [i, 2**40 + i, 3, 4, 5, "longrun", 'a "quoted" \\ d\u00e9',
+                                     f"/s/svc{i}", None if i % 2 else 3, bool(i % 3), [],
+                                     ["db", f"d{i}"], []] for i in range(n)}
+    out = io.BytesIO()
+    statusindex._write(out, services)
+    assert out.getvalue() == json.dumps({"format": statusindex._FORMAT, "services": services},
+                                        separators=(",", ":")).encode()

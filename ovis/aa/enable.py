@@ -28,7 +28,6 @@ import errno
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from ovis import atomic
@@ -74,6 +73,23 @@ def action_file(repodir: Path) -> Path:
     """Where aa-shutdown records the action for the finish script."""
     return repodir / SVSCANDIR / "action"
 
+
+
+def mkdtemp(prefix: str, parent: str) -> str:
+    """``tempfile.mkdtemp(prefix=prefix, dir=parent)``: a new 0700 directory, its absolute path.
+
+    tempfile brings random, bisect, weakref and hashlib's sha512 (some eight
+    modules, each tens of ms under an emulated CPU where anopa's stage 1 runs
+    aa-enable) for this one call; the name's random part is os.urandom's.
+    """
+    for _ in range(100):
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return os.path.abspath(path)
+    raise FileExistsError(errno.EEXIST, "No usable temporary directory name found")
 
 class Failed(Exception):
     """One service could not be enabled: anopa error number, and the errno
@@ -167,7 +183,7 @@ class Enabler:
             raise Failed(C.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
         if not self.upgrade and exists:
             raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
-        stage_root = tempfile.mkdtemp(prefix=".aa-enable.", dir=self.paths.live)
+        stage_root = mkdtemp(".aa-enable.", self.paths.live_str)
         try:
             stage = os.path.join(stage_root, "svc")
             has_log = self.stage(source, config, stage, instance or None)

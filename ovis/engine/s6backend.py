@@ -11,7 +11,7 @@ writing the service's log directory.
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py wraps it in enums (enum, functools...)
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 

@@ -283,6 +283,24 @@ class TableModel:
                    e[ix.ESSENTIAL], tuple(e[ix.CONTENTS]))
 
 
+def meta_edges(meta: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(depends, wants) of the Service compiler.service_from_metadata makes of *meta*.
+
+    Raises what it raises for an ovis.json that is no model (KeyError,
+    ValueError; a malformed list what ``tuple(str(x) for x in it)`` raises),
+    so a reader skips the same services; tests/test_cli_lazy.py holds the two
+    to the same answers.
+    """
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(str(x) for x in meta.get(key) or [])
+
+    str(meta["name"])
+    Kind(meta["kind"])
+    for key in ("after", "before", "requiredby", "contents"):
+        names(key)
+    return names("depends"), names("wants")
+
+
 class View:
     """What the status readers use of a Manager (paths, definitions, LIVE), and no more.
 
@@ -410,16 +428,62 @@ class View:
         self._scan()
         assert self._metas is not None and self._entries is not None
         out = {e: (tuple(ent[ix.DEPENDS]), tuple(ent[ix.WANTS])) for e, ent in self._entries.items()}
-        if self._metas:
-            from ovis.service.compiler import service_from_metadata
-
-            for e, meta in self._metas.items():
-                try:
-                    svc = service_from_metadata(meta)
-                except (ValueError, KeyError):
-                    continue
-                out[e] = (svc.depends, svc.wants)
+        for e, meta in self._metas.items():
+            try:
+                out[e] = meta_edges(meta)
+            except (ValueError, KeyError):
+                continue
         return out
+
+    def live_edges(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(depends, wants) of :meth:`live_service` (*name*), None where it is None.
+
+        From the status index or the one ``ovis.json``, without the compiler
+        (and the pathlib it imports): ``ovis status NAME`` needs no more.
+        """
+        if self._live is not None or name in self._one:
+            svc = self.live_service(name)
+            return (svc.depends, svc.wants) if svc is not None else None
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        ent = self._entries.get(name)
+        if ent is not None:
+            return tuple(ent[ix.DEPENDS]), tuple(ent[ix.WANTS])
+        meta = self._metas.get(name)
+        if meta is None:
+            return None
+        try:
+            return meta_edges(meta)
+        except (ValueError, KeyError):
+            return None
+
+    def log_current(self, name: str) -> str | None:
+        """``current`` of a compiled service's log (what reader.log_file gives), None if not compiled.
+
+        The compiled ``ovis.json`` says whether it is logged and where
+        (``log_destination``); a service whose ovis.json does not read as
+        a model is left to reader.log_file, as one that is not compiled.
+        """
+        self._scan()
+        assert self._metas is not None and self._entries is not None
+        meta = self._metas.get(name)
+        if meta is None and name in self._entries:
+            got = ix.read_meta(f"{self.paths.servicedirs_str}/{name}/{META}")
+            meta = got[1] if got is not None else None
+        if meta is None:
+            return None
+        try:
+            meta_edges(meta)  # (the validity service_from_metadata checks)
+            rot = meta.get("log_rotation")
+            if meta.get("logged") and isinstance(rot, list) and len(rot) == 3:
+                int(rot[0]), int(rot[1])  # type: ignore[call-overload]
+        except (ValueError, KeyError):
+            return None
+        from ovis.paths import check_name, normpath
+
+        dest = meta.get("log_destination") if meta.get("logged") else None
+        base = normpath(str(dest)) if dest else f"{self.paths.logdir_str}/{check_name(name)}"
+        return base + "/current"
 
     def table_models(self) -> dict[str, TableModel]:
         """:meth:`live_services`, each with only what the status table reads (no compiler import)."""
@@ -528,10 +592,11 @@ def trees_of(manager: Manager, name: str) -> list[str]:
     import os
 
     try:
-        trees = sorted(os.listdir(manager.paths.trees))
+        trees = sorted(os.listdir(manager.paths.trees_str))
     except OSError:
         return []
-    return [t for t in trees if not t.startswith(".") and (manager.paths.trees / t / name).is_file()]
+    base = manager.paths.trees_str
+    return [t for t in trees if not t.startswith(".") and os.path.isfile(f"{base}/{t}/{name}")]
 
 
 def dependents_of(manager: Manager, name: str) -> tuple[list[str], list[str]]:
@@ -571,10 +636,15 @@ def dependents_of(manager: Manager, name: str) -> tuple[list[str], list[str]]:
 
 def last_log_lines(manager: Manager, name: str, n: int) -> list[str]:
     """The last *n* lines of the service's log, time stamps as local time."""
-    from ovis.logs.reader import localise, log_file, tail
+    from ovis.logs.reader import localise, tail
 
     try:
-        path = log_file(manager, name)
+        own = getattr(manager, "log_current", None)  # a View: from ovis.json, no compiler
+        path = own(name) if own is not None else None
+        if path is None:
+            from ovis.logs.reader import log_file
+
+            path = log_file(manager, name)
         return [localise(line.rstrip("\n")) for line in tail(path, n)]
     except (OSError, Exception):  # no log yet, no definition: the view shows none
         return []
@@ -589,18 +659,23 @@ def describe(manager: Manager, item: dict[str, Any], lines: int = 10) -> dict[st
     """
     name = item["name"]
     view = isinstance(manager, View)
-    svc = manager.live_service(name) if view else manager.live_services().get(name)  # type: ignore[union-attr]
-    if svc is None:
+    if view:  # (depends, wants) without building the model: no compiler
+        edges = manager.live_edges(name)  # type: ignore[union-attr]
+    else:
+        svc = manager.live_services().get(name)
+        edges = (svc.depends, svc.wants) if svc is not None else None
+    if edges is None:
         try:
             svc = manager.repo.load(name)
+            edges = (svc.depends, svc.wants)
         except Exception:
-            svc = None
+            edges = None
     needed_by, wanted_by = dependents_of(manager, name)
     out = dict(item)
     out.update(
         trees=trees_of(manager, name),
-        needs=list(svc.depends) if svc else [],
-        wants=list(svc.wants) if svc else [],
+        needs=list(edges[0]) if edges else [],
+        wants=list(edges[1]) if edges else [],
         needed_by=needed_by,
         wanted_by=wanted_by,
         log=last_log_lines(manager, name, lines) if lines > 0 else [],

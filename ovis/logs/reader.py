@@ -10,10 +10,8 @@ printed as local time or JSON.  Nothing here prints.
 from __future__ import annotations
 
 import os
-import re
 import time
-from collections import deque
-from pathlib import Path
+from _collections import deque  # (collections itself: keyword, reprlib, itertools... for this one type)
 
 from ovis.errors import UnknownService
 from ovis.record import Record
@@ -21,11 +19,26 @@ from ovis.s6.tai import parse_tai64n_label
 
 TYPE_CHECKING = False  # typing costs ~10 modules at import
 if TYPE_CHECKING:
-    from typing import Iterator
+    from pathlib import Path
+    from typing import Any, Iterator
 
     from ovis.engine.manager import Manager
 
-_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?\s")
+#: The regular expressions of ``ovis log`` (stamps, --since), compiled on first use:
+#: ``ovis status NAME`` reads its log lines through localise() and tail(), and re
+#: costs some 20 modules (enum, functools...) at import.
+_PATTERNS = {"iso": r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?\s",
+             "rel": r"^-?(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?(?:\s*ago)?$"}
+_compiled: dict[str, Any] = {}
+
+
+def _pattern(name: str) -> Any:
+    p = _compiled.get(name)
+    if p is None:
+        import re
+
+        p = _compiled[name] = re.compile(_PATTERNS[name])
+    return p
 
 
 class Line(Record):
@@ -55,7 +68,7 @@ def parse(service: str, raw: str) -> Line:
             return Line(service, parse_tai64n_label(line[:25]), line[25:].lstrip(" "))
         except ValueError:
             pass
-    m = _ISO.match(line)
+    m = _pattern("iso").match(line)
     if m:
         try:
             t = time.mktime(time.strptime(f"{m.group(1)} {m.group(2)}", "%Y-%m-%d %H:%M:%S"))
@@ -207,7 +220,6 @@ def follow(files: dict[str, Path], interval: float = 0.1) -> Iterator[Line]:
             time.sleep(interval)
 
 
-_REL = re.compile(r"^-?(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?(?:\s*ago)?$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -226,7 +238,7 @@ def parse_since(text: str, now: float | None = None) -> float:
         return midnight - (86400 if s == "yesterday" else 0)
     if s == "now":
         return now
-    m = _REL.match(s)
+    m = _pattern("rel").match(s)
     if m and (s.startswith("-") or "ago" in s or m.group(2)):
         return now - float(m.group(1)) * _UNITS[m.group(2)]
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):

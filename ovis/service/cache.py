@@ -307,9 +307,9 @@ class CompileCache:
         from ovis import atomic
 
         rows = {n: r for n, r in ((n, e.row()) for n, e in self._entries.items()) if r is not None}
-        try:
-            atomic.write_bytes(self.file, pickle.dumps((_FORMAT, self.code_key(), rows),
-                                                       protocol=pickle.HIGHEST_PROTOCOL), 0o600)
+        try:  # pickled into the file: no copy of the whole in memory (the cold start's peak)
+            atomic.write_with(self.file, lambda f: pickle.dump(
+                (_FORMAT, self.code_key(), rows), f, protocol=pickle.HIGHEST_PROTOCOL), 0o600)
         except OSError:
             pass
 

@@ -18,9 +18,7 @@ found, the wrapper stays the interpreter and nothing else changes.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from collections import namedtuple
 
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
@@ -38,8 +36,13 @@ _CANDIDATES = ("/usr/bin/execlineb", "/bin/execlineb", "/usr/lib/execline/bin/ex
 _ON_PATH = frozenset(("/usr/bin", "/bin", "/usr/sbin", "/sbin"))
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
-#: A word holding none of :data:`_ESCAPES`' characters (quoted as it is).
-_PLAIN = re.compile('[^\\\\"\n\t\r\0]*').fullmatch
+#: A word holding none of :data:`_ESCAPES`' characters is quoted as it is (tested with
+#: str methods: ``re`` and ``functools`` cost some 20 modules at import).
+_SPECIAL = tuple(_ESCAPES)
+
+
+def _plain(word: str) -> bool:
+    return not any(c in word for c in _SPECIAL)
 
 
 class Interpreter(namedtuple("Interpreter", ("path", "bindir", "names"))):
@@ -88,15 +91,19 @@ def _find() -> Interpreter:
     return Interpreter(WRAPPER, None, frozenset())
 
 
-@functools.lru_cache(maxsize=None)
+_found: list[Interpreter] = []
+
+
 def interpreter() -> Interpreter:
     """Found once per process (a few ``open``): a compile cache keys on the result."""
-    return _find()
+    if not _found:
+        _found.append(_find())
+    return _found[0]
 
 
 def quote(word: str) -> str:
     """One execline word, double-quoted with backslash escapes."""
-    if _PLAIN(word):  # nothing to escape: the common case, without a step per character
+    if _plain(word):  # nothing to escape: the common case, without a step per character
         return f'"{word}"'
     return '"' + "".join(_ESCAPES.get(c, c) for c in word) + '"'
 
@@ -255,14 +262,21 @@ def substitutions(names: list[str], unexported: "frozenset[str] | tuple[str, ...
 TOOL_DIRS = ("/usr/lib/execline/bin", "/usr/bin", "/bin", "/command", "/usr/local/bin")
 
 
-@functools.lru_cache(maxsize=None)
+_absolute: dict[str, str] = {}
+
+
 def absolute(word: str) -> str:
     """*word* with its command (first token) as an absolute path, when found.
 
     Used after a service sets its own PATH, which may not hold the tools.
+    Looked up once per process and word (as functools.lru_cache did).
     """
+    done = _absolute.get(word)
+    if done is not None:
+        return done
     import shutil  # here: its import (bz2, lzma, fnmatch...) costs every aa-start and ovis start
 
     name, sep, rest = word.partition(" ")
     found = shutil.which(name, path=os.pathsep.join((os.environ.get("PATH", ""), *TOOL_DIRS)))
-    return (found or name) + sep + rest
+    done = _absolute[word] = (found or name) + sep + rest
+    return done

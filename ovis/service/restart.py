@@ -32,6 +32,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: What shlex.quote leaves bare (its ``[\w@%+=:,./-]`` in ASCII).
+_SH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")
+
+
+def sh_quote(word: str) -> str:
+    """*word* as one /bin/sh word, exactly as ``shlex.quote`` writes it.
+
+    shlex imports ``re`` (some 20 modules with enum and functools) for this
+    one call at every compile of a longrun.
+    """
+    if not word:
+        return "''"
+    if _SH_SAFE.issuperset(word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
 #: Defaults, in milliseconds / seconds; per service: RestartDelay, RestartDelayMax.
 FIRST_MS = 1000
 MAX_MS = 30_000
@@ -52,7 +69,7 @@ def timeout_finish(max_ms: int, user_ms: int | None) -> int:
 def finish_script(name: str, live: Path, *, first_ms: int, max_ms: int, limit: int,
                   essential: bool, user_finish: bool) -> str:
     """The text of ``finish`` (``$1`` exit code or 256, ``$2`` signal, as s6 passes them)."""
-    from shlex import quote as q  # (shlex imports re: compile time only, not ovis status)
+    q = sh_quote
     user = './finish.user "$@"\n' if user_finish else ""
     essential_block = _essential_block(live) if essential else ""
     return f"""#!/bin/sh
@@ -100,7 +117,7 @@ def _essential_block(live: Path) -> str:
     Only essential services get it: it names this interpreter and LIVE, which
     would otherwise make every compiled servicedir depend on them.
     """
-    from shlex import quote as q
+    q = sh_quote
     ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
     return (BLOCK
             .replace("@BOOT@", q(str(live / "boot.json"))).replace("@OVIS@", ovis)

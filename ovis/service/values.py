@@ -9,7 +9,7 @@ text into an error of its own, naming file, line and key as written.
 
 from __future__ import annotations
 
-import signal
+import _signal
 
 MAX_DEATH = 4096
 MAX_MS = 2**32 - 1
@@ -40,8 +40,23 @@ def normalize_signal(text: str) -> str | None:
     upper = text.upper()
     if not upper.startswith("SIG"):
         upper = "SIG" + upper
-    members = signal.Signals.__members__
-    return upper if upper in members and not upper.startswith("SIG_") else None
+    return upper if upper in _signal_names() and not upper.startswith("SIG_") else None
+
+
+_names: list[frozenset[str]] = []
+
+
+def _signal_names() -> frozenset[str]:
+    """What ``signal.Signals.__members__`` holds (aliases too), from the C module alone.
+
+    signal.py makes its enums of ``_signal``'s upper-case ``SIG*`` names but
+    the ``SIG_*`` ones; importing it costs enum and functools (the
+    compiler checks a ``down-signal`` with this).
+    """
+    if not _names:
+        _names.append(frozenset(n for n in dir(_signal) if n.isupper() and n.startswith("SIG")
+                                and not n.startswith("SIG_")))
+    return _names[0]
 
 
 def parse_uint(text: str, limit: int = MAX_MS) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
 if TYPE_CHECKING:
@@ -220,7 +219,7 @@ class _Builder:
             canon = next(c for c, s in self.sections.items() if s is section)
             self.record(f"{canon}/runas", entries["runas"])
         if build == "auto":  # layout is not significant in execline: tidy it
-            text = textwrap.dedent(execute.value.lstrip("\n")).strip()
+            text = dedent(execute.value.lstrip("\n")).strip()
             return Program(ProgramKind.EXECLINE, text=text, runas=runas)
         text = execute.value.strip()
         if not text.startswith("#!") and "shebang" in entries:
@@ -265,3 +264,20 @@ class _Builder:
             self.keys[f"env/{key}"] = key
         self.record("env", section)
         return {key: value for key, (_, value) in section.env.items()}, tuple(section.unexported)
+
+
+def dedent(text: str) -> str:
+    """What ``textwrap.dedent`` returns, with str methods (textwrap imports ``re``).
+
+    Lines holding only spaces and tabs become empty; the longest run of
+    spaces and tabs that every other line starts with is cut from them all.
+    Lines are what ``\\n`` separates (textwrap's ``^``/``$`` in MULTILINE).
+    """
+    lines = [line if line.strip(" \t") else "" for line in text.split("\n")]
+    indents = [line[:len(line) - len(line.lstrip(" \t"))] for line in lines if line]
+    if not indents:
+        return "\n".join(lines)
+    # the prefix common to all is that of the first and last in sorted order
+    low, high = min(indents), max(indents)
+    cut = next((i for i, (a, b) in enumerate(zip(low, high)) if a != b), len(low))
+    return "\n".join(line[cut:] for line in lines) if cut else "\n".join(lines)
