@@ -238,9 +238,12 @@ INIT_WRAPPER = """\
 # init= of an ovis VM scenario (tests.vmtools.qemu): mark stage 1 on the console, then
 # `ovis boot` with the scenario's skeleton. A rescue shell is not interactive
 # here (nobody types on the serial console): it prints a line and the boot goes on.
+# (export, not `exec env VAR=...`: env would be one more program started before PID 1's
+# Python, which the boot's timeline would count as ovis's.)
 read -r up _ < /proc/uptime
 echo "{timeline} stage1 $up"
-exec env OVIS_RESCUE={rescue} {ovis} boot -s {skel}
+export OVIS_RESCUE={rescue}
+exec {ovis} boot -s {skel}
 """
 
 RESCUE = """\
