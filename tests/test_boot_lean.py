@@ -10,6 +10,7 @@ imports (typing, the json package).  Each check runs in a fresh
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -70,3 +71,31 @@ def test_the_written_commands_still_run_this_ovis(tmp_path: Path) -> None:
     r = subprocess.run([*selfcmd.argv(sys.executable, root), "x", "y"], capture_output=True,
                        text=True, timeout=60)
     assert r.stdout == "ran ['x', 'y']\n", r.stderr
+
+
+def test_aa_kill_and_aa_mvlog_stay_lean() -> None:
+    """anopa's stage 3 runs aa-kill twice and stage 2 aa-mvlog once, each a new Python."""
+    kill = imported_by("from ovis.cli.aa.kill import entrypoint, signals_for\n"
+                       "import os\nassert signals_for(True, True, True) == [1, 15, 18, 9]")
+    assert "ovis.cli.aa.kill" in kill and not kill & {"signal", "enum", "functools"}, \
+        sorted(kill & {"signal", "enum", "functools"})
+    mv = imported_by("from ovis.cli.aa.mvlog import entrypoint")
+    assert "ovis.logs.mvlog" in mv and not mv & {"pathlib", "re", "shutil"}, \
+        sorted(mv & {"pathlib", "re", "shutil"})
+
+
+def test_mvlog_takes_str_or_path(tmp_path: Path) -> None:
+    from ovis.logs.mvlog import mvlog
+
+    label = "@400000006b0f60b71844f133"
+    for kind in (str, Path):
+        log = tmp_path / "boot.log"
+        log.write_text(f"{label} first line\nsecond\n")
+        log.chmod(0o640)
+        dest = tmp_path / "var" / kind.__name__
+        got = mvlog(kind(log), kind(dest))
+        assert got == str(dest / label)
+        assert (dest / label).read_text() == f"{label} first line\nsecond\n"
+        assert (dest / label).stat().st_mode & 0o777 == 0o640
+        assert os.readlink(dest / "current") == label and not log.exists()
+        assert sorted(os.listdir(dest)) == [label, "current"]
