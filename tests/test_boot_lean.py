@@ -99,3 +99,12 @@ def test_mvlog_takes_str_or_path(tmp_path: Path) -> None:
         assert (dest / label).stat().st_mode & 0o777 == 0o640
         assert os.readlink(dest / "current") == label and not log.exists()
         assert sorted(os.listdir(dest)) == [label, "current"]
+
+
+def test_stage2_adds_neither_signal_py_nor_typing_nor_json() -> None:
+    """Stage 2 (in stage 1's forked child) on top of what the engine's start imports."""
+    mods = imported_by("from ovis.boot import stage2\n"
+                       "from ovis.engine import install, s6backend, manager\n"
+                       "from ovis.terminal import TerminalReporter")
+    assert "ovis.boot.stage2" in mods
+    assert not mods & {"signal", "typing", "json"}, sorted(mods & {"signal", "typing", "json"})
