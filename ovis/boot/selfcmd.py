@@ -20,10 +20,22 @@ that a stage can do that work in-process instead of starting Python again.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
+
+try:  # json.dumps of a str, without the json package (stage 1 imports none of it)
+    from _json import encode_basestring_ascii as _json_str
+except ImportError:  # an interpreter without the C accelerator
+    from json import dumps as _json_str  # type: ignore[assignment]
+
+
+def _literal(value: str | list[str]) -> str:
+    """What ``json.dumps`` writes of a str or a list of str (also a Python literal of it)."""
+    if isinstance(value, str):
+        return _json_str(value)
+    return "[" + ", ".join(_json_str(v) for v in value) + "]"
+
 
 #: Run by ``python -I -S -c``: the package root goes on sys.path ({root}: a JSON string),
 #: after the standard library, as the lean launchers put it: with ``-I -S`` nothing else
@@ -51,13 +63,13 @@ def package_root() -> Path:
 
 def argv(python: str | None = None, root: Path | None = None) -> list[str]:
     """The argv prefix that runs this ovis: ``argv() + ["status"]``."""
-    code = _CODE.format(root=json.dumps(str(root or package_root())))
+    code = _CODE.format(root=_literal(str(root or package_root())))
     return [python or sys.executable, "-I", "-S", "-c", code]
 
 
 def stage_argv(python: str | None = None, root: Path | None = None) -> list[str]:
     """:func:`argv` through the lean entry of stage 4 and the power verbs."""
-    code = _STAGE_CODE.format(root=json.dumps(str(root or package_root())))
+    code = _STAGE_CODE.format(root=_literal(str(root or package_root())))
     return [python or sys.executable, "-I", "-S", "-c", code]
 
 
@@ -85,8 +97,8 @@ def stage_script(args: list[str], python: str | None = None, root: Path | None =
     python = python or sys.executable
     if any(c.isspace() for c in python) or len(python) > 200:
         return f"#!/bin/sh\nexec {shlex.join([*stage_argv(python, root), *args])}\n"
-    return _STAGE_SCRIPT.format(python=python, root=json.dumps(str(root or package_root())),
-                                args=json.dumps(list(args)))
+    return _STAGE_SCRIPT.format(python=python, root=_literal(str(root or package_root())),
+                                args=_literal(list(args)))
 
 
 def command(python: str | None = None, root: Path | None = None) -> str:
@@ -109,7 +121,7 @@ def runs_self(words: list[str]) -> list[str] | None:
         return None
     if set(words[2:c]) - {"-I", "-S"} or "-I" not in words[2:c] or c + 1 >= len(words):
         return None
-    root = json.dumps(str(package_root()))
+    root = _literal(str(package_root()))
     if words[c + 1] not in (_CODE.format(root=root), _OLD_CODE.format(root=root)):
         return None
     rest = words[c + 2:]

@@ -17,12 +17,14 @@ runtime restarts what exits, so a failing step ends PID 1 at once with one
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, NoReturn
+
+TYPE_CHECKING = False  # typing (with contextlib): imported by nothing else a boot runs
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn
 
 from ovis import atomic
 from ovis.boot import config
@@ -266,7 +268,11 @@ class Stage1:
             "command": self.opts.command, "colour": self.opts.colour,
             "console_id": _file_id(CONSOLE_FD) if self.namespace else None,
         }
-        atomic.write_text(live / "boot.json", json.dumps(info, indent=1) + "\n")
+        # jsonlite: json's own encoder without the json package (the engine imports none of
+        # it either): one line, where json.dumps(indent=1) wrote one key a line.
+        from ovis.jsonlite import dumps
+
+        atomic.write_text(live / "boot.json", dumps(info) + "\n")
         self._svscan_scripts(scandir / ".s6-svscan")
         if cfg.catchlog:
             self._catchall(scandir / CATCHALL, live / "log" / CATCHALL)

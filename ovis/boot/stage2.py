@@ -11,8 +11,12 @@ a container shuts down (PID 1's exit status is that service's exit code, or
 from __future__ import annotations
 
 import os
-import signal
 import time
+
+try:  # the C module: signal.py (its enums) is imported by nothing else of the boot
+    import _signal as signal
+except ImportError:  # pragma: no cover - CPython always has it
+    import signal  # type: ignore[no-redef]
 from pathlib import Path
 
 from ovis.boot.shutdown import FdText, console_fd, boot_info

@@ -95,9 +95,13 @@ SEED_NAME = Path("shared") / "seeds" / "000_fd1d526f21b0b976.txt"
 SEED = next((p / SEED_NAME for p in REPO.parents if (p / SEED_NAME).is_file()),
             REPO.parent / SEED_NAME)
 MARKER = "OVIS-VM-MARKER: hello from an anopa service on the console"
-#: What @BINDIR@ must hold, and where Debian has it.
+#: What @BINDIR@ must hold, and where Debian has it.  execlineb is the program itself, as
+#: upstream installs it in BINDIR, not Debian's /usr/bin/execlineb: that is an execline script
+#: of Debian's (it puts /usr/lib/execline/bin on PATH, which /etc/anopa/env/PATH does here)
+#: costing four more execs before each of aa-stage1..3 (some 0.5 s of guest time each under
+#: TCG).
 BINDIR_LINKS = {
-    "execlineb": "/usr/bin/execlineb",
+    "execlineb": "/usr/lib/execline/bin/execlineb",
     "emptyenv": "/usr/lib/execline/bin/emptyenv",
     "s6-envdir": "/usr/bin/s6-envdir",
     "exec": "/usr/lib/execline/bin/exec",

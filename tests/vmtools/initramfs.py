@@ -33,9 +33,12 @@ from pathlib import Path, PurePosixPath
 
 from tests.vmtools import stage0
 
-#: Loaded in this order by /init (a module built into the kernel is skipped).
+#: Loaded in this order by /init (a module built into the kernel is skipped).  ``virtio-rng``:
+#: the VM's hardware random number generator (see :func:`tests.vmtools.qemu.qemu_argv`), first
+#: after the bus so that the kernel's generator is seeded before anything asks it.
 MODULES = ("virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
-           "virtio_pci", "netfs", "fscache", "9pnet", "9pnet_virtio", "9p", "overlay")
+           "virtio_pci", "virtio-rng", "netfs", "fscache", "9pnet", "9pnet_virtio", "9p",
+           "overlay")
 
 #: The busybox applets the two scripts use (linked in /bin).
 APPLETS = ("sh", "mount", "umount", "insmod", "mkdir", "cat", "echo", "printf", "date", "sleep",

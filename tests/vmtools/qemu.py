@@ -238,9 +238,12 @@ INIT_WRAPPER = """\
 # init= of an ovis VM scenario (tests.vmtools.qemu): mark stage 1 on the console, then
 # `ovis boot` with the scenario's skeleton. A rescue shell is not interactive
 # here (nobody types on the serial console): it prints a line and the boot goes on.
+# (export, not `exec env VAR=...`: env would be one more program started before PID 1's
+# Python, which the boot's timeline would count as ovis's.)
 read -r up _ < /proc/uptime
 echo "{timeline} stage1 $up"
-exec env OVIS_RESCUE={rescue} {ovis} boot -s {skel}
+export OVIS_RESCUE={rescue}
+exec {ovis} boot -s {skel}
 """
 
 RESCUE = """\
@@ -448,10 +451,19 @@ def qemu_argv(kernel: Path, initrd: Path, append: str, *, memory: int = 1024, sm
     ``-icount shift=0`` makes the guest clock count instructions while the
     guest runs (1 ns each), so that the host's load no longer stretches the
     guest's work (what bench/vm_ab.py --icount uses to compare trees).
+
+    ``virtio-rng-pci``: a hardware random number generator, as real machines
+    have one (RDRAND on x86 CPUs since 2012, the SoC's RNG on small boards,
+    a seed from the boot loader) to seed the kernel's generator at boot.  The
+    emulated CPU has none, so the kernel's generator was not ready when the
+    first Python started: reading its hash seed from /dev/urandom, that
+    Python waited 1.1 s of guest time in the kernel's jitter-entropy loop
+    (strace in the VM: ``read(3, ..., 24) <1.118693>``), on every boot.
     """
     mon = f"unix:{monitor},server=on,wait=off" if monitor is not None else "none"
     return [qemu, "-accel", accel, "-m", str(memory), "-smp", str(smp),
             "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", mon,
+            "-device", "virtio-rng-pci",
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
             "-virtfs", f"local,path={share},mount_tag={stage0.SHARE_TAG},"
                        "security_model=none,readonly=on,multidevs=remap", *extra]
@@ -556,9 +568,18 @@ def kernel_append(init: str, extra: str = "") -> str:
 
     ``mitigations=off``: the CPU-vulnerability workarounds only slow an
     emulated CPU down (every system call pays for them under TCG).
+
+    ``cryptomgr.notests``: the kernel runs no self-tests of its crypto
+    algorithms at boot, as a kernel built with the Kconfig default
+    (``CRYPTO_MANAGER_DISABLE_TESTS=y``, what a small board's kernel is
+    usually built with) does not either; Debian's kernel turns them on.
+    Under TCG, where the SIMD instructions the algorithms use are emulated
+    slowest, they were 0.74 s of the kernel's 1.8 s to /init
+    (``initcall_debug``: ``crypto_algapi_init``, ``-icount shift=0``).  No
+    boot work of init's is skipped: this is the kernel's own, before /init.
     """
     words = ["console=ttyS0", "quiet", "printk.time=1", "panic=-1", "mitigations=off",
-             f"init={init}"]
+             "cryptomgr.notests", f"init={init}"]
     return " ".join(words + ([extra] if extra else []))
 
 

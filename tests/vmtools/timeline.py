@@ -111,6 +111,11 @@ def _python(result: VMResult) -> str:
     return f"ovis runs on `{line.split(' ', 1)[0]}` {line.split(' ', 1)[1]}"
 
 
+def _append(append: str) -> str:
+    """The kernel command line without its ``init=`` (a temporary directory of the run)."""
+    return " ".join(w for w in append.split() if not w.startswith("init="))
+
+
 def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual machine") -> str:
     argv = result.argv
     opt = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("-")}
@@ -124,7 +129,10 @@ def markdown(result: VMResult, *, title: str = "Boot timeline in a QEMU virtual 
         f"Linux {kernel}, {_qemu_version(argv)}, `-accel {opt.get('-accel', '?')}` "
         f"(no KVM: nested virtualisation), `-m {opt.get('-m', '?')} -smp {opt.get('-smp', '?')}`, "
         f"on {_cpu()}. The root is the host's `/` over 9p (read-only, `cache=loose`) under a "
-        f"tmpfs overlay; {_python(result)}.",
+        f"tmpfs overlay; {_python(result)}. Kernel command line "
+        f"`{_append(opt.get('-append', ''))}`"
+        f"{', and a hardware RNG (`virtio-rng-pci`)' if 'virtio-rng-pci' in argv else ''} "
+        "(why each: `tests/vmtools/qemu.py`, `kernel_append` and `qemu_argv`).",
         "",
         "One run on a 2-core machine shared with other test suites (load average "
         f"{_load()} when it ended): under TCG the guest's clock runs with the host's, so "

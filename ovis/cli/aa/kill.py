@@ -10,8 +10,12 @@ go in the order SIGHUP, SIGTERM+SIGCONT, SIGKILL.
 from __future__ import annotations
 
 import os
-import signal
 import sys
+
+try:  # the C module signal.py wraps: its enums cost aa-kill some 14 modules (enum, functools,
+    import _signal as signal  # collections...) at each of its calls at shutdown; plain ints
+except ImportError:  # pragma: no cover - CPython always has it
+    import signal  # type: ignore[no-redef]
 
 from ovis.linux import procs
 
@@ -35,8 +39,8 @@ LONGOPTS = COMMON_LONGOPTS + (
 )
 
 
-def signals_for(hup: bool, term: bool, kill: bool) -> list[signal.Signals]:
-    sigs: list[signal.Signals] = []
+def signals_for(hup: bool, term: bool, kill: bool) -> list[int]:
+    sigs: list[int] = []
     if hup:
         sigs.append(signal.SIGHUP)
     if term:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 from ovis.errors import StateError
 from ovis.logs.mvlog import mvlog
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         if not stat.S_ISREG(st.st_mode):
             out.die(2, logfile, ": not a file")
         try:
-            mvlog(Path(logfile), Path(destdir))
+            mvlog(logfile, destdir)
         except StateError as e:
             out.die(2, str(e))
         except OSError as e:
