@@ -295,6 +295,7 @@ class Manager:
             deferred.clear()
 
         wanted = "up" if action is Action.START else "down"
+        atomic.know_umask()  # records and fifos made with their mode: no chmod each
         when = self._record_wanted(targets, wanted)
         begin = getattr(self.reporter, "begin", None)
         try:
@@ -308,6 +309,7 @@ class Manager:
             finally:
                 self._finish_wanted(targets, wanted, when)
                 self._states = {}
+                atomic.forget_umask()
         return Outcome(action, results, time.monotonic() - t0)
 
     def _record_wanted(self, names: set[str], wanted: str) -> int | None:

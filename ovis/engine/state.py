@@ -254,11 +254,12 @@ def remove(paths: Paths, name: str) -> None:
 PRIVATE = 0o600
 
 
-def _open_private(path: Path | str) -> int:
+def _open_private(path: Path | str, euid: int | None = None) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE)
     try:
         st = os.fstat(fd)
-        if st.st_uid == os.geteuid() and st.st_mode & 0o7777 != PRIVATE:
+        if st.st_uid == (os.geteuid() if euid is None else euid) and \
+                st.st_mode & 0o7777 != PRIVATE:
             os.fchmod(fd, PRIVATE)  # one created by an older ovis was 0644
     except OSError:
         pass
@@ -344,9 +345,10 @@ class Claims:
 
     def _open(self, name: str) -> int:
         d = self.__dict__.get("_dir_str")
-        if d is None:
-            d = self._dir_str = self.dir_str  # once per transaction, not per claim
-        return _open_private(f"{d}/{check_name(name)}")
+        if d is None:  # once per transaction, not per claim
+            d = self._dir_str = self.dir_str
+            self._euid = os.geteuid()
+        return _open_private(f"{d}/{check_name(name)}", self._euid)
 
     def acquire(self, names: set[str] | list[str]) -> None:
         """Claim *names* (on top of what is held already); waits while another has one."""
@@ -369,8 +371,9 @@ class Claims:
                         break
                     got[n] = fd
                 if busy is None:
-                    for n, fd in got.items():
-                        _note_holder(fd, f"{os.getpid()} {self.what}\n")
+                    note = f"{os.getpid()} {self.what}\n"  # once, not a getpid(2) per claim
+                    for fd in got.values():
+                        _note_holder(fd, note)
                     self.held.update(got)
                     return
                 for fd in got.values():
