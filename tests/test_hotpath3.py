@@ -9,6 +9,7 @@ link or repeats a name.
 from __future__ import annotations
 
 import os
+import time
 import stat
 from pathlib import Path
 
@@ -99,3 +100,107 @@ def test_fifo_names_are_unique_and_a_forked_child_draws_its_own(tmp_path: Path) 
     os.close(r)
     os.waitpid(pid, 0)
     assert child != events._random_suffix()  # not the next name of the parent's pool
+
+
+# Subscriptions made ahead (S6Backend.prepare) ---------------------------------
+
+import threading  # noqa: E402
+
+from ovis.engine.graph import Graph  # noqa: E402
+from ovis.engine.runner import run  # noqa: E402
+from ovis.engine.s6backend import LongrunJob  # noqa: E402
+from ovis.engine.transaction import Action, Plan, Result  # noqa: E402
+from ovis.engine import state as statefile  # noqa: E402
+from ovis.engine.manager import Manager  # noqa: E402
+from ovis.s6.control import is_supervised  # noqa: E402
+from ovis.paths import Paths  # noqa: E402
+from ovis.service.compiler import compiled_services  # noqa: E402
+from ovis.service.model import Kind, Service  # noqa: E402
+
+from tests.defs import LONGRUN  # noqa: E402
+from tests.livesys import LiveSystem, system  # noqa: E402,F401
+
+
+class _Later:
+    """A job settled by a timer (its pipe written): the runner waits for it."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log, self.deadline = name, log, None
+        self.r, self.w = os.pipe()
+        log.append(f"begin {name}")
+        threading.Timer(0.05, os.write, (self.w, b"u")).start()
+
+    def fileno(self) -> int:
+        return self.r
+
+    def on_readable(self, now: float) -> Result | None:
+        os.read(self.r, 10)
+        return Result(True)
+
+    def on_timeout(self, now: float) -> Result | None:
+        return None
+
+    def close(self) -> None:
+        os.close(self.r)
+        os.close(self.w)
+
+
+def test_the_next_of_a_chain_is_prepared_while_its_prerequisite_runs() -> None:
+    names = ["a", "b", "c"]
+    services = {n: Service(name=n, kind=Kind.LONGRUN, source=Path(f"/defs/{n}"),
+                           depends=(names[i - 1],) if i else ()) for i, n in enumerate(names)}
+    services["x"] = Service(name="x", kind=Kind.LONGRUN, source=Path("/defs/x"),
+                            depends=("a", "b"))  # waits on two: prepared once b runs
+    log: list[str] = []
+
+    class Backend:
+        def prepare(self, name: str) -> None:
+            log.append(f"prepare {name}")
+
+        def begin(self, name: str, action: Action, now: float) -> _Later:
+            return _Later(name, log)
+
+        def finish(self) -> None:
+            pass
+
+    plan = Plan.make(Graph.build(services), set(services), Action.START)
+    results = run(plan, Backend(), lambda n, r: log.append(f"report {n}"))
+    assert all(r.ok for r in results.values()) and len(results) == 4
+    for prev, nxt in (("a", "b"), ("b", "c"), ("b", "x")):
+        assert log.index(f"begin {prev}") < log.index(f"prepare {nxt}") \
+            < log.index(f"report {prev}") < log.index(f"begin {nxt}"), log
+    assert "prepare a" not in log  # runnable at once: nothing to get ready
+    assert sum(e.startswith("prepare ") for e in log) == 3  # each once
+
+
+def test_a_prepared_subscription_forgets_what_it_heard_before_the_command(
+        system: LiveSystem) -> None:
+    """Letters a subscription made ahead received before the job began are
+    older than the status it reads: fed, a stale 'uU' would pass a service
+    that never gets ready for started."""
+    system.write("stuck", LONGRUN.format(name="stuck", extra="Notify = 3\nTimeoutStart = 0",
+                                         run="sleep 1000"))
+    paths = Paths.resolve(system.env)
+    m = Manager(paths)
+    with statefile.Lock(paths):  # compiled and supervised, down
+        m._compile_and_link(m.load(["stuck"]))
+    svc = compiled_services(paths)["stuck"]
+    d = paths.servicedir("stuck")
+    deadline = time.monotonic() + 30
+    while not is_supervised(d) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sub = events.subscribe(d)
+    with open(sub.path, "wb", buffering=0) as f:
+        f.write(b"uU")  # as if heard from an earlier start
+    job = LongrunJob(svc, d, Action.START, time.monotonic(), sub=sub)
+    try:
+        assert job.result is None  # up, never ready: still waiting
+        deadline = time.monotonic() + 30
+        while not job.tracker.up and time.monotonic() < deadline:  # type: ignore[union-attr]
+            if job.on_readable(time.monotonic()) is not None:
+                break
+            time.sleep(0.02)
+        assert job.result is None and not job.tracker.ready  # type: ignore[union-attr]
+    finally:
+        job.close()
+        system.ovis("stop", "stuck", check=False)
