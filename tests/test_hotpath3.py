@@ -204,3 +204,45 @@ def test_a_prepared_subscription_forgets_what_it_heard_before_the_command(
     finally:
         job.close()
         system.ovis("stop", "stuck", check=False)
+
+
+# A oneshot's session checked without listing /proc ----------------------------
+
+import subprocess  # noqa: E402
+
+from ovis.linux import procs  # noqa: E402
+
+
+def _script_session(script: str) -> int:
+    p = subprocess.Popen(["/bin/sh", "-c", script], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p.wait(timeout=30)
+    return p.pid
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_just_ended_scripts_session_is_found_as_the_listing_finds_it(
+        monkeypatch, wide: bool) -> None:  # type: ignore[no-untyped-def]
+    if procs._last_pid() is None:
+        pytest.skip("no /proc/sys/kernel/ns_last_pid here")
+    if wide:  # too many pids since: the listing itself
+        monkeypatch.setattr(procs, "CATCH_UP_PIDS", -1)
+    left = _script_session("sleep 30 & sleep 30 & exit 0")
+    gone = _script_session("exit 0")
+    away = _script_session("setsid sleep 30 & exit 0")
+    try:
+        members = procs.young_session_members(left)
+        assert len(members) == 2 and members == procs.session_members(left, fresh=True)
+        assert all(os.getsid(m) == left for m in members)
+        assert procs.young_session_members(gone) == [] == procs.session_members(gone, fresh=True)
+        assert procs.young_session_members(away) == []  # it left the session with setsid
+    finally:
+        procs.end_session(left, grace=2)
+        for pid in range(away, away + 64):  # the setsid'd sleep: its own session, above
+            try:
+                if os.getsid(pid) == pid and open(f"/proc/{pid}/cmdline", "rb").read() \
+                        .startswith(b"sleep\0" + b"30"):
+                    os.kill(pid, 9)
+            except OSError:
+                pass
+    assert procs.young_session_members(left) == []

@@ -246,7 +246,7 @@ class OneshotJob:
         if self.action is Action.STOP:
             procs.end_session(self.end_after)
             procs.end_session(self.proc.pid)
-        elif procs.session_members(self.proc.pid):
+        elif procs.young_session_members(self.proc.pid):
             res.session = self.proc.pid  # it left a daemon: ended at the stop
         return res
 
