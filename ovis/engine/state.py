@@ -9,7 +9,8 @@ One small JSON file per service, each written atomically, so a crash in the
 middle of a transaction loses at most the transitions still in flight (and
 a longrun's final record of the last event-loop round: it is written once
 the services its settlement made runnable were sent their command, while
-s6's own status already says it is up; ``wanted`` was recorded before).
+s6's own status already says it is up; ``wanted`` was recorded before, for
+all the transaction's services at once, in :data:`INTENTS`).
 """
 
 from __future__ import annotations
