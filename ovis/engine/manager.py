@@ -144,7 +144,11 @@ class Manager:
                            ix.file_of(self.paths.layout))
 
     def shutting_down(self) -> bool:
-        return os.path.lexists(self.paths.shutdown_request)
+        # asked at every wake-up of a start's loop: a string joined once, no Path per call
+        req = self.__dict__.get("_shutdown_str")
+        if req is None:
+            req = self._shutdown_str = self.paths.live_str + "/shutdown"
+        return os.path.lexists(req)
 
     def _refuse_during_shutdown(self) -> None:
         if self.shutting_down():
