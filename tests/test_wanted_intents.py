@@ -151,3 +151,11 @@ def test_a_killed_starts_wish_is_kept_until_the_next_transaction(system: LiveSys
     st = system.status("stuck")["stuck"]
     assert st["wanted"] == "down" and st["state"] == "down", st
     assert system.status("other")["other"]["wanted"] == "up"
+
+
+def test_a_fifo_planted_as_the_intents_file_does_not_hang_a_reader(tmp_path: Path) -> None:
+    paths = _paths(tmp_path)
+    statefile.save(paths, statefile.ServiceState("a", wanted="down"))
+    os.mkfifo(f"{paths.state_str}/{statefile.INTENTS}")
+    assert statefile.read_intents(paths) == {}  # returns (would block forever without O_NONBLOCK)
+    assert statefile.load(paths, "a").wanted == "down"  # type: ignore[union-attr]

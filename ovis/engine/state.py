@@ -157,7 +157,8 @@ def _intents_path(paths: Paths) -> str:
 def read_intents(paths: Paths) -> dict[str, tuple[str, int]]:
     """The entries of :data:`INTENTS` ({} when missing or unreadable).  Do not modify."""
     try:
-        fd = os.open(_intents_path(paths), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(_intents_path(paths),
+                     os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)  # no fifo hang
     except OSError:
         return {}
     try:
