@@ -222,14 +222,17 @@ def _script_session(script: str) -> int:
 
 @pytest.mark.parametrize("wide", [False, True])
 def test_a_just_ended_scripts_session_is_found_as_the_listing_finds_it(
-        monkeypatch, wide: bool) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch, tmp_path: Path, wide: bool) -> None:  # type: ignore[no-untyped-def]
     if procs._last_pid() is None:
         pytest.skip("no /proc/sys/kernel/ns_last_pid here")
     if wide:  # too many pids since: the listing itself
         monkeypatch.setattr(procs, "CATCH_UP_PIDS", -1)
     left = _script_session("sleep 30 & sleep 30 & exit 0")
     gone = _script_session("exit 0")
-    away = _script_session("setsid sleep 30 & exit 0")
+    # the script ends only once its child has left the session (setsid ran)
+    mark = tmp_path / "left"
+    away = _script_session(f"setsid sh -c 'echo > {mark}; exec sleep 30' & "
+                           f"while [ ! -e {mark} ]; do sleep 0.01; done; exit 0")
     try:
         members = procs.young_session_members(left)
         assert len(members) == 2 and members == procs.session_members(left, fresh=True)
