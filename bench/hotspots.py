@@ -15,7 +15,10 @@
   (supervisors already spawned) and of ``ovis stop --all``, top functions by
   own time, and the time the stop spent planning (``Plan.*``);
 * ``ovis status`` of those N services (wall, min of 5), and upstream
-  ``aa-status -a`` of as many with ``--anopa DIR``.
+  ``aa-status -a`` of as many with ``--anopa DIR``;
+* phases: the CPU of a warm ``ovis start`` of N longruns, and of an N/3
+  chain, by part (definitions, claims, the jobs' subscriptions, status
+  reads and letters, records...), without a profiler's per-call overhead.
 
 Usage: python3 bench/hotspots.py [--n 300] [--anopa DIR]
 """
@@ -198,6 +201,95 @@ def engine(n: int, anopa: str | None) -> None:
         aa_status(n, anopa)
 
 
+#: Run in the measured interpreter (``python -S`` on this tree): the CPU
+#: (time.process_time) each part of one ``ovis start`` takes, accumulated
+#: over its calls, by wrapping the engine's functions (no profiler: its
+#: overhead is per call and would inflate the many small ones).
+PHASES_DRIVER = r"""
+import sys, time
+T0 = time.process_time()
+acc, cnt = {}, {}
+def wrap(obj, attr, label):
+    f = getattr(obj, attr)
+    def w(*a, **k):
+        t = time.process_time()
+        try:
+            return f(*a, **k)
+        finally:
+            acc[label] = acc.get(label, 0.0) + time.process_time() - t
+            cnt[label] = cnt.get(label, 0) + 1
+    setattr(obj, attr, w)
+t = time.process_time()
+import ovis.cli.main as M
+from ovis.engine import install, manager, runner, s6backend, state, statusindex
+from ovis.s6 import control, events
+acc["imports (engine, CLI)"] = time.process_time() - t
+cnt["imports (engine, CLI)"] = 1
+for obj, attr, label in [
+        (manager.Manager, "load", "definitions loaded (cache)"),
+        (state.Claims, "acquire", "claims"),
+        (manager.Manager, "_record_wanted", "what was asked (intents)"),
+        (install.Installer, "_install", "compile check / install"),
+        (s6backend.LongrunJob, "__init__", "job begun (subscribe, status, send)"),
+        (events, "subscribe", "  of which: subscriptions"),
+        (s6backend, "read_status", "  of which: supervise/status reads"),
+        (control, "send", "  of which: control letters"),
+        (runner.Runner, "_prepare_next", "subscriptions made ahead"),
+        (s6backend.LongrunJob, "on_readable", "events read"),
+        (runner.Runner, "_settle", "settlements"),
+        (manager.Manager, "_record", "final records"),
+        (s6backend.LongrunJob, "close", "jobs closed"),
+        (manager.Manager, "shutting_down", "shutdown checks"),
+        (statusindex, "refresh", "status index")]:
+    wrap(obj, attr, label)
+sys.argv = ["ovis", "-v", "0"] + sys.argv[1:]
+try:
+    M.entrypoint()
+except SystemExit:
+    pass
+total = time.process_time() - T0
+for k, v in acc.items():
+    print(f"{k}\t{v * 1000:.1f}\t{cnt[k]}")
+print(f"total (after the interpreter's start)\t{total * 1000:.1f}\t1")
+"""
+
+
+def phases(n: int, chain: bool, repeat: int = 3) -> None:
+    """Where the CPU of a warm ``ovis start`` goes (supervisors up, services
+    down), by part: medians of *repeat* runs, each after ``stop --all``."""
+    root = Path(tempfile.mkdtemp(prefix="phases-", dir=TMPFS))
+    names = make_defs(root, n, chain=chain)
+    env = env_for(root)
+    scandir = root / "live" / "scandir"
+    driver = root / "phases.py"
+    driver.write_text(PHASES_DRIVER)
+    svscan = subprocess.Popen([PY, "-m", "ovis", "scandir", "start"], env=env, start_new_session=True)
+    wait_svscan(scandir)
+    runs: list[dict[str, tuple[float, int]]] = []
+    try:
+        subprocess.run([PY, "-m", "ovis", "-v", "0", "start", *names], env=env, check=True)
+        for _ in range(repeat):
+            subprocess.run([PY, "-m", "ovis", "-v", "0", "stop", "--all"], env=env, check=True)
+            p = subprocess.run([PY, "-S", str(driver), "start", *names], env=env, check=True,
+                               stdout=subprocess.PIPE, text=True)
+            got = {}
+            for line in p.stdout.splitlines():
+                label, ms, calls = line.split("\t")
+                got[label] = (float(ms), int(calls))
+            runs.append(got)
+    finally:
+        stop_svscan(svscan, scandir)
+        shutil.rmtree(root, ignore_errors=True)
+    what = f"a {n}-long chain (no readiness)" if chain else f"{n} trivial longruns"
+    print(f"CPU of a warm `ovis start` of {what} by part (python -S, medians of {repeat}; "
+          "parts overlap where marked):\n")
+    print("| part | CPU ms | calls | per call µs |\n|---|---|---|---|")
+    for label in runs[0]:
+        ms = statistics.median(r.get(label, (0.0, 0))[0] for r in runs)
+        calls = runs[0][label][1]
+        print(f"| {label} | {ms:.1f} | {calls} | {ms * 1000 / max(calls, 1):.0f} |")
+
+
 def aa_status(n: int, anopa: str) -> None:
     sys.path.insert(0, str(BENCH))
     from compare import Svc, svscan, wait_supervisors, write_anopa
@@ -228,7 +320,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--anopa", metavar="DIR")
-    ap.add_argument("--skip", default="", help="comma-separated: startup,execs,engine")
+    ap.add_argument("--skip", default="", help="comma-separated: startup,execs,engine,phases")
     ap.add_argument("--write", metavar="FILE", help="replace the block in this markdown file")
     args = ap.parse_args()
     buf = io.StringIO()
@@ -263,6 +355,11 @@ def report(args: argparse.Namespace) -> None:
         print()
     if "engine" not in skip:
         engine(args.n, args.anopa)
+        print()
+    if "phases" not in skip:
+        phases(args.n, chain=False)
+        print()
+        phases(max(args.n // 3, 2), chain=True)
 
 
 if __name__ == "__main__":

@@ -22,17 +22,48 @@ _PID = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
+#: The process's umask while a caller vouches that it does not change
+#: (:func:`know_umask`, a transaction): a file created then has exactly the
+#: mode asked when the umask clears its bits, and needs no chmod(2).
+_UMASK: list[int | None] = [None]
+
+
+def know_umask() -> None:
+    """Read the umask (two syscalls) for the writes that follow, until :func:`forget_umask`."""
+    m = os.umask(0o077)
+    os.umask(m)
+    _UMASK[0] = m
+
+
+def forget_umask() -> None:
+    _UMASK[0] = None
+
+
+def exact_mode(mode: int) -> bool:
+    """Whether a file created now with *mode* gets exactly *mode* (False: unknown)."""
+    m = _UMASK[0]
+    return m is not None and not m & mode
+
+
 def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
     # str arithmetic, not pathlib: this runs once per service per transaction
     path = os.fspath(path)
     head, sep, name = path.rpartition("/")
     tmp = f"{head}{sep}.{name}.{_PID[0]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    # O_EXCL: the mode given is the file's (less the umask), never that of
+    # a temporary a dead process of the same pid left, nor a symlink's target
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, mode)
+    except FileExistsError:
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, mode)
     try:
         os.write(fd, data)
         if fsync:
             os.fsync(fd)
-        os.fchmod(fd, mode)
+        if not exact_mode(mode):
+            os.fchmod(fd, mode)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -240,7 +240,10 @@ class Services:
     def state(self, name: str) -> statefile.ServiceState | None:
         if is_logger(name):
             return None
-        return statefile.load(self.paths, name)
+        intents = self.__dict__.get("_intents")
+        if intents is None:  # read once per command (aa-status -a asks of every service)
+            intents = self._intents = statefile.read_intents(self.paths)
+        return statefile.load(self.paths, name, intents)
 
     def oneshot_up(self, name: str) -> bool:
         """anopa counts Started, Starting, Stopping failed and Stop failed as up."""

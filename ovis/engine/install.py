@@ -173,5 +173,11 @@ class InstallingBackend:
         self.installer.ensure(name)
         return self.inner.begin(name, action, now)
 
+    def prepare(self, name: str) -> None:
+        """The inner backend's, once *name*'s servicedir is written (else nothing ahead)."""
+        prep = getattr(self.inner, "prepare", None)
+        if prep is not None and name in self.installer.done:
+            prep(name)
+
     def finish(self) -> None:
         self.inner.finish()

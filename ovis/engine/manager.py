@@ -144,7 +144,11 @@ class Manager:
                            ix.file_of(self.paths.layout))
 
     def shutting_down(self) -> bool:
-        return os.path.lexists(self.paths.shutdown_request)
+        # asked at every wake-up of a start's loop: a string joined once, no Path per call
+        req = self.__dict__.get("_shutdown_str")
+        if req is None:
+            req = self._shutdown_str = self.paths.live_str + "/shutdown"
+        return os.path.lexists(req)
 
     def _refuse_during_shutdown(self) -> None:
         if self.shutting_down():
@@ -249,8 +253,8 @@ class Manager:
         in memory is what the next write starts from."""
         try:
             return self._states[name]
-        except KeyError:
-            st = self._states[name] = statefile.load(self.paths, name)
+        except KeyError:  # as written: the transaction's own intents are not folded in
+            st = self._states[name] = statefile.load(self.paths, name, {})
             return st
 
     def _transact(self, services: dict[str, Service], targets: set[str], action: Action,
@@ -294,7 +298,9 @@ class Manager:
                 self._record(svc, action, res)
             deferred.clear()
 
-        self._record_wanted(targets, "up" if action is Action.START else "down")
+        wanted = "up" if action is Action.START else "down"
+        atomic.know_umask()  # records and fifos made with their mode: no chmod each
+        when = self._record_wanted(targets, wanted)
         begin = getattr(self.reporter, "begin", None)
         try:
             results = run(plan, backend, report,
@@ -302,13 +308,33 @@ class Manager:
                           interrupted=self.shutting_down if interruptible else None, flush=flush,
                           work=installer.step if installer is not None else None)
         finally:
-            flush()
-            self._states = {}
+            try:
+                flush()
+            finally:
+                self._finish_wanted(targets, wanted, when)
+                self._states = {}
+                atomic.forget_umask()
         return Outcome(action, results, time.monotonic() - t0)
 
-    def _record_wanted(self, names: set[str], wanted: str) -> None:
+    def _record_wanted(self, names: set[str], wanted: str) -> int | None:
         """What ovis was asked, before anything happens: a command killed
-        half-way leaves records that say so, not the previous wish."""
+        half-way leaves a record that says so, not the previous wish.
+
+        One entry per service in one file (statefile.INTENTS), written once,
+        not every service's record rewritten; returns its time stamp (None
+        if it could not be written).
+        """
+        when = time.time_ns()
+        try:
+            with statefile.Lock(self.paths, self.reporter.message):
+                statefile.record_intents(self.paths, names, wanted, when)
+        except OSError:
+            return None  # a full LIVE: the transaction's own records will warn
+        return when
+
+    def _finish_wanted(self, names: set[str], wanted: str, when: int | None) -> None:
+        """The records of *names* say *wanted* (those the run settled were
+        written so, the others now), then their intents are dropped."""
         for n in names:
             st = self._state(n)
             if st is not None and st.wanted != wanted:
@@ -316,11 +342,25 @@ class Manager:
                 try:
                     statefile.save(self.paths, st)
                 except OSError:
-                    pass  # a full LIVE: the transaction's own records will warn
+                    pass
+        if when is not None:
+            try:
+                with statefile.Lock(self.paths, self.reporter.message):
+                    statefile.drop_intents(self.paths, names, when)
+            except OSError:
+                pass  # left: older records only, which say the same
 
     def _record(self, svc: Service, action: Action, res: Result) -> None:
-        st = self._state(svc.name) or statefile.ServiceState(svc.name)
+        old = self._state(svc.name)
+        st = old or statefile.ServiceState(svc.name)
         if res.already and st.wanted == ("up" if action is Action.START else "down"):
+            return
+        if res.already and old is not None:  # only the wish changed (once its own record)
+            st.wanted = "up" if action is Action.START else "down"
+            try:
+                statefile.save(self.paths, st)
+            except OSError:
+                pass
             return
         st.wanted = "up" if action is Action.START else "down"
         timings = dict(st.timings)

@@ -86,6 +86,11 @@ class Runner:
         self._timers: list[tuple[float, int, str]] = []  # (deadline, seq, name) heap
         self._armed: dict[str, float] = {}  # name -> the deadline it has in the heap
         self._seq = 0
+        #: the backend's ``prepare(name)`` if it has one (S6Backend: subscribe ahead)
+        self._prepare = getattr(backend, "prepare", None)
+        #: services just begun or settled, whose dependents may be prepared
+        self._moved: list[str] = []
+        self._prepared: set[str] = set()
 
     def run(self) -> dict[str, Result]:
         """Run the plan to completion; ``report`` is called once per settled service."""
@@ -109,6 +114,8 @@ class Runner:
                     wait = 0.0
                 if self.interrupted is not None:
                     wait = INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL)
+                if self._moved and not busy:
+                    self._prepare_next()
                 events = self.sel.select(wait)
                 now = self.clock()
                 procs.new_round()  # the leftover checks of this wake-up share one /proc listing
@@ -137,9 +144,31 @@ class Runner:
                 self.backend.finish()
         return plan.results
 
+    def _prepare_next(self) -> None:
+        """Let the backend get ready for the services whose last unsettled
+        prerequisite has begun: done while the loop would only wait, so that
+        the path from that prerequisite's event to their command is shorter."""
+        moved, self._moved = self._moved, []
+        prepare = self._prepare
+        if prepare is None:
+            return
+        plan = self.plan
+        for m in moved:
+            for n in plan.unlocks.get(m, ()):
+                if plan.waiting[n] == 1 and n in plan.pending and n not in self._prepared:
+                    self._prepared.add(n)
+                    prepare(n)
+
     def _after_round(self) -> None:
         closing, self._closing = self._closing, []
+        sel = self.sel
         for job in closing:
+            fd = job.fileno()
+            if fd is not None:  # unregistered here, after the next commands were sent
+                try:
+                    sel.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
             job.close()
         if self.flush is not None:
             self.flush()
@@ -215,17 +244,15 @@ class Runner:
                 fd = started.fileno()
                 if fd is not None:
                     self.sel.register(fd, selectors.EVENT_READ, name)
+                if self._prepare is not None:
+                    self._moved.append(name)
 
     def _settle(self, name: str, res: Result, now: float) -> None:
         job = self.jobs.pop(name, None)
         if job is not None:
-            fd = job.fileno()
-            if fd is not None:
-                try:
-                    self.sel.unregister(fd)
-                except (KeyError, ValueError):
-                    pass
-            self._closing.append(job)  # its fd stays open (not reused) until closed
+            # Unregistered and closed after the next round of beginnings: its
+            # fd stays open (not reused) until then, and no select runs between.
+            self._closing.append(job)
         wall_now = time.time()
         mono, wall = self.begun.pop(name, (now, wall_now))
         if res.begun is None:
@@ -235,6 +262,8 @@ class Runner:
         self.report(name, res)
         for n, r in self.plan.complete(name, res):
             self.report(n, r)
+        if self._prepare is not None:
+            self._moved.append(name)  # a dependent may now wait on one running service only
 
 
 def run(plan: Plan, backend: Backend, report: Report,

@@ -64,7 +64,8 @@ class LongrunJob:
     """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
 
     def __init__(self, svc: Service, servicedir: Path | str, action: Action, now: float,
-                 fresh: bool = False) -> None:
+                 fresh: bool = False, sub: events.Subscription | None = None) -> None:
+        """*sub*: a subscription to *servicedir* made ahead (:meth:`S6Backend.prepare`)."""
         self.svc = svc
         self.action = action
         #: created up just now by this start (ovis.engine.install): found up, it
@@ -84,7 +85,13 @@ class LongrunJob:
             self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
         self.session: int | None = None
         self._d = str(servicedir)  # the hot path joins strings, not Paths
-        self.sub = events.subscribe(self._d)
+        if sub is None:
+            self.sub = events.subscribe(self._d)
+        else:
+            # What it heard so far is older than the status read next: dropped,
+            # so that only later letters are fed, as from a fresh subscription.
+            self.sub = sub
+            sub.read()
         self.tracker: events.Tracker | None = None
         self.result: Result | None = None
         self._send(now)
@@ -239,7 +246,7 @@ class OneshotJob:
         if self.action is Action.STOP:
             procs.end_session(self.end_after)
             procs.end_session(self.proc.pid)
-        elif procs.session_members(self.proc.pid):
+        elif procs.young_session_members(self.proc.pid):
             res.session = self.proc.pid  # it left a daemon: ended at the stop
         return res
 
@@ -320,13 +327,29 @@ class S6Backend:
         self._sv = str(paths.servicedirs)
         #: longruns whose servicedir this start created up (ovis.engine.install)
         self.fresh: set[str] | frozenset[str] = frozenset()
+        #: subscriptions made ahead of a longrun's beginning (:meth:`prepare`)
+        self._ahead: dict[str, events.Subscription] = {}
+
+    def prepare(self, name: str) -> None:
+        """Subscribe to *name*'s events now, while the loop would only wait:
+        the runner calls it for a service whose last prerequisite is running,
+        so that from that one's readiness to *name*'s command no fifo is made."""
+        if name in self._ahead or self.services[name].kind is not Kind.LONGRUN:
+            return
+        try:
+            self._ahead[name] = events.subscribe(f"{self._sv}/{name}")
+        except OSError:
+            pass  # its begin subscribes (and reports what fails)
 
     def begin(self, name: str, action: Action, now: float) -> LongrunJob | OneshotJob | Result:
         svc = self.services[name]
         if svc.kind is Kind.LONGRUN:
+            sub = self._ahead.pop(name, None)
             try:
-                job = LongrunJob(svc, f"{self._sv}/{name}", action, now, name in self.fresh)
+                job = LongrunJob(svc, f"{self._sv}/{name}", action, now, name in self.fresh, sub)
             except (OSError, StateError) as e:
+                if sub is not None:
+                    sub.close()
                 return Result(False, Reason.NOT_SUPERVISED, detail=str(e))
             if job.result is not None:
                 job.close()
@@ -366,6 +389,9 @@ class S6Backend:
         return job
 
     def finish(self) -> None:
+        for sub in self._ahead.values():  # made for services that never began
+            sub.close()
+        self._ahead.clear()
         # Loggers exit on EOF once the scripts (and whatever they left behind)
         # close their output; give them a moment so logs are complete on return.
         for p in self.loggers:

@@ -9,7 +9,8 @@ One small JSON file per service, each written atomically, so a crash in the
 middle of a transaction loses at most the transitions still in flight (and
 a longrun's final record of the last event-loop round: it is written once
 the services its settlement made runnable were sent their command, while
-s6's own status already says it is up; ``wanted`` was recorded before).
+s6's own status already says it is up; ``wanted`` was recorded before, for
+all the transaction's services at once, in :data:`INTENTS`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
     from typing import Any, Callable
 
@@ -105,15 +107,116 @@ def loads(data: bytes) -> Any:
     return _loads(data)
 
 
-def load(paths: Paths, name: str) -> ServiceState | None:
+def load(paths: Paths, name: str,
+         intents: dict[str, tuple[str, int]] | None = None) -> ServiceState | None:
+    """*name*'s record, its ``wanted`` the one a transaction recorded in
+    :data:`INTENTS` after the record was written, if any.
+
+    *intents*: the caller's copy of the intents (``{}`` for the record as
+    written: a transaction reading its own services' records); None reads
+    the file.
+    """
     try:
-        data = read_small(_path(paths, name))
-        if data is None:
-            return None
+        fd = os.open(_path(paths, name), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = read_fd(fd)
         rec = loads(data)
-        return ServiceState(**{k: v for k, v in rec.items() if k in _KNOWN})
+        st = ServiceState(**{k: v for k, v in rec.items() if k in _KNOWN})
+        intent = (read_intents(paths) if intents is None else intents).get(name)
+        # asked after this record was written (a running or a killed
+        # transaction's wish): what status must say, as the record did when
+        # each transaction rewrote every record first
+        if intent is not None and os.fstat(fd).st_mtime_ns <= intent[1]:
+            st.wanted = intent[0]
+        return st
     except (OSError, ValueError, TypeError, AttributeError):
         return None
+    finally:
+        os.close(fd)
+
+
+#: ``LIVE/state/.wanted``: what each running transaction was asked for its
+#: services (NAME -> [up|down, when in ns]), written once, under the LIVE
+#: lock, before the transaction begins, and its entries dropped once their
+#: records are written.  One write per transaction instead of one record
+#: per service; a killed transaction's entries stay, and :func:`load`
+#: applies each to a record older than it (the next transaction on the
+#: service replaces and drops it; any later record of it wins).
+INTENTS = ".wanted"
+#: (identity of the intents file read last, its entries): ``ovis status``
+#: of many services parses it once
+_intents_memo: list = [None, {}]
+
+
+def _intents_path(paths: Paths) -> str:
+    return f"{paths.state_str}/{INTENTS}"
+
+
+def read_intents(paths: Paths) -> dict[str, tuple[str, int]]:
+    """The entries of :data:`INTENTS` ({} when missing or unreadable).  Do not modify."""
+    try:
+        fd = os.open(_intents_path(paths),
+                     os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)  # no fifo hang
+    except OSError:
+        return {}
+    try:
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if _intents_memo[0] == ident:
+            return _intents_memo[1]
+        raw = loads(read_fd(fd))
+        out: dict[str, tuple[str, int]] = {}
+        if isinstance(raw, dict):
+            for k, v in raw.items():
+                if (isinstance(v, list) and len(v) == 2 and v[0] in ("up", "down")
+                        and isinstance(v[1], int)):
+                    out[k] = (v[0], v[1])
+        _intents_memo[0], _intents_memo[1] = ident, out
+        return out
+    except (OSError, ValueError):
+        return {}
+    finally:
+        os.close(fd)
+
+
+def record_intents(paths: Paths, names: Iterable[str], wanted: str, when: int) -> None:
+    """Add (or replace) the intents of *names*.  Under the LIVE :class:`Lock`; OSError."""
+    entries = dict(read_intents(paths))
+    for n in names:
+        entries[n] = (wanted, when)
+    _write_intents(paths, entries)
+
+
+def drop_intents(paths: Paths, names: Iterable[str], when: int) -> None:
+    """Remove the intents of *names* recorded at *when* (a transaction's own).
+    Under the LIVE :class:`Lock`; OSError."""
+    entries = dict(read_intents(paths))
+    n0 = len(entries)
+    for n in names:
+        e = entries.get(n)
+        if e is not None and e[1] == when:
+            del entries[n]
+    if len(entries) != n0:
+        _write_intents(paths, entries)
+
+
+def _write_intents(paths: Paths, entries: dict[str, tuple[str, int]]) -> None:
+    path = _intents_path(paths)
+    _intents_memo[0] = None
+    if not entries:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    d = paths.state_str
+    if d not in _made:
+        os.makedirs(d, exist_ok=True)
+        _made.add(d)
+    atomic.write_bytes(path, _dumps({k: list(v) for k, v in entries.items()},
+                                    sort_keys=True).encode() + b"\n")
 
 
 #: LIVE/state directories this process made sure of: one mkdir per
@@ -153,11 +256,12 @@ def remove(paths: Paths, name: str) -> None:
 PRIVATE = 0o600
 
 
-def _open_private(path: Path | str) -> int:
+def _open_private(path: Path | str, euid: int | None = None) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE)
     try:
         st = os.fstat(fd)
-        if st.st_uid == os.geteuid() and st.st_mode & 0o7777 != PRIVATE:
+        if st.st_uid == (os.geteuid() if euid is None else euid) and \
+                st.st_mode & 0o7777 != PRIVATE:
             os.fchmod(fd, PRIVATE)  # one created by an older ovis was 0644
     except OSError:
         pass
@@ -243,9 +347,10 @@ class Claims:
 
     def _open(self, name: str) -> int:
         d = self.__dict__.get("_dir_str")
-        if d is None:
-            d = self._dir_str = self.dir_str  # once per transaction, not per claim
-        return _open_private(f"{d}/{check_name(name)}")
+        if d is None:  # once per transaction, not per claim
+            d = self._dir_str = self.dir_str
+            self._euid = os.geteuid()
+        return _open_private(f"{d}/{check_name(name)}", self._euid)
 
     def acquire(self, names: set[str] | list[str]) -> None:
         """Claim *names* (on top of what is held already); waits while another has one."""
@@ -268,8 +373,9 @@ class Claims:
                         break
                     got[n] = fd
                 if busy is None:
-                    for n, fd in got.items():
-                        _note_holder(fd, f"{os.getpid()} {self.what}\n")
+                    note = f"{os.getpid()} {self.what}\n"  # once, not a getpid(2) per claim
+                    for fd in got.values():
+                        _note_holder(fd, note)
                     self.held.update(got)
                     return
                 for fd in got.values():

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from ovis.atomic import exact_mode
 from ovis.errors import StateError
 from ovis.s6 import control
 from ovis.s6.status import SupervisorStatus, read_status
@@ -83,10 +84,20 @@ def _ensure_fifodir(servicedir: str) -> str:
 _RANDOM_TABLE = bytes(ord(_RANDOM_ALPHABET[b % len(_RANDOM_ALPHABET)]) for b in range(256))
 
 
+#: random bytes for the next fifo names: one getrandom(2) per 64 fifos, not per fifo
+_POOL = [b""]
+os.register_at_fork(after_in_child=lambda: _POOL.__setitem__(0, b""))  # not the parent's names
+
+
 def _random_suffix() -> str:
-    """Six characters of [A-Za-z0-9] from one getrandom(2) (secrets.choice
-    made one syscall per character), mapped by one translate."""
-    return os.urandom(6).translate(_RANDOM_TABLE).decode("ascii")
+    """Six characters of [A-Za-z0-9] (secrets.choice made one syscall per
+    character), mapped by one translate, from a pool refilled by one
+    getrandom(2) per 64 names."""
+    pool = _POOL[0]
+    if len(pool) < 6:
+        pool = os.urandom(384)
+    _POOL[0] = pool[6:]
+    return pool[:6].translate(_RANDOM_TABLE).decode("ascii")
 
 
 #: What one read(2) of an event fifo asks for: s6 writes one letter per event.
@@ -133,7 +144,8 @@ class Subscription:
         assert len(name) == _NAME_LEN
         self._path = f"{fifodir}/{name}"
         try:
-            os.chmod(tmp, 0o600)  # mkfifo obeys the umask; s6 wants exactly 0600
+            if not exact_mode(0o600):  # mkfifo obeys the umask; s6 wants exactly 0600
+                os.chmod(tmp, 0o600)
             self._rfd = os.open(tmp, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
             # Only now make it visible: writers skip dot-names, so they never
             # see a fifo without a reader.
