@@ -403,13 +403,19 @@ class View:
         self._one[name] = svc = self._read_one(name)
         return svc
 
-    def _read_one(self, name: str) -> Service | None:
+    def _meta(self, name: str) -> dict[str, Any] | None:
+        """*name*'s compiled ``ovis.json``: as the scan read it, or read now
+        where the status index held it (None if not compiled or unreadable)."""
         self._scan()
         assert self._metas is not None and self._entries is not None
         meta = self._metas.get(name)
         if meta is None and name in self._entries:
             got = ix.read_meta(f"{self.paths.servicedirs_str}/{name}/{META}")
             meta = got[1] if got is not None else None
+        return meta
+
+    def _read_one(self, name: str) -> Service | None:
+        meta = self._meta(name)
         if meta is None:
             return None
         from ovis.service.compiler import service_from_metadata
@@ -464,12 +470,7 @@ class View:
         (``log_destination``); a service whose ovis.json does not read as
         a model is left to reader.log_file, as one that is not compiled.
         """
-        self._scan()
-        assert self._metas is not None and self._entries is not None
-        meta = self._metas.get(name)
-        if meta is None and name in self._entries:
-            got = ix.read_meta(f"{self.paths.servicedirs_str}/{name}/{META}")
-            meta = got[1] if got is not None else None
+        meta = self._meta(name)
         if meta is None:
             return None
         try:
