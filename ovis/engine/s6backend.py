@@ -60,6 +60,21 @@ def failure_from_status(st: SupervisorStatus | None) -> Result:
     return Result(False, Reason.EXITED, exit=code, detail=f"exited {code}")
 
 
+def started_by_s6(st: SupervisorStatus | None) -> bool:
+    """Whether s6 was bringing the service up on its own when a start found it so.
+
+    A supervisor spawned for a servicedir without a ``down`` file (an
+    ``earlier`` service at boot) writes its status, down and wanting up,
+    then forks ``./run``: a start that reads it in between, or finds it up
+    and short of ready, has nothing to do but wait, and did not start it.
+    A service down after a signal or a failing exit (a restart pending) is
+    not this: its start is the user's.  (One that exited 0 and waits for
+    its restart reads as a new supervisor's status, and is taken for one.)
+    """
+    return st is not None and st.want_up and (
+        st.up or (st.pid == 0 and st.wstat == 0 and not st.finishing))
+
+
 class LongrunJob:
     """Bring one supervised service up (``U``) or down (``D``) and watch its events."""
 
@@ -94,6 +109,8 @@ class LongrunJob:
             sub.read()
         self.tracker: events.Tracker | None = None
         self.result: Result | None = None
+        #: s6 was bringing it up before this command (see :func:`started_by_s6`)
+        self.by_s6 = False
         self._send(now)
 
     def _send(self, now: float) -> None:
@@ -107,6 +124,7 @@ class LongrunJob:
                 return  # not spawned yet: it will announce itself with 's'
         else:
             if self.action is Action.START:
+                self.by_s6 = started_by_s6(before)
                 try:  # a start through ovis begins a new restart count
                     os.unlink(f"{d}/{RESTART_STATE}")
                 except OSError:
@@ -142,7 +160,7 @@ class LongrunJob:
         assert t is not None
         if self.action is Action.START:
             if t.satisfies(self.wanted):
-                return Result(True)
+                return Result(True, already=self.by_s6)
             if t.permanent_failure:
                 return failure_from_status(read_status(self._d))
             if t.supervisor_gone:
