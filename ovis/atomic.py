@@ -45,9 +45,9 @@ def exact_mode(mode: int) -> bool:
     return m is not None and not m & mode
 
 
-def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
+def _create_temporary(path: str, mode: int) -> tuple[str, int]:
+    """The new temporary beside *path* that a rename will make *path*, and its fd."""
     # str arithmetic, not pathlib: this runs once per service per transaction
-    path = os.fspath(path)
     head, sep, name = path.rpartition("/")
     tmp = f"{head}{sep}.{name}.{_PID[0]}.tmp"
     # O_EXCL: the mode given is the file's (less the umask), never that of
@@ -58,6 +58,12 @@ def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = 
     except FileExistsError:
         os.unlink(tmp)
         fd = os.open(tmp, flags, mode)
+    return tmp, fd
+
+
+def write_bytes(path: Path | str, data: bytes, mode: int = 0o644, fsync: bool = False) -> None:
+    path = os.fspath(path)
+    tmp, fd = _create_temporary(path, mode)
     try:
         os.write(fd, data)
         if fsync:
@@ -78,13 +84,12 @@ def write_with(path: Path | str, fill: Callable[[BinaryIO], object], mode: int =
     *fill* that raises leaves *path* as it was and no temporary.
     """
     path = os.fspath(path)
-    head, sep, name = path.rpartition("/")
-    tmp = f"{head}{sep}.{name}.{_PID[0]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    tmp, fd = _create_temporary(path, mode)
     try:
         with open(fd, "wb", closefd=False) as f:
             fill(f)
-        os.fchmod(fd, mode)
+        if not exact_mode(mode):
+            os.fchmod(fd, mode)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
