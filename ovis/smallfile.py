@@ -22,6 +22,12 @@ def read_fd(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def identity(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one version of a file ovis writes from any other (its writes are renames:
+    a new inode each), for a memo of what was read: device, inode, size, mtime, ctime."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read_json_object(path: str) -> tuple[os.stat_result, dict] | None:
     """(fstat, decoded) of the JSON object in the file at *path* (an ``ovis.json``,
     say), None when it is unreadable, not JSON or not an object.

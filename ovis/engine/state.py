@@ -29,7 +29,7 @@ from ovis.jsonlite import dumps as _dumps
 from ovis.jsonlite import loads as _loads
 from ovis.paths import Paths, check_name, safe_component
 from ovis.record import Record
-from ovis.smallfile import read_fd
+from ovis.smallfile import identity, read_fd
 
 
 class ServiceState(Record):
@@ -163,7 +163,7 @@ def read_intents(paths: Paths) -> dict[str, tuple[str, int]]:
         return {}
     try:
         st = os.fstat(fd)
-        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        ident = identity(st)
         if _intents_memo[0] == ident:
             return _intents_memo[1]
         raw = loads(read_fd(fd))

@@ -29,7 +29,7 @@ from ovis import atomic
 from ovis.errors import DefinitionError
 from ovis.paths import CONSOLE_LOGS, Paths
 from ovis.record import Frozen
-from ovis.smallfile import read_json_object
+from ovis.smallfile import identity, read_json_object
 from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
@@ -821,7 +821,7 @@ def compiled_services(paths: Paths,
                 st = os.stat(path)
             except OSError:
                 continue
-            if hit[0] == _identity(st):
+            if hit[0] == identity(st):
                 out[e] = hit[1]
                 continue
         got = read_json_object(path)
@@ -831,11 +831,6 @@ def compiled_services(paths: Paths,
             svc = service_from_metadata(got[1])
         except (KeyError, ValueError):
             continue
-        memo[e] = (_identity(got[0]), svc)
+        memo[e] = (identity(got[0]), svc)
         out[e] = svc
     return out
-
-
-def _identity(st: os.stat_result) -> tuple[int, ...]:
-    """What tells an ``ovis.json`` from any other version of it (writes are renames)."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
