@@ -95,6 +95,14 @@ def _default(o: object) -> Any:
 def dumps(obj: Any, *, sort_keys: bool = False,
           separators: tuple[str, str] | None = None) -> str:
     """``json.dumps(obj, sort_keys=..., separators=...)`` (its other arguments at their defaults)."""
+    if type(obj) is str:  # JSONEncoder.encode's own case: the string alone, no encoder
+        try:
+            from _json import encode_basestring_ascii
+        except ImportError:
+            import json
+
+            return json.dumps(obj)
+        return encode_basestring_ascii(obj)
     item_sep, key_sep = separators if separators is not None else (", ", ": ")
     key = (sort_keys, item_sep, key_sep)
     enc = _encoders.get(key)

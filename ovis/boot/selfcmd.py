@@ -24,17 +24,9 @@ import shlex
 import sys
 from pathlib import Path
 
-try:  # json.dumps of a str, without the json package (stage 1 imports none of it)
-    from _json import encode_basestring_ascii as _json_str
-except ImportError:  # an interpreter without the C accelerator
-    from json import dumps as _json_str  # type: ignore[assignment]
-
-
-def _literal(value: str | list[str]) -> str:
-    """What ``json.dumps`` writes of a str or a list of str (also a Python literal of it)."""
-    if isinstance(value, str):
-        return _json_str(value)
-    return "[" + ", ".join(_json_str(v) for v in value) + "]"
+# What json.dumps writes of a str or a list of str (also a Python literal of it), without
+# the json package (stage 1 imports none of it).
+from ovis.jsonlite import dumps as _literal
 
 
 #: Run by ``python -I -S -c``: the package root goes on sys.path ({root}: a JSON string),
