@@ -351,9 +351,10 @@ class CompileCache:
         entries = self._entries
         k = 1 + len(entries) // CHUNK
         old_k = len(self._blobs)
-        if k != old_k:  # a new bucket count: every bucket made anew
-            for b in range(old_k):
-                self._models(b)
+        # The file's buckets made anew (all of them for a new bucket count) get
+        # their unread entries' models first: pickled again with the rest.
+        for b in range(old_k) if k != old_k else sorted(self._changed):
+            self._models(b)
         groups: list[dict[str, Service]] = [{} for _ in range(k)]
         keep: list[bool] = [k == old_k and b not in self._changed for b in range(k)]
         rows: dict[str, tuple[Any, ...]] = {}
@@ -363,10 +364,6 @@ class CompileCache:
                 rows[name] = e.row()
             elif e.model is not None:
                 groups[b][name] = e.model
-            elif b < old_k and k == old_k:  # a changed bucket's unread entries
-                self._models(b)
-                if e.model is not None:
-                    groups[b][name] = e.model
         blobs: list[bytes] = []
         for b, models in enumerate(groups):
             if keep[b]:
