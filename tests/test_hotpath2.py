@@ -22,7 +22,7 @@ import pytest
 from ovis.engine import state as statefile
 from ovis.engine.graph import Graph
 from ovis.engine.runner import run
-from ovis.engine.transaction import Action, Plan, Result
+from ovis.engine.transaction import Action, Plan
 from ovis.linux import procs
 from ovis.paths import Paths
 from ovis.s6 import events
@@ -30,31 +30,7 @@ from ovis.service.model import Kind, Service
 
 from tests.defs import LONGRUN
 from tests.livesys import LiveSystem, system  # noqa: F401
-
-
-class _Pipe:
-    """A job that settles when its pipe is written to (as an s6 event fifo would)."""
-
-    def __init__(self, name: str, log: list[str]) -> None:
-        self.name, self.log = name, log
-        self.r, self.w = os.pipe()
-        self.deadline = None
-        self.log.append(f"begin {name}")
-
-    def fileno(self) -> int:
-        return self.r
-
-    def on_readable(self, now: float) -> Result | None:
-        os.read(self.r, 10)
-        return Result(True)
-
-    def on_timeout(self, now: float) -> Result | None:
-        return None
-
-    def close(self) -> None:
-        self.log.append(f"close {self.name}")
-        os.close(self.r)
-        os.close(self.w)
+from tests.pipejob import PipeJob
 
 
 def _chain(n: int) -> dict[str, Service]:
@@ -68,8 +44,8 @@ def test_a_settlement_begins_the_next_service_before_its_close_and_flush() -> No
     services = _chain(3)
 
     class Backend:
-        def begin(self, name: str, action: Action, now: float) -> _Pipe:
-            job = _Pipe(name, log)
+        def begin(self, name: str, action: Action, now: float) -> PipeJob:
+            job = PipeJob(name, log)
             os.write(job.w, b"u")  # "up" as soon as it is asked
             return job
 
@@ -92,10 +68,10 @@ def test_settled_jobs_are_closed_and_flushed_when_a_begin_raises() -> None:
     services = _chain(2)
 
     class Backend:
-        def begin(self, name: str, action: Action, now: float) -> _Pipe:
+        def begin(self, name: str, action: Action, now: float) -> PipeJob:
             if name == "s1":
                 raise RuntimeError("boom")
-            job = _Pipe(name, log)
+            job = PipeJob(name, log)
             os.write(job.w, b"u")
             return job
 

@@ -109,7 +109,7 @@ import threading  # noqa: E402
 from ovis.engine.graph import Graph  # noqa: E402
 from ovis.engine.runner import run  # noqa: E402
 from ovis.engine.s6backend import LongrunJob  # noqa: E402
-from ovis.engine.transaction import Action, Plan, Result  # noqa: E402
+from ovis.engine.transaction import Action, Plan  # noqa: E402
 from ovis.engine import state as statefile  # noqa: E402
 from ovis.engine.manager import Manager  # noqa: E402
 from ovis.s6.control import is_supervised  # noqa: E402
@@ -119,30 +119,15 @@ from ovis.service.model import Kind, Service  # noqa: E402
 
 from tests.defs import LONGRUN  # noqa: E402
 from tests.livesys import LiveSystem, system  # noqa: E402,F401
+from tests.pipejob import PipeJob  # noqa: E402
 
 
-class _Later:
+class _Later(PipeJob):
     """A job settled by a timer (its pipe written): the runner waits for it."""
 
     def __init__(self, name: str, log: list[str]) -> None:
-        self.name, self.log, self.deadline = name, log, None
-        self.r, self.w = os.pipe()
-        log.append(f"begin {name}")
+        super().__init__(name, log)
         threading.Timer(0.05, os.write, (self.w, b"u")).start()
-
-    def fileno(self) -> int:
-        return self.r
-
-    def on_readable(self, now: float) -> Result | None:
-        os.read(self.r, 10)
-        return Result(True)
-
-    def on_timeout(self, now: float) -> Result | None:
-        return None
-
-    def close(self) -> None:
-        os.close(self.r)
-        os.close(self.w)
 
 
 def test_the_next_of_a_chain_is_prepared_while_its_prerequisite_runs() -> None:
