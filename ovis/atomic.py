@@ -106,7 +106,7 @@ def mkdir_p(path: Path, mode: int = 0o755) -> None:
     os.makedirs(path, mode=mode, exist_ok=True)
 
 
-def owned_dir(path: Path, uid: int, gid: int) -> None:
+def owned_dir(path: Path | str, uid: int, gid: int) -> None:
     """Make *path* a directory owned by uid:gid without following a planted symlink.
 
     A log destination may sit in a world-writable directory: whoever can
@@ -119,15 +119,19 @@ def owned_dir(path: Path, uid: int, gid: int) -> None:
     """
     from ovis.errors import ConfigError
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    from ovis.paths import normpath, parent
+
+    path = normpath(path)
+    name = path.rpartition("/")[2]
+    os.makedirs(parent(path), exist_ok=True)
+    pfd = os.open(parent(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
-            os.mkdir(path.name, 0o755, dir_fd=pfd)
+            os.mkdir(name, 0o755, dir_fd=pfd)
         except FileExistsError:
             pass
         try:
-            fd = os.open(path.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                          dir_fd=pfd)
         except OSError:
             raise ConfigError(f"{path}: not a real directory (a symlink or a file): "

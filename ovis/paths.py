@@ -48,6 +48,14 @@ def normpath(p: str | os.PathLike[str]) -> str:
     return (root + "/".join(c for c in p.split("/") if c and c != ".")) or "."
 
 
+def parent(p: str) -> str:
+    """``str(PurePosixPath(p).parent)`` for a normalised *p* (see :func:`normpath`)."""
+    head, sep, _tail = p.rpartition("/")
+    if not sep:
+        return "."
+    return head if head and head != "/" * len(head) else p[:len(head) + 1] if head else "/"
+
+
 def _path(s: str) -> Path:
     from pathlib import Path  # only for callers that want Path objects
 

@@ -47,21 +47,21 @@ def error(root: Path, name: str | None = None) -> str:
 def test_longrun_with_finish(tmp_path: Path) -> None:
     root = make(tmp_path / "food", {"run": SCRIPT, "finish": SCRIPT})
     svc = parse_anopa_dir(root, "food")
-    assert svc.name == "food" and svc.source == root
+    assert svc.name == "food" and svc.source == str(root)
     assert svc.kind is Kind.LONGRUN
-    assert svc.start == Program(ProgramKind.FILE, path=root / "run")
-    assert svc.stop == Program(ProgramKind.FILE, path=root / "finish")
+    assert svc.start == Program(ProgramKind.FILE, path=str(root / "run"))
+    assert svc.stop == Program(ProgramKind.FILE, path=str(root / "finish"))
     assert svc.logger is None  # anopa: a logger only from log/
     assert svc.extra_files == {}
-    assert svc.where("start") == (root / "run", 1)
+    assert svc.where("start") == (str(root / "run"), 1)
 
 
 def test_oneshot_with_start_and_stop(tmp_path: Path) -> None:
     root = make(tmp_path / "mount", {"start": SCRIPT, "stop": SCRIPT})
     svc = parse_anopa_dir(root, "mount")
     assert svc.kind is Kind.ONESHOT
-    assert svc.start == Program(ProgramKind.FILE, path=root / "start")
-    assert svc.stop == Program(ProgramKind.FILE, path=root / "stop")
+    assert svc.start == Program(ProgramKind.FILE, path=str(root / "start"))
+    assert svc.stop == Program(ProgramKind.FILE, path=str(root / "stop"))
 
 
 def test_oneshot_without_scripts_is_an_ordering_node(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_dependency_dirs_sorted(tmp_path: Path) -> None:
     assert svc.wants == ("syslog",)
     assert svc.after == ("clock", "net")
     assert svc.before == ("login",)
-    assert svc.where("depends/zeta") == (root / "needs" / "zeta", 1)
+    assert svc.where("depends/zeta") == (str(root / "needs" / "zeta"), 1)
     assert svc.key_as_written("depends/zeta") == "needs/zeta"
     assert svc.key_as_written("wants") == "wants"
 
@@ -134,7 +134,7 @@ def test_instance_is_appended_to_template_entries(tmp_path: Path) -> None:
 def test_notification_fd_and_gets_ready(tmp_path: Path) -> None:
     svc = parse_anopa_dir(make(tmp_path / "a", {"run": SCRIPT, "notification-fd": "3\n"}), "a")
     assert svc.notify == 3 and svc.has_readiness and not svc.gets_ready
-    assert svc.where("notify") == (tmp_path / "a" / "notification-fd", 1)
+    assert svc.where("notify") == (str(tmp_path / "a" / "notification-fd"), 1)
     svc = parse_anopa_dir(make(tmp_path / "b", {"run": SCRIPT, "gets-ready": ""}), "b")
     assert svc.notify is None and svc.gets_ready
 
@@ -166,8 +166,8 @@ def test_other_entries_go_to_extra_files(tmp_path: Path) -> None:
                                  "nosetsid": "", "lock-fd": "3", "supervise/status": "",
                                  "event": None, "status.anopa": "", ".git-keep": ""})
     svc = parse_anopa_dir(root, "a")
-    assert svc.extra_files == {"data": root / "data", "env": root / "env",
-                               "lock-fd": root / "lock-fd", "nosetsid": root / "nosetsid"}
+    assert svc.extra_files == {"data": str(root / "data"), "env": str(root / "env"),
+                               "lock-fd": str(root / "lock-fd"), "nosetsid": str(root / "nosetsid")}
     assert list(svc.extra_files) == ["data", "env", "lock-fd", "nosetsid"]
 
 
@@ -182,10 +182,11 @@ def test_log_directory(tmp_path: Path) -> None:
                                  "log/data": None})
     svc = parse_anopa_dir(root, "a")
     log = root / "log"
-    assert svc.logger == LoggerSpec(program=Program(ProgramKind.FILE, path=log / "run"), notify=4,
+    assert svc.logger == LoggerSpec(program=Program(ProgramKind.FILE, path=str(log / "run")), notify=4,
                                     timeout_kill=100,
-                                    extra_files={"data": log / "data", "down-signal": log / "down-signal"})
-    assert svc.where("logger") == (log, 1)
+                                    extra_files={"data": str(log / "data"),
+                                                 "down-signal": str(log / "down-signal")})
+    assert svc.where("logger") == (str(log), 1)
 
 
 def test_log_file_means_standard_logger(tmp_path: Path) -> None:
@@ -291,9 +292,9 @@ def test_unknown_files_and_nothing_to_run_are_warnings(tmp_path: Path) -> None:
     (root / "nosetsid").write_text("")  # an s6 file: copied, no warning
     svc = parse_anopa_dir(root, "cleanup")
     assert [(path, key, message.split(",")[0]) for path, _, key, message in svc.warnings] == [
-        (root / "down.bak", "down.bak", "unknown file"),
-        (root / "runn", "runn", "unknown file"),
-        (root, "cleanup", "nothing to run: no run"),
+        (str(root / "down.bak"), "down.bak", "unknown file"),
+        (str(root / "runn"), "runn", "unknown file"),
+        (str(root), "cleanup", "nothing to run: no run"),
     ]
     assert set(svc.extra_files) == {"down.bak", "nosetsid", "runn"}
 

@@ -51,7 +51,7 @@ def project(svc: Service) -> dict[str, Any]:
             "destination": None if logger.destination is None else str(logger.destination),
             "backup": logger.backup, "maxsize": logger.maxsize, "timestamp": logger.timestamp,
             "runas": logger.runas},
-        "extra_files": {rel: str(src.relative_to(SERVICES)) for rel, src in svc.extra_files.items()},
+        "extra_files": {rel: str(Path(src).relative_to(SERVICES)) for rel, src in svc.extra_files.items()},
         "essential": svc.essential,
         "down": svc.down,
         "earlier": svc.earlier,

@@ -17,7 +17,7 @@ from ovis.service.formats.sixtysix import (
 from ovis.service.values import normalize_signal, parse_uint
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind
 
-SRC = Path("/etc/ovis/service/svc")
+SRC = "/etc/ovis/service/svc"  # the model's paths are str
 
 
 def parse(text: str, name: str = "svc", path: Path = SRC):
@@ -148,7 +148,7 @@ def test_full_08_definition() -> None:
     assert svc.stop == Program(ProgramKind.VERBATIM, text="#!/bin/sh\necho bye\n")
     assert svc.env == {"FOO": "bar", "MODE": "fast", "PATH": "/x:${PATH}"}
     assert list(svc.env) == ["FOO", "MODE", "PATH"]
-    assert svc.logger == LoggerSpec(destination=Path("/var/log/food"), backup=5, maxsize=8192,
+    assert svc.logger == LoggerSpec(destination="/var/log/food", backup=5, maxsize=8192,
                                     timestamp="iso", runas="log", timeout_start=100, timeout_stop=200)
 
 
@@ -166,7 +166,7 @@ def test_full_at_definition() -> None:
     # @shebang gives the custom script its interpreter line
     assert svc.stop == Program(ProgramKind.VERBATIM, text="#!/bin/sh\necho bye\n")
     assert svc.env == {"FOO": "bar"}
-    assert svc.logger == LoggerSpec(destination=Path("/var/log/food"), backup=5, maxsize=8192,
+    assert svc.logger == LoggerSpec(destination="/var/log/food", backup=5, maxsize=8192,
                                     timestamp="iso", runas="log", timeout_start=100,
                                     timeout_stop=200, timeout_kill=300, timeout_finish=400)
 
@@ -527,7 +527,7 @@ def test_errors(text: str, expected: str) -> None:
 def test_error_carries_fields() -> None:
     with pytest.raises(DefinitionError) as info:
         parse(MAIN + "Notify = x\n")
-    assert (info.value.path, info.value.line, info.value.key) == (SRC, 3, "Notify")
+    assert (info.value.path, info.value.line, info.value.key) == (Path(SRC), 3, "Notify")
 
 
 # --------------------------------------------------------------------------
@@ -690,7 +690,7 @@ def test_copyfrom_next_to_the_frontend(tmp_path: Path) -> None:
     (home / "data" / "a.conf").write_text("x\n")
     (home / "dbus").write_text(V08_MIN + "CopyFrom = ( data )\n[Start]\nExecute = ( x )\n")
     svc = parse_frontend(home / "dbus", "dbus")
-    assert svc.extra_files == {"data": home / "data"}
+    assert svc.extra_files == {"data": str(home / "data")}
     (home / "data" / "loop").symlink_to(home / "data")
     with pytest.raises(DefinitionError, match="data/loop:1: data/loop: cannot be copied: symbolic link loop"):
         parse_frontend(home / "dbus", "dbus")

@@ -78,7 +78,7 @@ def test_longrun_files(tmp_path: Path) -> None:
     assert set(svc.extra_files) == {"env", "data", "lock-fd", "max-death-tally"}
     assert svc.logger is None  # s6-rc: output goes to the supervision tree, or to a consumer
     assert svc.warnings == []
-    assert svc.where("depends/db") == (d / "dependencies.d" / "db", 1)
+    assert svc.where("depends/db") == (str(d / "dependencies.d" / "db"), 1)
 
 
 def test_absent_timeout_up_is_forever_absent_timeout_down_keeps_the_stop_defaults(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_dependencies_list_file(tmp_path: Path) -> None:
                              "dependencies": "# comment\n\n  net\n\tdb\nnet\n"})
     svc = parse_s6rc_dir(d, "w")
     assert svc.depends == ("net", "db")
-    assert svc.where("depends/db") == (d / "dependencies", 4)
+    assert svc.where("depends/db") == (str(d / "dependencies"), 4)
 
 
 def test_dependencies_d_wins_over_dependencies_with_a_warning(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_empty_up_is_nothing_to_run_with_a_warning(tmp_path: Path) -> None:
     d = make(tmp_path, "s", {"type": "oneshot\n", "up": "  # only a comment\n\n"})
     svc = parse_s6rc_dir(d, "s")
     assert svc.start is None
-    assert svc.warnings == [(d / "up", 1, "up", "empty: nothing to run")]
+    assert svc.warnings == [(str(d / "up"), 1, "up", "empty: nothing to run")]
 
 
 @pytest.mark.parametrize("text,words", [("echo a b\n", 3), ('echo "a b # c"\n', 2),
@@ -162,7 +162,7 @@ def test_execline_syntax_errors(text: str) -> None:
 def test_unknown_or_ignored_files_are_warnings(tmp_path: Path, files: dict[str, str], rel: str) -> None:
     d = make(tmp_path, "w", {"type": "longrun\n", "run": "#!/bin/sh\n", **files})
     svc = parse_s6rc_dir(d, "w")
-    assert [(w[0], w[2]) for w in svc.warnings] == [(d / rel, rel)]
+    assert [(w[0], w[2]) for w in svc.warnings] == [(str(d / rel), rel)]
     assert svc.notify is None
 
 

@@ -186,7 +186,7 @@ def test_frontend_in_its_own_directory(tmp_path: Path) -> None:
     home.mkdir()
     (home / "dbus").write_text(GOOD)
     (home / "data").mkdir()
-    assert parse_definition(home, "dbus").source == home / "dbus"
+    assert parse_definition(home, "dbus").source == str(home / "dbus")
     (tmp_path / "s6rc").mkdir()
     (tmp_path / "s6rc" / "type").write_text("longrun\n")  # a type file wins: s6-rc, even without run
     with pytest.raises(DefinitionError, match=r"s6rc/run.*"):

@@ -198,7 +198,7 @@ class Services:
         A servicedir ovis compiled from a 66 file (``ovis --live REPODIR
         start``) has no such directories: its edges are the compiled ones.
         """
-        if svc.source is not None and svc.source.is_file():
+        if svc.source is not None and os.path.isfile(svc.source):
             return Edges(tuple(svc.depends), tuple(svc.wants), tuple(svc.after), tuple(svc.before))
         found: dict[str, tuple[str, ...]] = {}
         for sub in DEP_DIRS:

@@ -187,9 +187,9 @@ class FixedRepository(Repository):
         super().__init__(())
         self.fixed = services
 
-    def locate(self, name: str) -> Path | None:
+    def locate(self, name: str) -> str | None:
         svc = self.fixed.get(name)
-        return (svc.source or Path(name)) if svc is not None else None
+        return (svc.source or name) if svc is not None else None
 
     def names(self) -> list[str]:
         return sorted(self.fixed)

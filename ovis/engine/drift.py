@@ -7,8 +7,8 @@ ask here, so neither imports the other.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing and pathlib cost ~35 modules (ovis status imports this)
 
 from ovis.errors import ConfigError
 from ovis.service.compiler import read_metadata
@@ -18,17 +18,17 @@ if TYPE_CHECKING:
 
 
 def compiled_digest(manager: Manager, name: str) -> str | None:
-    meta = read_metadata(manager.paths.servicedir(name))
+    meta = read_metadata(f"{manager.paths.servicedirs_str}/{name}")
     d = meta.get("digest") if meta else None
     return str(d) if d else None
 
 
-def _newest_mtime(p: Path) -> float:
+def _newest_mtime(p: str) -> float:
     try:
         newest = os.lstat(p).st_mtime
     except OSError:
         return 0.0
-    if p.is_dir():
+    if os.path.isdir(p):
         for root, dirs, files in os.walk(p):
             for n in dirs + files:
                 try:
@@ -46,7 +46,7 @@ def definition_changed(manager: Manager, name: str) -> bool | None:
     ``ovis.json`` was written cannot have changed (``ovis status`` calls
     this for every compiled service); the digest decides otherwise.
     """
-    meta_path = manager.paths.servicedir(name) / "ovis.json"
+    meta_path = f"{manager.paths.servicedirs_str}/{name}/ovis.json"
     try:
         compiled_at = os.stat(meta_path).st_mtime
     except OSError:

@@ -185,7 +185,7 @@ def bundle_status(paths: Paths, svc: Service | TableModel,
     return out
 
 
-def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> dict[str, Any]:
+def broken_status(paths: Paths, name: str, source: str | None, error: str) -> dict[str, Any]:
     """A service whose definition cannot be loaded: failed, invalid-definition.
 
     Its type cannot be parsed either; it is guessed from the source (a
@@ -195,11 +195,12 @@ def broken_status(paths: Paths, name: str, source: Path | None, error: str) -> d
     st = statefile.load(paths, name)
     kind = "longrun"
     if source is not None:
-        if source.is_dir() and (source / "type").is_file():  # s6-rc: it says so
-            word = (source / "type").read_text(errors="replace").strip()
+        if os.path.isdir(source) and os.path.isfile(f"{source}/type"):  # s6-rc: it says so
+            with open(f"{source}/type", errors="replace") as f:
+                word = f.read().strip()
             kind = word if word in ("longrun", "oneshot", "bundle") else "longrun"
-        elif source.is_dir():
-            kind = "longrun" if (source / "run").exists() else "oneshot"
+        elif os.path.isdir(source):
+            kind = "longrun" if os.path.exists(f"{source}/run") else "oneshot"
         else:
             from ovis.errors import DefinitionError
             from ovis.service.sources import read_bytes

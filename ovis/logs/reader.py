@@ -100,7 +100,9 @@ def log_file(manager: Manager, name: str) -> Path:
         if manager.repo.locate(name) is None:
             raise UnknownService(name)
         svc = manager.repo.load(name)
-    return (log_destination(svc, manager.paths) or manager.paths.logdir_of(name)) / "current"
+    from pathlib import Path  # (ovis log: the model's paths are str)
+
+    return Path(log_destination(svc, manager.paths) or manager.paths.logdir_of(name)) / "current"
 
 
 def logged_services(manager: Manager) -> list[str]:

@@ -47,7 +47,6 @@ import pickle
 import stat
 import sys
 import zlib
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 if TYPE_CHECKING:
     from typing import Any
@@ -55,8 +54,9 @@ if TYPE_CHECKING:
 from ovis.service.model import Service
 
 FILE = "compile-cache"
-_FORMAT = 4  # 1: one model pickle per entry; 2: one for the tree; 3: chunks read at once;
-#             4: buckets of models by the name's CRC, each read when one of it is needed
+_FORMAT = 5  # 1: one model pickle per entry; 2: one for the tree; 3: chunks read at once;
+#             4: buckets of models by the name's CRC, each read when one of it is needed;
+#             5: the models' paths are str (no pathlib in a start or a status)
 #: Models per bucket, about (the count is 1 + entries // CHUNK): a pickler's memo holds
 #: every object it wrote until it is done (3.3 MB for 1000 services in one pickle, the
 #: cold start's peak RSS; a third of a megabyte in pickles of 50), and a command that
@@ -128,7 +128,7 @@ def _uses_ids(svc: Service) -> bool:
 
 
 class _ModelUnpickler(pickle.Unpickler):
-    """Builds only ovis's model classes and paths: nothing in the file can run code."""
+    """Builds only ovis's model classes (their paths are str): nothing in the file can run code."""
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "ovis.service.model" and name in ("Service", "Program", "LoggerSpec",
@@ -136,10 +136,6 @@ class _ModelUnpickler(pickle.Unpickler):
             import ovis.service.model as model
 
             return getattr(model, name)
-        if module == "pathlib" and name in ("PosixPath", "Path"):
-            import pathlib
-
-            return getattr(pathlib, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
 
 
@@ -173,8 +169,11 @@ class Entry:
 class CompileCache:
     """The cache of one LIVE directory, shared by the repository and the compiler."""
 
-    def __init__(self, live: Path) -> None:
-        self.file = Path(live) / FILE
+    def __init__(self, live: str | os.PathLike[str]) -> None:
+        from ovis.paths import normpath
+
+        self.dir = normpath(live)
+        self.file = f"{self.dir}/{FILE}"
         self._entries: dict[str, Entry] | None = None
         self._blobs: list[bytes] = []  # the file's buckets of models, pickled
         self._unpickled: set[int] = set()  # buckets whose models were given to their entries
@@ -188,7 +187,7 @@ class CompileCache:
     # Reading ------------------------------------------------------------------
     def _trusted_dir(self) -> bool:
         try:
-            st = os.stat(self.file.parent)
+            st = os.stat(self.dir)
         except OSError:
             return False
         return st.st_uid == os.geteuid() and not st.st_mode & 0o022
@@ -236,7 +235,7 @@ class CompileCache:
             self._ids = ids_key()
         return self._ids
 
-    def lookup(self, name: str, path: Path) -> Service | None:
+    def lookup(self, name: str, path: str) -> Service | None:
         """The cached model of *name* read from *path*, if nothing it depends on changed."""
         entry = self._load().get(name)
         if entry is None or entry.path != str(path):
@@ -286,7 +285,7 @@ class CompileCache:
             entry.model = svc
 
     # Writing ------------------------------------------------------------------
-    def store(self, name: str, path: Path, svc: Service, reads: list[str],
+    def store(self, name: str, path: str, svc: Service, reads: list[str],
               before: list[Any] | None) -> None:
         """Remember *svc*, parsed and validated from *path*; *before*: the entry's key before parsing."""
         if before is None:
@@ -411,12 +410,12 @@ def _walk(roots: list[str]) -> list[Any] | None:
 _CACHES: dict[str, CompileCache] = {}
 
 
-def for_live(live: Path) -> CompileCache:
+def for_live(live: str | os.PathLike[str]) -> CompileCache:
     """The one cache object of *live* in this process."""
     k = str(live)
     c = _CACHES.get(k)
     if c is None:
-        c = _CACHES[k] = CompileCache(Path(live))
+        c = _CACHES[k] = CompileCache(k)
     return c
 
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 from ovis import jsonlite as json  # json's bytes and answers without importing json (and re)
 import os
 import stat
-from pathlib import Path
 
 from ovis import atomic
 from ovis.errors import DefinitionError
-from ovis.paths import CONSOLE_LOGS, Paths
+from ovis.paths import CONSOLE_LOGS, Paths, normpath, parent
 from ovis.record import Frozen
 from ovis.smallfile import identity, read_json_object
 from ovis.service import envsubst, execline, restart, runas, stdio
@@ -152,9 +151,9 @@ def validate(svc: Service) -> None:
         _ids(svc, Program(ProgramKind.EXECLINE, runas=svc.logger.runas), "logger")
 
 
-def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[bytes | Path, int]]:
+def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[bytes | str, int]]:
     """Every file of the servicedir: relative name -> (content or source path, mode)."""
-    files: dict[str, tuple[bytes | Path, int]] = {}
+    files: dict[str, tuple[bytes | str, int]] = {}
     env = _environment(svc)
     streams = streams_of(svc)
     logger = effective_logger(svc)
@@ -209,13 +208,13 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
     return files
 
 
-def _restart_policy(files: dict[str, tuple[bytes | Path, int]], svc: Service,
+def _restart_policy(files: dict[str, tuple[bytes | str, int]], svc: Service,
                     paths: Paths) -> None:
     """``finish`` carries the back-off, the restart limit and essential deaths."""
     first = svc.restart_delay if svc.restart_delay is not None else restart.FIRST_MS
     top = max(first, svc.restart_delay_max if svc.restart_delay_max is not None
               else restart.MAX_MS)
-    text = restart.finish_script(svc.name, paths.live, first_ms=first, max_ms=top,
+    text = restart.finish_script(svc.name, paths.live_str, first_ms=first, max_ms=top,
                                  limit=svc.max_death or 0, essential=svc.essential,
                                  user_finish=svc.stop is not None)
     files["finish"] = (text.encode(), 0o755)
@@ -223,7 +222,7 @@ def _restart_policy(files: dict[str, tuple[bytes | Path, int]], svc: Service,
                                0o644)
 
 
-def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Program,
+def _program(files: dict[str, tuple[bytes | str, int]], name: str, prog: Program,
              env: _Env, redirs: str, ids: runas.Ids | None, positional: bool) -> None:
     """The script *name* for *prog*: streams, environment, RunAs, then the user's text.
 
@@ -311,12 +310,12 @@ def _calls_no_execline(text: str) -> bool:
     return not execline.needs_path([text])
 
 
-def pipe_path(paths: Paths, consumer: str) -> Path:
+def pipe_path(paths: Paths, consumer: str) -> str:
     """The fifo that feeds *consumer*'s stdin (all its producers write into it)."""
-    return paths.live / "pipe" / consumer
+    return f"{paths.live_str}/pipe/{consumer}"
 
 
-def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, paths: Paths) -> None:
+def _pipe_wrappers(files: dict[str, tuple[bytes | str, int]], svc: Service, paths: Paths) -> None:
     """s6-rc pipelines: ``run`` (and ``finish``) get the pipeline fds, then exec the user's file.
 
     Each end opens its fifo read-write (``redirfd -u``): that never blocks,
@@ -326,9 +325,9 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
     lines = ""
     redirfd = execline.command("redirfd")
     if svc.consumer_for:
-        lines += f"{redirfd} -u 0 {execline.quote(str(pipe_path(paths, svc.name)))}\n"
+        lines += f"{redirfd} -u 0 {execline.quote(pipe_path(paths, svc.name))}\n"
     if svc.producer_for:
-        lines += f"{redirfd} -u 1 {execline.quote(str(pipe_path(paths, svc.producer_for)))}\n"
+        lines += f"{redirfd} -u 1 {execline.quote(pipe_path(paths, svc.producer_for))}\n"
     files["run.user"] = files.pop("run")
     files["run"] = ((execline.header("-P") + lines + "./run.user\n").encode(), 0o755)
     if "finish.user" in files:  # the restart policy's finish calls ./finish.user: fds for it too
@@ -336,12 +335,12 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
         files["finish.user"] = ((execline.header("-S0") + lines + "./finish.pipe $@\n").encode(), 0o755)
 
 
-def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
+def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | str:
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
     # (the name is a checked service name: no Paths.logdir_of check and Path again)
-    dest = spec.destination or f"{paths.logdir}/{name}"
+    dest = spec.destination or f"{paths.logdir_str}/{name}"
     script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
     if ids is not None:
         script += ids.command()
@@ -349,7 +348,7 @@ def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None
         script += execline.lead(spec.program.text.strip("\n")) + "\n"
     else:
         script += (f"s6-log -- {' '.join(s6log_script(spec))} "
-                   f"{execline.quote(str(dest))}{_console_copy(name, paths)}\n")
+                   f"{execline.quote(dest)}{_console_copy(name, paths)}\n")
     return script.encode()
 
 
@@ -361,16 +360,21 @@ def _console_copy(name: str, paths: Paths) -> str:
     ``-b`` goes on reading its input, so a stdout nobody reads never blocks
     the service (the lines wait in the logger's memory).
     """
-    if not os.path.exists(f"{paths.live}/{CONSOLE_LOGS}"):
+    if not os.path.exists(f"{paths.live_str}/{CONSOLE_LOGS}"):
         return ""
     return f" {execline.quote('p' + name + ':')} 1"
 
 
-def log_destination(svc: Service, paths: Paths) -> Path | None:
+def log_destination(svc: Service, paths: Paths) -> str | None:
+    """Where *svc*'s logger writes (a str, as the model's paths); None: no logger."""
     logger = effective_logger(svc)
     if logger is None:
         return None
-    return logger.destination or paths.logdir_of(svc.name)
+    if logger.destination:
+        return logger.destination
+    from ovis.paths import check_name
+
+    return f"{paths.logdir_str}/{check_name(svc.name)}"
 
 
 def metadata(svc: Service) -> dict[str, object]:
@@ -378,7 +382,7 @@ def metadata(svc: Service) -> dict[str, object]:
     return {
         "name": svc.name,
         "kind": svc.kind.value,
-        "source": str(svc.source),
+        "source": str(svc.source),  # (str already, unless a caller set a Path)
         "description": svc.description,
         "depends": list(svc.depends),
         "wants": list(svc.wants),
@@ -413,7 +417,7 @@ def service_from_metadata(meta: dict[str, object]) -> Service:
     return Service(
         name=str(meta["name"]),
         kind=Kind(meta["kind"]),
-        source=Path(str(meta.get("source", ""))),
+        source=normpath(str(meta.get("source", ""))),
         description=str(meta.get("description", "")),
         depends=names("depends"), wants=names("wants"), after=names("after"),
         before=names("before"), requiredby=names("requiredby"),
@@ -429,7 +433,7 @@ def _logger_from_metadata(meta: dict[str, object]) -> LoggerSpec | None:
         return None
     dest = meta.get("log_destination")
     rot = meta.get("log_rotation")
-    spec = LoggerSpec(destination=Path(str(dest)) if dest else None)
+    spec = LoggerSpec(destination=normpath(str(dest)) if dest else None)
     if isinstance(rot, list) and len(rot) == 3:
         spec = LoggerSpec(destination=spec.destination, backup=int(rot[0]),
                           maxsize=int(rot[1]), timestamp=str(rot[2]))
@@ -442,14 +446,14 @@ def s6log_script(spec: LoggerSpec) -> list[str]:
     return [*stamp, f"n{spec.backup}", f"s{spec.maxsize}"]
 
 
-def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object]) -> str:
+def _digest(files: dict[str, tuple[bytes | str, int]], meta: dict[str, object]) -> str:
     from ovis.service.sha import sha256  # here: a warm start never needs it
 
     h = sha256(json.dumps(meta, sort_keys=True).encode())
     for rel in sorted(files):
         content, mode = files[rel]
         h.update(rel.encode() + b"\0" + str(mode).encode() + b"\0")
-        if isinstance(content, Path):
+        if isinstance(content, str):
             h.update(_path_digest(content).encode())
         else:
             h.update(content)
@@ -457,14 +461,14 @@ def _digest(files: dict[str, tuple[bytes | Path, int]], meta: dict[str, object])
     return h.hexdigest()
 
 
-def _is_fifo(p: Path) -> bool:
+def _is_fifo(p: str) -> bool:
     try:
         return stat.S_ISFIFO(os.stat(p).st_mode)
     except OSError:
         return False
 
 
-def _path_digest(p: Path) -> str:
+def _path_digest(p: str) -> str:
     from ovis.service.sha import sha256
 
     h = sha256()
@@ -480,22 +484,22 @@ def _path_digest(p: Path) -> str:
         for root, dirs, fnames in sorted(os.walk(p)):
             dirs.sort()
             for f in sorted(fnames):
-                fp = Path(root) / f
-                h.update(str(fp.relative_to(p)).encode() + b"\0")
-                h.update(fp.read_bytes() if fp.is_file() and not _is_fifo(fp) else b"")
-                h.update(oct(fp.stat().st_mode).encode() if fp.exists() else b"")
+                fp = f"{root}/{f}"
+                h.update((f if root == p else f"{root[len(p) + 1:]}/{f}").encode() + b"\0")
+                h.update(_read_file(fp) if os.path.isfile(fp) and not _is_fifo(fp) else b"")
+                h.update(oct(os.stat(fp).st_mode).encode() if os.path.exists(fp) else b"")
     elif st is not None:
-        h.update(p.read_bytes() + oct(p.stat().st_mode).encode())
+        h.update(_read_file(p) + oct(os.stat(p).st_mode).encode())
     return h.hexdigest()
 
 
-def _read_file(p: Path | str) -> bytes:
+def _read_file(p: str) -> bytes:
     with open(p, "rb", buffering=0) as f:
         return f.read()
 
 
 def _copy_entry(src: str, dst: str) -> None:
-    if _is_fifo(Path(src)):
+    if _is_fifo(src):
         os.mkfifo(dst, os.stat(src).st_mode & 0o777)
     else:
         import shutil
@@ -503,9 +507,9 @@ def _copy_entry(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _write(dest: Path | str, rel: str, content: bytes | Path, mode: int,
+def _write(dest: str, rel: str, content: bytes | str, mode: int,
            atomic_write: bool) -> None:
-    if isinstance(content, Path) and not atomic_write:
+    if isinstance(content, str) and not atomic_write:
         # A file copied into a servicedir being built (its subdirectory made
         # by _create): one stat of the source, one read, one new file.
         try:
@@ -516,31 +520,33 @@ def _write(dest: Path | str, rel: str, content: bytes | Path, mode: int,
             _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content),
                        st.st_mode & 0o7777 if mode < 0 else mode, exact=True)
             return
-    target = Path(dest) / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, Path):
+    target = normpath(f"{os.fspath(dest)}/{rel}")
+    os.makedirs(parent(target), exist_ok=True)
+    if isinstance(content, str):
         if _is_fifo(content):  # anopa's catch-all logger ships its fifo: recreate it
             if not _is_fifo(target):
                 if os.path.lexists(target):
                     os.unlink(target)
                 os.mkfifo(target, os.stat(content).st_mode & 0o777)
             return
-        if content.is_dir():
+        if os.path.isdir(content):
             import shutil
 
-            tmp = target.with_name(f".{target.name}.tmp")
+            head, _, tail = target.rpartition("/")
+            tmp = f"{head}/.{tail}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(content, tmp, symlinks=False, copy_function=_copy_entry)
-            if target.exists():
+            if os.path.exists(target):
                 shutil.rmtree(target)
             os.rename(tmp, target)
         else:
-            data = content.read_bytes()
-            m = content.stat().st_mode & 0o7777 if mode < 0 else mode
+            data = _read_file(content)
+            m = os.stat(content).st_mode & 0o7777 if mode < 0 else mode
             if atomic_write:
                 atomic.write_bytes(target, data, m)
             else:
-                target.write_bytes(data)
+                with open(target, "wb") as f:
+                    f.write(data)
                 os.chmod(target, m)
         return
     if atomic_write:
@@ -584,7 +590,7 @@ class Compiler:
 
         self.paths = paths
         self.as_root = os.geteuid() == 0
-        self.cache = for_live(paths.live)
+        self.cache = for_live(paths.live_str)
         self._env: str | None = None
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
@@ -599,11 +605,11 @@ class Compiler:
             from ovis.service.cache import ids_key
 
             p, it = self.paths, execline.interpreter()
-            self._env = repr((str(p.live), str(p.logdir), str(p.servicedirs), self.as_root,
+            self._env = repr((p.live_str, p.logdir_str, p.servicedirs_str, self.as_root,
                               it.path, it.bindir, sorted(it.names), os.environ.get("PATH"),
                               sys.executable, ids_key()))
         # Not kept: a boot may turn container logs on between two compiles.
-        console = os.path.exists(os.path.join(self.paths.live, CONSOLE_LOGS))
+        console = os.path.exists(f"{self.paths.live_str}/{CONSOLE_LOGS}")
         return self._env + ("+console" if console else "")
 
     def digest(self, svc: Service) -> str:
@@ -648,7 +654,7 @@ class Compiler:
             self._create(dest, svc, files, meta, down)
             self.created.add(svc.name)
         else:
-            self._update(Path(dest), files, meta)
+            self._update(dest, files, meta)
         self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
         return True
 
@@ -660,7 +666,7 @@ class Compiler:
                 [svc.producer_for] if svc.producer_for else []):
             fifo = pipe_path(self.paths, consumer)
             if not _is_fifo(fifo):
-                fifo.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(parent(fifo), exist_ok=True)
                 if os.path.lexists(fifo):
                     os.unlink(fifo)
                 os.mkfifo(fifo, 0o600)
@@ -674,14 +680,14 @@ class Compiler:
             if ids is not None:  # created and chowned without following a planted symlink
                 atomic.owned_dir(dest, ids.uid, ids.gid)
             else:
-                dest.mkdir(parents=True, exist_ok=True)
+                os.makedirs(dest, exist_ok=True)
         # 66 creates a StdOut/StdErr file's directory (0755); the file itself
         # is opened for appending (and created) by the run script.
         for value in (streams_of(svc).stdout, streams_of(svc).stderr):
             if value.startswith("file:"):
-                Path(value[5:]).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                os.makedirs(parent(normpath(value[5:])), 0o755, exist_ok=True)
 
-    def _create(self, dest: Path | str, svc: Service, files: dict[str, tuple[bytes | Path, int]],
+    def _create(self, dest: str, svc: Service, files: dict[str, tuple[bytes | str, int]],
                 meta: dict[str, object], down: bool) -> None:
         # Strings and one syscall per file, not pathlib: a cold start of
         # hundreds runs this once per service, on the core its supervisors need.
@@ -707,7 +713,7 @@ class Compiler:
             if sub not in subdirs:
                 os.makedirs(f"{tmp}/{sub}", exist_ok=True)
                 subdirs.add(sub)
-            if isinstance(content, Path):
+            if isinstance(content, str):
                 _write(tmp, rel, content, mode, atomic_write=False)
             else:
                 _write_new(f"{tmp}/{rel}", content, mode)
@@ -731,31 +737,31 @@ class Compiler:
         else:
             os.rename(tmp, d)
 
-    def _update(self, dest: Path, files: dict[str, tuple[bytes | Path, int]],
+    def _update(self, dest: str, files: dict[str, tuple[bytes | str, int]],
                 meta: dict[str, object]) -> None:
         for rel, (content, mode) in files.items():
             _write(dest, rel, content, mode, atomic_write=True)
         if "log/run" in files:
             from ovis.s6.events import ensure_fifodir
 
-            ensure_fifodir(dest / "log")
-        envdir = dest / ENVDIR
-        if envdir.is_dir():  # a variable dropped from the definition must not linger
+            ensure_fifodir(f"{dest}/log")
+        envdir = f"{dest}/{ENVDIR}"
+        if os.path.isdir(envdir):  # a variable dropped from the definition must not linger
             for entry in os.listdir(envdir):
                 if f"{ENVDIR}/{entry}" not in files:
-                    os.unlink(envdir / entry)
+                    os.unlink(f"{envdir}/{entry}")
         wanted = set(files) | {META}
         for entry in os.listdir(dest):
             if entry not in LIVE_ENTRIES and entry not in wanted and not entry.startswith("."):
-                p = dest / entry
+                p = f"{dest}/{entry}"
                 if not any(w.startswith(entry + "/") for w in wanted):
-                    if p.is_dir() and not p.is_symlink():
+                    if os.path.isdir(p) and not os.path.islink(p):
                         import shutil
 
                         shutil.rmtree(p)
                     else:
-                        p.unlink()
-        atomic.write_text(dest / META, _meta_text(meta))
+                        os.unlink(p)
+        atomic.write_text(f"{dest}/{META}", _meta_text(meta))
 
     def link(self, name: str) -> bool:
         """Link a longrun into the scandir; True when the link is new.
@@ -764,9 +770,9 @@ class Compiler:
         temporary and rename needed.
         """
         if self._links is None:
-            scandir = os.fspath(self.paths.scandir)
+            scandir = self.paths.scandir_str
             os.makedirs(scandir, exist_ok=True)
-            self._links = (scandir, os.path.relpath(self.paths.servicedirs, scandir))
+            self._links = (scandir, os.path.relpath(self.paths.servicedirs_str, scandir))
         scandir, rel = self._links
         link = f"{scandir}/{name}"
         if os.path.lexists(link):
@@ -781,14 +787,14 @@ class Compiler:
         return True
 
     def unlink(self, name: str) -> bool:
-        link = self.paths.scandir / name
+        link = f"{self.paths.scandir_str}/{name}"
         if os.path.lexists(link):
             os.unlink(link)
             return True
         return False
 
 
-def read_metadata(servicedir: Path | str) -> dict[str, object] | None:
+def read_metadata(servicedir: str) -> dict[str, object] | None:
     got = read_json_object(f"{os.fspath(servicedir)}/{META}")
     return None if got is None else got[1]
 

@@ -19,7 +19,6 @@ variable); this module keeps it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ovis.errors import DefinitionError
 
@@ -48,7 +47,7 @@ def unquote(value: str) -> str:
     return value.replace('\\"', '"')
 
 
-def parse_env_line(path: Path, lineno: int, line: str) -> tuple[str, str]:
+def parse_env_line(path: str, lineno: int, line: str) -> tuple[str, str]:
     """Split one ``KEY=VALUE`` line; raise DefinitionError when it is not one."""
     if "=" not in line:
         raise DefinitionError(path, lineno, line.strip(), "expected KEY=VALUE")
@@ -59,7 +58,7 @@ def parse_env_line(path: Path, lineno: int, line: str) -> tuple[str, str]:
     return key, unquote(value.strip())
 
 
-def parse_env_lines(path: Path, numbered: list[tuple[int, str]]) -> tuple[dict[str, str], dict[str, int]]:
+def parse_env_lines(path: str, numbered: list[tuple[int, str]]) -> tuple[dict[str, str], dict[str, int]]:
     """Parse ``(lineno, text)`` pairs into (variables in order, line of each).
 
     A variable set twice is an error: silently keeping one of them hides
@@ -78,9 +77,10 @@ def parse_env_lines(path: Path, numbered: list[tuple[int, str]]) -> tuple[dict[s
     return env, where
 
 
-def parse_envfile(path: Path, text: str | None = None) -> dict[str, str]:
+def parse_envfile(path: str, text: str | None = None) -> dict[str, str]:
     """Variables of a whole ``KEY=VALUE`` file (text defaults to reading *path*)."""
     if text is None:
-        text = path.read_text()
+        with open(path) as f:
+            text = f.read()
     env, _ = parse_env_lines(path, list(enumerate(text.splitlines(), start=1)))
     return env

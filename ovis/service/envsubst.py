@@ -20,7 +20,6 @@ has no value in 66 either: it is refused here with the file and line.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ovis.errors import DefinitionError
 from ovis.record import Frozen
@@ -53,7 +52,7 @@ class Template(Frozen):
         return "".join(out)
 
 
-def resolve(env: dict[str, str], where: "dict[str, tuple[Path, int]]", source: Path) -> dict[str, Template]:
+def resolve(env: dict[str, str], where: "dict[str, tuple[str, int]]", source: str) -> dict[str, Template]:
     """Every variable's value with the section's own references expanded.
 
     *where* maps a variable to its (file, line) for errors; a value holding
@@ -61,7 +60,7 @@ def resolve(env: dict[str, str], where: "dict[str, tuple[Path, int]]", source: P
     """
     done: dict[str, Template] = {}
 
-    def place(name: str) -> tuple[Path, int]:
+    def place(name: str) -> tuple[str, int]:
         return where.get(name, (source, 1))
 
     def expand(name: str, chain: list[str]) -> Template:

@@ -14,7 +14,6 @@ from ovis.record import Frozen, Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
     from typing import Any
 
 #: Names must be safe as a single path component and as an argv word:
@@ -138,7 +137,7 @@ class Program(Frozen):
 
     __slots__ = ("kind", "text", "path", "runas")
 
-    def __init__(self, kind: ProgramKind, text: str = "", path: Path | None = None,
+    def __init__(self, kind: ProgramKind, text: str = "", path: str | None = None,
                  runas: str | None = None) -> None:
         s = object.__setattr__
         s(self, "kind", kind)
@@ -154,12 +153,12 @@ class LoggerSpec(Frozen):
                  "timeout_start", "timeout_stop", "timeout_kill", "timeout_finish", "extra_files")
     _nohash = ('extra_files',)
 
-    def __init__(self, destination: Path | None = None, backup: int = 3, maxsize: int = 1_000_000,
+    def __init__(self, destination: str | None = None, backup: int = 3, maxsize: int = 1_000_000,
                  timestamp: str = "tai", runas: str | None = None, program: Program | None = None,
                  notify: int | None = None, timeout_start: int | None = None,
                  timeout_stop: int | None = None, timeout_kill: int | None = None,
                  timeout_finish: int | None = None,
-                 extra_files: dict[str, Path] | None = None) -> None:
+                 extra_files: dict[str, str] | None = None) -> None:
         s = object.__setattr__
         s(self, "destination", destination)  # None: LOGDIR/NAME
         s(self, "backup", backup)
@@ -179,7 +178,14 @@ class LoggerSpec(Frozen):
 
 
 class Service(Record):
-    """One service, whatever format it was written in."""
+    """One service, whatever format it was written in.
+
+    Its paths (``source``, ``lines``, ``warnings``, ``extra_files``, the
+    programs' and the logger's) are plain normalised ``str``, as
+    ``str(pathlib.Path(...))`` gives them: pathlib brings re, enum, fnmatch,
+    urllib.parse and ipaddress (some 25 modules) into every command that
+    reads a definition or unpickles the compile cache.
+    """
 
     __slots__ = ("name", "kind", "source", "description", "version", "depends", "wants", "after",
                  "before", "requiredby", "start", "stop", "notify", "timeout_start",
@@ -189,7 +195,7 @@ class Service(Record):
                  "consumer_for", "pipeline_name", "user", "extra_files", "lines", "gets_ready",
                  "keys", "warnings")
 
-    def __init__(self, name: str, kind: Kind, source: Path, description: str = "",
+    def __init__(self, name: str, kind: Kind, source: str, description: str = "",
                  version: str | None = None, depends: tuple[str, ...] = (),
                  wants: tuple[str, ...] = (), after: tuple[str, ...] = (),
                  before: tuple[str, ...] = (), requiredby: tuple[str, ...] = (),
@@ -205,10 +211,10 @@ class Service(Record):
                  essential: bool = False, contents: tuple[str, ...] = (),
                  producer_for: str | None = None, consumer_for: tuple[str, ...] = (),
                  pipeline_name: str | None = None, user: tuple[str, ...] = (),
-                 extra_files: dict[str, Path] | None = None,
-                 lines: dict[str, tuple[Path, int]] | None = None, gets_ready: bool = False,
+                 extra_files: dict[str, str] | None = None,
+                 lines: dict[str, tuple[str, int]] | None = None, gets_ready: bool = False,
                  keys: dict[str, str] | None = None,
-                 warnings: list[tuple[Path, int, str, str]] | None = None) -> None:
+                 warnings: list[tuple[str, int, str, str]] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.source = source
@@ -264,7 +270,7 @@ class Service(Record):
         # printed by ``ovis check`` as warnings.
         self.warnings = [] if warnings is None else warnings
 
-    def where(self, key: str) -> tuple[Path, int]:
+    def where(self, key: str) -> tuple[str, int]:
         """File and line that defined *key* (falls back to the source, line 1)."""
         return self.lines.get(key, (self.source, 1))
 

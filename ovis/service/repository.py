@@ -41,17 +41,13 @@ if TYPE_CHECKING:  # only for annotations: ovis.paths would be an import cycle l
     from ovis.service.cache import CompileCache
 
 
-def _Path(p: str) -> Path:
-    from pathlib import Path  # only once a definition is found: ovis status lists names without
-
-    return Path(p)
-
-
 def _join(d: str, name: str) -> str:
     """``str(Path(d) / name)`` for a normalised *d* (a plain join for a valid name)."""
     if is_valid_name(name):
         return f"{d}/{name}"
-    return str(_Path(d) / name)
+    from ovis.paths import normpath
+
+    return normpath(name if name.startswith("/") else f"{d}/{name}")
 
 
 class Repository:
@@ -73,19 +69,19 @@ class Repository:
         self._virtual: dict[str, Service] | None = None
 
     # Lookup ----------------------------------------------------------------
-    def locate(self, name: str) -> Path | None:
-        """Definition path for *name* (an instance uses its template)."""
+    def locate(self, name: str) -> str | None:
+        """Definition path for *name* (an instance uses its template): a str, as all the model's paths."""
         from ovis.paths import check_name
 
         base, inst = split_instance(check_name(name))
         for d in self._dirs:
             p = f"{d}/{name}"
             if os.path.lexists(p):
-                return _Path(p)
+                return p
             if inst is not None:
                 t = f"{d}/{base}"
                 if os.path.lexists(t):
-                    return _Path(t)
+                    return t
         v = self.virtual().get(name)
         return v.source if v is not None else None
 
@@ -124,7 +120,7 @@ class Repository:
         self._cache[name] = svc
         return svc
 
-    def _load_cached(self, name: str, path: Path) -> Service:
+    def _load_cached(self, name: str, path: str) -> Service:
         """Parse and validate *name* unless the compile cache holds it unchanged."""
         from ovis.service import cache, sources
 
@@ -132,7 +128,7 @@ class Repository:
         svc = self._compiled.lookup(name, path)
         if svc is not None:
             return svc
-        before = cache.tree_key(str(path))
+        before = cache.tree_key(path)
         reads: list[str] = []
         outer, sources.RECORD = sources.RECORD, reads
         try:
@@ -144,9 +140,12 @@ class Repository:
         self._compiled.store(name, path, svc, reads, before)
         return svc
 
-    def load_path(self, path: Path) -> Service:
+    def load_path(self, path: str | os.PathLike[str]) -> Service:
         """Parse a definition given by path (``ovis check PATH``)."""
-        name = path.name
+        from ovis.paths import normpath
+
+        path = normpath(path)
+        name = path.rpartition("/")[2]
         if name.endswith("@"):
             name = name + "check"
         svc = parse_definition(path, name)
@@ -210,7 +209,7 @@ class Repository:
             from ovis.service.formats.s6rc import overlay_base, pipeline_bundles
 
             found: dict[str, Service] = {}
-            dirs = [_Path(d) for d in self._dirs]
+            dirs = list(self._dirs)
             for d in reversed(dirs):  # earlier directories win
                 found.update(pipeline_bundles(d, self._real_locate))
             for d in dirs:
@@ -238,11 +237,11 @@ class Repository:
                 continue
         return False
 
-    def _real_locate(self, name: str) -> Path | None:
+    def _real_locate(self, name: str) -> str | None:
         for d in self._dirs:
             p = _join(d, name)
             if os.path.lexists(p):
-                return _Path(p)
+                return p
         return None
 
     def _require(self, svc: Service, key: str, dep: str) -> None:
@@ -256,7 +255,7 @@ class Repository:
 FRONTEND, FRONTEND_DIR, S6RC, ANOPA = "66", "66-dir", "s6-rc", "anopa"
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: str) -> str:
     """Which reader the search path entry *path* is for (see the module docstring)."""
     try:
         st = os.stat(path)
@@ -264,9 +263,9 @@ def detect_format(path: Path) -> str:
         return FRONTEND  # read_source reports why it cannot be read
     if not stat.S_ISDIR(st.st_mode):
         return FRONTEND
-    if os.path.lexists(path / "type"):
+    if os.path.lexists(f"{path}/type"):
         return S6RC
-    inner = path / path.name
+    inner = f"{path}/{path.rpartition('/')[2]}"
     try:
         if stat.S_ISREG(os.stat(inner).st_mode):
             return FRONTEND_DIR
@@ -275,12 +274,11 @@ def detect_format(path: Path) -> str:
     return ANOPA
 
 
-def parse_definition(path: Path, name: str) -> Service:
+def parse_definition(path: str | os.PathLike[str], name: str) -> Service:
     """Parse the search path entry *path* as the service *name*, in its format."""
-    from pathlib import Path  # parsing: the formats import it anyway
+    from ovis.paths import normpath
 
-    if not isinstance(path, Path):
-        path = Path(path)
+    path = normpath(path)
     fmt = detect_format(path)
     if fmt == ANOPA:
         from ovis.service.formats.anopa import parse_anopa_dir
@@ -293,7 +291,7 @@ def parse_definition(path: Path, name: str) -> Service:
     from ovis.service.formats.sixtysix import parse_frontend
 
     if fmt == FRONTEND_DIR:
-        return parse_frontend(path / path.name, name)
+        return parse_frontend(f"{path}/{path.rpartition('/')[2]}", name)
     return parse_frontend(path, name)
 
 
@@ -318,7 +316,7 @@ class LiveRepository(Repository):
 
         self._live = compiled_services(paths)
 
-    def locate(self, name: str) -> Path | None:
+    def locate(self, name: str) -> str | None:
         svc = self._live.get(name)
         return svc.source if svc is not None else None
 

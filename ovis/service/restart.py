@@ -66,7 +66,7 @@ def timeout_finish(max_ms: int, user_ms: int | None) -> int:
     return max_ms + (user_ms if user_ms is not None else FINISH_MARGIN_MS) + FINISH_MARGIN_MS
 
 
-def finish_script(name: str, live: Path, *, first_ms: int, max_ms: int, limit: int,
+def finish_script(name: str, live: Path | str, *, first_ms: int, max_ms: int, limit: int,
                   essential: bool, user_finish: bool) -> str:
     """The text of ``finish`` (``$1`` exit code or 256, ``$2`` signal, as s6 passes them)."""
     q = sh_quote
@@ -111,7 +111,7 @@ save 0 0 0
 """
 
 
-def _essential_block(live: Path) -> str:
+def _essential_block(live: Path | str) -> str:
     """Giving up on an essential service: say it loudly; a container shuts down.
 
     Only essential services get it: it names this interpreter and LIVE, which
@@ -120,7 +120,7 @@ def _essential_block(live: Path) -> str:
     q = sh_quote
     ovis = " ".join(q(a) for a in (sys.executable, "-m", "ovis", "--live", str(live)))
     return (BLOCK
-            .replace("@BOOT@", q(str(live / "boot.json"))).replace("@OVIS@", ovis)
+            .replace("@BOOT@", q(f"{live}/boot.json")).replace("@OVIS@", ovis)
             .replace("@CONSOLE@", str(KEPT_CONSOLE)))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from pathlib import Path
 
 from ovis.errors import DefinitionError
 from ovis.record import Frozen
@@ -36,14 +35,14 @@ class Ids(Frozen):
         return f"s6-applyuidgid -u {self.uid} -g {self.gid} -G {execline.quote(gl)}\n"
 
 
-def _user(name: str, path: Path, line: int, key: str) -> pwd.struct_passwd:
+def _user(name: str, path: str, line: int, key: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
     except (KeyError, ValueError):
         raise DefinitionError(path, line, key, f"unknown user '{name}'") from None
 
 
-def _group(name: str, path: Path, line: int, key: str) -> int:
+def _group(name: str, path: str, line: int, key: str) -> int:
     if name.isdigit():
         return int(name)
     try:
@@ -52,7 +51,7 @@ def _group(name: str, path: Path, line: int, key: str) -> int:
         raise DefinitionError(path, line, key, f"unknown group '{name}'") from None
 
 
-def resolve(spec: str, path: Path, line: int, key: str) -> Ids:
+def resolve(spec: str, path: str, line: int, key: str) -> Ids:
     """Ids for one RunAs value; DefinitionError(file, line, key) when a name is unknown.
 
     - ``user``: the user's uid, primary gid and supplementary groups;

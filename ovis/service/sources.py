@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
 
 from ovis.errors import DefinitionError
 
@@ -28,7 +27,7 @@ RECORD: "list[str] | None" = None
 
 
 
-def read_bytes(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> bytes:
+def read_bytes(path: str, key: str, limit: int = MAX_DEFINITION_BYTES) -> bytes:
     """Content of the regular file *path*, at most *limit* bytes, never blocking.
 
     ``O_NONBLOCK`` makes opening a FIFO return at once; ``fstat`` on the open
@@ -67,9 +66,9 @@ def read_bytes(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> bytes
         os.close(fd)
 
 
-def read_source(path: Path, key: str, limit: int = MAX_DEFINITION_BYTES) -> str:
+def read_source(path: str, key: str, limit: int = MAX_DEFINITION_BYTES) -> str:
     """Text of the definition file *path* (UTF-8), as :func:`read_bytes` reads it."""
-    data = read_bytes(path if isinstance(path, Path) else Path(path), key, limit)
+    data = read_bytes(path, key, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -88,7 +87,7 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def check_tree(path: Path, key: str, allow_fifo: bool = True) -> None:
+def check_tree(path: str, key: str, allow_fifo: bool = True) -> None:
     """Refuse what cannot be copied into a servicedir in bounded time and space.
 
     The compiler copies extra files with symlinks followed (as anopa's
@@ -100,7 +99,7 @@ def check_tree(path: Path, key: str, allow_fifo: bool = True) -> None:
     """
     budget = [MAX_EXTRA_ENTRIES, MAX_EXTRA_BYTES]
 
-    def walk(here: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
+    def walk(here: str, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
         try:
             st = os.stat(here)
         except OSError as exc:
@@ -126,6 +125,8 @@ def check_tree(path: Path, key: str, allow_fifo: bool = True) -> None:
         except OSError as exc:
             raise DefinitionError(here, 1, rel, f"cannot read: {exc.strerror}") from None
         for name in names:
-            walk(here / name, f"{rel}/{name}", ancestors | {ident})
+            walk(f"{here}/{name}", f"{rel}/{name}", ancestors | {ident})
 
-    walk(Path(path), key, frozenset())
+    from ovis.paths import normpath
+
+    walk(normpath(path), key, frozenset())

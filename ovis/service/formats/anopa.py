@@ -41,9 +41,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
 
 from ovis.errors import DefinitionError
+from ovis.paths import normpath
 from ovis.service.sources import read_bytes
 from ovis.service.values import MAX_DEATH, MAX_FD, MAX_MS, bounded_uint, check_notify, normalize_signal, shorten
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service, is_valid_name, split_instance
@@ -77,32 +77,32 @@ LOGGER_FIELDS = ("notify", "timeout_start", "timeout_stop", "timeout_kill", "tim
 class _Dir:
     """One service directory being read; collects model fields as it goes."""
 
-    def __init__(self, root: Path, name: str, prefix: str = "") -> None:
+    def __init__(self, root: str, name: str, prefix: str = "") -> None:
         self.root = root
         self.name = name
         self.prefix = prefix  # "log/" while reading the logger's directory
         self.fields: dict[str, object] = {}
-        self.lines: dict[str, tuple[Path, int]] = {}
+        self.lines: dict[str, tuple[str, int]] = {}
         self.keys: dict[str, str] = {}
-        self.extra: dict[str, Path] = {}
-        self.warnings: list[tuple[Path, int, str, str]] = []
+        self.extra: dict[str, str] = {}
+        self.warnings: list[tuple[str, int, str, str]] = []
 
     def warn(self, relname: str, message: str) -> None:
-        self.warnings.append((self.root / relname, 1, self.prefix + relname, message))
+        self.warnings.append((f"{self.root}/{relname}", 1, self.prefix + relname, message))
 
     def error(self, relname: str, message: str) -> DefinitionError:
-        return DefinitionError(self.root / relname, 1, self.prefix + relname, message)
+        return DefinitionError(f"{self.root}/{relname}", 1, self.prefix + relname, message)
 
     def set(self, field: str, relname: str, value: object) -> None:
         self.fields[field] = value
-        self.lines[field] = (self.root / relname, 1)
+        self.lines[field] = (f"{self.root}/{relname}", 1)
         self.keys[field] = self.prefix + relname
 
     # -- file readers ------------------------------------------------------
 
     def first_line(self, relname: str) -> str:
         """First line of a small value file (``notification-fd`` ...)."""
-        data = read_bytes(self.root / relname, self.prefix + relname)
+        data = read_bytes(f"{self.root}/{relname}", self.prefix + relname)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -120,10 +120,10 @@ class _Dir:
 
     def script(self, relname: str) -> Program:
         """An executable regular file, used as is."""
-        path = self.root / relname
-        if not path.is_file():
+        path = f"{self.root}/{relname}"
+        if not os.path.isfile(path):
             raise self.error(relname, "not a regular file")
-        if not path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+        if not os.stat(path).st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
             raise self.error(relname, "not executable")
         return Program(ProgramKind.FILE, path=path)
 
@@ -160,16 +160,16 @@ class _Dir:
         from ovis.service.sources import check_tree
 
         for relname in sorted(entries - known):
-            check_tree(self.root / relname, self.prefix + relname)
-            self.extra[relname] = self.root / relname
+            check_tree(f"{self.root}/{relname}", self.prefix + relname)
+            self.extra[relname] = f"{self.root}/{relname}"
             if relname not in S6_FILES and relname not in KNOWN:
                 self.warn(relname, "unknown file, neither anopa nor s6 reads it (copied as it is)")
 
 
-def _entries(root: Path) -> set[str]:
+def _entries(root: str) -> set[str]:
     """Top-level names worth reading: no hidden files, no runtime state."""
-    return {entry.name for entry in root.iterdir()
-            if not entry.name.startswith(".") and entry.name not in RUNTIME}
+    return {entry for entry in os.listdir(root)
+            if not entry.startswith(".") and entry not in RUNTIME}
 
 
 # --------------------------------------------------------------------------
@@ -179,15 +179,16 @@ def _entries(root: Path) -> set[str]:
 
 def _dependency_names(sdir: _Dir, dirname: str, instance: str | None) -> list[tuple[str, str]]:
     """(service name, entry file name) for each regular file of *dirname*."""
-    folder = sdir.root / dirname
-    if not folder.is_dir():
+    folder = f"{sdir.root}/{dirname}"
+    if not os.path.isdir(folder):
         raise sdir.error(dirname, "not a directory")
     found: list[tuple[str, str]] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.is_symlink() or not entry.is_file():
+    for entry in sorted(os.listdir(folder)):
+        full = f"{folder}/{entry}"
+        if entry.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
             continue
-        relname = f"{dirname}/{entry.name}"
-        target = entry.name
+        relname = f"{dirname}/{entry}"
+        target = entry
         if target.endswith("@") and instance is not None:
             target += instance
         if not is_valid_name(target):
@@ -205,7 +206,7 @@ def _read_dependencies(sdir: _Dir, entries: set[str]) -> None:
         for target, relname in _dependency_names(sdir, dirname, instance):
             if target not in names:
                 names[target] = None
-                sdir.lines[f"{field}/{target}"] = (sdir.root / relname, 1)
+                sdir.lines[f"{field}/{target}"] = (f"{sdir.root}/{relname}", 1)
                 sdir.keys[f"{field}/{target}"] = relname
         sdir.set(field, dirname, tuple(names))
 
@@ -248,7 +249,7 @@ def _read_logger(sdir: _Dir, entries: set[str]) -> None:
     """
     if "log" not in entries:
         return
-    root = sdir.root / "log"
+    root = f"{sdir.root}/log"
     try:
         is_dir = stat.S_ISDIR(os.stat(root).st_mode)
     except OSError as exc:
@@ -260,7 +261,7 @@ def _read_logger(sdir: _Dir, entries: set[str]) -> None:
     logdir = _Dir(root, sdir.name, prefix="log/")
     log_entries = _entries(root)
     if "run" not in log_entries:
-        raise DefinitionError(root / "run", 1, "log/run", "missing: a log/ directory needs a run script")
+        raise DefinitionError(f"{root}/run", 1, "log/run", "missing: a log/ directory needs a run script")
     program = logdir.script("run")
     logdir.read_knobs(log_entries)
     logdir.read_extras(log_entries, LOG_KNOWN)
@@ -275,17 +276,17 @@ def _read_logger(sdir: _Dir, entries: set[str]) -> None:
 # --------------------------------------------------------------------------
 
 
-def parse_anopa_dir(path: Path, name: str) -> Service:
+def parse_anopa_dir(path: str | os.PathLike[str], name: str) -> Service:
     """Parse the anopa service directory *path* as the service *name*.
 
     For an instance, *path* is the template directory (``getty@``) and
     *name* the instance (``getty@tty1``).  Raises
     :class:`~ovis.errors.DefinitionError` at the first problem.
     """
-    path = Path(path)
+    path = normpath(path)  # the model's paths are str: no pathlib on the aa-* paths
     if not is_valid_name(name):
         raise DefinitionError(path, 1, name, "invalid service name")
-    if not path.is_dir():
+    if not os.path.isdir(path):
         raise DefinitionError(path, 1, name, "not a directory")
     sdir = _Dir(path, name)
     try:

@@ -38,13 +38,13 @@ and stops last), which is written into ``depends``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~30 modules at import (ovis status imports this)
 if TYPE_CHECKING:
     from typing import Callable
 
 from ovis.errors import DefinitionError, UnknownService
+from ovis.paths import normpath
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service, is_valid_name
 
 TYPES = {"longrun": Kind.LONGRUN, "oneshot": Kind.ONESHOT, "bundle": Kind.BUNDLE}
@@ -75,34 +75,35 @@ IGNORED_WHY = {
 class _Reader:
     """One definition directory being read."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: str, name: str) -> None:
         self.root = root
         self.name = name
         self.fields: dict[str, object] = {}
-        self.lines: dict[str, tuple[Path, int]] = {}
+        self.lines: dict[str, tuple[str, int]] = {}
         self.keys: dict[str, str] = {}
-        self.extra: dict[str, Path] = {}
-        self.warnings: list[tuple[Path, int, str, str]] = []
+        self.extra: dict[str, str] = {}
+        self.warnings: list[tuple[str, int, str, str]] = []
 
     def error(self, rel: str, message: str, line: int = 1) -> DefinitionError:
-        return DefinitionError(self.root / rel, line, rel, message)
+        return DefinitionError(f"{self.root}/{rel}", line, rel, message)
 
     def warn(self, rel: str, message: str, line: int = 1) -> None:
-        self.warnings.append((self.root / rel, line, rel, message))
+        self.warnings.append((f"{self.root}/{rel}", line, rel, message))
 
     def set(self, field: str, rel: str, value: object, line: int = 1) -> None:
         self.fields[field] = value
-        self.lines[field] = (self.root / rel, line)
+        self.lines[field] = (f"{self.root}/{rel}", line)
         self.keys[field] = rel
 
     # -- file readers ------------------------------------------------------
 
     def text(self, rel: str) -> str:
-        path = self.root / rel
-        if not path.is_file():
+        path = f"{self.root}/{rel}"
+        if not os.path.isfile(path):
             raise self.error(rel, "not a regular file")
         try:
-            return path.read_text(errors="strict")
+            with open(path, errors="strict") as f:
+                return f.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise self.error(rel, f"cannot read: {exc}") from None
 
@@ -130,15 +131,15 @@ class _Reader:
         return found
 
     def name_dir(self, rel: str) -> list[tuple[str, int]]:
-        folder = self.root / rel
-        if not folder.is_dir():
+        folder = f"{self.root}/{rel}"
+        if not os.path.isdir(folder):
             raise self.error(rel, "not a directory")
         found = []
         for entry in sorted(os.listdir(folder)):
             if entry.startswith("."):
                 continue
             if not is_valid_name(entry):
-                raise DefinitionError(folder / entry, 1, f"{rel}/{entry}",
+                raise DefinitionError(f"{folder}/{entry}", 1, f"{rel}/{entry}",
                                       f"invalid service name '{entry}'")
             found.append((entry, 0))
         return found
@@ -157,10 +158,10 @@ class _Reader:
         for target, line in listed:
             names.append(target)
             if line:
-                self.lines[f"{field}/{target}"] = (self.root / rel, line)
+                self.lines[f"{field}/{target}"] = (f"{self.root}/{rel}", line)
                 self.keys[f"{field}/{target}"] = rel
             else:
-                self.lines[f"{field}/{target}"] = (self.root / rel / target, 1)
+                self.lines[f"{field}/{target}"] = (f"{self.root}/{rel}/{target}", 1)
                 self.keys[f"{field}/{target}"] = f"{rel}/{target}"
         self.set(field, rel, tuple(names))
 
@@ -238,7 +239,7 @@ def _read_timeouts(r: _Reader, entries: set[str]) -> None:
 
 def _oneshot(r: _Reader, entries: set[str]) -> None:
     if "up" not in entries:
-        raise DefinitionError(r.root / "up", 1, "up", "missing: a oneshot needs an up file")
+        raise DefinitionError(f"{r.root}/up", 1, "up", "missing: a oneshot needs an up file")
     for rel, field in (("up", "start"), ("down", "stop")):
         if rel not in entries:
             continue
@@ -257,15 +258,15 @@ def _oneshot(r: _Reader, entries: set[str]) -> None:
 
 
 def _script(r: _Reader, rel: str) -> Program:
-    path = r.root / rel
-    if not path.is_file():
+    path = f"{r.root}/{rel}"
+    if not os.path.isfile(path):
         raise r.error(rel, "not a regular file")
     return Program(ProgramKind.FILE, path=path)
 
 
 def _longrun(r: _Reader, entries: set[str]) -> None:
     if "run" not in entries:
-        raise DefinitionError(r.root / "run", 1, "run", "missing: a longrun needs a run file")
+        raise DefinitionError(f"{r.root}/run", 1, "run", "missing: a longrun needs a run file")
     r.set("start", "run", _script(r, "run"))
     if "finish" in entries:
         r.set("stop", "finish", _script(r, "finish"))
@@ -281,7 +282,7 @@ def _longrun(r: _Reader, entries: set[str]) -> None:
         lock = r.uint("lock-fd")
         if notify is not None and lock == notify:
             raise r.error("lock-fd", "same value as notification-fd")
-        r.extra["lock-fd"] = r.root / "lock-fd"
+        r.extra["lock-fd"] = f"{r.root}/lock-fd"
     for rel, field in (("timeout-kill", "timeout_kill"), ("timeout-finish", "timeout_finish")):
         if rel in entries:
             r.set(field, rel, r.uint(rel))
@@ -289,7 +290,7 @@ def _longrun(r: _Reader, entries: set[str]) -> None:
         r.fields.setdefault("timeout_kill", 0)
     if "max-death-tally" in entries:
         r.uint("max-death-tally", MAX_DEATH_TALLY)
-        r.extra["max-death-tally"] = r.root / "max-death-tally"  # s6's own file, as is
+        r.extra["max-death-tally"] = f"{r.root}/max-death-tally"  # s6's own file, as is
     if "down-signal" in entries:
         from ovis.service.values import normalize_signal
 
@@ -300,9 +301,9 @@ def _longrun(r: _Reader, entries: set[str]) -> None:
         r.set("down_signal", "down-signal", signame)
     for rel in COPIED_DIRS:
         if rel in entries:
-            if not (r.root / rel).is_dir():
+            if not os.path.isdir(f"{r.root}/{rel}"):
                 raise r.error(rel, "not a directory")
-            r.extra[rel] = r.root / rel
+            r.extra[rel] = f"{r.root}/{rel}"
     _pipeline(r, entries)
 
 
@@ -317,14 +318,14 @@ def _pipeline(r: _Reader, entries: set[str]) -> None:
         deps = tuple(r.fields.get("depends", ()))  # type: ignore[arg-type]
         if producer_for not in deps:
             r.fields["depends"] = deps + (producer_for,)
-            r.lines.setdefault("depends", (r.root / "producer-for", 1))
+            r.lines.setdefault("depends", (f"{r.root}/producer-for", 1))
             r.keys.setdefault("depends", "producer-for")
-        r.lines[f"depends/{producer_for}"] = (r.root / "producer-for", 1)
+        r.lines[f"depends/{producer_for}"] = (f"{r.root}/producer-for", 1)
         r.keys[f"depends/{producer_for}"] = "producer-for"
     if consumers:
         r.set("consumer_for", "consumer-for", tuple(n for n, _ in consumers))
         for n, line in consumers:
-            r.lines[f"consumer_for/{n}"] = (r.root / "consumer-for", line)
+            r.lines[f"consumer_for/{n}"] = (f"{r.root}/consumer-for", line)
             r.keys[f"consumer_for/{n}"] = "consumer-for"
     if "pipeline-name" in entries:
         if consumers and producer_for is None:
@@ -335,7 +336,7 @@ def _pipeline(r: _Reader, entries: set[str]) -> None:
 
 def _bundle(r: _Reader, entries: set[str]) -> None:
     if "contents.d" not in entries and "contents" not in entries:
-        raise DefinitionError(r.root / "contents.d", 1, "contents.d",
+        raise DefinitionError(f"{r.root}/contents.d", 1, "contents.d",
                               "missing: a bundle needs contents.d/ or contents")
     r.names(entries, "contents.d", "contents", "contents")
     if r.name in r.fields.get("contents", ()):  # type: ignore[operator]
@@ -349,16 +350,17 @@ def _bundle(r: _Reader, entries: set[str]) -> None:
 # --------------------------------------------------------------------------
 
 
-def is_s6rc_dir(path: Path) -> bool:
+def is_s6rc_dir(path: str) -> bool:
     """The detection rule: a directory holding a ``type`` file."""
-    return path.is_dir() and os.path.lexists(path / "type")
+    return os.path.isdir(path) and os.path.lexists(f"{path}/type")
 
 
-def read_type(path: Path) -> Kind:
+def read_type(path: str) -> Kind:
     """The kind named by *path*/type, with s6-rc-compile's strictness."""
-    tfile = path / "type"
+    tfile = f"{path}/type"
     try:
-        raw = tfile.read_bytes()
+        with open(tfile, "rb") as f:
+            raw = f.read()
     except IsADirectoryError:
         raise DefinitionError(tfile, 1, "type", "not a regular file") from None
     except OSError as exc:
@@ -371,13 +373,13 @@ def read_type(path: Path) -> Kind:
     return kind
 
 
-def parse_s6rc_dir(path: Path, name: str) -> Service:
+def parse_s6rc_dir(path: str | os.PathLike[str], name: str) -> Service:
     """Parse the s6-rc source definition directory *path* as the service *name*.
 
     Raises :class:`~ovis.errors.DefinitionError` at the first problem, the
     way s6-rc-compile stops at the first one.
     """
-    path = Path(path)
+    path = normpath(path)  # the model's paths are str
     if not is_valid_name(name):
         raise DefinitionError(path, 1, name, "invalid service name")
     if name.startswith(RESERVED_PREFIXES):
@@ -416,15 +418,16 @@ def parse_s6rc_dir(path: Path, name: str) -> Service:
 # --------------------------------------------------------------------------
 
 
-def _list_file(path: Path) -> list[str]:
+def _list_file(path: str) -> list[str]:
     try:
-        text = path.read_text(errors="replace")
+        with open(path, errors="replace") as f:
+            text = f.read()
     except OSError:
         return []
     return [w for w in (line.lstrip(" \t") for line in text.split("\n")) if w and not w.startswith("#")]
 
 
-def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> dict[str, Service]:
+def pipeline_bundles(directory: str, locate: Callable[[str], str | None]) -> dict[str, Service]:
     """``pipeline-name`` bundles declared by last consumers in *directory*.
 
     The bundle holds every service of the pipeline ending at that consumer
@@ -441,11 +444,11 @@ def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> d
     for entry in entries:
         if entry.startswith(".") or not os.path.isfile(f"{directory}/{entry}/pipeline-name"):
             continue
-        root = directory / entry
-        if not os.path.lexists(root / "type") or os.path.lexists(root / "producer-for"):
+        root = f"{directory}/{entry}"
+        if not os.path.lexists(f"{root}/type") or os.path.lexists(f"{root}/producer-for"):
             continue
-        names = _list_file(root / "pipeline-name")
-        if len(names) != 1 or not is_valid_name(names[0]) or not _list_file(root / "consumer-for"):
+        names = _list_file(f"{root}/pipeline-name")
+        if len(names) != 1 or not is_valid_name(names[0]) or not _list_file(f"{root}/consumer-for"):
             continue  # the consumer's own parse reports it
         members: list[str] = []
         stack = [entry]
@@ -455,21 +458,21 @@ def pipeline_bundles(directory: Path, locate: Callable[[str], Path | None]) -> d
                 continue
             members.append(member)
             where = root if member == entry else locate(member)
-            if where is not None and where.is_dir():
-                stack.extend(reversed(_list_file(where / "consumer-for")))
-        bundle = Service(name=names[0], kind=Kind.BUNDLE, source=root / "pipeline-name",
+            if where is not None and os.path.isdir(where):
+                stack.extend(reversed(_list_file(f"{where}/consumer-for")))
+        bundle = Service(name=names[0], kind=Kind.BUNDLE, source=f"{root}/pipeline-name",
                          contents=tuple(sorted(members)),
                          description=f"pipeline ending at {entry}")
-        bundle.lines["contents"] = (root / "pipeline-name", 1)
+        bundle.lines["contents"] = (f"{root}/pipeline-name", 1)
         bundle.keys["contents"] = "pipeline-name"
         out[names[0]] = bundle
     return out
 
 
-def overlay_base(directory: Path) -> Service | None:
+def overlay_base(directory: str) -> Service | None:
     """s6-overlay's ``base`` bundle, empty, for an ``s6-rc.d`` that has a ``user`` bundle."""
     try:
-        if read_type(directory / "user") is not Kind.BUNDLE:
+        if read_type(f"{directory}/user") is not Kind.BUNDLE:
             return None
     except DefinitionError:
         return None

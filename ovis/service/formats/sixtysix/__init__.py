@@ -72,12 +72,12 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from ovis.errors import DefinitionError
 from ovis.service.formats.sixtysix.build import _Builder
 from ovis.service.formats.sixtysix.keys import MAIN, SECTION_TITLE, V08
 from ovis.service.formats.sixtysix.lexer import _Lexer, find_closing_paren, strip_comment
+from ovis.paths import normpath
 from ovis.service.model import Service, is_valid_name
 from ovis.service.sources import read_source
 
@@ -132,12 +132,12 @@ def substitute_identifiers(text: str, values: dict[str, str] | None = None) -> s
     return IDENTIFIER_RE.sub(lambda match: table[match.group(1)], text)
 
 
-def read_definition(path: Path, name: str) -> str:
+def read_definition(path: str, name: str) -> str:
     """Text of a definition file, with unreadable files as DefinitionError."""
     return read_source(path, name)
 
 
-def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
+def parse_frontend(path: str | os.PathLike[str], name: str, text: str | None = None) -> Service:
     """Parse the 66 frontend file *path* as the service *name*.
 
     *text* defaults to the file's content.  For an instance (``getty@tty1``
@@ -145,8 +145,7 @@ def parse_frontend(path: Path, name: str, text: str | None = None) -> Service:
     Raises :class:`~ovis.errors.DefinitionError` for the first problem; the
     other statement errors of the file are in its ``more`` attribute.
     """
-    if not isinstance(path, Path):  # (Path(a Path) parses it again: once per service)
-        path = Path(path)
+    path = normpath(path)  # the model's paths are str: no pathlib on the start/status paths
     if not is_valid_name(name):
         raise DefinitionError(path, 1, name, "invalid service name")
     if text is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
 if TYPE_CHECKING:
     from typing import Any
@@ -36,15 +37,15 @@ RESERVED = frozenset({"run", "finish", "down", "notification-fd", "timeout-kill"
 class _Builder:
     """Turns the lexed sections of one file into a :class:`Service`."""
 
-    def __init__(self, path: Path, name: str, dialect: str, sections: dict[str, Section]) -> None:
+    def __init__(self, path: str, name: str, dialect: str, sections: dict[str, Section]) -> None:
         self.path = path
         self.name = name
         self.dialect = dialect
         self.sections = sections
-        self.lines: dict[str, tuple[Path, int]] = {}
+        self.lines: dict[str, tuple[str, int]] = {}
         self.keys: dict[str, str] = {}
 
-        self.warnings: list[tuple[Path, int, str, str]] = []
+        self.warnings: list[tuple[str, int, str, str]] = []
 
     def error(self, line: int, key: str, message: str) -> DefinitionError:
         return DefinitionError(self.path, line, key, message)
@@ -131,7 +132,7 @@ class _Builder:
         if "flags" in entries and "nosetsid" in entries["flags"].value:
             self.warn(entries["flags"], "nosetsid: ignored, s6 starts every service in a new session")
 
-    def copyfrom(self, main: Section) -> dict[str, Path]:
+    def copyfrom(self, main: Section) -> dict[str, str]:
         """``CopyFrom`` / ``@hiercopy``: files next to the frontend, by servicedir name.
 
         A relative name is looked up in the frontend's directory (for
@@ -140,19 +141,20 @@ class _Builder:
         component.  Each is checked now (exists, bounded, no link loops),
         so a start never copies something that cannot be copied.
         """
+        from ovis.paths import normpath, parent
         from ovis.service.sources import check_tree
 
         entry = main.entries.get("copyfrom")
         if entry is None:
             return {}
-        files: dict[str, Path] = {}
-        base = self.path.parent
+        files: dict[str, str] = {}
+        base = parent(self.path)
         for lineno, word in entry.items:
-            source = Path(word) if word.startswith("/") else base / word
-            rel = Path(word).name if word.startswith("/") else str(Path(word))
+            source = normpath(word if word.startswith("/") else f"{base}/{word}")
+            rel = normpath(word).rpartition("/")[2] if word.startswith("/") else normpath(word)
             if rel in RESERVED or rel.split("/")[0] in RESERVED:
                 raise self.error(lineno, entry.key, f"'{rel}' would overwrite a file ovis writes")
-            if not source.exists() and not source.is_symlink():
+            if not os.path.lexists(source):
                 raise self.error(lineno, entry.key, f"no such file or directory: {source}")
             check_tree(source, rel)
             files[rel] = source

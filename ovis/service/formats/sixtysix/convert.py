@@ -7,7 +7,6 @@ DefinitionError naming file, line and key.
 
 from __future__ import annotations
 
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ else:
     Protocol = Any = object  # Reporter and Converter's Any are for the type checker
 
 from ovis.errors import DefinitionError
+from ovis.paths import normpath
 from ovis.service.envfile import unquote
 from ovis.service.formats.sixtysix.keys import RUNAS_RE, STDIO_PATHS, STDIO_WORDS, USER_RE, VERSION_RE
 from ovis.service.model import Kind, is_valid_name
@@ -93,10 +93,10 @@ def _shebang(value: str) -> str:
     return interpreter
 
 
-def _absolute(value: str) -> Path:
+def _absolute(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"not an absolute path: '{shorten(value)}'")
-    return Path(value)
+    return normpath(value)  # as str(Path(value)): the model's paths are str
 
 
 def _timestamp(value: str) -> str:
@@ -211,7 +211,7 @@ def convert_list(lexer: Reporter, canon: str, key: str, items: list[tuple[int, s
         return _names(lexer, key, items)
     if canon == "copyfrom":
         for lineno, word in items:
-            if ".." in Path(word).parts:
+            if ".." in word.split("/"):
                 raise lexer.error(lineno, key, f"'..' not allowed: '{shorten(word)}'")
         return tuple(word for _, word in items)
     if canon == "flags":

@@ -9,7 +9,6 @@ is read so that errors come in file order.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
 if TYPE_CHECKING:
     from typing import Any
@@ -185,7 +184,7 @@ class _Lexer:
     (an unterminated list or block, a bad section header).
     """
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
         self.index = 0
@@ -194,7 +193,7 @@ class _Lexer:
         self.sections: dict[str, Section] = {}
         self.current: str | None = None
         self.errors: list[DefinitionError] = []
-        self.warnings: list[tuple[Path, int, str, str]] = []
+        self.warnings: list[tuple[str, int, str, str]] = []
 
     def error(self, line: int, key: str, message: str) -> DefinitionError:
         return DefinitionError(self.path, line, shorten(key), shorten(message, 4 * 80))
