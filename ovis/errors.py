@@ -43,16 +43,24 @@ class DefinitionError(ConfigError):
     """
 
     def __init__(self, path: Path | str, line: int, key: str, message: str) -> None:
-        from pathlib import Path  # only when one is raised: pathlib costs ~35 modules
+        from ovis.paths import normpath
 
-        self.path = Path(path)
+        self.where = normpath(path)  # what str(Path(path)) prints: pathlib costs ~25 modules
         self.line = line
         self.key = key
         self.message = message
         super().__init__(str(self))
 
+    @property
+    def path(self) -> Path:
+        """The file, as a :class:`pathlib.Path` (made when asked for: ``ovis status`` of a
+        broken definition reports it without importing pathlib)."""
+        from pathlib import Path
+
+        return Path(self.where)
+
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.key}: {self.message}"
+        return f"{self.where}:{self.line}: {self.key}: {self.message}"
 
 
 class DependencyCycle(DefinitionError):
@@ -79,10 +87,17 @@ class NotSupervised(StateError):
     """No s6-supervise is reading a service's control fifo."""
 
     def __init__(self, servicedir: Path | str, detail: str = "no supervisor is listening") -> None:
-        from pathlib import Path  # only when one is raised
+        from ovis.paths import normpath
 
-        self.servicedir = Path(servicedir)
+        self._servicedir = normpath(servicedir)
         super().__init__(f"{servicedir}: {detail}")
+
+    @property
+    def servicedir(self) -> Path:
+        """As a :class:`pathlib.Path`, made when asked for (a start may catch many of these)."""
+        from pathlib import Path
+
+        return Path(self._servicedir)
 
 
 class ProtocolError(StateError):

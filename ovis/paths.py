@@ -168,7 +168,11 @@ class Paths(Frozen):
 
     @property
     def lockfile(self) -> Path:
-        return _path(self.live_str + ("/.ovis-lock" if self.layout == "anopa" else "/.lock"))
+        return _path(self.lockfile_str)
+
+    @property
+    def lockfile_str(self) -> str:
+        return self.live_str + ("/.ovis-lock" if self.layout == "anopa" else "/.lock")
 
     @property
     def shutdown_request(self) -> Path:

@@ -13,7 +13,6 @@ Stopping walks the same ``order`` edges backwards.
 
 from __future__ import annotations
 
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 if TYPE_CHECKING:
     from typing import Iterable, Mapping
@@ -164,7 +163,7 @@ class Graph(Record):
         return out
 
 
-def where_edge(svc: Service, key: str, target: str) -> tuple[Path, int, str]:
+def where_edge(svc: Service, key: str, target: str) -> tuple[str, int, str]:
     """File, line and spelling of the entry of *svc*'s *key* naming *target*.
 
     anopa definitions record each ``needs/NAME`` file separately; 66 files

@@ -125,10 +125,10 @@ class Installer:
         from ovis.s6.control import svscan_running, svscan_send
 
         if self._svscan is None:
-            self._svscan = svscan_running(self.paths.scandir)
+            self._svscan = svscan_running(self.paths.scandir_str)
         if self._svscan:
             try:
-                svscan_send(self.paths.scandir, "a")
+                svscan_send(self.paths.scandir_str, "a")
             except OSError:
                 pass  # it exited meanwhile: the jobs will time out waiting for supervisors
         self._unannounced = 0
@@ -138,7 +138,7 @@ class Installer:
         with statefile.Lock(self.paths, self.on_wait):
             if self._batches == 0:
                 atomic.clean_stale_temporaries(
-                    [self.paths.servicedirs, self.paths.scandir, self.paths.state])
+                    [self.paths.servicedirs_str, self.paths.scandir_str, self.paths.state_str])
             self._batches += 1
             # An OSError (a full LIVE) ends the transaction as it ended the
             # compile before it: one error line, what is running stays so.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
 if TYPE_CHECKING:
     from typing import Any, Iterable, Protocol
@@ -80,7 +79,7 @@ class Manager:
         (anopa's aa-start/aa-stop work on what aa-enable wrote)."""
         self.paths = paths
         self.reporter: Reporter = reporter or NullReporter()
-        self.repo = repo if repo is not None else Repository(paths.services, live=paths.live)
+        self.repo = repo if repo is not None else Repository(paths.services_strs, live=paths.live_str)
         self.compiler = Compiler(paths)
         self.compile = compile
         #: the records of the running transaction's services (:meth:`_state`)
@@ -108,8 +107,8 @@ class Manager:
     def _require_svscan(self) -> None:
         from ovis.s6.control import svscan_running
 
-        if not svscan_running(self.paths.scandir):
-            raise StateError(f"no s6-svscan is running on {self.paths.scandir} "
+        if not svscan_running(self.paths.scandir_str):
+            raise StateError(f"no s6-svscan is running on {self.paths.scandir_str} "
                              "(start one with: ovis scandir start)")
 
     # Transactions ------------------------------------------------------------
@@ -140,7 +139,7 @@ class Manager:
             finally:  # what `ovis status` reads instead of each ovis.json (statusindex)
                 from ovis.engine import statusindex as ix
 
-                ix.refresh(os.fspath(self.paths.live), self.paths.servicedirs_str, services,
+                ix.refresh(self.paths.live_str, self.paths.servicedirs_str, services,
                            ix.file_of(self.paths.layout))
 
     def shutting_down(self) -> bool:
@@ -169,7 +168,7 @@ class Manager:
 
     def _compile_and_link(self, services: dict[str, Service], *, down: bool = True) -> bool:
         atomic.clean_stale_temporaries(
-            [self.paths.servicedirs, self.paths.scandir, self.paths.state])
+            [self.paths.servicedirs_str, self.paths.scandir_str, self.paths.state_str])
         from ovis.s6.control import svscan_running, svscan_send
 
         # s6-svscan is told to rescan while the rest is still compiled, not
@@ -186,15 +185,15 @@ class Manager:
                 new_links += 1
                 if new_links in (1, 8) or new_links % EARLY_RESCAN == 0:
                     if running is None:
-                        running = svscan_running(self.paths.scandir)
+                        running = svscan_running(self.paths.scandir_str)
                     if running:
-                        svscan_send(self.paths.scandir, "a")
+                        svscan_send(self.paths.scandir_str, "a")
                         told = new_links
         if new_links > told:
             if running is None:
-                running = svscan_running(self.paths.scandir)
+                running = svscan_running(self.paths.scandir_str)
             if running:
-                svscan_send(self.paths.scandir, "a")
+                svscan_send(self.paths.scandir_str, "a")
         return new_links > 0
 
     def stop(self, names: Iterable[str], *, everything: bool = False,
@@ -399,7 +398,7 @@ class Manager:
             if not getattr(self, "_save_warned", False):
                 self._save_warned = True
                 self.reporter.message(f"warning: cannot record the state of {svc.name} "
-                                      f"in {self.paths.state}: {e.strerror or e}")
+                                      f"in {self.paths.state_str}: {e.strerror or e}")
 
     # Simple verbs -----------------------------------------------------------
     def send_letters(self, names: Iterable[str], letters: str) -> list[str]:
@@ -413,17 +412,17 @@ class Manager:
             if n not in live:
                 if self.repo.locate(n) is None:
                     raise UnknownService(n)
-                raise StateError(f"{n}: not started (nothing compiled in {self.paths.live})")
+                raise StateError(f"{n}: not started (nothing compiled in {self.paths.live_str})")
             if live[n].kind is not Kind.LONGRUN:
                 raise ConfigError(f"{n}: is a {live[n].kind.value}: it has no process to signal")
         from ovis.s6.status import read_status
 
         for n in names:
-            st = read_status(self.paths.servicedir(n))
+            st = read_status(f"{self.paths.servicedirs_str}/{n}")
             if st is None or not st.up:
                 raise StateError(f"{n}: not up: nothing to signal")
         for n in names:
-            control.send(self.paths.servicedir(n), letters)
+            control.send(f"{self.paths.servicedirs_str}/{n}", letters)
             sent.append(n)
         return sent
 
@@ -451,13 +450,13 @@ class Manager:
         return self.load(list(dict.fromkeys(names + sorted(affected))))
 
     # Trees -------------------------------------------------------------------
-    def tree_dir(self, tree: str) -> Path:
-        return self.paths.trees / check_name(tree, "tree")
+    def tree_dir(self, tree: str) -> str:
+        return f"{self.paths.trees_str}/{check_name(tree, 'tree')}"
 
     def tree_members(self, tree: str) -> list[str]:
         d = self.tree_dir(tree)
         try:
-            return sorted(e for e in os.listdir(d) if not e.startswith(".") and (d / e).is_file())
+            return sorted(e for e in os.listdir(d) if not e.startswith(".") and os.path.isfile(f"{d}/{e}"))
         except FileNotFoundError:
             return []
 
@@ -465,12 +464,12 @@ class Manager:
         names = list(names)
         self.load(names)  # unknown names, bad definitions: error before any change
         d = self.tree_dir(tree)
-        d.mkdir(parents=True, exist_ok=True)
+        os.makedirs(d, exist_ok=True)
         done = []
         for n in names:
-            p = d / n
-            if not p.exists():
-                p.touch()
+            p = f"{d}/{n}"
+            if not os.path.exists(p):
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
                 done.append(n)
         return done
 
@@ -479,13 +478,13 @@ class Manager:
         d = self.tree_dir(tree)
         live = self.live_services()
         for n in names:  # all or nothing: check every name before removing any
-            if not (d / n).exists() and self.repo.locate(n) is None and n not in live:
+            if not os.path.exists(f"{d}/{n}") and self.repo.locate(n) is None and n not in live:
                 raise UnknownService(n)
         done = []
         for n in names:
-            p = d / n
-            if p.exists():
-                p.unlink()
+            p = f"{d}/{n}"
+            if os.path.exists(p):
+                os.unlink(p)
                 done.append(n)
         return done
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import _signal as signal  # the C module: signal.py wraps it in enums (enum, functools...)
-from pathlib import Path
-TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this)
+TYPE_CHECKING = False  # typing costs ~10 modules at import (ovis start imports this), pathlib ~25
 
 from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
@@ -34,6 +33,7 @@ from ovis.service.model import (
 
 if TYPE_CHECKING:  # imported by the oneshots that run: a start of longruns forks nothing
     import subprocess
+    from pathlib import Path
     from typing import Mapping
 
 ONESHOT_KILL_GRACE = 2.0
@@ -173,6 +173,8 @@ class LongrunJob:
 
     @property
     def dir(self) -> Path:
+        from pathlib import Path
+
         return Path(self._d)
 
     def fileno(self) -> int | None:
@@ -214,8 +216,8 @@ class OneshotJob:
     action: Action = Action.START
     end_after: int | None = None
 
-    def __init__(self, svc: Service, servicedir: Path, script: Path, action: Action,
-                 env: Mapping[str, str], logdir: Path | None, now: float,
+    def __init__(self, svc: Service, servicedir: str, script: str, action: Action,
+                 env: Mapping[str, str], logdir: str | None, now: float,
                  loggers: list[subprocess.Popen[bytes]], end_after: int | None = None) -> None:
         self.svc = svc
         self.action = action
@@ -247,7 +249,7 @@ class OneshotJob:
             os.close(out_r)
             os.close(out_w)
         self.pidfd = os.pidfd_open(self.proc.pid)
-        self.marker: Path | None = servicedir / RUNNING
+        self.marker: str | None = f"{servicedir}/{RUNNING}"
         try:  # if this ovis is killed, the next one must not run the script twice
             atomic.write_text(self.marker, f"{self.proc.pid}\n")
         except OSError:
@@ -315,7 +317,7 @@ class OneshotJob:
 RUNNING = ".ovis-running"
 
 
-def orphan_script(servicedir: Path) -> int | None:
+def orphan_script(servicedir: str) -> int | None:
     """The pid of a script a killed ovis left running in *servicedir*, if any.
 
     It is that script when the pid still leads its own session (ovis starts
@@ -323,8 +325,9 @@ def orphan_script(servicedir: Path) -> int | None:
     is not mistaken for it.
     """
     try:
-        pid = int((servicedir / RUNNING).read_text().split()[0])
-        if os.getsid(pid) == pid and os.readlink(f"/proc/{pid}/cwd") == str(servicedir.resolve()):
+        with open(f"{servicedir}/{RUNNING}") as f:
+            pid = int(f.read().split()[0])
+        if os.getsid(pid) == pid and os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(servicedir):
             return pid
     except (OSError, ValueError, IndexError):
         pass
@@ -342,7 +345,7 @@ class S6Backend:
         self.oneshot_up = oneshot_up
         self.loggers: list[subprocess.Popen[bytes]] = []
         self.session_of: dict[int, int] = {}  # logger pid -> its script's session
-        self._sv = str(paths.servicedirs)
+        self._sv = paths.servicedirs_str
         #: longruns whose servicedir this start created up (ovis.engine.install)
         self.fresh: set[str] | frozenset[str] = frozenset()
         #: subscriptions made ahead of a longrun's beginning (:meth:`prepare`)
@@ -373,7 +376,7 @@ class S6Backend:
                 job.close()
                 return job.result
             return job
-        sdir = self.paths.servicedir(name)
+        sdir = f"{self._sv}/{name}"
         if svc.kind is Kind.BUNDLE:  # its members were settled first: nothing of its own
             if (action is Action.START) == self.oneshot_up.get(name, False):
                 return Result(True, already=True)
@@ -382,7 +385,7 @@ class S6Backend:
         is_up = self.oneshot_up.get(name, False)
         if (action is Action.START) == is_up:
             return Result(True, already=True)
-        script = sdir / ("start" if action is Action.START else "stop")
+        script = f"{sdir}/{'start' if action is Action.START else 'stop'}"
         orphan = orphan_script(sdir)
         if orphan is not None:
             return Result(False, Reason.STILL_RUNNING,
@@ -393,7 +396,7 @@ class S6Backend:
 
             st = statefile.load(self.paths, name)
             left = st.session if st is not None else None
-        if not script.exists():
+        if not os.path.exists(script):
             procs.end_session(left)
             return Result(True, detail="nothing to run" if action is Action.START else "")
         logdir = compiler.log_destination(svc, self.paths)

@@ -299,8 +299,8 @@ class Lock:
         self.fd: int | None = None
 
     def __enter__(self) -> "Lock":
-        self.paths.live.mkdir(parents=True, exist_ok=True)
-        fd = _open_private(self.paths.lockfile)
+        os.makedirs(self.paths.live_str, exist_ok=True)
+        fd = _open_private(self.paths.lockfile_str)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

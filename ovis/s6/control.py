@@ -19,9 +19,13 @@ import errno
 import fcntl
 import os
 import struct
-from pathlib import Path
 
 from ovis.errors import NotSupervised
+from ovis.paths import normpath
+
+TYPE_CHECKING = False  # pathlib costs ~25 modules (re, enum...): every start and stop sends
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Control letters understood by s6-supervise 2.11 (handle_control).
 VALID_LETTERS = "abqhkti12pcyroduDUxOQ"
@@ -49,10 +53,11 @@ def _write_fifo(fifo: Path | str, data: bytes, owner: Path | str, what: str) -> 
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         if e.errno == errno.ENXIO:
-            raise NotSupervised(Path(owner), f"no {what} is listening") from None
+            raise NotSupervised(normpath(owner), f"no {what} is listening") from None
         if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-            f = Path(fifo)
-            raise NotSupervised(Path(owner), f"not supervised (no {f.parent.name}/{f.name})") from None
+            head, _, name = normpath(fifo).rpartition("/")
+            raise NotSupervised(normpath(owner),
+                                f"not supervised (no {head.rpartition('/')[2]}/{name})") from None
         raise
     try:
         if not data:
@@ -63,12 +68,12 @@ def _write_fifo(fifo: Path | str, data: bytes, owner: Path | str, what: str) -> 
             n = os.write(fd, data)
         except OSError as e:
             if e.errno == errno.EPIPE:
-                raise NotSupervised(Path(owner), f"{what} went away") from None
+                raise NotSupervised(normpath(owner), f"{what} went away") from None
             if e.errno == errno.EAGAIN:
-                raise NotSupervised(Path(owner), f"{what} is not reading its control fifo") from None
+                raise NotSupervised(normpath(owner), f"{what} is not reading its control fifo") from None
             raise
         if n != len(data):
-            raise NotSupervised(Path(owner), f"{what} is not reading its control fifo (short write)")
+            raise NotSupervised(normpath(owner), f"{what} is not reading its control fifo (short write)")
     finally:
         os.close(fd)
 
@@ -111,7 +116,7 @@ def is_supervised(servicedir: Path | str) -> bool:
     return _is_locked(f"{os.fspath(servicedir)}/supervise/lock")
 
 
-def svscan_send(scandir: Path, letters: str) -> None:
+def svscan_send(scandir: Path | str, letters: str) -> None:
     """Send control *letters* to the s6-svscan of *scandir* (like s6-svscanctl).
 
     ``a`` rescans, ``h`` rescans and prunes, ``t`` tears the tree down, ...
@@ -119,14 +124,14 @@ def svscan_send(scandir: Path, letters: str) -> None:
     s6-svscan reads the fifo.
     """
     data = _check_letters(letters, SVSCAN_LETTERS, "s6-svscan")
-    scandir = Path(scandir)
-    _write_fifo(scandir / ".s6-svscan" / "control", data, scandir, "s6-svscan")
+    scandir = normpath(scandir)
+    _write_fifo(f"{scandir}/.s6-svscan/control", data, scandir, "s6-svscan")
 
 
-def svscan_running(scandir: Path) -> bool:
+def svscan_running(scandir: Path | str) -> bool:
     """True if an s6-svscan currently runs on *scandir* (lock probe).
 
     ``.s6-svscan/lock`` is mode 0600: a user other than svscan's owner gets
     ``PermissionError``, which is deliberately not turned into an answer.
     """
-    return _is_locked(Path(scandir) / ".s6-svscan" / "lock")
+    return _is_locked(f"{normpath(scandir)}/.s6-svscan/lock")

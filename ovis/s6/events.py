@@ -22,8 +22,11 @@ import os
 import select
 import stat
 import time
-from pathlib import Path
-from types import TracebackType
+
+TYPE_CHECKING = False  # pathlib costs ~25 modules (re, enum...): made only when asked for
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
 
 from ovis.atomic import exact_mode
 from ovis.errors import StateError
@@ -47,6 +50,8 @@ def ensure_fifodir(servicedir: Path | str) -> Path:
     as s6 does.  Creating it ourselves lets a caller subscribe before the
     supervisor exists and still see its very first events.
     """
+    from pathlib import Path
+
     return Path(_ensure_fifodir(os.fspath(servicedir)))
 
 
@@ -160,10 +165,14 @@ class Subscription:
 
     @property
     def servicedir(self) -> Path:
+        from pathlib import Path
+
         return Path(self._dir)
 
     @property
     def path(self) -> Path:
+        from pathlib import Path
+
         return Path(self._path)
 
     @property
@@ -298,7 +307,7 @@ class Tracker:
 
 
 def wait(
-    servicedir: Path,
+    servicedir: Path | str,
     want: str,
     timeout: float | None,
     *,
@@ -328,7 +337,9 @@ def wait(
         raise ValueError(f"unknown wanted state {want!r}; expected one of {', '.join(WANTS)}")
     if send is not None:
         control._check_letters(send, control.VALID_LETTERS, "s6-supervise")
-    servicedir = Path(servicedir)
+    from ovis.paths import normpath
+
+    servicedir = normpath(servicedir)  # (printed as str(Path(servicedir)) was)
     deadline = None if timeout is None else time.monotonic() + timeout
 
     with subscribe(servicedir) as sub:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import atexit
 import io
 import os
-import pickle
+import _pickle as pickle  # what pickle re-exports, without pickle.py's import of re
 import stat
 import sys
 import zlib
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 from ovis.service.model import Service
 
 FILE = "compile-cache"
+_PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL of the Pythons ovis runs on (3.8+)
 _FORMAT = 5  # 1: one model pickle per entry; 2: one for the tree; 3: chunks read at once;
 #             4: buckets of models by the name's CRC, each read when one of it is needed;
 #             5: the models' paths are str (no pathlib in a start or a status)
@@ -369,16 +370,16 @@ class CompileCache:
                 blobs.append(self._blobs[b])
                 continue
             try:
-                blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps(models, protocol=_PROTOCOL)
             except Exception:  # noqa: BLE001  (a model that does not pickle is not cached)
                 models = {n: m for n, m in models.items() if _pickles(m)}
-                blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps(models, protocol=_PROTOCOL)
             rows.update((n, entries[n].row()) for n in models)
             blobs.append(blob)
         try:  # pickled into the file: no second copy of the whole in memory (a cold start's peak)
             atomic.write_with(self.file, lambda f: pickle.dump(
                 (_FORMAT, self.code_key(), rows, tuple(blobs)), f,
-                protocol=pickle.HIGHEST_PROTOCOL), 0o600)
+                protocol=_PROTOCOL), 0o600)
         except OSError:
             pass
 
@@ -390,7 +391,7 @@ def _bucket(name: str, count: int) -> int:
 
 def _pickles(svc: Service) -> bool:
     try:
-        pickle.dumps(svc, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dumps(svc, protocol=_PROTOCOL)
     except Exception:  # noqa: BLE001
         return False
     return True

@@ -19,12 +19,37 @@ has no value in 66 either: it is refused here with the file and line.
 
 from __future__ import annotations
 
-import re
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 from ovis.errors import DefinitionError
 from ovis.record import Frozen
 
-REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_REST = _FIRST | frozenset("0123456789")
+
+
+def references(value: str) -> Iterator[tuple[int, int, str]]:
+    r"""(start, end, NAME) of each ``${NAME}`` in *value*, left to right, as
+    ``re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")`` finds them.
+
+    str methods, not ``re``: the compiler imports this, and every start and
+    stop imports the compiler (``re`` and its enum cost some 20 modules).
+    """
+    find = value.find
+    i = find("${")
+    while i >= 0:
+        j = i + 2
+        if j < len(value) and value[j] in _FIRST:
+            j += 1
+            while j < len(value) and value[j] in _REST:
+                j += 1
+            if j < len(value) and value[j] == "}":
+                yield i, j + 1, value[i + 2:j]
+                i = find("${", j + 1)
+                continue
+        i = find("${", i + 1)
 
 
 class Template(Frozen):
@@ -72,10 +97,9 @@ def resolve(env: dict[str, str], where: "dict[str, tuple[str, int]]", source: st
             raise DefinitionError(path, line, name, "value holds a NUL byte")
         parts: list[str] = [""]
         pos = 0
-        for m in REF_RE.finditer(value):
-            parts[-1] += value[pos:m.start()]
-            pos = m.end()
-            ref = m.group(1)
+        for start, end, ref in references(value):
+            parts[-1] += value[pos:start]
+            pos = end
             if ref == name or ref not in env:  # inherited from the starting environment
                 parts += [ref, ""]
                 continue
