@@ -114,7 +114,7 @@ class _Loader:
             self.notes.auto_added(who, verb, name)
 
     def check_essential(self, name: str) -> None:
-        if self.tally.rc == 0 and os.path.lexists(self.services.dir(name) / "essential"):
+        if self.tally.rc == 0 and os.path.lexists(f"{self.services.dir(name)}/essential"):
             self.tally.rc = 1
 
     def break_loops(self) -> None:

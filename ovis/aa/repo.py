@@ -170,14 +170,14 @@ class Services:
                 from ovis.service.formats.anopa import parse_anopa_dir
 
                 try:
-                    svc = parse_anopa_dir(self.paths.servicedir(name), name)
+                    svc = parse_anopa_dir(f"{self.paths.servicedirs_str}/{name}", name)
                 except Exception:
                     svc = None
         self._cache[name] = svc
         return svc
 
-    def dir(self, name: str) -> Path:
-        return self.paths.servicedir(name)
+    def dir(self, name: str) -> str:
+        return f"{self.paths.servicedirs_str}/{name}"
 
     def _dir(self, name: str) -> str:
         d = self._dirs.get(name)

@@ -16,7 +16,6 @@ import functools
 import os
 import select
 import time
-from pathlib import Path
 TYPE_CHECKING = False  # typing costs ~10 modules at import (aa-start imports this)
 if TYPE_CHECKING:
     from typing import Callable, Iterable
@@ -58,7 +57,7 @@ class EchoingOneshot(OneshotJob):
     printed "NAME: line" (the engine's own oneshots log to s6-log instead).
     Timeouts, the TERM/2 s/KILL sequence and results are OneshotJob's."""
 
-    def __init__(self, svc: Service, servicedir: Path, script: Path, action: Action,
+    def __init__(self, svc: Service, servicedir: str, script: str, action: Action,
                  env: dict[str, str], now: float, emit: Callable[[str, bytes], None]) -> None:
         self.svc = svc
         ms = svc.timeout_start if action is Action.START else svc.timeout_stop
@@ -73,7 +72,7 @@ class EchoingOneshot(OneshotJob):
 
         rfd, wfd = os.pipe()
         try:
-            self.proc = subprocess.Popen([script.name], executable=str(script), cwd=servicedir,
+            self.proc = subprocess.Popen([script.rpartition("/")[2]], executable=script, cwd=servicedir,
                                          env=env, stdin=subprocess.DEVNULL, stdout=wfd,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         except BaseException:
@@ -165,9 +164,9 @@ class AnopaBackend(S6Backend):
         svc = self.services[name]
         if svc.kind is Kind.ONESHOT:
             # aa-start/aa-stop only put oneshots that need it in the transaction.
-            sdir = self.paths.servicedir(name)
-            script = sdir / ("start" if action is Action.START else "stop")
-            if not script.exists():
+            sdir = f"{self.paths.servicedirs_str}/{name}"
+            script = f"{sdir}/{'start' if action is Action.START else 'stop'}"
+            if not os.path.exists(script):
                 return Result(True)
             try:
                 return EchoingOneshot(svc, sdir, script, action, self.base_env, now,

@@ -188,5 +188,5 @@ class Reporter:
 
             self.p.error(name, run.failure_text(res))
             self.tally.failed.append(name)
-        if start and self.tally.rc == 0 and os.path.lexists(self.services.dir(name) / "essential"):
+        if start and self.tally.rc == 0 and os.path.lexists(f"{self.services.dir(name)}/essential"):
             self.tally.rc = 1
