@@ -43,7 +43,7 @@ class DefinitionError(ConfigError):
     """
 
     def __init__(self, path: Path | str, line: int, key: str, message: str) -> None:
-        from ovis.paths import normpath
+        from ovis.pathstr import normpath
 
         self.where = normpath(path)  # what str(Path(path)) prints: pathlib costs ~25 modules
         self.line = line
@@ -87,7 +87,7 @@ class NotSupervised(StateError):
     """No s6-supervise is reading a service's control fifo."""
 
     def __init__(self, servicedir: Path | str, detail: str = "no supervisor is listening") -> None:
-        from ovis.paths import normpath
+        from ovis.pathstr import normpath
 
         self._servicedir = normpath(servicedir)
         super().__init__(f"{servicedir}: {detail}")

@@ -71,12 +71,12 @@ Service); this module holds the entry points.
 from __future__ import annotations
 
 import os
-import re
 
 from ovis.errors import DefinitionError
 from ovis.service.formats.sixtysix.build import _Builder
 from ovis.service.formats.sixtysix.keys import MAIN, SECTION_TITLE, V08
 from ovis.service.formats.sixtysix.lexer import _Lexer, find_closing_paren, strip_comment
+from ovis.service.formats.sixtysix.plain import identifiers_in, substitute
 from ovis.paths import normpath
 from ovis.service.model import Service, is_valid_name
 from ovis.service.sources import read_source
@@ -120,16 +120,16 @@ def identifiers(uid: int | None = None) -> dict[str, str]:
     return {"U": user, "u": str(uid), "G": group, "g": str(gid), "H": home, "S": shell, "R": runtime}
 
 
-#: ``@U`` ... ``@R`` not followed by a letter or digit: ``@user`` stays a key.
-IDENTIFIER_RE = re.compile(r"@([UuGgHSR])(?![A-Za-z0-9_])")
+#: ``@U`` ... ``@R`` not followed by a letter or digit: ``@user`` stays a key
+#: (:func:`.plain.identifiers_in`, which ``@([UuGgHSR])(?![A-Za-z0-9_])`` found).
 
 
 def substitute_identifiers(text: str, values: dict[str, str] | None = None) -> str:
     """Replace 66's user identifiers (see :func:`identifiers`) in *text*."""
-    if "@" not in text or not IDENTIFIER_RE.search(text):
+    if "@" not in text or not identifiers_in(text):
         return text
     table = identifiers() if values is None else values
-    return IDENTIFIER_RE.sub(lambda match: table[match.group(1)], text)
+    return substitute(text, table)
 
 
 def read_definition(path: str, name: str) -> str:

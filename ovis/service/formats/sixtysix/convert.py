@@ -8,17 +8,20 @@ DefinitionError naming file, line and key.
 from __future__ import annotations
 
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
-from collections.abc import Callable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (collections.abc too: the collections package, for an alias)
+    from collections.abc import Callable
     from typing import Any, Protocol
+
+    Converter = Callable[[str], Any]
 else:
     Protocol = Any = object  # Reporter and Converter's Any are for the type checker
 
 from ovis.errors import DefinitionError
 from ovis.paths import normpath
 from ovis.service.envfile import unquote
-from ovis.service.formats.sixtysix.keys import RUNAS_RE, STDIO_PATHS, STDIO_WORDS, USER_RE, VERSION_RE
+from ovis.service.formats.sixtysix.keys import STDIO_PATHS, STDIO_WORDS
+from ovis.service.formats.sixtysix.plain import is_runas, is_user, is_version
 from ovis.service.model import Kind, is_valid_name
 from ovis.service.values import (
     MAX_DEATH, MAX_MS, MAXSIZE_RANGE, bounded_uint, check_notify,
@@ -32,8 +35,6 @@ class Reporter(Protocol):
     def error(self, line: int, key: str, message: str) -> DefinitionError: ...
 
 
-
-Converter = Callable[[str], Any]
 
 
 def _uint_converter(limit: int = MAX_MS, low: int = 0) -> Converter:
@@ -54,7 +55,7 @@ def _type(value: str) -> Kind:
 
 
 def _version(value: str) -> str:
-    if not VERSION_RE.match(value):
+    if not is_version(value):
         raise ValueError(f"invalid version '{shorten(value)}' (expected N.N.N, e.g. 0.0.1)")
     return value
 
@@ -81,7 +82,7 @@ def _build(value: str) -> str:
 
 
 def _runas(value: str) -> str:
-    if not RUNAS_RE.match(value):
+    if not is_runas(value):
         raise ValueError(f"invalid RunAs '{shorten(value)}' (expected user, user:group, uid:gid, uid: or :gid)")
     return value
 
@@ -222,6 +223,6 @@ def convert_list(lexer: Reporter, canon: str, key: str, items: list[tuple[int, s
             raise lexer.error(items[0][0], key, "both log and !log given")
         return found
     for lineno, word in items:  # user
-        if not USER_RE.match(word):
+        if not is_user(word):
             raise lexer.error(lineno, key, f"invalid user name '{shorten(word)}'")
     return tuple(word for _, word in items)

@@ -7,7 +7,6 @@ messages (:data:`TYPE_KEY`, :data:`EXECUTE_KEY`) are derived from them.
 
 from __future__ import annotations
 
-import re
 
 from ovis.record import Frozen
 
@@ -124,13 +123,7 @@ UNSUPPORTED_KEYS: dict[str, str] = {
 SECTION_TITLE = {AT: {s: f"[{s}]" for s in SECTION_ORDER},
                  V08: {s: f"[{s.capitalize()}]" for s in SECTION_ORDER}}
 
-SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:#.*)?$")
-ASSIGN_RE = re.compile(r"^\s*(?P<key>[^=\s]+)\s*=\s*(?P<rest>.*)$")
-VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$")
-_ID = r"(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)"
-#: user, uid, user:group, uid:gid, uid:, :gid (names or numbers on either side).
-RUNAS_RE = re.compile(rf"^(?:{_ID}(?::{_ID}?)?|:{_ID})$")
+# Sections, assignments, versions, users and RunAs are matched by .plain (str methods, no re).
 #: 66 0.8 standard stream redirections: bare words, and the forms taking a path.
 STDIO_WORDS = {
     "stdin": ("s6log", "null", "parent", "close"),

@@ -8,7 +8,6 @@ is read so that errors come in file order.
 
 from __future__ import annotations
 
-import re
 TYPE_CHECKING = False  # typing costs ~10 modules at import (a start that compiles imports this)
 if TYPE_CHECKING:
     from typing import Any
@@ -18,9 +17,10 @@ from ovis.record import Record
 from ovis.service.envfile import is_env_ignorable, parse_env_line
 from ovis.service.formats.sixtysix.convert import convert_list, convert_scalar
 from ovis.service.formats.sixtysix.keys import (
-    ASSIGN_RE, AT, BLOCK, ENVIRONMENT, KEYS, SCALAR, SECTION_ORDER, SECTION_RE, SECTION_TITLE,
+    AT, BLOCK, ENVIRONMENT, KEYS, SCALAR, SECTION_ORDER, SECTION_TITLE,
     SECTIONS, UNSUPPORTED_KEYS, UNSUPPORTED_SECTIONS, V08, KeySpec,
 )
+from ovis.service.formats.sixtysix.plain import Finder, assignment, section, words_at
 from ovis.service.values import check_text, shorten
 
 #: Every key spelling of both dialects: what may follow the ``)`` that ends a block.
@@ -79,12 +79,12 @@ def find_closing_paren(text: str) -> int | None:
     depth = 0
     i = 0
     esc_end, esc_ws = -1, False  # where the last escape pair ended, the state before it
-    search = _SPECIAL_RE.search
+    search = Finder(text, _SPECIAL).find
+    dquote = Finder(text, _DQUOTE).find
     while True:
-        match = search(text, i)
-        if match is None:
+        i = search(i)
+        if i < 0:
             return None
-        i = match.start()
         ch = text[i]
         if ch == "\\":
             esc_ws = _word_start(text, i, esc_end, esc_ws)
@@ -92,10 +92,9 @@ def find_closing_paren(text: str) -> int | None:
         elif ch == '"':
             j = i + 1
             while True:
-                inner = _DQUOTE_RE.search(text, j)
-                if inner is None:
+                j = dquote(j)
+                if j < 0:
                     return None
-                j = inner.start()
                 if text[j] != "\\":
                     break
                 j += 2
@@ -125,8 +124,8 @@ def find_closing_paren(text: str) -> int | None:
             i += 1
 
 
-_SPECIAL_RE = re.compile(r"[\\\"'#()]")
-_DQUOTE_RE = re.compile(r'[\\"]')
+_SPECIAL = "\\\"'#()"  # what the scan stops at (a Finder, not a regular expression)
+_DQUOTE = '\\"'
 
 
 def _word_start(text: str, i: int, esc_end: int, esc_ws: bool) -> bool:
@@ -149,15 +148,15 @@ def _ends_block(text: str, end: int) -> bool:
         stripped = line.strip()
         if not stripped:
             continue
-        if SECTION_RE.match(line):
+        if section(line) is not None:
             return True
         if stripped.startswith("#"):
-            match = ASSIGN_RE.match(stripped[1:])
-            if match and match.group("key") in ALL_KEYS:
+            match = assignment(stripped[1:])
+            if match and match[0] in ALL_KEYS:
                 return True  # a commented-out key
             continue
-        match = ASSIGN_RE.match(line)
-        return bool(match and match.group("key") in ALL_KEYS)
+        match = assignment(line)
+        return bool(match and match[0] in ALL_KEYS)
     return True
 
 
@@ -206,10 +205,10 @@ class _Lexer:
             lineno = self.index + 1
             line = self.lines[self.index]
             self.index += 1
-            header = SECTION_RE.match(line)
+            header = section(line)
             try:
-                if header:
-                    self.open_section(header.group("name"), lineno)
+                if header is not None:
+                    self.open_section(header, lineno)
                 elif self.current == ENVIRONMENT:
                     self.assignment(line, lineno)
                 elif not strip_comment(line).strip():
@@ -278,13 +277,13 @@ class _Lexer:
         env[key] = (lineno, value.replace('\\"', '"'))
 
     def statement(self, line: str, lineno: int) -> None:
-        match = ASSIGN_RE.match(line)
+        match = assignment(line)
         if self.current is None:
-            word = match.group("key") if match else line.split()[0]
+            word = match[0] if match else line.split()[0]
             raise self.error(lineno, word, "text outside any section")
         if not match:
             raise self.error(lineno, line.split()[0], "expected KEY = VALUE")
-        key, rest = match.group("key"), match.group("rest")
+        key, rest = match
         spec = self.lookup(key, lineno)
         section = self.sections[self.current]
         if spec.canon in section.entries:
@@ -377,7 +376,7 @@ class _Lexer:
             raw = self.lines[here]
             if here == index:
                 raw = raw[column + 1:]
-            elif SECTION_RE.match(raw):
+            elif section(raw) is not None:
                 break
             for word_start, word in _words_at(raw):
                 if word == "#":
@@ -400,7 +399,4 @@ class _Lexer:
 
 def _words_at(line: str) -> list[tuple[int, str]]:
     """(column, word) of each whitespace-separated word of *line*."""
-    return [(match.start(), match.group()) for match in _WORD_RE.finditer(line)]
-
-
-_WORD_RE = re.compile(r"\S+")
+    return words_at(line)
