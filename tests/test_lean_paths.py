@@ -79,6 +79,11 @@ def test_status_of_definitions_not_compiled_imports_neither_pathlib_nor_re(tmp_p
     assert "ovis.service.formats.sixtysix" in mods  # it did parse them
     assert not mods & PATHLIB, sorted(mods & PATHLIB)
     assert "re" not in mods  # the 66 reader matches with str methods (sixtysix.plain)
+    # ovis status NAME of one not compiled (its log path joined as a str), and is-enabled
+    for argv in (["status", "clock"], ["is-enabled", "clock"], ["--json", "is-enabled", "clock"]):
+        rc, mods = run_isolated("ovis.cli.main:main", argv, env, tmp_path)
+        assert rc in (0, 1), argv
+        assert not mods & (PATHLIB | {"re", "typing"}), (argv, sorted(mods & (PATHLIB | {"re", "typing"})))
     # a broken definition is reported without pathlib too (DefinitionError makes no Path)
     services = tmp_path / "services"
     services.mkdir()

@@ -6,15 +6,15 @@ each handler parses, calls the library, prints.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Callable
-
+from ovis import jsonlite as json  # json.dumps's text without json (and its re)
 from ovis.errors import EXIT_FAILED, EXIT_OK
 
+TYPE_CHECKING = False  # typing costs ~10 modules (ovis is-enabled imports this)
 if TYPE_CHECKING:  # ovis is-enabled is read without argparse (cli.main.quick_status)
     import argparse
+    from typing import Callable
 
-Register = Callable[..., "argparse.ArgumentParser"]
+    Register = Callable[..., "argparse.ArgumentParser"]
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -121,9 +121,9 @@ def cmd_is_enabled(args: argparse.Namespace) -> int:
 
     m = View(paths_of(args))  # a read: no engine imported
     tree = args.tree or default_tree(m.paths)
-    d = m.paths.trees / check_name(tree, "tree")  # as Manager.tree_members
+    d = f"{m.paths.trees_str}/{check_name(tree, 'tree')}"  # as Manager.tree_members
     try:
-        members = {e for e in os.listdir(d) if not e.startswith(".") and (d / e).is_file()}
+        members = {e for e in os.listdir(d) if not e.startswith(".") and os.path.isfile(f"{d}/{e}")}
     except FileNotFoundError:
         members = set()
     for n in args.names:

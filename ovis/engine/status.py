@@ -644,9 +644,9 @@ def last_log_lines(manager: Manager, name: str, n: int) -> list[str]:
         own = getattr(manager, "log_current", None)  # a View: from ovis.json, no compiler
         path = own(name) if own is not None else None
         if path is None:
-            from ovis.logs.reader import log_file
+            from ovis.logs.reader import log_current_of
 
-            path = log_file(manager, name)
+            path = log_current_of(manager, name)
         return [localise(line.rstrip("\n")) for line in tail(path, n)]
     except (OSError, Exception):  # no log yet, no definition: the view shows none
         return []

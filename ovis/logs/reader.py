@@ -92,6 +92,14 @@ def localise(line: str) -> str:
 
 def log_file(manager: Manager, name: str) -> Path:
     """``current`` of *name*'s log: compiled model first, else its definition."""
+    from pathlib import Path  # (ovis log; ovis status NAME reads log_current_of's str)
+
+    return Path(log_current_of(manager, name))
+
+
+def log_current_of(manager: Manager, name: str) -> str:
+    """:func:`log_file` as a str: no pathlib for ``ovis status NAME`` of a service not compiled."""
+    from ovis.paths import check_name
     from ovis.service.compiler import log_destination
 
     one = getattr(manager, "live_service", None)  # a status View reads this one's model alone
@@ -100,9 +108,8 @@ def log_file(manager: Manager, name: str) -> Path:
         if manager.repo.locate(name) is None:
             raise UnknownService(name)
         svc = manager.repo.load(name)
-    from pathlib import Path  # (ovis log: the model's paths are str)
-
-    return Path(log_destination(svc, manager.paths) or manager.paths.logdir_of(name)) / "current"
+    dest = log_destination(svc, manager.paths) or f"{manager.paths.logdir_str}/{check_name(name)}"
+    return f"{dest}/current"
 
 
 def logged_services(manager: Manager) -> list[str]:
