@@ -95,3 +95,23 @@ def test_env_key_as_the_pattern() -> None:
 
     for key in lines("aZ_9.-=\n é", longest=8):
         assert is_valid_env_key(key) == bool(ENV_KEY_RE.match(key)), repr(key)
+
+
+def test_envsubst_references_as_the_pattern() -> None:
+    from ovis.service.envsubst import references
+
+    ref_re = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+    for value in lines("${}$aZ_9 é{", longest=14):
+        assert list(references(value)) == [(m.start(), m.end(), m.group(1))
+                                           for m in ref_re.finditer(value)], repr(value)
+
+
+def test_pathstr_as_pathlib() -> None:
+    from pathlib import PurePosixPath
+
+    from ovis.pathstr import normpath, parent
+
+    for p in lines("/.a", count=20_000, longest=9) + ["", "/", "//", "///", "//a/b/"]:
+        q = normpath(p)
+        assert q == str(PurePosixPath(p)), repr(p)
+        assert parent(q) == str(PurePosixPath(q).parent), repr(p)
