@@ -116,6 +116,7 @@ class Enabler:
         self.supervise = supervise
         self.quiet = quiet
         self.compiler = Compiler(paths)
+        self._as_root = os.geteuid() == 0
         self.names: list[str] = []  # every name seen (anopa's "names")
         self.next: list[str] = []  # auto-enabled, still to do (LIFO)
         self.failed: list[str] = []
@@ -183,6 +184,11 @@ class Enabler:
             raise Failed(C.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
         if not self.upgrade and exists:
             raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
+        if config is None:
+            plain = self.plain(source, instance or None)
+            if plain is not None:
+                return self.install_plain(name, source, plain[0], plain[1], dst, skip_down,
+                                          new=not exists)
         stage_root = mkdtemp(".aa-enable.", self.paths.live_str)
         try:
             stage = os.path.join(stage_root, "svc")
@@ -206,6 +212,105 @@ class Enabler:
                 continue
             return path
         return None
+
+    def plain(self, source: str, instance: str | None
+              ) -> tuple[frozenset[str], dict[str, list[tuple[str, str, int]]]] | None:
+        """What a source servicedir holds, when it can be compiled where it is.
+
+        A staging copy (:meth:`stage`) only changes what the compiler sees
+        when there is something to merge or resolve: a ``log`` (the logger
+        brought in from the sources), a configuration directory, a symlink
+        (followed by the copy), a fifo or device node (recreated), a
+        directory other than ``needs/``, ``wants/``, ``after/``, ``before/``
+        (copied through), or in those anything but regular files.  Without
+        any of these the copy is the source itself, file for file, mode for
+        mode, so the source is parsed and compiled as it is and only the four
+        dependency directories are copied (:meth:`install_plain`): no
+        staging directory made, filled and removed for each service.
+
+        Returns the top-level names and, per dependency directory, its
+        (target name, source path, mode) entries in the source's readdir
+        order (an instance's ``foo@`` becoming ``foo@INSTANCE`` as the
+        copy renames it); None when the servicedir needs the copy.
+        """
+        names: list[str] = []
+        deps: dict[str, list[tuple[str, str, int]]] = {}
+        try:
+            with os.scandir(source) as it:
+                for e in it:
+                    if e.is_file(follow_symlinks=False):
+                        if e.name == "log":
+                            return None
+                    elif e.name in DEP_DIRS and e.is_dir(follow_symlinks=False):
+                        got = self._dep_files(e.path, instance)
+                        if got is None:
+                            return None
+                        deps[e.name] = got
+                    else:
+                        return None
+                    names.append(e.name)
+        except OSError:
+            return None  # the copy reports it
+        if not self._as_root and not all(os.access(f"{source}/{n}", os.R_OK) for n in names):
+            return None  # the copy names the file it cannot read
+        return frozenset(names), deps
+
+    def _dep_files(self, path: str, instance: str | None) -> list[tuple[str, str, int]] | None:
+        out = []
+        with os.scandir(path) as it:
+            for e in it:
+                if not e.is_file(follow_symlinks=False):
+                    return None
+                if not self._as_root and not os.access(e.path, os.R_OK):
+                    return None
+                target = e.name + instance if instance and e.name.endswith("@") else e.name
+                out.append((target, e.path, stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)))
+        return out
+
+    def install_plain(self, name: str, source: str, entries: frozenset[str],
+                      deps: dict[str, list[tuple[str, str, int]]], dst: Path, skip_down: bool,
+                      new: bool) -> bool:
+        """:meth:`install` for a servicedir :meth:`plain` found: parsed and compiled
+        from the source itself, the same servicedir the staged copy gives."""
+        from ovis.service.formats.anopa import parse_anopa_dir
+
+        try:
+            svc = parse_anopa_dir(Path(source), name)
+        except OvisError as e:
+            self.notes.warned(name, str(e))
+            raise Failed(C.ERR_FAILED_ENABLE) from None
+        d = f"{self.paths.servicedirs_str}/{name}"
+        linked = False
+        try:
+            self.compiler.compile(svc, down=svc.down or not skip_down)
+            for sub, files in deps.items():
+                target = f"{d}/{sub}"
+                if not new and os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                _copy_files(f"{source}/{sub}", target, files)
+            for f in ANOPA_FILES:
+                if f in entries:
+                    _copy_file(f"{source}/{f}", f"{d}/{f}")
+                elif not new and os.path.lexists(f"{d}/{f}"):
+                    os.unlink(f"{d}/{f}")
+            if svc.kind is Kind.LONGRUN and new:
+                if "down" not in entries and not skip_down:
+                    try:
+                        os.chmod(f"{d}/down", 0o666)  # what anopa's open_create under umask 0 gives
+                    except FileNotFoundError:
+                        pass
+                if self.supervise:  # no log/: plain() found no "log"
+                    _private_dir(f"{d}/supervise", 0o711)
+                linked = self.compiler.link(name)
+        except OSError as e:
+            self.warn(e.filename or d, e)
+            self._set_aside(name, dst, linked)
+            raise Failed(C.ERR_FAILED_ENABLE) from None
+        for sub, on in (("needs", self.auto_needs), ("wants", self.auto_wants)):
+            if on and sub in deps:  # as anopa: the repository's copy, in its readdir order
+                for entry, _ in R.scan_dir(f"{d}/{sub}", files_only=True):
+                    self.auto_enable(entry)
+        return False
 
     def stage(self, source: str, config: str | None, stage: str, instance: str | None) -> bool:
         """anopa's copy into *stage*: source servicedir, logger, config dir, run-args."""
@@ -361,6 +466,40 @@ class Enabler:
                 os.rename(dst, dst.with_name("@" + name))
             except OSError as e:
                 self.warn(str(dst), e)
+
+
+def _copy_file(src: str, dst: str, mode: int | None = None) -> None:
+    """*src*'s bytes and mode into *dst* (created, or truncated as ``shutil.copy2`` does)."""
+    with open(src, "rb", buffering=0) as f:
+        data = f.read()
+        if mode is None:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        if data:
+            os.write(fd, data)
+        if not atomic.exact_mode(mode):
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _copy_files(src: str, dst: str, files: list[tuple[str, str, int]]) -> None:
+    """A dependency directory: its regular files (target name, source, mode) into *dst*,
+    which gets *src*'s mode."""
+    os.mkdir(dst)
+    for target, path, mode in files:
+        _copy_file(path, f"{dst}/{target}", mode)
+    os.chmod(dst, stat.S_IMODE(os.stat(src).st_mode))
+
+
+def _private_dir(path: str, mode: int) -> None:
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        pass
+    if not atomic.exact_mode(mode):
+        os.chmod(path, mode)
 
 
 def write_finish(paths: Paths, what: str, target: str, opt: str) -> None:
