@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -115,7 +114,8 @@ class Enabler:
         self.upgrade = upgrade
         self.supervise = supervise
         self.quiet = quiet
-        self.compiler = Compiler(paths)
+        # Its models are parsed here, never taken from LIVE's compile cache.
+        self.compiler = Compiler(paths, cached=False)
         self._as_root = os.geteuid() == 0
         self.names: list[str] = []  # every name seen (anopa's "names")
         self.next: list[str] = []  # auto-enabled, still to do (LIFO)
@@ -175,20 +175,23 @@ class Enabler:
         source = self.source_of(base)
         if source is None:
             raise Failed(C.ERR_UNKNOWN)
-        dst = self.paths.servicedir(name)
-        exists = os.path.lexists(dst)
-        if self.upgrade and not os.path.isdir(dst):
+        d = f"{self.paths.servicedirs_str}/{name}"  # a string: no Path per service
+        exists = os.path.lexists(d)
+        if self.upgrade and not os.path.isdir(d):
             raise Failed(C.ERR_IO, os.strerror(errno.ENOTDIR if exists else errno.ENOENT))
-        if self.upgrade and not os.path.exists(dst / "ovis.json"):
+        if self.upgrade and not os.path.exists(f"{d}/ovis.json"):
             # recompiling would replace it whole, supervise/ and down included
             raise Failed(C.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
         if not self.upgrade and exists:
-            raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
+            raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(d) else errno.ENOTDIR))
         if config is None:
             plain = self.plain(source, instance or None)
             if plain is not None:
-                return self.install_plain(name, source, plain[0], plain[1], dst, skip_down,
+                return self.install_plain(name, source, plain[0], plain[1], d, skip_down,
                                           new=not exists)
+        import shutil  # (with bz2, lzma, zlib: only where a copy is staged)
+
+        dst = self.paths.servicedir(name)
         stage_root = mkdtemp(".aa-enable.", self.paths.live_str)
         try:
             stage = os.path.join(stage_root, "svc")
@@ -268,7 +271,7 @@ class Enabler:
         return out
 
     def install_plain(self, name: str, source: str, entries: frozenset[str],
-                      deps: dict[str, list[tuple[str, str, int]]], dst: Path, skip_down: bool,
+                      deps: dict[str, list[tuple[str, str, int]]], d: str, skip_down: bool,
                       new: bool) -> bool:
         """:meth:`install` for a servicedir :meth:`plain` found: parsed and compiled
         from the source itself, the same servicedir the staged copy gives."""
@@ -279,13 +282,14 @@ class Enabler:
         except OvisError as e:
             self.notes.warned(name, str(e))
             raise Failed(C.ERR_FAILED_ENABLE) from None
-        d = f"{self.paths.servicedirs_str}/{name}"
         linked = False
         try:
             self.compiler.compile(svc, down=svc.down or not skip_down)
             for sub, files in deps.items():
                 target = f"{d}/{sub}"
                 if not new and os.path.isdir(target) and not os.path.islink(target):
+                    import shutil
+
                     shutil.rmtree(target)
                 _copy_files(f"{source}/{sub}", target, files)
             for f in ANOPA_FILES:
@@ -304,7 +308,7 @@ class Enabler:
                 linked = self.compiler.link(name)
         except OSError as e:
             self.warn(e.filename or d, e)
-            self._set_aside(name, dst, linked)
+            self._set_aside(name, d, linked)
             raise Failed(C.ERR_FAILED_ENABLE) from None
         for sub, on in (("needs", self.auto_needs), ("wants", self.auto_wants)):
             if on and sub in deps:  # as anopa: the repository's copy, in its readdir order
@@ -334,6 +338,8 @@ class Enabler:
                  logger: bool = False) -> bool:
         """copy_dir of enable_service.c: symlinks followed, fifos and device
         nodes recreated, modes and owners kept.  True when a logger was added."""
+        import shutil
+
         has_log = False
         src_mode = os.stat(src).st_mode
         os.makedirs(dst, exist_ok=True)
@@ -409,6 +415,8 @@ class Enabler:
     def install(self, name: str, source: str, stage: str, dst: Path, has_log: bool,
                 skip_down: bool, new: bool) -> bool:
         """Compile the staged servicedir into the repository, add anopa's files."""
+        import shutil
+
         from ovis.service.formats.anopa import parse_anopa_dir
 
         try:
@@ -454,16 +462,16 @@ class Enabler:
                             self.auto_enable(entry)
         return has_log
 
-    def _set_aside(self, name: str, dst: Path, linked: bool) -> None:
+    def _set_aside(self, name: str, dst: Path | str, linked: bool) -> None:
         """As anopa: a half-made servicedir becomes @NAME, where aa-start won't find it."""
         if linked:
             try:
-                os.unlink(self.paths.scandir / name)
+                os.unlink(f"{self.paths.scandir_str}/{name}")
             except OSError:
                 pass
         if os.path.lexists(dst):
             try:
-                os.rename(dst, dst.with_name("@" + name))
+                os.rename(dst, f"{self.paths.servicedirs_str}/@{name}")
             except OSError as e:
                 self.warn(str(dst), e)
 
