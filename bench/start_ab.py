@@ -18,7 +18,7 @@ With ``--aa --anopa DIR`` upstream anopa's ``aa-enable``/``aa-start``/``aa-stop 
 among the three, and each tree's figures are also given as the median of its
 paired ratios tree/anopa: one command for "ovis aa-enable+aa-start against
 anopa's, cold, 300".  With ``--aa`` the wall and CPU seconds of ``aa-enable``
-itself (part of "cold") are reported too.
+itself (part of "cold") and the wall seconds of ``aa-stop -a`` are reported too.
 
 Usage: python3 bench/start_ab.py --trees /work/main,. [--workloads wide,wide1000] [--repeat 5]
                                  [--bindirs BIN_A,BIN_B] [--via installed|module|module-S]
@@ -70,7 +70,7 @@ def _one(who: str, trees: list[Path], svcs: list[compare.Svc], aa: bool,
     finally:
         shutil.rmtree(root, ignore_errors=True)
     got = {"cold": cold, "warm": warm or 0.0}
-    for case in AA_CASES if aa else ():
+    for case in AA_CASES + ("stop",) if aa else ():
         got[f"wall of {case}"] = compare.WALL[case]
     for case in (AA_CASES if aa else ()) + CPU_CASES:
         got[f"CPU of {case}"] = compare.CPU[case]
