@@ -142,6 +142,8 @@ def test_aa_start_and_stop_import_no_typing_nor_json(an: Anopa) -> None:  # noqa
         rc, out, mods = run_modules(entry, argv, cwd=an.root)
         assert rc == 0 and "ovis.aa.run" in mods, (entry, out)
         assert not mods & NOT_ON_START, (entry, sorted(mods & NOT_ON_START))
+        # they compile nothing (the repository is aa-enable's): no compile cache, no pickle
+        assert not mods & {"ovis.service.cache", "pickle", "zlib"}, (entry, sorted(mods))
 
 
 def test_aa_enable_imports_no_tempfile(an: Anopa) -> None:  # noqa: F811
