@@ -162,11 +162,13 @@ def test_aa_enable_imports_no_tempfile(an: Anopa) -> None:  # noqa: F811
 def test_aa_enable_of_plain_servicedirs_imports_no_copy_or_cache_machinery(an: Anopa) -> None:  # noqa: F811
     """Plain servicedirs are compiled where they are (no staging copy: no shutil with its
     bz2, lzma and zlib) by a compiler whose models never come from the compile cache
-    (no cache, no pickle): each module costs tens of ms in anopa's stage 1 under TCG."""
+    (no cache, no pickle), and no state record is written: each module costs tens of ms
+    in anopa's stage 1 under TCG."""
     smoke(an)
     rc, out, mods = run_modules("ovis.cli.aa.enable", ["-r", str(an.repo), "-S", str(an.src),
                                                        "-l", str(an.list)], cwd=an.root)
     assert rc == 0 and "Enabled: alpha" in out and "Enabled: beta" in out, out
     assert (an.repo / "beta" / "needs" / "alpha").exists()
-    heavy = {"shutil", "bz2", "lzma", "zlib", "ovis.service.cache", "pickle"}
+    # nor the engine's state records: aa-enable writes none
+    heavy = {"shutil", "bz2", "lzma", "zlib", "ovis.service.cache", "pickle", "ovis.engine.state"}
     assert "ovis.service.compiler" in mods and not mods & heavy, sorted(mods & heavy)
