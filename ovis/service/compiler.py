@@ -778,7 +778,10 @@ class Compiler:
             from ovis.s6.events import make_fifodir
 
             make_fifodir(tmp)
-            if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
+            # also a log/ tree copied whole (an extra file named log): only
+            # the files written here can have made one
+            if ("log" in subdirs or any(d.startswith("log/") for d in subdirs)
+                    or ("log" in files and os.path.isdir(f"{tmp}/log"))):
                 make_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
