@@ -8,7 +8,9 @@ anopa's rules (first source holding the name wins; ``getty@tty1`` from
 directory brings in the ``log`` service as the logger; a listdir directory is
 merged in, ``-foo`` deleting and ``+foo`` appending; ``log/run-args`` appended
 to ``log/run``) into a hidden staging directory, which is then compiled by
-ovis's compiler into ``REPODIR/NAME``: ``ovis.json`` is there for ``ovis
+ovis's compiler into ``REPODIR/NAME``.  A plain source servicedir, whose copy
+would be itself file for file (:meth:`Enabler.plain`), is compiled where it
+is, without the staging copy.  ``ovis.json`` is there for ``ovis
 status``, and the anopa files the compiler does not write (``needs/``,
 ``wants/``, ``after/``, ``before/``, ``essential``, ``gets-ready``,
 ``timeout``) are added, with ``down``, ``supervise/`` (0711) and the
