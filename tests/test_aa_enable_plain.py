@@ -112,12 +112,16 @@ def test_upgrade_of_a_plain_servicedir_replaces_its_files(tmp_path: Path) -> Non
     names = _sources(tmp_path / "src")
     src = tmp_path / "src"
     plain, staged = tmp_path / "plain-list", tmp_path / "staged-list"
-    for n in names[:2]:
+    for n in names[:2] + ["b"]:
         _write(plain / n)
         (staged / n).mkdir(parents=True)
+    _write(src / "b/gets-ready", "", 0o640)
     for repo, lst in (("A", plain), ("B", staged)):
         assert _enable(tmp_path, repo, lst)[0] == 0
         _write(tmp_path / repo / "a/supervise/keep")
+        # the upgrade gives a file it replaces the source's mode again
+        (tmp_path / repo / "b/gets-ready").chmod(0o600)
+        (tmp_path / repo / "b/timeout").chmod(0o600)
     _write(src / "a/run", "#!/bin/sh\nexec sleep 999\n", 0o700)
     _write(src / "a/needs/new")
     _write(src / "a/essential")
@@ -130,6 +134,8 @@ def test_upgrade_of_a_plain_servicedir_replaces_its_files(tmp_path: Path) -> Non
     a, b = _snapshot(tmp_path / "A"), _snapshot(tmp_path / "B")
     assert a["a/run"][2] == b"#!/bin/sh\nexec sleep 999\n" and "a/supervise/keep" in a
     assert "a/essential" in a and "a/needs/new" in a and "a/wants/d" not in a
+    assert a["b/gets-ready"][1] == oct(stat.S_IFREG | 0o640)
+    assert a["b/timeout"][1] == oct(stat.S_IFREG | 0o644)
     assert a == b
 
 

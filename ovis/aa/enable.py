@@ -478,17 +478,24 @@ class Enabler:
                 self.warn(str(dst), e)
 
 
-def _copy_file(src: str, dst: str, mode: int | None = None) -> None:
-    """*src*'s bytes and mode into *dst* (created, or truncated as ``shutil.copy2`` does)."""
+def _copy_file(src: str, dst: str, mode: int | None = None, fresh: bool = False) -> None:
+    """*src*'s bytes and mode into *dst* (created, or truncated as ``shutil.copy2`` does).
+
+    *fresh*: *dst* is new (its directory was made just now): created
+    exclusively with *mode*, which needs no fchmod where the umask leaves it.
+    A file that existed keeps its mode through open(2): it always gets one.
+    """
     with open(src, "rb", buffering=0) as f:
         data = f.read()
         if mode is None:
             mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if fresh else os.O_TRUNC)
+    fd = os.open(dst, flags, mode)
     try:
-        if data:
-            os.write(fd, data)
-        if not atomic.exact_mode(mode):
+        done = 0
+        while done < len(data):
+            done += os.write(fd, data[done:])
+        if not (fresh and atomic.exact_mode(mode)):
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
@@ -499,15 +506,17 @@ def _copy_files(src: str, dst: str, files: list[tuple[str, str, int]]) -> None:
     which gets *src*'s mode."""
     os.mkdir(dst)
     for target, path, mode in files:
-        _copy_file(path, f"{dst}/{target}", mode)
+        _copy_file(path, f"{dst}/{target}", mode, fresh=True)
     os.chmod(dst, stat.S_IMODE(os.stat(src).st_mode))
 
 
 def _private_dir(path: str, mode: int) -> None:
+    """A directory of exactly *mode* (``supervise/``), made if need be."""
     try:
         os.mkdir(path, mode)
     except FileExistsError:
-        pass
+        os.chmod(path, mode)
+        return
     if not atomic.exact_mode(mode):
         os.chmod(path, mode)
 
