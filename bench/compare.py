@@ -180,6 +180,9 @@ def write_raw(scandir: Path, svcs: list[Svc]) -> list[Path]:
 #: where wall seconds are not (bench/start_ab.py reports them).
 LAST_CPU = 0.0
 CPU: dict[str, float] = {}
+#: Wall seconds of single steps of a run, by case (``enable``: the
+#: ``aa-enable`` of _aa, ``stop``: its ``aa-stop -a``), for bench/start_ab.py.
+WALL: dict[str, float] = {}
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -279,12 +282,16 @@ def _aa(root: Path, svcs: list[Svc], bindir: str | None, env: dict[str, str] | N
     scandir = repo / ".scandir"
     t0 = time.perf_counter()
     run([*aa("aa-enable"), "-q", "-r", str(repo), "-S", str(src), "-l", str(lst)], env)
+    WALL["enable"] = time.perf_counter() - t0
+    CPU["enable"] = LAST_CPU
     p = svscan(scandir, len(svcs))
     wait_supervisors([repo / s.name for s in svcs if not s.oneshot])
     run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)
     cold = time.perf_counter() - t0
     CPU["cold start"] = LAST_CPU
+    t1 = time.perf_counter()
     run([*aa("aa-stop"), "-r", str(repo), "-a"], env)
+    WALL["stop"] = time.perf_counter() - t1
     CPU["stop --all"] = LAST_CPU
     t0 = time.perf_counter()
     run([*aa("aa-start"), "-r", str(repo), "-l", str(lst)], env)

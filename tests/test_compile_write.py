@@ -118,3 +118,43 @@ def test_copied_files_keep_their_bytes_mode_and_digest(tmp_path: Path, umask: in
     os.mkfifo(tmp_path / "fifo")
     assert _path_digest(tmp_path / "fifo") == sha256(b"fifo").hexdigest()
     assert _path_digest(tmp_path / "absent") == sha256().hexdigest()
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000])
+def test_a_file_is_read_whole_whatever_the_size_given(tmp_path: Path, size: int) -> None:
+    """_read_file reads one byte more than the stat's size and stops at a short read: a
+    file that grew (or shrank) since its stat is still read whole."""
+    from ovis.service.compiler import _read_file
+
+    f = tmp_path / "f"
+    data = bytes(i % 251 for i in range(size))
+    f.write_bytes(data)
+    for told in (size, 0, max(0, size - 1), size + 10):
+        assert _read_file(f, told) == data, told
+
+
+def test_a_copied_file_is_written_with_the_bytes_and_mode_digested(tmp_path: Path) -> None:
+    """An anopa run file copied into a new servicedir: its bytes and mode, read once."""
+    from ovis.service.formats.anopa import parse_anopa_dir
+
+    src = tmp_path / "src" / "a"
+    src.mkdir(parents=True)
+    (src / "run").write_text("#!/bin/sh\nexec sleep 1\n")
+    (src / "run").chmod(0o750)
+    (src / "nosetsid").write_text("")
+    (src / "nosetsid").chmod(0o640)
+    (tmp_path / "live").mkdir(mode=0o700)
+    p = Paths(skel=tmp_path / "skel", services=(tmp_path / "src",), trees=tmp_path / "trees",
+              live=tmp_path / "live", logdir=tmp_path / "log")
+    comp = Compiler(p, cached=False)
+    old = os.umask(0o077)
+    try:
+        assert comp.compile(parse_anopa_dir(src, "a"))
+    finally:
+        os.umask(old)
+    d = p.servicedir("a")
+    assert (d / "run").read_bytes() == b"#!/bin/sh\nexec sleep 1\n"
+    assert stat.S_IMODE((d / "run").stat().st_mode) == 0o750
+    assert stat.S_IMODE((d / "nosetsid").stat().st_mode) == 0o640
+    digest = json.loads((d / "ovis.json").read_text())["digest"]
+    assert comp.digest(parse_anopa_dir(src, "a")) == digest

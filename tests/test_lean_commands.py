@@ -142,6 +142,8 @@ def test_aa_start_and_stop_import_no_typing_nor_json(an: Anopa) -> None:  # noqa
         rc, out, mods = run_modules(entry, argv, cwd=an.root)
         assert rc == 0 and "ovis.aa.run" in mods, (entry, out)
         assert not mods & NOT_ON_START, (entry, sorted(mods & NOT_ON_START))
+        # they compile nothing (the repository is aa-enable's): no compile cache, no pickle
+        assert not mods & {"ovis.service.cache", "pickle", "zlib"}, (entry, sorted(mods))
 
 
 def test_aa_enable_imports_no_tempfile(an: Anopa) -> None:  # noqa: F811
@@ -155,3 +157,18 @@ def test_aa_enable_imports_no_tempfile(an: Anopa) -> None:  # noqa: F811
     assert not mods & (NOT_ON_START | {"tempfile", "random", "bisect"}), \
         sorted(mods & (NOT_ON_START | {"tempfile", "random", "bisect"}))
     assert not [p for p in an.repo.iterdir() if p.name.startswith(".aa-enable")]
+
+
+def test_aa_enable_of_plain_servicedirs_imports_no_copy_or_cache_machinery(an: Anopa) -> None:  # noqa: F811
+    """Plain servicedirs are compiled where they are (no staging copy: no shutil with its
+    bz2, lzma and zlib) by a compiler whose models never come from the compile cache
+    (no cache, no pickle), and no state record is written: each module costs tens of ms
+    in anopa's stage 1 under TCG."""
+    smoke(an)
+    rc, out, mods = run_modules("ovis.cli.aa.enable", ["-r", str(an.repo), "-S", str(an.src),
+                                                       "-l", str(an.list)], cwd=an.root)
+    assert rc == 0 and "Enabled: alpha" in out and "Enabled: beta" in out, out
+    assert (an.repo / "beta" / "needs" / "alpha").exists()
+    # nor the engine's state records: aa-enable writes none
+    heavy = {"shutil", "bz2", "lzma", "zlib", "ovis.service.cache", "pickle", "ovis.engine.state"}
+    assert "ovis.service.compiler" in mods and not mods & heavy, sorted(mods & heavy)

@@ -8,7 +8,9 @@ anopa's rules (first source holding the name wins; ``getty@tty1`` from
 directory brings in the ``log`` service as the logger; a listdir directory is
 merged in, ``-foo`` deleting and ``+foo`` appending; ``log/run-args`` appended
 to ``log/run``) into a hidden staging directory, which is then compiled by
-ovis's compiler into ``REPODIR/NAME``: ``ovis.json`` is there for ``ovis
+ovis's compiler into ``REPODIR/NAME``.  A plain source servicedir, whose copy
+would be itself file for file (:meth:`Enabler.plain`), is compiled where it
+is, without the staging copy.  ``ovis.json`` is there for ``ovis
 status``, and the anopa files the compiler does not write (``needs/``,
 ``wants/``, ``after/``, ``before/``, ``essential``, ``gets-ready``,
 ``timeout``) are added, with ``down``, ``supervise/`` (0711) and the
@@ -26,13 +28,12 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
 from ovis import atomic
 from ovis.errors import OvisError
-from ovis.paths import Paths
+from ovis.paths import Paths, normpath
 from ovis.service.compiler import Compiler
 from ovis.service.model import Kind
 from ovis.service.model import is_valid_name as ovis_valid_name
@@ -115,7 +116,9 @@ class Enabler:
         self.upgrade = upgrade
         self.supervise = supervise
         self.quiet = quiet
-        self.compiler = Compiler(paths)
+        # Its models are parsed here, never taken from LIVE's compile cache.
+        self.compiler = Compiler(paths, cached=False)
+        self._as_root = os.geteuid() == 0
         self.names: list[str] = []  # every name seen (anopa's "names")
         self.next: list[str] = []  # auto-enabled, still to do (LIFO)
         self.failed: list[str] = []
@@ -174,15 +177,23 @@ class Enabler:
         source = self.source_of(base)
         if source is None:
             raise Failed(C.ERR_UNKNOWN)
-        dst = self.paths.servicedir(name)
-        exists = os.path.lexists(dst)
-        if self.upgrade and not os.path.isdir(dst):
+        d = f"{self.paths.servicedirs_str}/{name}"  # a string: no Path per service
+        exists = os.path.lexists(d)
+        if self.upgrade and not os.path.isdir(d):
             raise Failed(C.ERR_IO, os.strerror(errno.ENOTDIR if exists else errno.ENOENT))
-        if self.upgrade and not os.path.exists(dst / "ovis.json"):
+        if self.upgrade and not os.path.exists(f"{d}/ovis.json"):
             # recompiling would replace it whole, supervise/ and down included
             raise Failed(C.ERR_IO, "not enabled by ovis (no ovis.json): enable it anew")
         if not self.upgrade and exists:
-            raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(dst) else errno.ENOTDIR))
+            raise Failed(C.ERR_IO, os.strerror(errno.EEXIST if os.path.isdir(d) else errno.ENOTDIR))
+        if config is None:
+            plain = self.plain(source, instance or None)
+            if plain is not None:
+                return self.install_plain(name, source, plain[0], plain[1], d, skip_down,
+                                          new=not exists)
+        import shutil  # (with bz2, lzma, zlib: only where a copy is staged)
+
+        dst = self.paths.servicedir(name)
         stage_root = mkdtemp(".aa-enable.", self.paths.live_str)
         try:
             stage = os.path.join(stage_root, "svc")
@@ -207,6 +218,106 @@ class Enabler:
             return path
         return None
 
+    def plain(self, source: str, instance: str | None
+              ) -> tuple[frozenset[str], dict[str, list[tuple[str, str, int]]]] | None:
+        """What a source servicedir holds, when it can be compiled where it is.
+
+        A staging copy (:meth:`stage`) only changes what the compiler sees
+        when there is something to merge or resolve: a ``log`` (the logger
+        brought in from the sources), a configuration directory, a symlink
+        (followed by the copy), a fifo or device node (recreated), a
+        directory other than ``needs/``, ``wants/``, ``after/``, ``before/``
+        (copied through), or in those anything but regular files.  Without
+        any of these the copy is the source itself, file for file, mode for
+        mode, so the source is parsed and compiled as it is and only the four
+        dependency directories are copied (:meth:`install_plain`): no
+        staging directory made, filled and removed for each service.
+
+        Returns the top-level names and, per dependency directory, its
+        (target name, source path, mode) entries in the source's readdir
+        order (an instance's ``foo@`` becoming ``foo@INSTANCE`` as the
+        copy renames it); None when the servicedir needs the copy.
+        """
+        names: list[str] = []
+        deps: dict[str, list[tuple[str, str, int]]] = {}
+        try:
+            with os.scandir(source) as it:
+                for e in it:
+                    if e.is_file(follow_symlinks=False):
+                        if e.name == "log":
+                            return None
+                    elif e.name in DEP_DIRS and e.is_dir(follow_symlinks=False):
+                        got = self._dep_files(e.path, instance)
+                        if got is None:
+                            return None
+                        deps[e.name] = got
+                    else:
+                        return None
+                    names.append(e.name)
+        except OSError:
+            return None  # the copy reports it
+        if not self._as_root and not all(os.access(f"{source}/{n}", os.R_OK) for n in names):
+            return None  # the copy names the file it cannot read
+        return frozenset(names), deps
+
+    def _dep_files(self, path: str, instance: str | None) -> list[tuple[str, str, int]] | None:
+        out = []
+        with os.scandir(path) as it:
+            for e in it:
+                if not e.is_file(follow_symlinks=False):
+                    return None
+                if not self._as_root and not os.access(e.path, os.R_OK):
+                    return None
+                target = e.name + instance if instance and e.name.endswith("@") else e.name
+                out.append((target, e.path, stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)))
+        return out
+
+    def install_plain(self, name: str, source: str, entries: frozenset[str],
+                      deps: dict[str, list[tuple[str, str, int]]], d: str, skip_down: bool,
+                      new: bool) -> bool:
+        """:meth:`install` for a servicedir :meth:`plain` found: parsed and compiled
+        from the source itself, the same servicedir the staged copy gives."""
+        from ovis.service.formats.anopa import parse_anopa_dir
+
+        try:
+            svc = parse_anopa_dir(source, name)
+        except OvisError as e:
+            self.notes.warned(name, str(e))
+            raise Failed(C.ERR_FAILED_ENABLE) from None
+        linked = False
+        try:
+            self.compiler.compile(svc, down=svc.down or not skip_down)
+            for sub, files in deps.items():
+                target = f"{d}/{sub}"
+                if not new and os.path.isdir(target) and not os.path.islink(target):
+                    import shutil
+
+                    shutil.rmtree(target)
+                _copy_files(f"{source}/{sub}", target, files)
+            for f in ANOPA_FILES:
+                if f in entries:
+                    _copy_file(f"{source}/{f}", f"{d}/{f}")
+                elif not new and os.path.lexists(f"{d}/{f}"):
+                    os.unlink(f"{d}/{f}")
+            if svc.kind is Kind.LONGRUN and new:
+                if "down" not in entries and not skip_down:
+                    try:
+                        os.chmod(f"{d}/down", 0o666)  # what anopa's open_create under umask 0 gives
+                    except FileNotFoundError:
+                        pass
+                if self.supervise:  # no log/: plain() found no "log"
+                    _private_dir(f"{d}/supervise", 0o711)
+                linked = self.compiler.link(name)
+        except OSError as e:
+            self.warn(e.filename or d, e)
+            self._set_aside(name, d, linked)
+            raise Failed(C.ERR_FAILED_ENABLE) from None
+        for sub, on in (("needs", self.auto_needs), ("wants", self.auto_wants)):
+            if on and sub in deps:  # as anopa: the repository's copy, in its readdir order
+                for entry, _ in R.scan_dir(f"{d}/{sub}", files_only=True):
+                    self.auto_enable(entry)
+        return False
+
     def stage(self, source: str, config: str | None, stage: str, instance: str | None) -> bool:
         """anopa's copy into *stage*: source servicedir, logger, config dir, run-args."""
         try:
@@ -229,6 +340,8 @@ class Enabler:
                  logger: bool = False) -> bool:
         """copy_dir of enable_service.c: symlinks followed, fifos and device
         nodes recreated, modes and owners kept.  True when a logger was added."""
+        import shutil
+
         has_log = False
         src_mode = os.stat(src).st_mode
         os.makedirs(dst, exist_ok=True)
@@ -304,14 +417,16 @@ class Enabler:
     def install(self, name: str, source: str, stage: str, dst: Path, has_log: bool,
                 skip_down: bool, new: bool) -> bool:
         """Compile the staged servicedir into the repository, add anopa's files."""
+        import shutil
+
         from ovis.service.formats.anopa import parse_anopa_dir
 
         try:
-            svc = parse_anopa_dir(Path(stage), name)
+            svc = parse_anopa_dir(stage, name)
         except OvisError as e:
             self.notes.warned(name, str(e).replace(stage, source))
             raise Failed(C.ERR_FAILED_ENABLE) from None
-        svc.source = Path(source)
+        svc.source = normpath(source)  # the model's paths are str
         longrun = svc.kind is Kind.LONGRUN
         linked = False
         try:
@@ -349,18 +464,61 @@ class Enabler:
                             self.auto_enable(entry)
         return has_log
 
-    def _set_aside(self, name: str, dst: Path, linked: bool) -> None:
+    def _set_aside(self, name: str, dst: Path | str, linked: bool) -> None:
         """As anopa: a half-made servicedir becomes @NAME, where aa-start won't find it."""
         if linked:
             try:
-                os.unlink(self.paths.scandir / name)
+                os.unlink(f"{self.paths.scandir_str}/{name}")
             except OSError:
                 pass
         if os.path.lexists(dst):
             try:
-                os.rename(dst, dst.with_name("@" + name))
+                os.rename(dst, f"{self.paths.servicedirs_str}/@{name}")
             except OSError as e:
                 self.warn(str(dst), e)
+
+
+def _copy_file(src: str, dst: str, mode: int | None = None, fresh: bool = False) -> None:
+    """*src*'s bytes and mode into *dst* (created, or truncated as ``shutil.copy2`` does).
+
+    *fresh*: *dst* is new (its directory was made just now): created
+    exclusively with *mode*, which needs no fchmod where the umask leaves it.
+    A file that existed keeps its mode through open(2): it always gets one.
+    """
+    with open(src, "rb", buffering=0) as f:
+        data = f.read()
+        if mode is None:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if fresh else os.O_TRUNC)
+    fd = os.open(dst, flags, mode)
+    try:
+        done = 0
+        while done < len(data):
+            done += os.write(fd, data[done:])
+        if not (fresh and atomic.exact_mode(mode)):
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _copy_files(src: str, dst: str, files: list[tuple[str, str, int]]) -> None:
+    """A dependency directory: its regular files (target name, source, mode) into *dst*,
+    which gets *src*'s mode."""
+    os.mkdir(dst)
+    for target, path, mode in files:
+        _copy_file(path, f"{dst}/{target}", mode, fresh=True)
+    os.chmod(dst, stat.S_IMODE(os.stat(src).st_mode))
+
+
+def _private_dir(path: str, mode: int) -> None:
+    """A directory of exactly *mode* (``supervise/``), made if need be."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        os.chmod(path, mode)
+        return
+    if not atomic.exact_mode(mode):
+        os.chmod(path, mode)
 
 
 def write_finish(paths: Paths, what: str, target: str, opt: str) -> None:

@@ -24,7 +24,6 @@ import os
 import stat
 import time
 
-from ovis.engine import state as statefile
 from ovis.paths import Paths
 from ovis.record import Frozen, Record
 from ovis.s6.status import SupervisorStatus, read_status
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ovis.engine import state as statefile
+
     from ovis.service.model import Service
 
 from .codes import (
@@ -42,6 +43,14 @@ from .codes import (
     ERR_UNKNOWN, ERRMSG, EVT_ERROR, EVT_NONE, EVT_START_FAILED, EVT_STARTED, EVT_STARTING_FAILED,
     EVT_STOP_FAILED, EVT_STOPPED, EVT_STOPPING_FAILED, AaError,
 )
+
+def _statefile() -> Any:
+    """ovis.engine.state, imported by the first caller that reads or writes a state:
+    aa-enable, which writes none, does without it (and ovis.engine)."""
+    from ovis.engine import state
+
+    return state
+
 
 DEFAULT_REPODIR = "/run/services"
 LISTDIR_PREFIX = "/etc/anopa/listdirs/"
@@ -242,8 +251,8 @@ class Services:
             return None
         intents = self.__dict__.get("_intents")
         if intents is None:  # read once per command (aa-status -a asks of every service)
-            intents = self._intents = statefile.read_intents(self.paths)
-        return statefile.load(self.paths, name, intents)
+            intents = self._intents = _statefile().read_intents(self.paths)
+        return _statefile().load(self.paths, name, intents)
 
     def oneshot_up(self, name: str) -> bool:
         """anopa counts Started, Starting, Stopping failed and Stop failed as up."""
@@ -324,6 +333,7 @@ def record_load_error(paths: Paths, name: str, detail: str) -> None:
     """A service that could not be started because a dependency could not be
     loaded: failed, dependency-failed (what anopa writes as Error: Failed
     dependency: DEP: Unknown service)."""
+    statefile = _statefile()
     st = statefile.load(paths, name) or statefile.ServiceState(name)
     st.state, st.wanted, st.reason = "failed", "up", "dependency-failed"
     st.exit, st.detail, st.since = None, detail, time.time()
@@ -333,7 +343,7 @@ def record_load_error(paths: Paths, name: str, detail: str) -> None:
 def record_load_errors(paths: Paths, errors: list[tuple[str, str]]) -> None:
     """:func:`record_load_error` for each (name, detail), under the repository's lock."""
     if errors:
-        with statefile.Lock(paths):
+        with _statefile().Lock(paths):
             for name, detail in errors:
                 record_load_error(paths, name, detail)
 

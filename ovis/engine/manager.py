@@ -80,7 +80,9 @@ class Manager:
         self.paths = paths
         self.reporter: Reporter = reporter or NullReporter()
         self.repo = repo if repo is not None else Repository(paths.services_strs, live=paths.live_str)
-        self.compiler = Compiler(paths)
+        # Not compiling (anopa's tools): no model can come from the compile cache,
+        # and neither it nor pickle is imported for the links the compiler makes.
+        self.compiler = Compiler(paths, cached=compile)
         self.compile = compile
         #: the records of the running transaction's services (:meth:`_state`)
         self._states: dict[str, statefile.ServiceState | None] = {}

@@ -446,7 +446,14 @@ def s6log_script(spec: LoggerSpec) -> list[str]:
     return [*stamp, f"n{spec.backup}", f"s{spec.maxsize}"]
 
 
-def _digest(files: dict[str, tuple[bytes | str, int]], meta: dict[str, object]) -> str:
+def _digest(files: dict[str, tuple[bytes | str, int]], meta: dict[str, object],
+            read: dict[str, tuple[int, bytes]] | None = None) -> str:
+    """The digest of a servicedir's files and model.
+
+    *read*: filled with (mode, bytes) of each copied regular file, by its
+    relative name, for :meth:`Compiler._create` to write the very bytes
+    digested instead of reading each source again.
+    """
     from ovis.service.sha import sha256  # here: a warm start never needs it
 
     h = sha256(json.dumps(meta, sort_keys=True).encode())
@@ -454,7 +461,7 @@ def _digest(files: dict[str, tuple[bytes | str, int]], meta: dict[str, object]) 
         content, mode = files[rel]
         h.update(rel.encode() + b"\0" + str(mode).encode() + b"\0")
         if isinstance(content, str):
-            h.update(_path_digest(content).encode())
+            h.update(_path_digest(content, read, rel).encode())
         else:
             h.update(content)
         h.update(b"\0")
@@ -468,7 +475,8 @@ def _is_fifo(p: str) -> bool:
         return False
 
 
-def _path_digest(p: str) -> str:
+def _path_digest(p: str, read: dict[str, tuple[int, bytes]] | None = None,
+                 rel: str = "") -> str:
     from ovis.service.sha import sha256
 
     h = sha256()
@@ -479,7 +487,10 @@ def _path_digest(p: str) -> str:
     if st is not None and stat.S_ISFIFO(st.st_mode):
         h.update(b"fifo")
     elif st is not None and stat.S_ISREG(st.st_mode):  # the common case: one stat, one read
-        h.update(_read_file(p) + oct(st.st_mode).encode())
+        data = _read_file(p, st.st_size)
+        if read is not None:
+            read[rel] = (st.st_mode, data)
+        h.update(data + oct(st.st_mode).encode())
     elif st is not None and stat.S_ISDIR(st.st_mode):
         for root, dirs, fnames in sorted(os.walk(p)):
             dirs.sort()
@@ -493,9 +504,26 @@ def _path_digest(p: str) -> str:
     return h.hexdigest()
 
 
-def _read_file(p: str) -> bytes:
-    with open(p, "rb", buffering=0) as f:
-        return f.read()
+def _read_file(p: str, size: int = 4096) -> bytes:
+    """A file's bytes in three syscalls when *size* (its stat's) holds them.
+
+    (open(2), read(2) of one byte more than *size*, close(2): a short read
+    of a regular file is its end; io's readall adds two fstat and an lseek.)
+    """
+    fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        want = size + 1
+        data = os.read(fd, want)
+        if len(data) < want:
+            return data
+        chunks = [data]
+        while True:
+            data = os.read(fd, 1 << 20)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+    finally:
+        os.close(fd)
 
 
 def _copy_entry(src: str, dst: str) -> None:
@@ -508,7 +536,12 @@ def _copy_entry(src: str, dst: str) -> None:
 
 
 def _write(dest: str, rel: str, content: bytes | str, mode: int,
-           atomic_write: bool) -> None:
+           atomic_write: bool, known: tuple[int, bytes] | None = None) -> None:
+    """*known*: the (mode, bytes) of the source *content* as :func:`_digest` read it."""
+    if known is not None and not atomic_write:
+        _write_new(f"{os.fspath(dest)}/{rel}", known[1], known[0] & 0o7777 if mode < 0 else mode,
+                   exact=True)
+        return
     if isinstance(content, str) and not atomic_write:
         # A file copied into a servicedir being built (its subdirectory made
         # by _create): one stat of the source, one read, one new file.
@@ -517,7 +550,7 @@ def _write(dest: str, rel: str, content: bytes | str, mode: int,
         except OSError:
             st = None
         if st is not None and stat.S_ISREG(st.st_mode):
-            _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content),
+            _write_new(f"{os.fspath(dest)}/{rel}", _read_file(content, st.st_size),
                        st.st_mode & 0o7777 if mode < 0 else mode, exact=True)
             return
     target = normpath(f"{os.fspath(dest)}/{rel}")
@@ -576,21 +609,45 @@ def _write_new(path: str, content: bytes, mode: int, exact: bool = False) -> Non
         done = os.write(fd, content)
         while done < len(content):
             done += os.write(fd, content[done:])
-        if mode & 0o111 or exact:  # the umask must not take an executable's bits
+        # the umask must not take an executable's bits (nor a copy's), unless it
+        # is known to leave them (a transaction's, aa-enable's: atomic.know_umask)
+        if (mode & 0o111 or exact) and not atomic.exact_mode(mode):
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
 
 
+class _NoCache:
+    """The compile cache of a compiler whose models never came from it (aa-enable
+    parses each source itself): nothing known, nothing to remember, and
+    neither the cache nor pickle imported."""
+
+    def digest(self, svc: Service, env: str) -> None:
+        return None
+
+    def confirmed(self, svc: Service, env: str, meta: str) -> bool:
+        return False
+
+    def set_digest(self, svc: Service, env: str, digest: str, *, compiled: bool,
+                   meta: str | None = None) -> None:
+        pass
+
+
 class Compiler:
     """Writes servicedirs for one LIVE directory."""
 
-    def __init__(self, paths: Paths) -> None:
-        from ovis.service.cache import for_live
-
+    def __init__(self, paths: Paths, *, cached: bool = True) -> None:
+        """*cached*: the models compiled may come from LIVE's compile cache
+        (:mod:`ovis.service.cache`); False when none can (a model the cache
+        gave no digest is compiled from scratch either way)."""
         self.paths = paths
         self.as_root = os.geteuid() == 0
-        self.cache = for_live(paths.live_str)
+        if cached:
+            from ovis.service.cache import for_live
+
+            self.cache = for_live(paths.live_str)
+        else:
+            self.cache = _NoCache()  # type: ignore[assignment]
         self._env: str | None = None
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
@@ -631,7 +688,8 @@ class Compiler:
         self._ensure_pipes(svc)
         # a string (Paths.servicedir builds Paths): a cold start does this per service
         dest = f"{self.paths.servicedirs_str}/{svc.name}"
-        env = self._compile_env()
+        # (the environment only keys the cache's digests: not made for none)
+        env = self._compile_env() if not isinstance(self.cache, _NoCache) else ""
         meta_file = f"{dest}/{META}"
         known = self.cache.digest(svc, env)
         # Unchanged definition and the ovis.json that recorded its digest
@@ -644,14 +702,15 @@ class Compiler:
             return False
         files = _files_for(svc, self.paths, self.as_root)
         meta = metadata(svc)
-        digest = _digest(files, meta)
+        read: dict[str, tuple[int, bytes]] = {}
+        digest = _digest(files, meta, read)
         meta["digest"] = digest
         if old is not None and old.get("digest") == digest:
             self.cache.set_digest(svc, env, digest, compiled=True, meta=meta_file)
             return False
         self._ensure_logdir(svc)
         if old is None or old.get("kind") != svc.kind.value:
-            self._create(dest, svc, files, meta, down)
+            self._create(dest, svc, files, meta, down, read)
             self.created.add(svc.name)
         else:
             self._update(dest, files, meta)
@@ -688,7 +747,8 @@ class Compiler:
                 os.makedirs(parent(normpath(value[5:])), 0o755, exist_ok=True)
 
     def _create(self, dest: str, svc: Service, files: dict[str, tuple[bytes | str, int]],
-                meta: dict[str, object], down: bool) -> None:
+                meta: dict[str, object], down: bool,
+                read: dict[str, tuple[int, bytes]] | None = None) -> None:
         # Strings and one syscall per file, not pathlib: a cold start of
         # hundreds runs this once per service, on the core its supervisors need.
         d = os.fspath(dest)
@@ -714,7 +774,8 @@ class Compiler:
                 os.makedirs(f"{tmp}/{sub}", exist_ok=True)
                 subdirs.add(sub)
             if isinstance(content, str):
-                _write(tmp, rel, content, mode, atomic_write=False)
+                _write(tmp, rel, content, mode, atomic_write=False,
+                       known=read.get(rel) if read else None)
             else:
                 _write_new(f"{tmp}/{rel}", content, mode)
         if svc.kind is Kind.LONGRUN:
@@ -723,7 +784,10 @@ class Compiler:
             from ovis.s6.events import make_fifodir
 
             make_fifodir(tmp)
-            if "log" in subdirs or os.path.isdir(f"{tmp}/log"):  # also a copied log/ tree
+            # also a log/ tree copied whole (an extra file named log): only
+            # the files written here can have made one
+            if ("log" in subdirs or any(d.startswith("log/") for d in subdirs)
+                    or ("log" in files and os.path.isdir(f"{tmp}/log"))):
                 make_fifodir(f"{tmp}/log")
         _write_new(f"{tmp}/{META}", _meta_text(meta).encode(), 0o644)
         if os.path.lexists(d):
@@ -775,8 +839,6 @@ class Compiler:
             self._links = (scandir, os.path.relpath(self.paths.servicedirs_str, scandir))
         scandir, rel = self._links
         link = f"{scandir}/{name}"
-        if os.path.lexists(link):
-            return False
         try:  # Paths.servicedir(name) is servicedirs/name
             os.symlink(f"{rel}/{name}", link)
         except FileExistsError:

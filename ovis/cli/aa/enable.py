@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ovis import atomic
 from ovis.aa import codes as C
 from ovis.aa import repo as R
 from ovis.aa.codes import AaError
@@ -167,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 out.die_unable(2, "alarm s6-svscan", e)
         return 0
 
-    return tool.run(body, argv)
+    # aa-enable never changes its umask: the files and directories it makes
+    # with the mode they need take no chmod each when the umask leaves it.
+    atomic.know_umask()
+    try:
+        return tool.run(body, argv)
+    finally:
+        atomic.forget_umask()
 
 
 def entrypoint() -> None:
