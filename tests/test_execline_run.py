@@ -163,3 +163,10 @@ def test_execve_per_start(tmp_path: Path) -> None:
         ["run", "foreground", "true"]
     # foreground forks: its child's `true` is the first one
     assert [os.path.basename(n) for n in blocks] == want, blocks
+    # [Environment] values: one s6-envdir for them; an importas only for a variable the
+    # text names (substituted), none for one it does not (the value is exported all the same)
+    env = PLAIN.replace("( true )", "( true ${A} )") + "[Environment]\nA=x\nB=y\n"
+    valued = _execs(tmp_path / "d", env, "true")
+    assert [os.path.basename(n) for n in valued] == ["run", "s6-envdir", "importas", "true"], valued
+    unnamed = _execs(tmp_path / "e", env.replace("${A}", "a"), "true")
+    assert [os.path.basename(n) for n in unnamed] == ["run", "s6-envdir", "true"], unnamed

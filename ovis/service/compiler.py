@@ -273,7 +273,11 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
         files[name + ".user"] = (prog.text.encode(), 0o755)
         body = f"./{name}.user" + (" $@" if positional else "")
     else:
-        script += execline.substitutions(list(env.values), env.unexported, cmd)
+        # Only the variables the text names: an importas of one it never names is an
+        # exec that substitutes nothing (the value is in the environment either way);
+        # an unexported one's importas -u also unsets it, so it stays.
+        script += execline.substitutions([n for n in env.values if n in env.unexported
+                                          or n in prog.text], env.unexported, cmd)
         body = execline.lead(prog.text.strip("\n"))
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
     for key in env.static:
