@@ -152,8 +152,36 @@ def validate(svc: Service) -> None:
         _ids(svc, Program(ProgramKind.EXECLINE, runas=svc.logger.runas), "logger")
 
 
-def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[bytes | Path, int]]:
-    """Every file of the servicedir: relative name -> (content or source path, mode)."""
+def boot_path(paths: Paths) -> str | None:
+    """The PATH every script of LIVE starts with, when the boot recorded it; else None.
+
+    ``LIVE/environment`` is written by stage 1 before it execs s6-svscan, with
+    the environment it execs it with; ``ovis scandir start`` gives s6-svscan
+    that file's PATH too, and the engine runs oneshots with it
+    (:meth:`Paths.boot_env`): longruns (through s6-supervise), their loggers
+    and oneshots all start with it.  Not for an anopa repository (aa-start
+    runs oneshots with its caller's environment), nor without the file (an
+    ``ovis scandir start`` outside a boot gives s6-svscan its caller's PATH,
+    which a later command cannot know).
+    """
+    if paths.layout == "anopa":
+        return None
+    from ovis.paths import read_env_file
+
+    try:
+        if not stat.S_ISREG(os.stat(paths.live_str + "/environment").st_mode):
+            return None
+    except OSError:
+        return None
+    return read_env_file(paths.live_str + "/environment").get("PATH")
+
+
+def _files_for(svc: Service, paths: Paths, as_root: bool,
+               known_path: str | None = None) -> dict[str, tuple[bytes | Path, int]]:
+    """Every file of the servicedir: relative name -> (content or source path, mode).
+
+    *known_path*: :func:`boot_path`, the PATH its scripts start with, if known.
+    """
     files: dict[str, tuple[bytes | Path, int]] = {}
     env = _environment(svc)
     streams = streams_of(svc)
@@ -162,11 +190,13 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         assert svc.start is not None
         _program(files, "run", svc.start, env,
                  stdio.redirections(streams, svc.name, execline.command),
-                 _ids(svc, svc.start, "start") if as_root else None, positional=False)
+                 _ids(svc, svc.start, "start") if as_root else None, positional=False,
+                 known_path=known_path)
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, env,
                      execline.command("fdmove -c 2 1\n") if logger is not None else "",
-                     _ids(svc, svc.stop, "stop") if as_root else None, positional=True)
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=True,
+                     known_path=known_path)
         _restart_policy(files, svc, paths)
         if svc.notify is not None:
             files["notification-fd"] = (f"{svc.notify}\n".encode(), 0o644)
@@ -181,7 +211,7 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         if logger is not None:
             ids = _ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger") \
                 if as_root else None
-            files["log/run"] = (_logger_run(svc.name, logger, paths, ids), 0o755)
+            files["log/run"] = (_logger_run(svc.name, logger, paths, ids, known_path), 0o755)
         if svc.producer_for or svc.consumer_for:
             _pipe_wrappers(files, svc, paths)
     else:
@@ -189,10 +219,12 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         redirs = "" if streams.logged else stdio.redirections(streams, svc.name, execline.command)
         if svc.start is not None:
             _program(files, "start", svc.start, env, redirs,
-                     _ids(svc, svc.start, "start") if as_root else None, positional=False)
+                     _ids(svc, svc.start, "start") if as_root else None, positional=False,
+                     known_path=known_path)
         if svc.stop is not None:
             _program(files, "stop", svc.stop, env, redirs,
-                     _ids(svc, svc.stop, "stop") if as_root else None, positional=False)
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=False,
+                     known_path=known_path)
     for rel, src in sorted(svc.extra_files.items()):
         files[rel] = (src, -1)
     if svc.kind is Kind.LONGRUN and logger is not None:
@@ -224,7 +256,8 @@ def _restart_policy(files: dict[str, tuple[bytes | Path, int]], svc: Service,
 
 
 def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Program,
-             env: _Env, redirs: str, ids: runas.Ids | None, positional: bool) -> None:
+             env: _Env, redirs: str, ids: runas.Ids | None, positional: bool,
+             known_path: str | None = None) -> None:
     """The script *name* for *prog*: streams, environment, RunAs, then the user's text.
 
     A script that holds [Environment] values is 0700: values are often
@@ -251,7 +284,7 @@ def _program(files: dict[str, tuple[bytes | Path, int]], name: str, prog: Progra
     # The real execlineb; the wrapper's PATH only if the user's text may call
     # execline commands by name. Every generated command is named absolutely.
     script = execline.header("" if push else ("-S0" if positional else "-P"),
-                             None if no_path else [prog.text], values) + redirs
+                             None if no_path else [prog.text], values, known_path) + redirs
     # Once the service's variables are set, its own PATH may hide the tools:
     # from there on they are called by absolute path.
     cmd = execline.absolute if "PATH" in env.values else execline.command
@@ -340,13 +373,15 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | Path, int]], svc: Service, pat
         files["finish.user"] = ((execline.header("-S0") + lines + "./finish.pipe $@\n").encode(), 0o755)
 
 
-def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | Path:
+def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None,
+                known_path: str | None = None) -> bytes | Path:
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
     # (the name is a checked service name: no Paths.logdir_of check and Path again)
     dest = spec.destination or f"{paths.logdir}/{name}"
-    script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
+    script = execline.header("-P", [spec.program.text] if spec.program is not None else None,
+                             known_path=known_path)
     if ids is not None:
         script += ids.command()
     if spec.program is not None:
@@ -590,6 +625,7 @@ class Compiler:
         self.as_root = os.geteuid() == 0
         self.cache = for_live(paths.live)
         self._env: str | None = None
+        self._path: str | None = None  # boot_path(paths), read with _env
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
         #: services whose servicedir this compiler created (not updated)
@@ -603,9 +639,10 @@ class Compiler:
             from ovis.service.cache import ids_key
 
             p, it = self.paths, execline.interpreter()
+            self._path = boot_path(p)
             self._env = repr((str(p.live), str(p.logdir), str(p.servicedirs), self.as_root,
                               it.path, it.bindir, sorted(it.names), os.environ.get("PATH"),
-                              sys.executable, ids_key()))
+                              sys.executable, ids_key(), self._path))
         # Not kept: a boot may turn container logs on between two compiles.
         console = os.path.exists(os.path.join(self.paths.live, CONSOLE_LOGS))
         return self._env + ("+console" if console else "")
@@ -615,7 +652,7 @@ class Compiler:
         known = self.cache.digest(svc, self._compile_env())
         if known is not None:
             return known
-        digest = _digest(_files_for(svc, self.paths, self.as_root), metadata(svc))
+        digest = _digest(_files_for(svc, self.paths, self.as_root, self._path), metadata(svc))
         self.cache.set_digest(svc, self._compile_env(), digest, compiled=False)
         return digest
 
@@ -640,7 +677,7 @@ class Compiler:
         if known is not None and old is not None and old.get("digest") == known:
             self.cache.set_digest(svc, env, known, compiled=True, meta=meta_file)
             return False
-        files = _files_for(svc, self.paths, self.as_root)
+        files = _files_for(svc, self.paths, self.as_root, self._path)
         meta = metadata(svc)
         digest = _digest(files, meta)
         meta["digest"] = digest
