@@ -150,6 +150,46 @@ def test_a_boot_path_is_written_out_in_one_export(system: LiveSystem) -> None:
     assert "importas" not in (system.live / "sv" / "once" / "start").read_text()
 
 
+def test_a_user_reads_the_boot_path_from_boot_json() -> None:
+    """LIVE/environment is root's (0600): a user's ovis (status, its drift check) compiles
+    with the PATH stage 1 also wrote into boot.json, so its digests are root's."""
+    import sys
+    import tempfile
+
+    from ovis.service.compiler import boot_path
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the file is root's, read as nobody)")
+    top = Path(tempfile.mkdtemp(prefix="ovis-bootpath-", dir="/tmp"))  # (pytest's is 0700)
+    try:
+        top.chmod(0o755)
+        live = top / "live"
+        live.mkdir()
+        (live / "environment").write_text("PATH=/usr/bin:/bin:/opt/root-only\n")
+        (live / "environment").chmod(0o600)
+        (live / "boot.json").write_text('{"live": "x", "path": "/usr/bin:/bin:/opt/root-only"}\n')
+        assert boot_path(Paths.resolve({}, live=str(live))) == "/usr/bin:/bin:/opt/root-only"
+        repo = str(Path(__file__).resolve().parent.parent)
+        code = (f"import sys; sys.path.insert(0, {repo!r}); from ovis.paths import Paths; "
+                "from ovis.service.compiler import boot_path; "
+                f"print(boot_path(Paths.resolve({{}}, live={str(live)!r})))")
+        # the distribution's interpreter: a venv's may be root's only
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+        def as_nobody() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
+                                  timeout=60, user="nobody", cwd="/", env={})
+        r = as_nobody()
+        if r.returncode != 0 and ("Permission denied" in r.stderr or "No module" in r.stderr):
+            pytest.skip(f"nobody cannot run this checkout's ovis: {r.stderr.splitlines()[-1:]}")
+        assert r.returncode == 0 and r.stdout.strip() == "/usr/bin:/bin:/opt/root-only", r.stderr
+        (live / "boot.json").write_text('{"live": "x"}\n')  # an older boot's: no PATH known
+        r = as_nobody()
+        assert r.stdout.strip() == "None", r.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def _execs(tmp_path: Path, frontend: str, program: str, boot_path: str | None = None) -> list[str]:
     """Programs execve'd by the compiled run script, up to and including *program*;
     *boot_path*: the PATH of a LIVE/environment written first."""

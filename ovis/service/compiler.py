@@ -168,12 +168,19 @@ def boot_path(paths: Paths) -> str | None:
         return None
     from ovis.paths import read_env_file
 
+    env = paths.live_str + "/environment"
     try:
-        if not stat.S_ISREG(os.stat(paths.live_str + "/environment").st_mode):
+        if not stat.S_ISREG(os.stat(env).st_mode):
             return None
     except OSError:
         return None
-    return read_env_file(paths.live_str + "/environment").get("PATH")
+    if not os.access(env, os.R_OK):
+        # A user's ``ovis status`` (the file is root's: values may be secrets): stage 1
+        # wrote the same PATH into boot.json, which anyone reads.
+        got = read_json_object(paths.live_str + "/boot.json")
+        path = got[1].get("path") if got is not None else None
+        return path if isinstance(path, str) else None
+    return read_env_file(env).get("PATH")
 
 
 def _files_for(svc: Service, paths: Paths, as_root: bool,
