@@ -48,9 +48,9 @@ class World:
             self.parses.append(name)
             return real_parse(path, name)
 
-        def files_for(svc: Any, paths: Paths, as_root: bool) -> Any:
+        def files_for(svc: Any, paths: Paths, as_root: bool, *rest: Any) -> Any:
             self.compiles.append(svc.name)
-            return real_files(svc, paths, as_root)
+            return real_files(svc, paths, as_root, *rest)
         monkeypatch.setattr(repository, "parse_definition", parse)
         monkeypatch.setattr(compiler, "_files_for", files_for)
 
@@ -149,6 +149,26 @@ def test_compile_environment_is_a_key(world: World, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PATH", "/nowhere:" + os.environ.get("PATH", ""))
     world.transaction("a")
     assert world.parses == [] and world.compiles == ["a"]
+
+
+def test_the_boot_path_is_a_key(world: World) -> None:
+    """A boot's LIVE/environment PATH is written into scripts naming execline commands:
+    a new one (another boot on this LIVE) compiles them again."""
+    from ovis.service import execline
+
+    if execline.interpreter().bindir is None:
+        pytest.skip("execline's commands are on every PATH here: no PATH in the scripts")
+    world.write("a", run="foreground { true } sleep 1")
+    world.transaction("a")
+    assert "importas" in world.run_text("a")
+    env = world.paths.live / "environment"
+    for path in ("/usr/bin:/bin", "/usr/bin:/bin:/opt/b"):
+        env.write_text(f"PATH={path}\n")
+        world.transaction("a")
+        assert world.parses == [] and world.compiles == ["a"]
+        assert f':{path}"\n' in world.run_text("a") and "importas" not in world.run_text("a")
+    world.transaction("a")
+    assert world.compiles == []
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign-mode", "symlink",

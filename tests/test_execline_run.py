@@ -126,8 +126,73 @@ def test_daemon_path_plain_and_execline(system: LiveSystem) -> None:
     assert all(st[n]["state"] == "up" for n in ("plain", "blocks", "extends", "once")), st
 
 
-def _execs(tmp_path: Path, frontend: str, program: str) -> list[str]:
-    """Programs execve'd by the compiled run script, up to and including *program*."""
+def test_a_boot_path_is_written_out_in_one_export(system: LiveSystem) -> None:
+    """With LIVE/environment (a boot's), s6-svscan and the oneshots start with its PATH:
+    the scripts write that PATH out (one export, no importas) and give the same PATH."""
+    if IT.bindir is None:
+        pytest.skip("execline's commands are on every PATH here: no PATH set-up at all")
+    boot = "/usr/bin:/bin:/opt/ovis-boot"
+    system.live.mkdir(parents=True, exist_ok=True)
+    (system.live / "environment").write_text(f"PATH={boot}\nOTHER=1\n")
+    system.write("blocks", LONGRUN.format(
+        name="blocks", extra="Options = ( !log )",
+        run='foreground { /bin/true } fdmove -c 2 1 sleep 1001'))
+    out = system.root / "once.path"
+    system.write("once", ONESHOT.format(
+        name="once", extra="", start=f'foreground {{ /bin/true }} /bin/sh -c "echo $PATH > {out}"'))
+    system.start_scandir()
+    r = system.ovis("start", "blocks", "once")
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = (system.live / "sv" / "blocks" / "run").read_text()
+    assert "importas" not in text and f'export PATH "{IT.bindir}:{boot}"' in text, text
+    assert _environ(_pid_of(system, "blocks"))["PATH"] == _wrapper_path(boot)
+    assert out.read_text().strip() == _wrapper_path(boot)
+    assert "importas" not in (system.live / "sv" / "once" / "start").read_text()
+
+
+def test_a_user_reads_the_boot_path_from_boot_json() -> None:
+    """LIVE/environment is root's (0600): a user's ovis (status, its drift check) compiles
+    with the PATH stage 1 also wrote into boot.json, so its digests are root's."""
+    import sys
+    import tempfile
+
+    from ovis.service.compiler import boot_path
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the file is root's, read as nobody)")
+    top = Path(tempfile.mkdtemp(prefix="ovis-bootpath-", dir="/tmp"))  # (pytest's is 0700)
+    try:
+        top.chmod(0o755)
+        live = top / "live"
+        live.mkdir()
+        (live / "environment").write_text("PATH=/usr/bin:/bin:/opt/root-only\n")
+        (live / "environment").chmod(0o600)
+        (live / "boot.json").write_text('{"live": "x", "path": "/usr/bin:/bin:/opt/root-only"}\n')
+        assert boot_path(Paths.resolve({}, live=str(live))) == "/usr/bin:/bin:/opt/root-only"
+        repo = str(Path(__file__).resolve().parent.parent)
+        code = (f"import sys; sys.path.insert(0, {repo!r}); from ovis.paths import Paths; "
+                "from ovis.service.compiler import boot_path; "
+                f"print(boot_path(Paths.resolve({{}}, live={str(live)!r})))")
+        # the distribution's interpreter: a venv's may be root's only
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+        def as_nobody() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
+                                  timeout=60, user="nobody", cwd="/", env={})
+        r = as_nobody()
+        if r.returncode != 0 and ("Permission denied" in r.stderr or "No module" in r.stderr):
+            pytest.skip(f"nobody cannot run this checkout's ovis: {r.stderr.splitlines()[-1:]}")
+        assert r.returncode == 0 and r.stdout.strip() == "/usr/bin:/bin:/opt/root-only", r.stderr
+        (live / "boot.json").write_text('{"live": "x"}\n')  # an older boot's: no PATH known
+        r = as_nobody()
+        assert r.stdout.strip() == "None", r.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _execs(tmp_path: Path, frontend: str, program: str, boot_path: str | None = None) -> list[str]:
+    """Programs execve'd by the compiled run script, up to and including *program*;
+    *boot_path*: the PATH of a LIVE/environment written first."""
     if shutil.which("strace") is None:
         pytest.fail("strace is not installed (scripts/setup.sh --test)")
     services = tmp_path / "services"
@@ -135,6 +200,9 @@ def _execs(tmp_path: Path, frontend: str, program: str) -> list[str]:
     (services / "svc").write_text(frontend)
     paths = Paths(skel=tmp_path / "skel", services=(services,), trees=tmp_path / "trees",
                   live=tmp_path / "live", logdir=tmp_path / "log")
+    if boot_path is not None:
+        (tmp_path / "live").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "live" / "environment").write_text(f"PATH={boot_path}\n")
     svc = Repository((services,)).load("svc")
     Compiler(paths).compile(svc)
     sd = paths.servicedir("svc")
@@ -163,3 +231,14 @@ def test_execve_per_start(tmp_path: Path) -> None:
         ["run", "foreground", "true"]
     # foreground forks: its child's `true` is the first one
     assert [os.path.basename(n) for n in blocks] == want, blocks
+    # a boot's LIVE/environment says the PATH: written out, no importas to read it
+    booted = _execs(tmp_path / "f", PLAIN.replace("( true )", "( foreground { true } true )"),
+                    "true", boot_path="/usr/bin:/bin")
+    assert [os.path.basename(n) for n in booted] == [w for w in want if w != "importas"], booted
+    # [Environment] values: one s6-envdir for them; an importas only for a variable the
+    # text names (substituted), none for one it does not (the value is exported all the same)
+    env = PLAIN.replace("( true )", "( true ${A} )") + "[Environment]\nA=x\nB=y\n"
+    valued = _execs(tmp_path / "d", env, "true")
+    assert [os.path.basename(n) for n in valued] == ["run", "s6-envdir", "importas", "true"], valued
+    unnamed = _execs(tmp_path / "e", env.replace("${A}", "a"), "true")
+    assert [os.path.basename(n) for n in unnamed] == ["run", "s6-envdir", "true"], unnamed

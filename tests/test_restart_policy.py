@@ -58,9 +58,11 @@ def compiled(tmp_path: Path, main: str) -> Path:
     return d
 
 
-def die(d: Path, want_up: bool, code: int = 3) -> tuple[int, float]:
+def die(d: Path, want_up: bool, code: int = 3, flags: int | None = None) -> tuple[int, float]:
+    """Run finish as s6-supervise does: the flags byte says "finishing" (2), and "want up"
+    (4) unless the service was sent down; *flags* writes another byte instead."""
     status = bytearray(35)
-    status[34] = 4 if want_up else 0
+    status[34] = flags if flags is not None else (6 if want_up else 2)
     (d / "supervise" / "status").write_bytes(bytes(status))
     t = time.monotonic()
     r = subprocess.run(["./finish", str(code), "0", "svc"], cwd=d, timeout=60)
@@ -89,8 +91,13 @@ def test_a_death_while_wanted_down_is_not_a_crash(tmp_path: Path) -> None:
     d = compiled(tmp_path, "RestartDelay = 3000")
     code, t = die(d, want_up=False)
     assert code == 0 and t < 2
-    st = read_state(d)
-    assert st is not None and st.restarts == 0
+    assert read_state(d) is None  # no death was counted: nothing to record
+    # flags the builtins do not know (no byte but NULs; a later s6's bit): od reads them
+    for flags, restarts, least in ((0, None, 0.0), (0x14, 1, 3.0), (0x12, 1, 0.0)):
+        code, t = die(d, want_up=False, flags=flags)
+        st = read_state(d)
+        assert (st.restarts if st is not None else None) == restarts, flags
+        assert code == 0 and least <= t < least + 2, (flags, t)  # 0x14: the 3 s back-off
 
 
 def test_a_stop_records_only_what_changed(tmp_path: Path) -> None:
@@ -114,9 +121,33 @@ def test_a_stop_records_only_what_changed(tmp_path: Path) -> None:
     st = read_state(d)
     assert st is not None and not st.waiting and st.restarts == 1
     assert "waiting=0\nrestart_at=0\ngaveup=0" in (d / ".ovis-restart").read_text()
-    (d / ".ovis-restart").unlink()  # no record at all: the stop writes one, as before
-    die(d, want_up=False)
-    assert (d / ".ovis-restart").exists()
+    (d / ".ovis-restart").unlink()  # no record at all (a start through ovis removes it):
+    code, _ = die(d, want_up=False)  # the stop has nothing to record either
+    assert code == 0 and not (d / ".ovis-restart").exists() and read_state(d) is None
+    # a crash after it still counts from a fresh record
+    die(d, want_up=True)
+    st = read_state(d)
+    assert st is not None and st.restarts == 1 and not st.waiting
+
+
+def test_a_stop_runs_no_program_but_the_shell(tmp_path: Path) -> None:
+    """At a stop, finish reads s6's flags with shell builtins: no od (nor mv) exec."""
+    import shutil
+
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    d = compiled(tmp_path, "RestartDelay = 100")
+    for flags in (2, 10, 11):  # finishing; finishing + ready (a newline); + paused
+        status = bytearray(35)
+        status[:12] = b"@\x00\x00\x00\n\x00\x00\x00\x00\n\x00\x00"  # newlines and NULs before
+        status[34] = flags
+        (d / "supervise" / "status").write_bytes(bytes(status))
+        r = subprocess.run([strace, "-f", "-qq", "-e", "trace=execve", "./finish", "256", "15",
+                            "svc"], cwd=d, capture_output=True, text=True, timeout=60)
+        execs = [line for line in r.stderr.splitlines() if "execve(" in line]
+        assert r.returncode == 0 and len(execs) == 1 and '"./finish"' in execs[0], r.stderr
+        assert not (d / ".ovis-restart").exists()
 
 
 def test_stayed_up_long_enough_starts_from_the_first_delay_again(tmp_path: Path) -> None:
@@ -135,7 +166,7 @@ def test_stayed_up_long_enough_starts_from_the_first_delay_again(tmp_path: Path)
 def test_a_stop_during_the_wait_cuts_it_short(tmp_path: Path) -> None:
     d = compiled(tmp_path, "RestartDelay = 20000")
     status = bytearray(35)
-    status[34] = 4
+    status[34] = 6  # finishing, wanted up
     (d / "supervise" / "status").write_bytes(bytes(status))
     t = time.monotonic()
     p = subprocess.Popen(["./finish", "3", "0", "svc"], cwd=d)
@@ -148,7 +179,7 @@ def test_a_stop_during_the_wait_cuts_it_short(tmp_path: Path) -> None:
     st = read_state(d)
     assert st is not None and st.waiting and st.restart_at is not None
     assert st.restart_at >= time.time() + 10  # about 20 s from now
-    status[34] = 0  # what s6-supervise writes when it gets `d` while finish runs
+    status[34] = 2  # what s6-supervise writes when it gets `d` while finish runs (finishing)
     (d / "supervise" / "status").write_bytes(bytes(status))
     assert p.wait(timeout=10) == 0
     assert time.monotonic() - t < 10

@@ -267,6 +267,8 @@ class Stage1:
             "console_fd": CONSOLE_FD if self.namespace else None, "verbosity": cfg.verbosity,
             "command": self.opts.command, "colour": self.opts.colour,
             "console_id": _file_id(CONSOLE_FD) if self.namespace else None,
+            # LIVE/environment's PATH, for a user's ovis (the compiler's boot_path)
+            "path": os.environ.get("PATH"),
         }
         # jsonlite: json's own encoder without the json package (the engine imports none of
         # it either): one line, where json.dumps(indent=1) wrote one key a line.

@@ -151,8 +151,43 @@ def validate(svc: Service) -> None:
         _ids(svc, Program(ProgramKind.EXECLINE, runas=svc.logger.runas), "logger")
 
 
-def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[bytes | str, int]]:
-    """Every file of the servicedir: relative name -> (content or source path, mode)."""
+def boot_path(paths: Paths) -> str | None:
+    """The PATH every script of LIVE starts with, when the boot recorded it; else None.
+
+    ``LIVE/environment`` is written by stage 1 before it execs s6-svscan, with
+    the environment it execs it with; ``ovis scandir start`` gives s6-svscan
+    that file's PATH too, and the engine runs oneshots with it
+    (:meth:`Paths.boot_env`): longruns (through s6-supervise), their loggers
+    and oneshots all start with it.  Not for an anopa repository (aa-start
+    runs oneshots with its caller's environment), nor without the file (an
+    ``ovis scandir start`` outside a boot gives s6-svscan its caller's PATH,
+    which a later command cannot know).
+    """
+    if paths.layout == "anopa":
+        return None
+    from ovis.paths import read_env_file
+
+    env = paths.live_str + "/environment"
+    try:
+        if not stat.S_ISREG(os.stat(env).st_mode):
+            return None
+    except OSError:
+        return None
+    if not os.access(env, os.R_OK):
+        # A user's ``ovis status`` (the file is root's: values may be secrets): stage 1
+        # wrote the same PATH into boot.json, which anyone reads.
+        got = read_json_object(paths.live_str + "/boot.json")
+        path = got[1].get("path") if got is not None else None
+        return path if isinstance(path, str) else None
+    return read_env_file(env).get("PATH")
+
+
+def _files_for(svc: Service, paths: Paths, as_root: bool,
+               known_path: str | None = None) -> dict[str, tuple[bytes | str, int]]:
+    """Every file of the servicedir: relative name -> (content or source path, mode).
+
+    *known_path*: :func:`boot_path`, the PATH its scripts start with, if known.
+    """
     files: dict[str, tuple[bytes | str, int]] = {}
     env = _environment(svc)
     streams = streams_of(svc)
@@ -161,11 +196,13 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         assert svc.start is not None
         _program(files, "run", svc.start, env,
                  stdio.redirections(streams, svc.name, execline.command),
-                 _ids(svc, svc.start, "start") if as_root else None, positional=False)
+                 _ids(svc, svc.start, "start") if as_root else None, positional=False,
+                 known_path=known_path)
         if svc.stop is not None:
             _program(files, "finish.user", svc.stop, env,
                      execline.command("fdmove -c 2 1\n") if logger is not None else "",
-                     _ids(svc, svc.stop, "stop") if as_root else None, positional=True)
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=True,
+                     known_path=known_path)
         _restart_policy(files, svc, paths)
         if svc.notify is not None:
             files["notification-fd"] = (f"{svc.notify}\n".encode(), 0o644)
@@ -180,7 +217,7 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         if logger is not None:
             ids = _ids(svc, Program(ProgramKind.EXECLINE, runas=logger.runas), "logger") \
                 if as_root else None
-            files["log/run"] = (_logger_run(svc.name, logger, paths, ids), 0o755)
+            files["log/run"] = (_logger_run(svc.name, logger, paths, ids, known_path), 0o755)
         if svc.producer_for or svc.consumer_for:
             _pipe_wrappers(files, svc, paths)
     else:
@@ -188,10 +225,12 @@ def _files_for(svc: Service, paths: Paths, as_root: bool) -> dict[str, tuple[byt
         redirs = "" if streams.logged else stdio.redirections(streams, svc.name, execline.command)
         if svc.start is not None:
             _program(files, "start", svc.start, env, redirs,
-                     _ids(svc, svc.start, "start") if as_root else None, positional=False)
+                     _ids(svc, svc.start, "start") if as_root else None, positional=False,
+                     known_path=known_path)
         if svc.stop is not None:
             _program(files, "stop", svc.stop, env, redirs,
-                     _ids(svc, svc.stop, "stop") if as_root else None, positional=False)
+                     _ids(svc, svc.stop, "stop") if as_root else None, positional=False,
+                     known_path=known_path)
     for rel, src in sorted(svc.extra_files.items()):
         files[rel] = (src, -1)
     if svc.kind is Kind.LONGRUN and logger is not None:
@@ -223,7 +262,8 @@ def _restart_policy(files: dict[str, tuple[bytes | str, int]], svc: Service,
 
 
 def _program(files: dict[str, tuple[bytes | str, int]], name: str, prog: Program,
-             env: _Env, redirs: str, ids: runas.Ids | None, positional: bool) -> None:
+             env: _Env, redirs: str, ids: runas.Ids | None, positional: bool,
+             known_path: str | None = None) -> None:
     """The script *name* for *prog*: streams, environment, RunAs, then the user's text.
 
     A script that holds [Environment] values is 0700: values are often
@@ -250,7 +290,7 @@ def _program(files: dict[str, tuple[bytes | str, int]], name: str, prog: Program
     # The real execlineb; the wrapper's PATH only if the user's text may call
     # execline commands by name. Every generated command is named absolutely.
     script = execline.header("" if push else ("-S0" if positional else "-P"),
-                             None if no_path else [prog.text], values) + redirs
+                             None if no_path else [prog.text], values, known_path) + redirs
     # Once the service's variables are set, its own PATH may hide the tools:
     # from there on they are called by absolute path.
     cmd = execline.absolute if "PATH" in env.values else execline.command
@@ -272,7 +312,11 @@ def _program(files: dict[str, tuple[bytes | str, int]], name: str, prog: Program
         files[name + ".user"] = (prog.text.encode(), 0o755)
         body = f"./{name}.user" + (" $@" if positional else "")
     else:
-        script += execline.substitutions(list(env.values), env.unexported, cmd)
+        # Only the variables the text names: an importas of one it never names is an
+        # exec that substitutes nothing (the value is in the environment either way);
+        # an unexported one's importas -u also unsets it, so it stays.
+        script += execline.substitutions([n for n in env.values if n in env.unexported
+                                          or n in prog.text], env.unexported, cmd)
         body = execline.lead(prog.text.strip("\n"))
     files[name] = ((script + body + "\n").encode(), 0o755 if env.empty else 0o700)
     for key in env.static:
@@ -335,13 +379,15 @@ def _pipe_wrappers(files: dict[str, tuple[bytes | str, int]], svc: Service, path
         files["finish.user"] = ((execline.header("-S0") + lines + "./finish.pipe $@\n").encode(), 0o755)
 
 
-def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None) -> bytes | str:
+def _logger_run(name: str, spec: LoggerSpec, paths: Paths, ids: runas.Ids | None,
+                known_path: str | None = None) -> bytes | str:
     if spec.program is not None and spec.program.kind is ProgramKind.FILE:
         assert spec.program.path is not None
         return spec.program.path
     # (the name is a checked service name: no Paths.logdir_of check and Path again)
     dest = spec.destination or f"{paths.logdir_str}/{name}"
-    script = execline.header("-P", [spec.program.text] if spec.program is not None else None)
+    script = execline.header("-P", [spec.program.text] if spec.program is not None else None,
+                             known_path=known_path)
     if ids is not None:
         script += ids.command()
     if spec.program is not None:
@@ -649,6 +695,7 @@ class Compiler:
         else:
             self.cache = _NoCache()  # type: ignore[assignment]
         self._env: str | None = None
+        self._path: str | None = None  # boot_path(paths), read with _env
         self._made: set[str] = set()  # directories known to exist (made once per process)
         self._links: tuple[str, str] | None = None  # scandir, servicedirs relative to it
         #: services whose servicedir this compiler created (not updated)
@@ -662,9 +709,10 @@ class Compiler:
             from ovis.service.cache import ids_key
 
             p, it = self.paths, execline.interpreter()
+            self._path = boot_path(p)
             self._env = repr((p.live_str, p.logdir_str, p.servicedirs_str, self.as_root,
                               it.path, it.bindir, sorted(it.names), os.environ.get("PATH"),
-                              sys.executable, ids_key()))
+                              sys.executable, ids_key(), self._path))
         # Not kept: a boot may turn container logs on between two compiles.
         console = os.path.exists(f"{self.paths.live_str}/{CONSOLE_LOGS}")
         return self._env + ("+console" if console else "")
@@ -674,7 +722,7 @@ class Compiler:
         known = self.cache.digest(svc, self._compile_env())
         if known is not None:
             return known
-        digest = _digest(_files_for(svc, self.paths, self.as_root), metadata(svc))
+        digest = _digest(_files_for(svc, self.paths, self.as_root, self._path), metadata(svc))
         self.cache.set_digest(svc, self._compile_env(), digest, compiled=False)
         return digest
 
@@ -700,7 +748,7 @@ class Compiler:
         if known is not None and old is not None and old.get("digest") == known:
             self.cache.set_digest(svc, env, known, compiled=True, meta=meta_file)
             return False
-        files = _files_for(svc, self.paths, self.as_root)
+        files = _files_for(svc, self.paths, self.as_root, self._path)
         meta = metadata(svc)
         read: dict[str, tuple[int, bytes]] = {}
         digest = _digest(files, meta, read)

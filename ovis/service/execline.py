@@ -117,7 +117,8 @@ def shebang(positional: bool = False) -> str:
     return f"#!{WRAPPER} {'-S0' if positional else '-P'}\n"
 
 
-def header(flags: str, path_for: "list[str] | None" = None, avoid: "list[str]" = []) -> str:
+def header(flags: str, path_for: "list[str] | None" = None, avoid: "list[str]" = [],
+           known_path: str | None = None) -> str:
     """The first lines of a generated script: the real interpreter, PATH if needed.
 
     *flags* are execlineb's (``-P``, ``-S0``, or ``""``).  When *path_for*
@@ -129,15 +130,23 @@ def header(flags: str, path_for: "list[str] | None" = None, avoid: "list[str]" =
     must name its first command by absolute path (:func:`command`,
     :func:`lead`).  *avoid*: the script's other texts (values), which the
     substitution name must not occur in either.
+
+    *known_path*: the PATH the script is known to start with (the boot's,
+    which s6-svscan and the engine's oneshots run with): the same PATH is
+    then written out in one ``export``, without the ``importas`` that read
+    it (one exec less at every start).  Not for a value holding ``$`` (an
+    ``-S0`` script would substitute into it) or a NUL.
     """
     it = interpreter()
     head = f"#!{it.path}{' ' + flags if flags else ''}\n"
     if path_for is None or it.bindir is None or not needs_path(path_for):
         return head
+    b = it.bindir
+    if known_path is not None and "$" not in known_path and "\0" not in known_path:
+        return head + f"{b}/export PATH {quote(b + ':' + known_path)}\n"
     alias = "OVIS_EXECLINE_PATH"
     while any(alias in t for t in (*path_for, *avoid)):
         alias += "_"
-    b = it.bindir
     return (head + f"{b}/importas -D {quote(WRAPPER_DEFAULT_PATH)} {alias} PATH\n"
             f"{b}/export PATH {quote(b + ':')}${{{alias}}}\n")
 

@@ -75,18 +75,14 @@ def finish_script(name: str, live: Path | str, *, first_ms: int, max_ms: int, li
     return f"""#!/bin/sh
 # Written by ovis: the restart policy of {name} (see ovis/service/restart.py).
 {user}name={q(name)} first={first_ms} max={max_ms} reset={RESET_S} limit={limit}
-wantup() {{
-  f=$(od -An -tu1 -j34 -N1 supervise/status 2>/dev/null) || return 0
-  [ $(( ${{f:-4}} / 4 % 2 )) = 1 ]
-}}
-save() {{
+{_WANTUP}save() {{
   printf 'restarts=%s\\nstreak=%s\\nstarted=%s\\nwaiting=%s\\nrestart_at=%s\\ngaveup=%s\\n' \\
     "$restarts" "$streak" "$started" "$1" "$2" "$3" > {STATE_FILE}.new && mv -f {STATE_FILE}.new {STATE_FILE}
 }}
 restarts=0 streak=0 started=0 waiting= restart_at= gaveup=
 [ -f {STATE_FILE} ] && . ./{STATE_FILE}
-# A stop: nothing to record when the file says so already (no mv exec at every stop).
-wantup || {{ [ "$waiting.$restart_at.$gaveup" = 0.0.0 ] || save 0 0 0; exit 0; }}
+# A stop: nothing to record when there is no record or it says so already (no mv exec).
+wantup || {{ case $waiting.$restart_at.$gaveup in 0.0.0|..) ;; *) save 0 0 0 ;; esac; exit 0; }}
 now=$(date +%s)
 [ "$started" -gt 0 ] && [ $((now - started)) -ge $reset ] && streak=0
 streak=$((streak + 1))
@@ -108,6 +104,36 @@ while [ $ticks -gt 0 ]; do
 done
 started=$(date +%s)
 save 0 0 0
+"""
+
+
+#: s6-supervise's flags byte (the status file's last, 35th byte; ovis/s6/status.py) as s6
+#: 2.11 writes it while ``finish`` runs ("finishing" is set then, so never 0): the values
+#: with "want up" (4) set, and those without (10, a newline, is told apart by the read).
+_UP_BYTES = "".join(map(chr, (4, 5, 6, 7, 12, 13, 14, 15)))
+_DOWN_BYTES = "".join(map(chr, (1, 2, 3, 8, 9, 11)))
+
+#: ``wantup``: whether s6 still wants the service up, read with shell builtins only.  It
+#: ran ``od`` (a fork and an exec) at every death, stops included: under an emulated CPU
+#: each is tens of milliseconds on the shutdown's critical path, once per longrun.  The
+#: status file is binary, but ``read`` keeps every byte except NUL and newline, and the
+#: flags byte is never NUL here: the last byte of the last line read is the flags byte
+#: (none at all after a final newline: flags 10).  An absent file counts as wanted up (the
+#: crash path, as before); no byte at all (an empty file, or only NULs) and any other byte
+#: (a later s6's flags) are left to ``od`` as before.
+_WANTUP = f"""\
+UP='{_UP_BYTES}' DOWN='{_DOWN_BYTES}'
+wantup() {{
+  n=0 s=
+  {{ while IFS= read -r s; do n=1; done; }} 2>/dev/null < supervise/status || return 0
+  case ${{s#"${{s%?}}"}} in
+    [$UP]) return 0 ;;
+    [$DOWN]) return 1 ;;
+    '') [ $n = 1 ] && return 1 ;;
+  esac
+  f=$(od -An -tu1 -j34 -N1 supervise/status 2>/dev/null) || return 0
+  [ $(( ${{f:-4}} / 4 % 2 )) = 1 ]
+}}
 """
 
 
