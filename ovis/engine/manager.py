@@ -293,7 +293,7 @@ class Manager:
 
         def flush() -> None:
             if installer is not None:  # the supervisors of services just begun, spawned
-                installer.rescan()
+                installer.rescan_begun()
             for svc, res in deferred:
                 self._record(svc, action, res)
             deferred.clear()
@@ -310,6 +310,8 @@ class Manager:
         finally:
             try:
                 flush()
+                if installer is not None:  # whatever it linked is supervised, begun or not
+                    installer.rescan()
             finally:
                 self._finish_wanted(targets, wanted, when)
                 self._states = {}
