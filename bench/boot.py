@@ -132,6 +132,8 @@ def _check_installed(script: Path, tree: Path) -> str | None:
     if Path(words[0]).name == "env":  # #!/usr/bin/env python3 -S ...
         words = words[1:]
     probe = ("import os, runpy, sys\n"
+             # a lean launcher ends with os._exit (ovis.cli.leave): here it comes back
+             "os._exit = sys.exit\n"
              "s = sys.argv[1]; sys.argv = [s, '-V' if os.path.basename(s) != 'ovis' else '--version']\n"
              "if sys.path and sys.path[0] in ('', '/'): sys.path[0] = os.path.dirname(s)\n"
              "try:\n    runpy.run_path(s, run_name='__main__')\nexcept SystemExit:\n    pass\n"

@@ -217,3 +217,86 @@ def test_scandir_start_quick_path_execs_what_argparse_would(tmp_path: Path) -> N
     assert quick["argv"] == plain["argv"] == parsed["argv"]
     assert quick["env"] == plain["env"] == parsed["env"]
     assert quick["argv"][0] == "s6-svscan" and quick["argv"][-1] == str(tmp_path / "live" / "scandir")
+
+
+class _FakeCompiler:
+    """Compiles nothing; links every longrun as new (what Installer asks of the compiler)."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.compiled: list[str] = []
+
+    def compile(self, svc: Service, down: bool = True) -> None:
+        self.compiled.append(svc.name)
+        self.created.append(svc.name)
+
+    def link(self, name: str) -> bool:
+        return True
+
+
+def _chain_installer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int):  # type: ignore[no-untyped-def]
+    from ovis.engine import install
+    from ovis.paths import Paths
+    from ovis.s6 import control
+
+    told: list[int] = []
+    monkeypatch.setattr(control, "svscan_running", lambda scandir: True)
+    monkeypatch.setattr(control, "svscan_send", lambda scandir, letters: told.append(inst._links))
+    names = [f"c{i:03d}" for i in range(n)]
+    services = {x: Service(x, Kind.LONGRUN, source=Path(f"/defs/{x}"),
+                           depends=(names[i - 1],) if i else ())
+                for i, x in enumerate(names)}
+    plan = Plan.make(Graph.build(services), names, Action.START)
+    paths = Paths(skel=tmp_path / "skel", services=(tmp_path / "services",),
+                  trees=tmp_path / "trees", live=tmp_path / "live", logdir=tmp_path / "log")
+    comp = _FakeCompiler()
+    inst = install.Installer(paths, comp, services, plan)  # type: ignore[arg-type]
+    return inst, comp, told, names
+
+
+def test_a_step_ends_early_when_an_event_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's next link must not wait for a whole batch's compile: one service
+    per step while events wait, the rest of the batch next, in dependency order."""
+    from ovis.engine import install
+
+    inst, comp, told, names = _chain_installer(tmp_path, monkeypatch, 3 * install.BATCH)
+    assert inst.step(lambda: False) is True  # nothing waits: the first batch whole
+    assert comp.compiled == names[:install.FIRST_BATCH]
+    asked: list[str] = []
+
+    def waiting() -> bool:
+        asked.append(comp.compiled[-1])
+        return True
+
+    for _ in range(3):
+        inst.step(waiting)
+    assert comp.compiled == names[:install.FIRST_BATCH + 3]  # one each, none skipped
+    assert asked == names[install.FIRST_BATCH:install.FIRST_BATCH + 3]
+    while inst.step(lambda: False):
+        pass
+    assert comp.compiled == names  # each once, in order
+    assert told[-1] == len(names)  # s6-svscan told about the last links too
+
+
+def test_short_steps_do_not_rescan_each_time_but_a_begun_service_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """s6-svscan scans the whole scandir at each 'a': short steps tell it once
+    FIRST_BATCH links wait, or at once when one of them begins (its job waits
+    for the supervisor)."""
+    from ovis.engine import install
+
+    inst, comp, told, names = _chain_installer(tmp_path, monkeypatch, 3 * install.BATCH)
+    inst.step(lambda: False)
+    assert told == [1, install.FIRST_BATCH]
+    inst.step(lambda: True)  # one more link: not worth a scan yet
+    assert told == [1, install.FIRST_BATCH]
+    inst.rescan_begun()  # nothing unannounced began
+    assert told == [1, install.FIRST_BATCH]
+    inst.begun(names[install.FIRST_BATCH])
+    inst.rescan_begun()
+    assert told == [1, install.FIRST_BATCH, install.FIRST_BATCH + 1]
+    for _ in range(install.FIRST_BATCH - 1):
+        inst.step(lambda: True)
+    assert told == [1, install.FIRST_BATCH, install.FIRST_BATCH + 1]
+    inst.step(lambda: True)  # FIRST_BATCH links waiting now
+    assert told[-1] == 2 * install.FIRST_BATCH + 1

@@ -151,3 +151,22 @@ def test_a_start_timeout_counts_from_the_command_not_the_supervisors_spawn(
     assert timers, "the supervisor was not spawned late: the test proves nothing"
     assert not out.failed, out.results
     assert system.status("late")["late"]["state"] == "up"
+
+
+def test_the_loop_looks_for_a_shutdown_at_most_every_poll(tmp_path: Path) -> None:
+    """A start's loop asks at every wake-up; the file is looked at once per
+    SHUTDOWN_POLL: a request is still seen, that much later at worst."""
+    from ovis.engine import manager as M
+    from ovis.paths import Paths
+
+    paths = Paths(skel=tmp_path / "skel", services=(tmp_path / "services",),
+                  trees=tmp_path / "trees", live=tmp_path / "live", logdir=tmp_path / "log")
+    (tmp_path / "live").mkdir()
+    m = M.Manager(paths)
+    assert m._shutdown_asked() is False
+    (tmp_path / "live" / "shutdown").touch()
+    assert m.shutting_down() is True  # the exact answer, for the refusals
+    assert m._shutdown_asked() is False  # looked a moment ago
+    time.sleep(M.SHUTDOWN_POLL * 1.5)
+    assert m._shutdown_asked() is True
+    assert M.Manager(paths)._shutdown_asked() is True  # a new loop looks at once

@@ -15,14 +15,17 @@ RECORD (so ``pip uninstall ovis`` still removes it) into::
     import sys
     sys.path.append(ROOT)
     from MODULE import FUNC
-    sys.exit(FUNC())
+    from ovis.cli.leave import run
+    run(FUNC)
 
 ``-I`` (isolated) leaves out PYTHONPATH, the user site and the script's or
 current directory, so nobody can plant a module that a root command then
 imports; ``-S`` skips ``site``.  ROOT is the directory holding the ``ovis``
 package of the installation (site-packages, or the checkout of an editable
 install in compat mode), appended after the standard library, so exactly
-that ovis runs.  The entry points are read from the distribution's own
+that ovis runs.  :func:`ovis.cli.leave.run` ends the process once the
+command returned, without the interpreter's finalisation (5 to 9 ms of a
+command).  The entry points are read from the distribution's own
 metadata: pyproject.toml's ``[project.scripts]`` is the only list.
 
 Run it with the interpreter pip installed into, after each install::
@@ -56,7 +59,8 @@ _TEXT = """\
 import sys
 sys.path.append({root!r})
 from {module} import {func}
-sys.exit({func}())
+from ovis.cli.leave import run
+run({func})
 """
 
 

@@ -82,6 +82,8 @@ class Installer:
         self.fresh: set[str] = set()
         self._batches = 0
         self._unannounced = 0  # new links s6-svscan was not told about yet
+        self._unannounced_names: set[str] = set()
+        self._begun_unannounced = False  # one of them began: rescan at the flush
         self._links = 0  # new links made in all
         self._svscan: bool | None = None
 
@@ -92,12 +94,21 @@ class Installer:
             self.todo.popleft()
         return bool(self.todo)
 
-    def step(self) -> bool:
-        """Write the next batch (in dependency order); True while more remain."""
+    def step(self, pending: Callable[[], bool] | None = None) -> bool:
+        """Write the next batch (in dependency order); True while more remain.
+
+        *pending* is asked after each service: True (an event waits for the
+        runner) ends the step there, the rest of the batch first in line for
+        the next one.  s6-svscan is told about the new links at the end of a
+        whole batch, or once FIRST_BATCH of them wait: not at every short
+        step (each rescan is a scan of the whole scandir).
+        """
         batch = self._next_batch([])
-        if batch:
-            self._install(batch)
-        self.rescan()
+        done = self._install(batch, pending) if batch else 0
+        if done < len(batch):
+            self.todo.extendleft(reversed(batch[done:]))
+        if done == len(batch) or self._unannounced >= FIRST_BATCH:
+            self.rescan()
         return self.busy
 
     def ensure(self, name: str) -> None:
@@ -118,10 +129,23 @@ class Installer:
                 batch.append(n)
         return batch
 
+    def begun(self, name: str) -> None:
+        """*name* begins: if s6-svscan was not told about its link yet, the
+        next :meth:`rescan_begun` tells it (its job waits for the supervisor)."""
+        if name in self._unannounced_names:
+            self._begun_unannounced = True
+
+    def rescan_begun(self) -> None:
+        """:meth:`rescan` if a service that began since needs it (the runner's flush)."""
+        if self._begun_unannounced:
+            self.rescan()
+
     def rescan(self) -> None:
         """Tell s6-svscan about the links made since it was last told."""
+        self._begun_unannounced = False
         if not self._unannounced:
             return
+        self._unannounced_names.clear()
         from ovis.s6.control import svscan_running, svscan_send
 
         if self._svscan is None:
@@ -133,7 +157,8 @@ class Installer:
                 pass  # it exited meanwhile: the jobs will time out waiting for supervisors
         self._unannounced = 0
 
-    def _install(self, names: list[str]) -> None:
+    def _install(self, names: list[str], pending: Callable[[], bool] | None = None) -> int:
+        """Write *names* (all, or up to where *pending* said stop); how many were written."""
         comp = self.compiler
         with statefile.Lock(self.paths, self.on_wait):
             if self._batches == 0:
@@ -142,7 +167,9 @@ class Installer:
             self._batches += 1
             # An OSError (a full LIVE) ends the transaction as it ended the
             # compile before it: one error line, what is running stays so.
-            for n in names:
+            for i, n in enumerate(names):
+                if i and pending is not None and pending():
+                    return i
                 self.done.add(n)
                 svc = self.services[n]
                 longrun = svc.kind is Kind.LONGRUN
@@ -151,6 +178,7 @@ class Installer:
                 comp.compile(svc, down=not up)
                 if longrun and comp.link(n):
                     self._unannounced += 1
+                    self._unannounced_names.add(n)
                     self._links += 1
                     if up and len(comp.created) > created_before:
                         self.fresh.add(n)
@@ -158,6 +186,7 @@ class Installer:
                     # the first supervisors spawn while the rest is written
                     if self._links in (1, FIRST_BATCH) or self._unannounced >= BATCH:
                         self.rescan()
+        return len(names)
 
 
 class InstallingBackend:
@@ -171,6 +200,7 @@ class InstallingBackend:
 
     def begin(self, name: str, action: Action, now: float) -> Job | Result:
         self.installer.ensure(name)
+        self.installer.begun(name)
         return self.inner.begin(name, action, now)
 
     def prepare(self, name: str) -> None:

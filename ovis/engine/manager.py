@@ -30,6 +30,9 @@ from ovis.service.repository import Repository
 
 
 
+#: How often, at most, a start's loop looks for a shutdown request
+#: (``LIVE/shutdown``): a request waits this long more, at worst, to be seen.
+SHUTDOWN_POLL = 0.02
 #: While compiling, s6-svscan is told to rescan after the 1st, 8th and
 #: every EARLY_RESCAN-th new link (and once after the last).
 EARLY_RESCAN = 32
@@ -150,6 +153,16 @@ class Manager:
         if req is None:
             req = self._shutdown_str = self.paths.live_str + "/shutdown"
         return os.path.lexists(req)
+
+    def _shutdown_asked(self) -> bool:
+        """:meth:`shutting_down` for the transaction's loop, which asks at every
+        wake-up (twice per link of a readiness chain): one ``lstat`` per
+        SHUTDOWN_POLL seconds at most, not one per event."""
+        now = time.monotonic()
+        if now < self.__dict__.get("_next_shutdown_check", 0.0):
+            return False
+        self._next_shutdown_check = now + SHUTDOWN_POLL
+        return self.shutting_down()
 
     def _refuse_during_shutdown(self) -> None:
         if self.shutting_down():
@@ -294,7 +307,7 @@ class Manager:
 
         def flush() -> None:
             if installer is not None:  # the supervisors of services just begun, spawned
-                installer.rescan()
+                installer.rescan_begun()
             for svc, res in deferred:
                 self._record(svc, action, res)
             deferred.clear()
@@ -306,11 +319,13 @@ class Manager:
         try:
             results = run(plan, backend, report,
                           on_begin=(lambda name: begin(name, action)) if begin is not None else None,
-                          interrupted=self.shutting_down if interruptible else None, flush=flush,
+                          interrupted=self._shutdown_asked if interruptible else None, flush=flush,
                           work=installer.step if installer is not None else None)
         finally:
             try:
                 flush()
+                if installer is not None:  # whatever it linked is supervised, begun or not
+                    installer.rescan()
             finally:
                 self._finish_wanted(targets, wanted, when)
                 self._states = {}

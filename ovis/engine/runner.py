@@ -59,8 +59,11 @@ INTERRUPT_POLL = 0.25
 Flush = Callable[[], None]
 #: Called whenever the loop would wait: a slice of background work (the cold
 #: start's compile, ovis.engine.install); True while more remains, and the
-#: loop then only polls for events before calling it again.
-Work = Callable[[], bool]
+#: loop then only polls for events before calling it again.  Its argument
+#: says whether an event waits (a job's fd is readable): the work ends its
+#: slice early then, so that the event is handled now, not after a batch
+#: (a readiness chain's next link waited for a 32-service compile).
+Work = Callable[[Callable[[], bool]], bool]
 
 
 class Runner:
@@ -104,7 +107,7 @@ class Runner:
                 self._after_round()
                 if plan.done:
                     break
-                busy = self.work is not None and self.work()
+                busy = self.work is not None and self.work(self._event_waits)
                 if not self.jobs and not busy:  # nothing running, nothing runnable: impossible on a DAG
                     raise RuntimeError("transaction stalled: " + ", ".join(sorted(plan.pending)))
                 now = self.clock()
@@ -143,6 +146,10 @@ class Runner:
                 self.sel.close()
                 self.backend.finish()
         return plan.results
+
+    def _event_waits(self) -> bool:
+        """Whether a job's fd is readable now (epoll, level-triggered: nothing is consumed)."""
+        return bool(self.jobs) and bool(self.sel.select(0))
 
     def _prepare_next(self) -> None:
         """Let the backend get ready for the services whose last unsettled

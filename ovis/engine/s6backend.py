@@ -18,6 +18,7 @@ from ovis import atomic
 from ovis.engine.transaction import Action, Reason, Result
 from ovis.errors import NotSupervised, StateError
 from ovis.linux import procs
+from ovis.linux.spawn import STDOUT, Child, spawn
 from ovis.paths import Paths
 from ovis.s6 import control, events
 from ovis.s6.status import SupervisorStatus, read_status, signal_name
@@ -31,8 +32,7 @@ from ovis.service.model import (
     Service,
 )
 
-if TYPE_CHECKING:  # imported by the oneshots that run: a start of longruns forks nothing
-    import subprocess
+if TYPE_CHECKING:
     from pathlib import Path
     from typing import Mapping
 
@@ -218,7 +218,7 @@ class OneshotJob:
 
     def __init__(self, svc: Service, servicedir: str, script: str, action: Action,
                  env: Mapping[str, str], logdir: str | None, now: float,
-                 loggers: list[subprocess.Popen[bytes]], end_after: int | None = None) -> None:
+                 loggers: list[Child], end_after: int | None = None) -> None:
         self.svc = svc
         self.action = action
         self.end_after = end_after  # stop: the session the start script left
@@ -227,27 +227,26 @@ class OneshotJob:
                                   else DEFAULT_TIMEOUT_STOP_MS)
         self.killed = False
         self.pidfd: int | None = None
-        import subprocess
-
-        out_r, out_w = os.pipe()
-        try:
-            if logdir is not None:
+        env = dict(env)
+        # posix_spawn, not subprocess (ovis.linux.spawn: its import and its
+        # Python side were a millisecond per oneshot): the same fds, session,
+        # signals and directory as Popen gave them
+        if logdir is not None:
+            out_r, out_w = os.pipe()
+            try:
                 spec = svc.logger or LoggerSpec()
-                loggers.append(subprocess.Popen(
-                    ["s6-log", "--", *compiler.s6log_script(spec), str(logdir)],
-                    stdin=out_r, stdout=subprocess.DEVNULL, env=dict(env),
-                    # it may outlive this command (a daemon the script left
-                    # writes to it): it must not hold the caller's stderr open
-                    stderr=subprocess.DEVNULL, start_new_session=True))
-                stdout: int = out_w
-            else:
-                stdout = subprocess.DEVNULL
-            self.proc = subprocess.Popen([str(script)], cwd=servicedir, env=dict(env),
-                                         stdin=subprocess.DEVNULL, stdout=stdout,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            os.close(out_r)
-            os.close(out_w)
+                # it may outlive this command (a daemon the script left
+                # writes to it): it must not hold the caller's stderr open
+                loggers.append(spawn(["s6-log", "--", *compiler.s6log_script(spec), str(logdir)],
+                                     env, stdin=out_r, setsid=True))
+                self.proc = spawn([str(script)], env, cwd=str(servicedir), stdout=out_w,
+                                  stderr=STDOUT, setsid=True)
+            finally:
+                os.close(out_r)
+                os.close(out_w)
+        else:
+            self.proc = spawn([str(script)], env, cwd=str(servicedir), stderr=STDOUT,
+                              setsid=True)
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.marker: str | None = f"{servicedir}/{RUNNING}"
         try:  # if this ovis is killed, the next one must not run the script twice
@@ -343,7 +342,7 @@ class S6Backend:
         self.services = services
         self.base_env = dict(base_env)
         self.oneshot_up = oneshot_up
-        self.loggers: list[subprocess.Popen[bytes]] = []
+        self.loggers: list[Child] = []
         self.session_of: dict[int, int] = {}  # logger pid -> its script's session
         self._sv = paths.servicedirs_str
         #: longruns whose servicedir this start created up (ovis.engine.install)
@@ -419,11 +418,9 @@ class S6Backend:
             sid = self.session_of.get(p.pid)
             if sid is not None and procs.session_members(sid):
                 continue  # a daemon the script left writes to it: it lives as long
-            import subprocess
-
             try:
                 p.wait(timeout=2)
-            except subprocess.TimeoutExpired:
+            except TimeoutError:
                 pass
         self.loggers.clear()
         self.session_of.clear()
