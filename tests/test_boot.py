@@ -119,13 +119,21 @@ def test_bad_value_on_the_kernel_command_line_is_reported_there(booted: BootedSy
 def test_failing_rc_init_reaches_rescue_and_stays_up(booted: BootedSystem) -> None:
     (booted.skel / "rc.init").write_text("#!/bin/sh\necho rc.init is broken\nexit 4\n")
     booted.boot(wait_ready=False)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # wide: a busy shared machine
     while not booted.rescue_marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert booted.rescue_marker.read_text() == "rescue\n"
     assert booted.proc is not None and booted.proc.poll() is None  # PID 1 still there
-    log = (booted.live() / "log" / "catch-all" / "current").read_text()
-    assert "rc.init is broken" in log and "exited 4" in log
+    current = booted.live() / "log" / "catch-all" / "current"
+
+    def logged() -> str:  # s6-log writes on its own schedule: the marker may come first
+        return current.read_text() if current.exists() else ""
+
+    while not ("rc.init is broken" in logged() and "exited 4" in logged()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = logged()
+    assert "rc.init is broken" in log and "exited 4" in log, log
 
 
 def test_environment_precedence_and_no_kernel_env_leak(booted: BootedSystem) -> None:
