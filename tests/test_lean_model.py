@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import os
 import pickle
 import pkgutil
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +29,7 @@ from ovis.record import Frozen, Record, asdict, fields, replace
 from ovis.service.model import Kind, LoggerSpec, Program, ProgramKind, Service
 
 from .livesys import LiveSystem
+from .test_lean_paths import PATHLIB, run_isolated
 from .test_aa_engine import Anopa, smoke
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,22 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 HEAVY = {"dataclasses", "inspect", "ast", "dis", "tokenize", "linecache"}
 
 needs_s6 = pytest.mark.skipif(shutil.which("s6-svscan") is None, reason="s6 is not installed")
-
-
-def run_isolated(entry: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, set[str]]:
-    """Run ``entry``'s main(argv) in a fresh ``python -I -S``; (exit status, modules held)."""
-    module, func = entry.split(":")
-    prog = (f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
-            f"from {module} import {func} as main\n"
-            "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
-            "import json\n"
-            "sys.__stderr__.write('\\nMODULES ' + json.dumps([rc, sorted(sys.modules)]) + '\\n')\n")
-    p = subprocess.run([sys.executable, "-I", "-S", "-c", prog, *argv], capture_output=True,
-                       text=True, env=env, cwd=cwd, timeout=120)
-    line = [ln for ln in p.stderr.splitlines() if ln.startswith("MODULES ")]
-    assert line, p.stdout + p.stderr
-    rc, mods = json.loads(line[-1][len("MODULES "):])
-    return rc or 0, set(mods)
 
 
 @pytest.fixture
@@ -106,7 +88,7 @@ def test_ovis_start_and_stop_import_no_dataclasses(live: LiveSystem) -> None:
 
 
 @needs_s6
-def test_aa_start_and_stop_import_no_dataclasses(tmp_path: Path) -> None:
+def test_aa_start_and_stop_import_no_dataclasses_nor_pathlib(tmp_path: Path) -> None:
     an = Anopa(tmp_path)
     try:
         smoke(an)
@@ -119,14 +101,14 @@ def test_aa_start_and_stop_import_no_dataclasses(tmp_path: Path) -> None:
         rc, mods = run_isolated("ovis.cli.aa.start:main", ["-r", f"{W}/REPO", "-l", f"{W}/LIST"],
                                 env, an.root)
         assert rc == 0
-        assert not mods & HEAVY, sorted(mods & HEAVY)
+        assert not mods & (HEAVY | PATHLIB), sorted(mods & (HEAVY | PATHLIB))
         # shutil (bz2, lzma...): only to remove a stale temporary dir or find a tool to compile
         assert "shutil" not in mods
         rc, out, _ = an.aa("aa-status", "-r", f"{W}/REPO", "alpha")
         assert "Up" in out, out
         rc, mods = run_isolated("ovis.cli.aa.stop:main", ["-r", f"{W}/REPO", "-a"], env, an.root)
         assert rc == 0
-        assert not mods & HEAVY, sorted(mods & HEAVY)
+        assert not mods & (HEAVY | PATHLIB), sorted(mods & (HEAVY | PATHLIB))
         assert not mods & {"shutil", "subprocess", "threading"}, mods & {"shutil", "subprocess"}
         rc, out, _ = an.aa("aa-status", "-r", f"{W}/REPO", "alpha")
         assert "Down" in out, out

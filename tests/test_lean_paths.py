@@ -23,7 +23,6 @@ from ovis.service import cache
 from ovis.service.model import Kind, Service
 
 from .livesys import LiveSystem
-from .test_aa_engine import Anopa, smoke
 
 REPO = Path(__file__).resolve().parent.parent
 #: What pathlib brings (re and enum come with fnmatch; other modules import those too).
@@ -34,7 +33,7 @@ PATHLIB = {"pathlib", "fnmatch", "urllib.parse", "ipaddress", "ntpath"}
 def run_isolated(entry: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, set[str]]:
     """Run ``entry``'s main(argv) in a fresh ``python -I -S``; (exit status, modules held).
 
-    (test_lean_model's does the same but reports through json, which imports re.)
+    (The child writes its modules without json, which would add re and its own.)
     """
     import subprocess
     import sys
@@ -117,26 +116,6 @@ def test_start_and_stop_import_no_pathlib(tmp_path: Path) -> None:
         assert got["setup"]["state"] == "up" and got["web"]["state"] == "down", got
     finally:
         live.stop_scandir()
-
-
-@needs_s6
-def test_aa_start_and_stop_import_no_pathlib(tmp_path: Path) -> None:
-    an = Anopa(tmp_path)
-    try:
-        smoke(an)
-        W = str(an.root)
-        rc, _, err = an.aa("aa-enable", "-r", f"{W}/REPO", "-S", f"{W}/SRC", "-l", f"{W}/LIST")
-        assert rc == 0, err
-        an.start_svscan()
-        an.wait_supervised("alpha")
-        env = {"PATH": os.environ["PATH"]}
-        for entry, argv in (("ovis.cli.aa.start:main", ["-r", f"{W}/REPO", "-l", f"{W}/LIST"]),
-                            ("ovis.cli.aa.stop:main", ["-r", f"{W}/REPO", "-a"])):
-            rc, mods = run_isolated(entry, argv, env, an.root)
-            assert rc == 0, entry
-            assert not mods & PATHLIB, (entry, sorted(mods & PATHLIB))
-    finally:
-        an.close()
 
 
 def test_model_paths_are_str_and_the_cache_refuses_pathlib(tmp_path: Path) -> None:
