@@ -483,3 +483,20 @@ def test_a_terminal_of_unknown_width_cuts_nothing() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_stop_runs_no_finish_yet_a_later_crash_is_counted(system: LiveSystem) -> None:
+    """A stop moves the restart policy's finish aside while the service goes down
+    (restart.finish_aside: no /bin/sh for a finish that would do nothing) and puts it
+    back: the next start's crash goes through the policy again."""
+    longrun(system, "svc")
+    system.ovis("start", "svc", check=True)
+    d = system.live / "sv" / "svc"
+    text = (d / "finish").read_bytes()
+    system.ovis("stop", "svc", check=True)
+    assert (d / "finish").read_bytes() == text
+    assert not (d / ".ovis-finish-aside").exists()
+    assert system.status("svc")["svc"]["restarts"] == 0
+    system.ovis("start", "svc", check=True)
+    os.kill(system.status("svc")["svc"]["pid"], 9)
+    assert wait_until(lambda: system.status("svc")["svc"]["restarts"] == 1, timeout=20)

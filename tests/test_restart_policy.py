@@ -185,3 +185,29 @@ def test_a_stop_during_the_wait_cuts_it_short(tmp_path: Path) -> None:
     assert time.monotonic() - t < 10
     st = read_state(d)
     assert st is not None and not st.waiting and st.restarts == 0
+
+
+def test_finish_is_set_aside_only_when_it_would_do_nothing(tmp_path: Path) -> None:
+    from ovis.service.restart import FINISH_ASIDE, finish_aside, finish_back
+
+    d = compiled(tmp_path, "RestartDelay = 500")
+    text = (d / "finish").read_bytes()
+    assert finish_aside(str(d))
+    assert not (d / "finish").exists() and (d / FINISH_ASIDE).read_bytes() == text
+    finish_back(str(d))
+    assert (d / "finish").read_bytes() == text and not (d / FINISH_ASIDE).exists()
+    finish_back(str(d))  # nothing aside: nothing happens
+    assert (d / "finish").read_bytes() == text
+    # a record to clear on the stop: finish must run
+    (d / ".ovis-restart").write_text("restarts=1\nstreak=1\nstarted=0\nwaiting=1\nrestart_at=9\ngaveup=0\n")
+    assert not finish_aside(str(d)) and (d / "finish").exists()
+    (d / ".ovis-restart").unlink()
+    # the user's own finish program runs at every stop
+    (d / "finish.user").write_text("#!/bin/sh\n")
+    assert not finish_aside(str(d)) and (d / "finish").exists()
+    (d / "finish.user").unlink()
+    # a finish written while the old one was aside (a recompile) is kept
+    assert finish_aside(str(d))
+    (d / "finish").write_bytes(b"#!/bin/sh\n# new\n")
+    finish_back(str(d))
+    assert (d / "finish").read_bytes() == b"#!/bin/sh\n# new\n" and not (d / FINISH_ASIDE).exists()

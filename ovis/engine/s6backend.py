@@ -23,7 +23,7 @@ from ovis.paths import Paths
 from ovis.s6 import control, events
 from ovis.s6.status import SupervisorStatus, read_status, signal_name
 from ovis.service import compiler
-from ovis.service.restart import STATE_FILE as RESTART_STATE
+from ovis.service.restart import STATE_FILE as RESTART_STATE, finish_aside, finish_back
 from ovis.service.model import (
     DEFAULT_TIMEOUT_START_MS,
     DEFAULT_TIMEOUT_STOP_MS,
@@ -99,6 +99,7 @@ class LongrunJob:
             stop_ms = svc.timeout_stop if svc.timeout_stop is not None else DEFAULT_TIMEOUT_STOP_MS
             self.deadline = None if stop_ms == 0 else now + stop_ms / 1000.0 + STOP_MARGIN
         self.session: int | None = None
+        self.aside = False  # a stop moved finish aside (restart.finish_aside)
         self._d = str(servicedir)  # the hot path joins strings, not Paths
         if sub is None:
             self.sub = events.subscribe(self._d)
@@ -129,8 +130,11 @@ class LongrunJob:
                     os.unlink(f"{d}/{RESTART_STATE}")
                 except OSError:
                     pass
+                finish_back(d)  # a stop interrupted while its finish was aside
             if self.action is Action.STOP and before is not None and before.up:
                 self.session = before.pid  # s6-supervise runs ./run as a session leader
+                # (no sh for a finish that would do nothing: put back once down)
+                self.aside = finish_aside(d)
             try:
                 # Sent even when already there: U/D also fix the down file, so a
                 # restarted supervisor keeps the state ovis was asked for.
@@ -167,9 +171,15 @@ class LongrunJob:
                 return Result(False, Reason.SUPERVISOR_GONE, detail="s6-supervise exited")
         else:
             if t.satisfies(self.wanted) or t.supervisor_gone:
+                self._finish_back()
                 procs.end_session(self.session)  # children s6 did not signal
                 return Result(True)
         return None
+
+    def _finish_back(self) -> None:
+        if self.aside:
+            self.aside = False
+            finish_back(self._d)
 
     @property
     def dir(self) -> Path:
@@ -206,6 +216,7 @@ class LongrunJob:
         return Result(False, Reason.TIMED_OUT, detail="still not down")
 
     def close(self) -> None:
+        self._finish_back()  # (a stop that timed out or was given up)
         self.sub.close()
 
 
