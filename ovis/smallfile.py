@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 
 
-def read_fd(fd: int) -> bytes:
-    """The rest of the regular file open as *fd* (OSError as os.read raises it)."""
-    b = os.read(fd, 65536)
-    if len(b) < 65536:  # a regular file's short read is its end: no second read
+def read_fd(fd: int, first: int = 65536) -> bytes:
+    """The rest of the regular file open as *fd* (OSError as os.read raises it).
+
+    *first*: the size of the first read; one byte more than a stat's size
+    reads a file of that size in one call (a short read is its end).
+    """
+    b = os.read(fd, first)
+    if len(b) < first:  # a regular file's short read is its end: no second read
         return b
     chunks = [b]
     while b := os.read(fd, 65536):

@@ -28,7 +28,7 @@ from ovis import atomic
 from ovis.errors import DefinitionError
 from ovis.paths import CONSOLE_LOGS, Paths, normpath, parent
 from ovis.record import Frozen
-from ovis.smallfile import identity, read_json_object
+from ovis.smallfile import identity, read_fd, read_json_object
 from ovis.service import envsubst, execline, restart, runas, stdio
 from ovis.service.model import (
     DEFAULT_TIMEOUT_STOP_MS,
@@ -558,16 +558,7 @@ def _read_file(p: str, size: int = 4096) -> bytes:
     """
     fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        want = size + 1
-        data = os.read(fd, want)
-        if len(data) < want:
-            return data
-        chunks = [data]
-        while True:
-            data = os.read(fd, 1 << 20)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
+        return read_fd(fd, size + 1)
     finally:
         os.close(fd)
 
